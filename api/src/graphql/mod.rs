@@ -1,0 +1,83 @@
+//! The GraphQL schema: one module per domain area, merged here.
+
+pub mod campaigns;
+pub mod catalog;
+pub mod commerce;
+pub mod connection;
+pub mod customers;
+pub mod loaders;
+pub mod scope;
+pub mod settings;
+pub mod target_groups;
+pub mod workspaces;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+use sea_orm::DatabaseConnection;
+
+pub use scope::AppData;
+
+#[derive(MergedObject, Default)]
+pub struct Query(
+    workspaces::WorkspaceQuery,
+    customers::CustomerQuery,
+    catalog::CatalogQuery,
+    commerce::CommerceQuery,
+    campaigns::CampaignQuery,
+    target_groups::TargetGroupQuery,
+    settings::SettingQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(
+    workspaces::WorkspaceMutation,
+    customers::CustomerMutation,
+    catalog::CatalogMutation,
+    campaigns::CampaignMutation,
+    target_groups::TargetGroupMutation,
+    settings::SettingMutation,
+);
+
+pub type JornadaSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Limits that keep one request from costing more than a page of work.
+pub const MAX_DEPTH: usize = 10;
+pub const MAX_COMPLEXITY: usize = 5_000;
+pub const MAX_RECURSIVE_DEPTH: usize = 32;
+pub const MAX_DIRECTIVES: usize = 20;
+
+/// What the schema needs to run queries; `SchemaDeps::default()` (no
+/// database) is enough to print the SDL.
+#[derive(Clone)]
+pub struct SchemaDeps {
+    pub db: DatabaseConnection,
+    pub secrets: entity::SecretKey,
+}
+
+impl Default for SchemaDeps {
+    fn default() -> Self {
+        SchemaDeps {
+            db: DatabaseConnection::default(),
+            secrets: entity::SecretKey::parse(&"00".repeat(32))
+                .expect("a constant 32-byte key parses"),
+        }
+    }
+}
+
+/// The one schema builder: used by the server, the tests and `jornada schema`.
+pub fn build_schema(deps: SchemaDeps) -> JornadaSchema {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(AppData {
+            db: deps.db,
+            secrets: deps.secrets,
+        })
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+        .limit_directives(MAX_DIRECTIVES)
+        .finish()
+}
+
+/// The SDL as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(SchemaDeps::default()).sdl()
+}

@@ -1,0 +1,106 @@
+//! Who may do what, and in which workspace.
+//!
+//! Every operation carries a guard; every tenant-owned read or write goes
+//! through the [`Tenant`] handle this module hands out, so a query that forgets
+//! the workspace cannot be written by accident.
+
+use async_graphql::{Context, Guard, ID};
+use entity::Tenant;
+use sea_orm::{DatabaseConnection, EntityTrait};
+use uuid::Uuid;
+
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+
+/// Schema-wide dependencies, available to every resolver.
+#[derive(Clone)]
+pub struct AppData {
+    pub db: DatabaseConnection,
+    pub secrets: entity::SecretKey,
+}
+
+pub fn app<'a>(ctx: &'a Context<'_>) -> &'a AppData {
+    ctx.data_unchecked::<AppData>()
+}
+
+pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
+    &app(ctx).db
+}
+
+static ANONYMOUS: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(Caller::anonymous);
+
+pub fn caller<'a>(ctx: &'a Context<'_>) -> &'a Caller {
+    ctx.data_opt::<Caller>().unwrap_or(&ANONYMOUS)
+}
+
+/// What an operation needs from its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Any authenticated or service caller, read-only tokens included.
+    Read,
+    /// Authenticated or service callers whose token may change data.
+    Write,
+    /// service_role only (platform administration).
+    Service,
+}
+
+impl Access {
+    pub fn check(self, caller: &Caller) -> ApiResult<()> {
+        if caller.role == Role::Anon {
+            return Err(ApiError::Unauthenticated);
+        }
+        if self == Access::Service && caller.role != Role::ServiceRole {
+            return Err(ApiError::Forbidden("this operation needs the service_role"));
+        }
+        if self != Access::Read && caller.read_only {
+            return Err(ApiError::Forbidden("a read-only token cannot change data"));
+        }
+        Ok(())
+    }
+}
+
+impl Guard for Access {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        Access::check(*self, caller(ctx)).map_err(Into::into)
+    }
+}
+
+/// Parses an `ID` argument; a malformed one is invalid input.
+pub fn parse_id(id: &ID, what: &str) -> ApiResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| ApiError::invalid(format!("{what} is not a valid ID")))
+}
+
+/// The workspace an operation acts in: an authenticated caller's comes from
+/// its token (naming another one behaves as not found); a service_role caller
+/// names it with `workspaceId`.
+pub async fn tenant(
+    ctx: &Context<'_>,
+    workspace_id: Option<&ID>,
+    access: Access,
+) -> ApiResult<Tenant> {
+    let caller = caller(ctx);
+    access.check(caller)?;
+    let named = workspace_id
+        .map(|id| parse_id(id, "workspaceId"))
+        .transpose()?;
+    match caller.role {
+        Role::Anon => Err(ApiError::Unauthenticated),
+        Role::Authenticated => {
+            let own = caller.workspace_id.ok_or(ApiError::Unauthenticated)?;
+            match named {
+                Some(id) if id != own => Err(ApiError::NotFound("workspace")),
+                _ => Ok(Tenant::new(own)),
+            }
+        }
+        Role::ServiceRole => {
+            let id = named.or(caller.workspace_id).ok_or_else(|| {
+                ApiError::invalid("workspaceId is required for service_role calls")
+            })?;
+            entity::workspace::Entity::find_by_id(id)
+                .one(db(ctx))
+                .await?
+                .ok_or(ApiError::NotFound("workspace"))?;
+            Ok(Tenant::new(id))
+        }
+    }
+}

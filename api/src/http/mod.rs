@@ -1,0 +1,223 @@
+//! The HTTP front door: routes, limits, request ids, metrics.
+
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Value};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::JwtKeys;
+use crate::graphql::JornadaSchema;
+use crate::graphql::loaders::RelationLoader;
+use metrics::Metrics;
+
+/// Largest accepted `/graphql` body.
+pub const GRAPHQL_BODY_LIMIT: usize = 1024 * 1024;
+/// Most operations accepted in one batched request.
+pub const MAX_BATCH: usize = 10;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: JornadaSchema,
+    pub jwt: JwtKeys,
+    pub metrics: Arc<Metrics>,
+    /// Names of the migrations this build expects, for `/readyz`.
+    pub migrations: Arc<Vec<String>>,
+}
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let graphql_routes = Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT));
+    Router::new()
+        .merge(graphql_routes)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(render_metrics))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(CatchPanicLayer::custom(|_| {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(&REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .with_state(state)
+}
+
+/// A GraphQL-shaped error body (`{"errors": [{message, extensions.code}]}`)
+/// for failures that happen before a query runs.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = json!({"errors": [{"message": message, "extensions": {"code": code}}]});
+    (status, Json(body)).into_response()
+}
+
+async fn graphiql() -> Html<String> {
+    Html(GraphiQLSource::build().endpoint("/graphql").finish())
+}
+
+async fn graphql(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let caller = match state.jwt.authenticate(&headers) {
+        Ok(caller) => caller,
+        Err(why) => {
+            return error_response(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                &why.to_string(),
+            );
+        }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                format!("the request body is larger than {GRAPHQL_BODY_LIMIT} bytes")
+            } else {
+                "the request body could not be read".to_owned()
+            };
+            return error_response(status, "INVALID_INPUT", &message);
+        }
+    };
+    let mut batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(_) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "INVALID_INPUT",
+                "the body must be a GraphQL request: JSON with `query` and optional `variables` and `operationName`",
+            );
+        }
+    };
+    if let BatchRequest::Batch(requests) = &batch
+        && requests.len() > MAX_BATCH
+    {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "INVALID_INPUT",
+            &format!("a batch holds at most {MAX_BATCH} operations"),
+        );
+    }
+    for request in batch.iter_mut() {
+        request.data.insert(caller.clone());
+        request
+            .data
+            .insert(RelationLoader::for_request(state.db.clone()));
+    }
+    let mut response = state.schema.execute_batch(batch).await;
+    with_error_codes(&mut response);
+    let mut http = Json(response).into_response();
+    http.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    http
+}
+
+/// Errors raised by async-graphql itself (syntax, validation, limits, bad
+/// argument types) come without a code; they are all the client's input.
+fn with_error_codes(response: &mut BatchResponse) {
+    let responses: Vec<&mut async_graphql::Response> = match response {
+        BatchResponse::Single(r) => vec![r],
+        BatchResponse::Batch(rs) => rs.iter_mut().collect(),
+    };
+    for r in responses {
+        for error in &mut r.errors {
+            let extensions = error
+                .extensions
+                .get_or_insert_with(ErrorExtensionValues::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", Value::from("INVALID_INPUT"));
+            }
+        }
+    }
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match pending_migrations(&state).await {
+        Ok(0) => Json(json!({"status": "ready"})).into_response(),
+        Ok(pending) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not ready", "reason": format!("{pending} migration(s) not applied")})),
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "not ready", "reason": "database unreachable"})))
+                .into_response()
+        }
+    }
+}
+
+/// How many of the expected migrations the database has not applied.
+async fn pending_migrations(state: &AppState) -> Result<usize, sea_orm::DbErr> {
+    let backend = state.db.get_database_backend();
+    let check = tokio::time::timeout(
+        Duration::from_secs(2),
+        state.db.query_all_raw(Statement::from_string(
+            backend,
+            "SELECT version FROM seaql_migrations",
+        )),
+    )
+    .await
+    .map_err(|_| sea_orm::DbErr::Custom("timed out".into()))?;
+    let applied: Vec<String> = match check {
+        Ok(rows) => rows
+            .iter()
+            .filter_map(|row| row.try_get::<String>("", "version").ok())
+            .collect(),
+        // No migrations table yet: nothing is applied.
+        Err(_) if state.db.ping().await.is_ok() => Vec::new(),
+        Err(err) => return Err(err),
+    };
+    Ok(state
+        .migrations
+        .iter()
+        .filter(|m| !applied.contains(m))
+        .count())
+}
+
+async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&state.db),
+    )
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}

@@ -1,0 +1,435 @@
+//! Customers: normalisation of contact data, creation, edits, tags, notes and
+//! the activity timeline. Shared by the API and the Hotmart appliers.
+
+use chrono::{DateTime, Utc};
+use sea_orm::prelude::Decimal;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, QuerySelect,
+    Set,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::db::{begin_write, new_id};
+use crate::entities::{customer, customer_activity, customer_note};
+use crate::error::{Error, Result};
+use crate::tenant::Tenant;
+
+pub const MAX_TAGS: usize = 100;
+pub const MAX_TAG_LEN: usize = 64;
+pub const MAX_NOTE_LEN: usize = 10_000;
+
+/// Lower-cases and checks an e-mail address.
+pub fn normalize_email(raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || Error::Invalid("email is not a valid e-mail address".into());
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+        && !domain.contains('@')
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '.' || c == '-');
+    if local.is_empty() || local.len() > 64 || !domain_ok {
+        return Err(invalid());
+    }
+    Ok(email)
+}
+
+/// Normalises a phone number to E.164, Brazil (+55) when no country is given.
+pub fn normalize_phone(raw: &str) -> Result<String> {
+    let invalid = || Error::Invalid("phone is not a valid phone number".into());
+    let trimmed = raw.trim();
+    if trimmed.len() > 32 {
+        return Err(invalid());
+    }
+    let international = trimmed.starts_with('+') || trimmed.starts_with("00");
+    if trimmed
+        .chars()
+        .skip(usize::from(trimmed.starts_with('+')))
+        .any(|c| !(c.is_ascii_digit() || " -().".contains(c)))
+    {
+        return Err(invalid());
+    }
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    let e164 = if international {
+        let digits = digits
+            .strip_prefix("00")
+            .filter(|_| !trimmed.starts_with('+'))
+            .unwrap_or(&digits);
+        digits.to_owned()
+    } else {
+        let national = digits.trim_start_matches('0');
+        match national.len() {
+            10 | 11 => format!("55{national}"),
+            12 | 13 if national.starts_with("55") => national.to_owned(),
+            _ => return Err(invalid()),
+        }
+    };
+    let valid_length = if e164.starts_with("55") {
+        (12..=13).contains(&e164.len())
+    } else {
+        (8..=15).contains(&e164.len())
+    };
+    if !valid_length || e164.starts_with('0') {
+        return Err(invalid());
+    }
+    Ok(format!("+{e164}"))
+}
+
+/// Trims, de-duplicates (keeping first-seen order) and checks tags.
+pub fn normalize_tags(tags: impl IntoIterator<Item = String>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim().to_owned();
+        if tag.is_empty() || tag.chars().count() > MAX_TAG_LEN || tag.chars().any(char::is_control)
+        {
+            return Err(Error::Invalid(format!(
+                "tags must be 1 to {MAX_TAG_LEN} printable characters"
+            )));
+        }
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(Error::Invalid(format!(
+            "a customer has at most {MAX_TAGS} tags"
+        )));
+    }
+    Ok(out)
+}
+
+/// The tags stored on a customer row.
+pub fn tags_of(model: &customer::Model) -> Vec<String> {
+    model
+        .tags
+        .as_array()
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn optional_text(value: Option<String>, field: &str, max: usize) -> Result<Option<String>> {
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) if v.chars().count() > max || v.chars().any(char::is_control) => {
+            Err(Error::Invalid(format!(
+                "{field} must be at most {max} printable characters"
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
+/// A customer as the API or an integration creates one.
+#[derive(Debug, Clone, Default)]
+pub struct NewCustomer {
+    pub email: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub document: Option<String>,
+    pub tags: Vec<String>,
+}
+
+/// A change to a customer: `None` leaves a field alone, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerChanges {
+    pub email: Option<String>,
+    pub name: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub document: Option<Option<String>>,
+    pub tags: Option<Vec<String>>,
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    new: NewCustomer,
+    actor: &str,
+) -> Result<customer::Model> {
+    let now = Utc::now();
+    let model = customer::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        hotmart_ucode: Set(None),
+        chatwoot_contact_id: Set(None),
+        email: Set(normalize_email(&new.email)?),
+        name: Set(optional_text(new.name, "name", 200)?),
+        phone: Set(new.phone.as_deref().map(normalize_phone).transpose()?),
+        document: Set(optional_text(new.document, "document", 32)?),
+        document_type: Set(None),
+        tags: Set(json!(normalize_tags(new.tags)?)),
+        // A new customer has bought nothing yet; the segment job reclassifies.
+        segment: Set(Some(crate::segments::LEAD.to_owned())),
+        churn_risk: Set(None),
+        ltv_total: Set(Decimal::ZERO),
+        first_activity_at: Set(None),
+        last_activity_at: Set(None),
+        consent: Set(json!({})),
+        metadata: Set(json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let txn = begin_write(db).await?;
+    let created = model.insert(&txn).await?;
+    record_activity(
+        &txn,
+        tenant,
+        created.id,
+        "customer_created",
+        Some(format!("created by {actor}")),
+        json!({"source": "api"}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    id: Uuid,
+    changes: CustomerChanges,
+) -> Result<customer::Model> {
+    let txn = begin_write(db).await?;
+    let current = tenant
+        .select::<customer::Entity>()
+        .lock_exclusive()
+        .filter(customer::Column::Id.eq(id))
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
+    let mut model: customer::ActiveModel = current.into();
+    if let Some(email) = changes.email {
+        model.email = Set(normalize_email(&email)?);
+    }
+    if let Some(name) = changes.name {
+        model.name = Set(optional_text(name, "name", 200)?);
+    }
+    if let Some(phone) = changes.phone {
+        model.phone = Set(phone.as_deref().map(normalize_phone).transpose()?);
+    }
+    if let Some(document) = changes.document {
+        model.document = Set(optional_text(document, "document", 32)?);
+    }
+    if let Some(tags) = changes.tags {
+        model.tags = Set(json!(normalize_tags(tags)?));
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Adds or removes tags atomically (the row is locked for the read-modify-write).
+pub async fn change_tags(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    id: Uuid,
+    add: Vec<String>,
+    remove: Vec<String>,
+) -> Result<customer::Model> {
+    let add = normalize_tags(add)?;
+    let remove = normalize_tags(remove)?;
+    let txn = begin_write(db).await?;
+    let current = tenant
+        .select::<customer::Entity>()
+        .lock_exclusive()
+        .filter(customer::Column::Id.eq(id))
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
+    let mut tags = tags_of(&current);
+    tags.retain(|t| !remove.contains(t));
+    tags = normalize_tags(tags.into_iter().chain(add))?;
+    let mut model: customer::ActiveModel = current.into();
+    model.tags = Set(json!(tags));
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn add_note(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    customer_id: Uuid,
+    author: &str,
+    body: &str,
+) -> Result<customer_note::Model> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > MAX_NOTE_LEN {
+        return Err(Error::Invalid(format!(
+            "a note has 1 to {MAX_NOTE_LEN} characters"
+        )));
+    }
+    let txn = begin_write(db).await?;
+    tenant.get::<customer::Entity, _>(&txn, customer_id).await?;
+    let now = Utc::now();
+    let note = customer_note::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(customer_id),
+        author: Set(author.chars().take(128).collect()),
+        body: Set(body.to_owned()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    record_activity(
+        &txn,
+        tenant,
+        customer_id,
+        "note_added",
+        None,
+        json!({"noteId": note.id}),
+        now,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(note)
+}
+
+/// Appends an entry to a customer's timeline.
+pub async fn record_activity<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    activity_type: &str,
+    description: Option<String>,
+    data: Value,
+    occurred_at: DateTime<Utc>,
+) -> Result<customer_activity::Model> {
+    Ok(customer_activity::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(customer_id),
+        activity_type: Set(activity_type.to_owned()),
+        description: Set(description),
+        data: Set(data),
+        occurred_at: Set(occurred_at),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_become_e164_with_brazil_as_default() {
+        for (raw, want) in [
+            ("(11) 98765-4321", "+5511987654321"),
+            ("11987654321", "+5511987654321"),
+            ("011 98765-4321", "+5511987654321"),
+            ("5511987654321", "+5511987654321"),
+            ("+55 11 98765-4321", "+5511987654321"),
+            ("1133334444", "+551133334444"),
+            ("+1 415 555 2671", "+14155552671"),
+            ("00351 912 345 678", "+351912345678"),
+        ] {
+            assert_eq!(normalize_phone(raw).ok().as_deref(), Some(want), "{raw}");
+        }
+        for raw in [
+            "",
+            "123",
+            "abc",
+            "+55 11 9876",
+            "98765-4321",
+            "'; drop table customers; --",
+            "+0123456789",
+        ] {
+            assert!(normalize_phone(raw).is_err(), "{raw} accepted");
+        }
+    }
+
+    #[test]
+    fn emails_are_lower_cased_and_checked() {
+        assert_eq!(
+            normalize_email("  Maria@Example.COM ").ok().as_deref(),
+            Some("maria@example.com")
+        );
+        for raw in [
+            "",
+            "maria",
+            "maria@",
+            "@x.com",
+            "a b@x.com",
+            "a@x",
+            "a@@x.com",
+            "a@x..com",
+        ] {
+            assert!(normalize_email(raw).is_err(), "{raw} accepted");
+        }
+    }
+
+    #[test]
+    fn tags_are_trimmed_and_deduplicated() {
+        let tags = normalize_tags(["vip ".to_owned(), "vip".to_owned(), "aluno".to_owned()])
+            .expect("valid");
+        assert_eq!(tags, ["vip", "aluno"]);
+        assert!(normalize_tags(["  ".to_owned()]).is_err());
+        assert!(normalize_tags(["x".repeat(65)]).is_err());
+        assert!(normalize_tags((0..=MAX_TAGS).map(|i| i.to_string())).is_err());
+    }
+}
+
+/// Conditions used by customer lists and target groups.
+pub mod filters {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+    use sea_orm::{ColumnTrait, DbBackend};
+    use serde_json::json;
+
+    use crate::entities::customer;
+
+    /// Case-insensitive substring match on e-mail or name; `%` and `_` in the
+    /// search text match themselves.
+    pub fn search(text: &str) -> Expr {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+        Expr::expr(Func::lower(Expr::col((
+            customer::Entity,
+            customer::Column::Email,
+        ))))
+        .like(pattern())
+        .or(Expr::expr(Func::lower(Expr::col((
+            customer::Entity,
+            customer::Column::Name,
+        ))))
+        .like(pattern()))
+    }
+
+    /// The customer's JSON tag list contains `tag`.
+    pub fn has_tag(backend: DbBackend, tag: &str) -> Expr {
+        match backend {
+            DbBackend::Postgres => Expr::cust_with_values(
+                r#""customers"."tags" @> $1::jsonb"#,
+                [json!([tag]).to_string()],
+            ),
+            _ => Expr::cust_with_values(
+                r#"EXISTS (SELECT 1 FROM json_each("customers"."tags") WHERE json_each.value = ?)"#,
+                [tag.to_owned()],
+            ),
+        }
+    }
+
+    pub fn in_segment(segment: &str) -> Expr {
+        customer::Column::Segment.eq(segment)
+    }
+}

@@ -1,0 +1,64 @@
+//! `analytics_snapshots`: business metrics of one period, for the whole workspace (no product) or one product.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "analytics_snapshots")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub product_id: Option<Uuid>,
+    /// `day` or `month`.
+    #[sea_orm(column_type = "String(StringLen::N(8))")]
+    pub granularity: String,
+    pub period_start: DateTimeUtc,
+    pub period_end: DateTimeUtc,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub mrr: Decimal,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub arr: Decimal,
+    pub active_subscriptions: i32,
+    pub churned_subscriptions: i32,
+    #[sea_orm(column_type = "Decimal(Some((9, 4)))")]
+    pub churn_rate: Decimal,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub revenue: Decimal,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub refunds: Decimal,
+    pub new_customers: i32,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::product::Entity",
+        from = "Column::ProductId",
+        to = "super::product::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Product,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::product::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Product.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

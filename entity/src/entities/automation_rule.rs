@@ -1,0 +1,80 @@
+//! `automation_rules`: a rule that turns a trigger into a suggested or automatic dispatch.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::enums::RuleMode;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "automation_rules")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub builtin_key: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub trigger: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub conditions: Json,
+    pub template_id: Option<Uuid>,
+    pub campaign_id: Option<Uuid>,
+    pub mode: RuleMode,
+    pub active: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::message_template::Entity",
+        from = "Column::TemplateId",
+        to = "super::message_template::Column::Id",
+        on_delete = "SetNull"
+    )]
+    MessageTemplate,
+    #[sea_orm(
+        belongs_to = "super::campaign::Entity",
+        from = "Column::CampaignId",
+        to = "super::campaign::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Campaign,
+    #[sea_orm(has_many = "super::dispatch_item::Entity")]
+    DispatchItem,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::message_template::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::MessageTemplate.def()
+    }
+}
+
+impl Related<super::campaign::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Campaign.def()
+    }
+}
+
+impl Related<super::dispatch_item::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::DispatchItem.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,79 @@
+//! `campaigns`: a campaign and its editable React Flow workflow.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::enums::CampaignStatus;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "campaigns")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub name: String,
+    #[sea_orm(column_type = "Text")]
+    pub description: Option<String>,
+    pub status: CampaignStatus,
+    /// React Flow document as JSON text, read back byte for byte (key order included).
+    #[sea_orm(column_type = "Text")]
+    pub workflow_data: String,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
+    pub created_by: Option<String>,
+    pub scheduled_at: Option<DateTimeUtc>,
+    pub started_at: Option<DateTimeUtc>,
+    pub completed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(has_many = "super::campaign_version::Entity")]
+    CampaignVersion,
+    #[sea_orm(has_many = "super::campaign_execution::Entity")]
+    CampaignExecution,
+    #[sea_orm(has_many = "super::campaign_recipient::Entity")]
+    CampaignRecipient,
+    #[sea_orm(has_many = "super::automation_rule::Entity")]
+    AutomationRule,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::campaign_version::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignVersion.def()
+    }
+}
+
+impl Related<super::campaign_execution::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignExecution.def()
+    }
+}
+
+impl Related<super::campaign_recipient::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignRecipient.def()
+    }
+}
+
+impl Related<super::automation_rule::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::AutomationRule.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

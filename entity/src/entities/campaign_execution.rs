@@ -1,0 +1,93 @@
+//! `campaign_executions`: one run of a published campaign version.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::enums::{ExecutionStatus, ExecutionType};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "campaign_executions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub campaign_id: Uuid,
+    pub version_id: Uuid,
+    pub target_group_id: Option<Uuid>,
+    pub execution_type: ExecutionType,
+    pub status: ExecutionStatus,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub execution_data: Json,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub metrics: Json,
+    pub started_at: DateTimeUtc,
+    pub completed_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::campaign::Entity",
+        from = "Column::CampaignId",
+        to = "super::campaign::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Campaign,
+    #[sea_orm(
+        belongs_to = "super::campaign_version::Entity",
+        from = "Column::VersionId",
+        to = "super::campaign_version::Column::Id",
+        on_delete = "NoAction"
+    )]
+    CampaignVersion,
+    #[sea_orm(
+        belongs_to = "super::target_group_mapping::Entity",
+        from = "Column::TargetGroupId",
+        to = "super::target_group_mapping::Column::Id",
+        on_delete = "SetNull"
+    )]
+    TargetGroupMapping,
+    #[sea_orm(has_many = "super::campaign_recipient::Entity")]
+    CampaignRecipient,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::campaign::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Campaign.def()
+    }
+}
+
+impl Related<super::campaign_version::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignVersion.def()
+    }
+}
+
+impl Related<super::target_group_mapping::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::TargetGroupMapping.def()
+    }
+}
+
+impl Related<super::campaign_recipient::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignRecipient.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,109 @@
+//! `campaign_recipients`: a customer's walk through one campaign execution.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::enums::Channel;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "campaign_recipients")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub campaign_id: Uuid,
+    pub execution_id: Uuid,
+    pub customer_id: Uuid,
+    pub channel: Option<Channel>,
+    /// Pending / sent / delivered / opened / clicked / failed; evolving.
+    #[sea_orm(column_type = "String(StringLen::N(16))")]
+    pub status: String,
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
+    pub current_node_id: Option<String>,
+    pub wake_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub state: Json,
+    pub sent_at: Option<DateTimeUtc>,
+    pub delivered_at: Option<DateTimeUtc>,
+    pub opened_at: Option<DateTimeUtc>,
+    pub clicked_at: Option<DateTimeUtc>,
+    pub converted_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub error: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::campaign::Entity",
+        from = "Column::CampaignId",
+        to = "super::campaign::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Campaign,
+    #[sea_orm(
+        belongs_to = "super::campaign_execution::Entity",
+        from = "Column::ExecutionId",
+        to = "super::campaign_execution::Column::Id",
+        on_delete = "Cascade"
+    )]
+    CampaignExecution,
+    #[sea_orm(
+        belongs_to = "super::customer::Entity",
+        from = "Column::CustomerId",
+        to = "super::customer::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Customer,
+    #[sea_orm(has_many = "super::dispatch_item::Entity")]
+    DispatchItem,
+    #[sea_orm(has_many = "super::message::Entity")]
+    Message,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::campaign::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Campaign.def()
+    }
+}
+
+impl Related<super::campaign_execution::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::CampaignExecution.def()
+    }
+}
+
+impl Related<super::customer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customer.def()
+    }
+}
+
+impl Related<super::dispatch_item::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::DispatchItem.def()
+    }
+}
+
+impl Related<super::message::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Message.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,77 @@
+//! `lessons`: a lesson (Hotmart page) of a product, optionally inside a module.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "lessons")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub product_id: Uuid,
+    pub module_id: Option<Uuid>,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub hotmart_page_id: String,
+    pub page_name: String,
+    pub module_name: Option<String>,
+    pub is_extra: bool,
+    pub position: i32,
+    pub release_after_days: Option<i32>,
+    pub release_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::product::Entity",
+        from = "Column::ProductId",
+        to = "super::product::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Product,
+    #[sea_orm(
+        belongs_to = "super::module::Entity",
+        from = "Column::ModuleId",
+        to = "super::module::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Module,
+    #[sea_orm(has_many = "super::lesson_progress::Entity")]
+    LessonProgress,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::product::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Product.def()
+    }
+}
+
+impl Related<super::module::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Module.def()
+    }
+}
+
+impl Related<super::lesson_progress::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::LessonProgress.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

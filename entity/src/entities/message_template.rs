@@ -1,0 +1,94 @@
+//! `message_templates`: a message template of a channel (e.g. an approved WhatsApp template).
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::enums::Channel;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "message_templates")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub channel: Channel,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub provider_template_id: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::N(512))")]
+    pub name: String,
+    #[sea_orm(column_type = "String(StringLen::N(16))")]
+    pub language: String,
+    #[sea_orm(column_type = "String(StringLen::N(32))")]
+    pub category: Option<String>,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub components: Json,
+    #[sea_orm(column_type = "Text")]
+    pub subject: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub body: Option<String>,
+    pub product_id: Option<Uuid>,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub funnel: Option<String>,
+    /// Provider status (APPROVED / PENDING / REJECTED / PAUSED), kept as received.
+    #[sea_orm(column_type = "String(StringLen::N(16))")]
+    pub status: String,
+    pub last_synced_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::product::Entity",
+        from = "Column::ProductId",
+        to = "super::product::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Product,
+    #[sea_orm(has_many = "super::automation_rule::Entity")]
+    AutomationRule,
+    #[sea_orm(has_many = "super::dispatch_item::Entity")]
+    DispatchItem,
+    #[sea_orm(has_many = "super::message::Entity")]
+    Message,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::product::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Product.def()
+    }
+}
+
+impl Related<super::automation_rule::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::AutomationRule.def()
+    }
+}
+
+impl Related<super::dispatch_item::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::DispatchItem.def()
+    }
+}
+
+impl Related<super::message::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Message.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,59 @@
+//! One module per table; see `migration/` for the schema itself.
+
+pub mod analytics_snapshot;
+pub mod automation_rule;
+pub mod campaign;
+pub mod campaign_execution;
+pub mod campaign_recipient;
+pub mod campaign_version;
+pub mod conversation_tag;
+pub mod customer;
+pub mod customer_activity;
+pub mod customer_note;
+pub mod dispatch_item;
+pub mod enrollment;
+pub mod enums;
+pub mod lesson;
+pub mod lesson_progress;
+pub mod message;
+pub mod message_template;
+pub mod module;
+pub mod offer;
+pub mod product;
+pub mod setting;
+pub mod subscription;
+pub mod target_group_mapping;
+pub mod tracked_link;
+pub mod transaction;
+pub mod webhook_event;
+pub mod workspace;
+
+/// Entities under their domain names, e.g. `Customer::find()`.
+pub mod prelude {
+    pub use super::analytics_snapshot::Entity as AnalyticsSnapshot;
+    pub use super::automation_rule::Entity as AutomationRule;
+    pub use super::campaign::Entity as Campaign;
+    pub use super::campaign_execution::Entity as CampaignExecution;
+    pub use super::campaign_recipient::Entity as CampaignRecipient;
+    pub use super::campaign_version::Entity as CampaignVersion;
+    pub use super::conversation_tag::Entity as ConversationTag;
+    pub use super::customer::Entity as Customer;
+    pub use super::customer_activity::Entity as CustomerActivity;
+    pub use super::customer_note::Entity as CustomerNote;
+    pub use super::dispatch_item::Entity as DispatchItem;
+    pub use super::enrollment::Entity as Enrollment;
+    pub use super::lesson::Entity as Lesson;
+    pub use super::lesson_progress::Entity as LessonProgress;
+    pub use super::message::Entity as Message;
+    pub use super::message_template::Entity as MessageTemplate;
+    pub use super::module::Entity as Module;
+    pub use super::offer::Entity as Offer;
+    pub use super::product::Entity as Product;
+    pub use super::setting::Entity as Setting;
+    pub use super::subscription::Entity as Subscription;
+    pub use super::target_group_mapping::Entity as TargetGroupMapping;
+    pub use super::tracked_link::Entity as TrackedLink;
+    pub use super::transaction::Entity as Transaction;
+    pub use super::webhook_event::Entity as WebhookEvent;
+    pub use super::workspace::Entity as Workspace;
+}

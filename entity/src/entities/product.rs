@@ -1,0 +1,107 @@
+//! `products`: a Hotmart product (course, membership, ...).
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "products")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub hotmart_product_id: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub ucode: Option<String>,
+    pub name: String,
+    #[sea_orm(column_type = "Text")]
+    pub description: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub cover_url: Option<String>,
+    pub monitored: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(has_many = "super::offer::Entity")]
+    Offer,
+    #[sea_orm(has_many = "super::module::Entity")]
+    Module,
+    #[sea_orm(has_many = "super::lesson::Entity")]
+    Lesson,
+    #[sea_orm(has_many = "super::subscription::Entity")]
+    Subscription,
+    #[sea_orm(has_many = "super::transaction::Entity")]
+    Transaction,
+    #[sea_orm(has_many = "super::enrollment::Entity")]
+    Enrollment,
+    #[sea_orm(has_many = "super::message_template::Entity")]
+    MessageTemplate,
+    #[sea_orm(has_many = "super::analytics_snapshot::Entity")]
+    AnalyticsSnapshot,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::offer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Offer.def()
+    }
+}
+
+impl Related<super::module::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Module.def()
+    }
+}
+
+impl Related<super::lesson::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Lesson.def()
+    }
+}
+
+impl Related<super::subscription::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Subscription.def()
+    }
+}
+
+impl Related<super::transaction::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Transaction.def()
+    }
+}
+
+impl Related<super::enrollment::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Enrollment.def()
+    }
+}
+
+impl Related<super::message_template::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::MessageTemplate.def()
+    }
+}
+
+impl Related<super::analytics_snapshot::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::AnalyticsSnapshot.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

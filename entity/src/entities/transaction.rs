@@ -1,0 +1,125 @@
+//! `transactions`: a Hotmart purchase transaction, keyed by its transaction code.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "transactions")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    /// Hotmart transaction code.
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub code: String,
+    pub customer_id: Uuid,
+    pub product_id: Option<Uuid>,
+    pub offer_id: Option<Uuid>,
+    pub subscription_id: Option<Uuid>,
+    /// Hotmart's value, kept as received.
+    #[sea_orm(column_type = "String(StringLen::N(32))")]
+    pub status: String,
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub amount: Decimal,
+    #[sea_orm(column_type = "String(StringLen::N(3))")]
+    pub currency: String,
+    #[sea_orm(column_type = "String(StringLen::N(32))")]
+    pub payment_method: Option<String>,
+    pub installments: Option<i32>,
+    pub purchased_at: Option<DateTimeUtc>,
+    pub approved_at: Option<DateTimeUtc>,
+    pub refunded_at: Option<DateTimeUtc>,
+    pub warranty_ends_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text")]
+    pub billet_url: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub pix_code: Option<String>,
+    pub src: Option<String>,
+    pub sck: Option<String>,
+    pub xcod: Option<String>,
+    #[sea_orm(column_type = "String(StringLen::N(32))")]
+    pub commission_type: Option<String>,
+    pub recurrence_number: Option<i32>,
+    pub last_event_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::customer::Entity",
+        from = "Column::CustomerId",
+        to = "super::customer::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Customer,
+    #[sea_orm(
+        belongs_to = "super::product::Entity",
+        from = "Column::ProductId",
+        to = "super::product::Column::Id",
+        on_delete = "NoAction"
+    )]
+    Product,
+    #[sea_orm(
+        belongs_to = "super::offer::Entity",
+        from = "Column::OfferId",
+        to = "super::offer::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Offer,
+    #[sea_orm(
+        belongs_to = "super::subscription::Entity",
+        from = "Column::SubscriptionId",
+        to = "super::subscription::Column::Id",
+        on_delete = "SetNull"
+    )]
+    Subscription,
+    #[sea_orm(has_many = "super::enrollment::Entity")]
+    Enrollment,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::customer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customer.def()
+    }
+}
+
+impl Related<super::product::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Product.def()
+    }
+}
+
+impl Related<super::offer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Offer.def()
+    }
+}
+
+impl Related<super::subscription::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Subscription.def()
+    }
+}
+
+impl Related<super::enrollment::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Enrollment.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

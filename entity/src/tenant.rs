@@ -1,0 +1,90 @@
+//! The workspace-scoped handle. Every tenant-owned table implements
+//! [`TenantOwned`]; reads and writes made through a [`Tenant`] are confined to
+//! its workspace, and another workspace's rows behave as if they did not exist.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, Select};
+use uuid::Uuid;
+
+use crate::entities::*;
+use crate::error::{Error, Result};
+
+/// A table whose rows belong to one workspace.
+pub trait TenantOwned: EntityTrait {
+    /// The name used in "not found" errors.
+    const NAME: &'static str;
+    fn workspace_column() -> Self::Column;
+}
+
+macro_rules! tenant_owned {
+    ($($module:ident => $name:literal),* $(,)?) => {
+        $(impl TenantOwned for $module::Entity {
+            const NAME: &'static str = $name;
+            fn workspace_column() -> Self::Column {
+                $module::Column::WorkspaceId
+            }
+        })*
+    };
+}
+
+tenant_owned! {
+    setting => "setting",
+    product => "product",
+    offer => "offer",
+    module => "module",
+    lesson => "lesson",
+    customer => "customer",
+    customer_note => "customer note",
+    customer_activity => "customer activity",
+    subscription => "subscription",
+    transaction => "transaction",
+    enrollment => "enrollment",
+    lesson_progress => "lesson progress",
+    webhook_event => "webhook event",
+    message_template => "message template",
+    campaign => "campaign",
+    campaign_version => "campaign version",
+    target_group_mapping => "target group",
+    campaign_execution => "campaign execution",
+    campaign_recipient => "campaign recipient",
+    automation_rule => "automation rule",
+    dispatch_item => "dispatch item",
+    message => "message",
+    tracked_link => "tracked link",
+    conversation_tag => "conversation tag",
+    analytics_snapshot => "analytics snapshot",
+}
+
+/// The capability to act inside one workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tenant {
+    workspace_id: Uuid,
+}
+
+impl Tenant {
+    pub fn new(workspace_id: Uuid) -> Self {
+        Tenant { workspace_id }
+    }
+
+    pub fn workspace_id(&self) -> Uuid {
+        self.workspace_id
+    }
+
+    /// All of this workspace's rows of `E`.
+    pub fn select<E: TenantOwned>(&self) -> Select<E> {
+        E::find().filter(E::workspace_column().eq(self.workspace_id))
+    }
+
+    /// One row of `E` by id, or `NotFound` if it is missing or another workspace's.
+    pub async fn get<E, C>(&self, db: &C, id: Uuid) -> Result<E::Model>
+    where
+        E: TenantOwned,
+        E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+        C: ConnectionTrait,
+    {
+        E::find_by_id(id)
+            .filter(E::workspace_column().eq(self.workspace_id))
+            .one(db)
+            .await?
+            .ok_or(Error::NotFound(E::NAME))
+    }
+}

@@ -1,0 +1,93 @@
+//! Workspaces: one per producer served by the platform.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+
+use crate::db::new_id;
+use crate::entities::workspace;
+use crate::error::{Error, Result};
+
+pub const DEFAULT_TIME_ZONE: &str = "America/Sao_Paulo";
+
+/// A slug is what webhook URLs use (`/webhooks/hotmart/{slug}`): lower-case
+/// letters, digits and hyphens, and never shaped like a UUID so a path segment
+/// is never ambiguous.
+pub fn validate_slug(slug: &str) -> Result<()> {
+    let well_formed = (2..=64).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-');
+    if !well_formed || uuid::Uuid::parse_str(slug).is_ok() {
+        return Err(Error::Invalid(
+            "slug must be 2 to 64 lower-case letters, digits or hyphens, not starting or ending with a hyphen".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_time_zone(time_zone: &str) -> Result<()> {
+    time_zone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
+        Error::Invalid("timeZone must be an IANA time zone such as America/Sao_Paulo".into())
+    })
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    name: &str,
+    slug: &str,
+    time_zone: Option<&str>,
+) -> Result<workspace::Model> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(Error::Invalid(
+            "name must be 1 to 200 printable characters".into(),
+        ));
+    }
+    validate_slug(slug)?;
+    let time_zone = time_zone.unwrap_or(DEFAULT_TIME_ZONE);
+    validate_time_zone(time_zone)?;
+    let now = Utc::now();
+    let created = workspace::ActiveModel {
+        id: Set(new_id()),
+        name: Set(name.to_owned()),
+        slug: Set(slug.to_owned()),
+        time_zone: Set(time_zone.to_owned()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| match Error::from(e) {
+        Error::Conflict(_) => {
+            Error::Conflict(format!("a workspace with slug `{slug}` already exists"))
+        }
+        other => other,
+    })?;
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_url_safe_and_never_uuids() {
+        assert!(validate_slug("curso-do-joao").is_ok());
+        for bad in [
+            "",
+            "a",
+            "Curso",
+            "-x",
+            "x-",
+            "a b",
+            "a/b",
+            "0195f3c2-8a1e-7c3b-9d4e-5f6a7b8c9d0e",
+        ] {
+            assert!(validate_slug(bad).is_err(), "{bad} accepted");
+        }
+        assert!(validate_time_zone("America/Sao_Paulo").is_ok());
+        assert!(validate_time_zone("Mars/Olympus").is_err());
+    }
+}

@@ -1,0 +1,33 @@
+//! Schema migrations for jornada, portable between SQLite and PostgreSQL.
+//!
+//! One migration per domain area, in dependency order: foreign keys are declared when a
+//! table is created (SQLite cannot add them later), so a table only references tables of
+//! the same or an earlier migration.
+
+use sea_orm_migration::MigrationTrait;
+pub use sea_orm_migration::MigratorTrait;
+
+mod m20261123_000001_workspaces_settings;
+mod m20261123_000002_catalog;
+mod m20261123_000003_customers;
+mod m20261123_000004_commerce;
+mod m20261123_000005_campaigns;
+mod m20261123_000006_events_messaging;
+mod m20261123_000007_analytics;
+
+pub struct Migrator;
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_workspaces_settings::Migration),
+            Box::new(m20261123_000002_catalog::Migration),
+            Box::new(m20261123_000003_customers::Migration),
+            Box::new(m20261123_000004_commerce::Migration),
+            Box::new(m20261123_000005_campaigns::Migration),
+            Box::new(m20261123_000006_events_messaging::Migration),
+            Box::new(m20261123_000007_analytics::Migration),
+        ]
+    }
+}

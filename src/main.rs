@@ -1,0 +1,236 @@
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use jornada::{Config, telemetry};
+use migration::{Migrator, MigratorTrait};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "jornada",
+    version,
+    about = "Customer success and marketing automation for Hotmart sellers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Migrate, then run the API and the worker in one process (the default).
+    Serve,
+    /// Run only the HTTP API.
+    Api,
+    /// Run only the background worker.
+    Worker,
+    /// Apply or revert database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: Option<MigrateAction>,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Mint a JWT signed with the configured secret.
+    Token {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Workspace id (required for `authenticated`).
+        #[arg(long)]
+        workspace: Option<Uuid>,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+        /// The `sub` claim (who the token is for).
+        #[arg(long)]
+        sub: Option<String>,
+        /// Mint a read-only token (`scope: "read"`).
+        #[arg(long)]
+        read_only: bool,
+    },
+}
+
+#[derive(Subcommand, Clone, Copy)]
+enum MigrateAction {
+    /// Apply every pending migration (the default).
+    Up,
+    /// Revert the last `steps` migrations.
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Anon,
+    Authenticated,
+    ServiceRole,
+}
+
+impl From<RoleArg> for api::Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Anon => api::Role::Anon,
+            RoleArg::Authenticated => api::Role::Authenticated,
+            RoleArg::ServiceRole => api::Role::ServiceRole,
+        }
+    }
+}
+
+/// Parses `90s`, `30m`, `12h`, `7d` (or plain seconds).
+fn parse_ttl(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: use s, m, h or d")),
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|s| *s > 0)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is not a positive duration"))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::load()?;
+    telemetry::init(&config.log_format);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => run(config, true, true).await,
+        Command::Api => run(config, true, false).await,
+        Command::Worker => run(config, false, true).await,
+        Command::Migrate { action } => migrate(config, action.unwrap_or(MigrateAction::Up)).await,
+        Command::Schema => {
+            print!("{}", api::sdl());
+            Ok(())
+        }
+        Command::Token {
+            role,
+            workspace,
+            ttl,
+            sub,
+            read_only,
+        } => {
+            let role = api::Role::from(role);
+            if role == api::Role::Authenticated && workspace.is_none() {
+                anyhow::bail!("an authenticated token needs --workspace <uuid>");
+            }
+            let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes());
+            let ttl = chrono::Duration::from_std(ttl).context("ttl too large")?;
+            println!("{}", jwt.mint(role, workspace, sub, read_only, ttl));
+            Ok(())
+        }
+    }
+}
+
+async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Result<()> {
+    let db = jornada::connect(&config.database_url, config.max_connections).await?;
+    if with_api && with_worker {
+        jornada::migrate(&db).await?;
+    }
+    let secrets = config.secret_key()?;
+    let (stop, stopped) = watch::channel(false);
+    let wait_for_stop = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    if with_worker {
+        let worker_db = db.clone();
+        let signal = wait_for_stop(stopped.clone());
+        tasks.spawn(async move {
+            worker::run(worker_db, signal)
+                .await
+                .map_err(anyhow::Error::from)
+        });
+    }
+    if with_api {
+        let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes());
+        let listener = tokio::net::TcpListener::bind(&config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.bind))?;
+        let address = listener.local_addr()?;
+        let router = jornada::api_router(db.clone(), jwt, secrets);
+        tasks.spawn(jornada::serve_http(
+            listener,
+            router,
+            wait_for_stop(stopped.clone()),
+        ));
+        println!("jornada is listening on http://{address}");
+        println!("  GraphiQL:      http://{address}/graphql");
+        println!(
+            "  mint a token:  jornada token --role service_role   (or: cargo run -- token --role service_role)"
+        );
+        tracing::info!(%address, "api listening");
+    }
+    tokio::select! {
+        _ = jornada::shutdown_signal() => {}
+        Some(finished) = tasks.join_next() => {
+            // A part stopped on its own: stop the rest and report why.
+            let _ = stop.send(true);
+            finished.context("a task panicked")??;
+        }
+    }
+    let _ = stop.send(true);
+    while let Some(finished) = tasks.join_next().await {
+        finished.context("a task panicked")??;
+    }
+    db.close().await.ok();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(config: Config, action: MigrateAction) -> anyhow::Result<()> {
+    let db = jornada::connect(&config.database_url, 2).await?;
+    match action {
+        MigrateAction::Up => {
+            Migrator::up(&db, None).await?;
+            println!("all migrations applied");
+        }
+        MigrateAction::Down { steps } => {
+            Migrator::down(&db, Some(steps)).await?;
+            println!("reverted {steps} migration(s)");
+        }
+        MigrateAction::Status => {
+            for migration in Migrator::get_migration_with_status(&db).await? {
+                println!(
+                    "{:<12} {}",
+                    format!("{:?}", migration.status()),
+                    migration.name()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_parse_in_common_units() {
+        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_ttl("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("h").is_err());
+    }
+}

@@ -1,0 +1,293 @@
+//! One fresh app per test: a random port, a fresh SQLite file or a freshly
+//! created PostgreSQL database, dropped afterwards.
+
+use std::path::PathBuf;
+
+use api::{JwtKeys, Role};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const POSTGRES_ENV: &str = "JORNADA_TEST_POSTGRES_URL";
+const JWT_SECRET: &[u8] = b"jornada-test-secret-that-is-long-enough";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's database lives; removed when the app is dropped.
+enum Store {
+    SqliteFile(PathBuf),
+    PostgresDatabase { admin_url: String, name: String },
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        match self {
+            Store::SqliteFile(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Store::PostgresDatabase { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: use a thread with its own.
+                let _ = std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    runtime.block_on(async {
+                        if let Ok(admin) = Database::connect(&admin_url).await {
+                            let _ = admin
+                                .execute_unprepared(&format!(
+                                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                                ))
+                                .await;
+                            let _ = admin.close().await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub jwt: JwtKeys,
+    pub backend: Backend,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    // Declared last: dropped after the pool is gone.
+    _store: Store,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The database URL for a new test database of `backend`.
+async fn fresh_database(backend: Backend) -> (String, Store) {
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("jornada-test-{}.db", Uuid::new_v4()));
+            (
+                format!("sqlite://{}?mode=rwc", path.display()),
+                Store::SqliteFile(path),
+            )
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var(POSTGRES_ENV)
+                .expect("the PostgreSQL variant runs only when the variable is set");
+            let name = format!("jornada_test_{}", Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                panic!("{POSTGRES_ENV} is set but PostgreSQL is unreachable: {e}")
+            });
+            admin
+                .execute_unprepared(&format!(r#"CREATE DATABASE "{name}""#))
+                .await
+                .expect("create the test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(base, _)| base)
+                .unwrap_or(&admin_url);
+            (
+                format!("{base}/{name}"),
+                Store::PostgresDatabase { admin_url, name },
+            )
+        }
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        jornada::telemetry::init("text");
+    }
+    let (url, store) = fresh_database(backend).await;
+    let db = jornada::connect(&url, 8)
+        .await
+        .expect("connect to the test database");
+    jornada::migrate(&db)
+        .await
+        .expect("migrate the test database");
+    let jwt = JwtKeys::new(JWT_SECRET);
+    let secrets = entity::SecretKey::parse(&entity::SecretKey::generate_text()).expect("key");
+    let router = jornada::api_router(db.clone(), jwt.clone(), secrets);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(jornada::serve_http(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        db,
+        jwt,
+        backend,
+        server,
+        _store: store,
+    }
+}
+
+/// The backends to run on: SQLite always; PostgreSQL when the variable is set.
+pub fn postgres_configured() -> bool {
+    std::env::var(POSTGRES_ENV).is_ok_and(|v| !v.is_empty())
+}
+
+/// Declares `$name::sqlite` and `$name::postgres`, each running `$body(app)`
+/// on a fresh app of that backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $body:path) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                $body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if !$crate::helpers::postgres_configured() {
+                    eprintln!("{}: JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI", stringify!($name));
+                    return;
+                }
+                $body($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await;
+            }
+        }
+    };
+}
+
+/// A GraphQL answer as a client sees it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    /// `data.<field>`, asserting there were no errors.
+    pub fn data(&self, field: &str) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            self.body
+        );
+        &self.body["data"][field]
+    }
+
+    /// The `extensions.code` of the first error, if any.
+    pub fn error_code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+
+    pub fn error_codes(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    pub fn token(&self, role: Role, workspace: Option<Uuid>, read_only: bool) -> String {
+        self.jwt.mint(
+            role,
+            workspace,
+            Some("test".into()),
+            read_only,
+            chrono::Duration::hours(1),
+        )
+    }
+
+    pub fn service_token(&self) -> String {
+        self.token(Role::ServiceRole, None, false)
+    }
+
+    pub fn agent_token(&self, workspace: Uuid) -> String {
+        self.token(Role::Authenticated, Some(workspace), false)
+    }
+
+    pub fn reader_token(&self, workspace: Uuid) -> String {
+        self.token(Role::Authenticated, Some(workspace), true)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// POSTs a GraphQL operation with an optional bearer token.
+    pub async fn graphql(&self, token: Option<&str>, query: &str, variables: Value) -> Answer {
+        self.post_graphql(token, json!({"query": query, "variables": variables}))
+            .await
+    }
+
+    pub async fn post_graphql(&self, token: Option<&str>, body: Value) -> Answer {
+        let mut request = self.client.post(self.url("/graphql")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the app");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    /// Creates a workspace as service_role and returns its id.
+    pub async fn create_workspace(&self, slug: &str) -> Uuid {
+        let answer = self
+            .graphql(
+                Some(&self.service_token()),
+                "mutation($input: CreateWorkspaceInput!) { createWorkspace(input: $input) { id } }",
+                json!({"input": {"name": format!("Workspace {slug}"), "slug": slug}}),
+            )
+            .await;
+        Uuid::parse_str(answer.data("createWorkspace")["id"].as_str().expect("id")).expect("uuid")
+    }
+
+    /// Creates a customer in `workspace` as its agent and returns its id.
+    pub async fn create_customer(&self, workspace: Uuid, email: &str) -> Uuid {
+        let answer = self
+            .graphql(
+                Some(&self.agent_token(workspace)),
+                "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
+                json!({"input": {"email": email, "name": "Maria Silva", "phone": "(11) 98765-4321", "tags": ["aluna"]}}),
+            )
+            .await;
+        Uuid::parse_str(answer.data("createCustomer")["id"].as_str().expect("id")).expect("uuid")
+    }
+
+    /// Counts rows of a table straight from the database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+}
