@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod customers;
 pub mod db;
+pub mod money;
 pub mod error;
 pub mod secrets;
 pub mod segments;

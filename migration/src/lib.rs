@@ -14,6 +14,7 @@ mod m20261123_000004_commerce;
 mod m20261123_000005_campaigns;
 mod m20261123_000006_events_messaging;
 mod m20261123_000007_analytics;
+mod m20261123_000008_foreign_key_indexes;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_campaigns::Migration),
             Box::new(m20261123_000006_events_messaging::Migration),
             Box::new(m20261123_000007_analytics::Migration),
+            Box::new(m20261123_000008_foreign_key_indexes::Migration),
         ]
     }
 }

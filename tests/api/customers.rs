@@ -20,7 +20,7 @@ async fn create_read_update_and_tag_a_customer(app: TestApp) {
     assert_eq!(customer["phone"], "+5511987654321");
     assert_eq!(customer["tags"], json!(["aluna", "vip"]));
     assert_eq!(customer["segment"], "lead");
-    assert_eq!(customer["ltvTotal"], "0");
+    assert_eq!(customer["ltvTotal"], "0.00");
     let id = customer["id"].as_str().unwrap().to_owned();
 
     let updated = app

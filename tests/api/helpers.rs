@@ -19,7 +19,7 @@ pub enum Backend {
 }
 
 /// Where a test's database lives; removed when the app is dropped.
-enum Store {
+pub enum Store {
     SqliteFile(PathBuf),
     PostgresDatabase { admin_url: String, name: String },
 }
@@ -62,6 +62,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
+    pub secrets: entity::SecretKey,
     pub backend: Backend,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     // Declared last: dropped after the pool is gone.
@@ -75,7 +76,7 @@ impl Drop for TestApp {
 }
 
 /// The database URL for a new test database of `backend`.
-async fn fresh_database(backend: Backend) -> (String, Store) {
+pub async fn fresh_database(backend: Backend) -> (String, Store) {
     match backend {
         Backend::Sqlite => {
             let path = std::env::temp_dir().join(format!("jornada-test-{}.db", Uuid::new_v4()));
@@ -121,7 +122,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .expect("migrate the test database");
     let jwt = JwtKeys::new(JWT_SECRET);
     let secrets = entity::SecretKey::parse(&entity::SecretKey::generate_text()).expect("key");
-    let router = jornada::api_router(db.clone(), jwt.clone(), secrets);
+    let router = jornada::api_router(db.clone(), jwt.clone(), secrets.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
@@ -136,6 +137,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         client: reqwest::Client::new(),
         db,
         jwt,
+        secrets,
         backend,
         server,
         _store: store,
@@ -289,5 +291,102 @@ impl TestApp {
             .expect("count query")
             .expect("a row");
         row.try_get::<i64>("", "n").expect("count")
+    }
+}
+
+impl TestApp {
+    /// POSTs raw bytes to `/graphql` as `application/json`; the body is parsed
+    /// as JSON when it is JSON (`Value::Null` otherwise).
+    pub async fn post_graphql_raw(
+        &self,
+        token: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> Answer {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the app");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+}
+
+/// Helpers for the role, auth and isolation suites.
+impl TestApp {
+    /// The HS256 secret the app verifies tokens with.
+    pub fn jwt_secret(&self) -> &'static [u8] {
+        JWT_SECRET
+    }
+
+    /// POSTs a GraphQL operation with a raw `Authorization` header value.
+    pub async fn graphql_with_authorization(
+        &self,
+        authorization: &str,
+        query: &str,
+        variables: Value,
+    ) -> Answer {
+        let response = self
+            .client
+            .post(self.url("/graphql"))
+            .header(reqwest::header::AUTHORIZATION, authorization)
+            .json(&json!({"query": query, "variables": variables}))
+            .send()
+            .await
+            .expect("request reaches the app");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    /// Inserts an approved Hotmart transaction of `customer` straight into the
+    /// database (the API only reads transactions; webhooks write them).
+    pub async fn insert_transaction(
+        &self,
+        workspace: Uuid,
+        customer: Uuid,
+        product: Option<Uuid>,
+        code: &str,
+    ) -> Uuid {
+        use sea_orm::{ActiveModelTrait, Set};
+        let now = chrono::Utc::now();
+        let id = Uuid::now_v7();
+        entity::transaction::ActiveModel {
+            id: Set(id),
+            workspace_id: Set(workspace),
+            code: Set(code.to_owned()),
+            customer_id: Set(customer),
+            product_id: Set(product),
+            offer_id: Set(None),
+            subscription_id: Set(None),
+            status: Set("APPROVED".to_owned()),
+            amount: Set(sea_orm::prelude::Decimal::new(19700, 2)),
+            currency: Set("BRL".to_owned()),
+            payment_method: Set(Some("PIX".to_owned())),
+            installments: Set(Some(1)),
+            purchased_at: Set(Some(now)),
+            approved_at: Set(Some(now)),
+            refunded_at: Set(None),
+            warranty_ends_at: Set(None),
+            billet_url: Set(None),
+            pix_code: Set(None),
+            src: Set(None),
+            sck: Set(None),
+            xcod: Set(None),
+            commission_type: Set(None),
+            recurrence_number: Set(None),
+            last_event_at: Set(Some(now)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&self.db)
+        .await
+        .expect("insert a transaction");
+        id
     }
 }

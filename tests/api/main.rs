@@ -5,3 +5,12 @@
 mod helpers;
 
 mod customers;
+mod cli;
+mod campaigns;
+mod settings;
+mod commerce;
+mod hostile;
+mod http;
+mod roles;
+mod auth;
+mod isolation;

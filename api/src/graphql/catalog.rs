@@ -86,7 +86,7 @@ impl From<offer::Model> for Offer {
             product_id: m.product_id.into(),
             hotmart_offer_code: m.hotmart_offer_code,
             name: m.name,
-            price: m.price,
+            price: m.price.map(entity::money::amount),
             currency: m.currency,
             active: m.active,
         }

@@ -61,7 +61,7 @@ impl From<customer::Model> for Customer {
             tags,
             segment: m.segment,
             churn_risk: m.churn_risk,
-            ltv_total: m.ltv_total,
+            ltv_total: entity::money::amount(m.ltv_total),
             first_activity_at: m.first_activity_at,
             last_activity_at: m.last_activity_at,
             consent: Json(m.consent),
