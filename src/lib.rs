@@ -57,10 +57,12 @@ pub fn api_router(
     db: DatabaseConnection,
     jwt: api::JwtKeys,
     secrets: entity::SecretKey,
+    work_queue: worker::WorkQueue,
 ) -> axum::Router {
     let schema = api::build_schema(api::SchemaDeps {
         db: db.clone(),
-        secrets,
+        secrets: secrets.clone(),
+        work_queue: work_queue.clone(),
     });
     api::router(api::AppState {
         db,
@@ -68,6 +70,9 @@ pub fn api_router(
         jwt,
         metrics: Arc::default(),
         migrations: Arc::new(migration_names()),
+        secrets,
+        work_queue,
+        hotmart_receivers: Arc::default(),
     })
 }
 

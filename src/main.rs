@@ -150,14 +150,15 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut tasks = tokio::task::JoinSet::new();
+    let work_queue = worker::WorkQueue::default();
     if with_worker {
-        let worker_db = db.clone();
+        let worker = worker::Worker {
+            db: db.clone(),
+            secrets: secrets.clone(),
+            queue: work_queue.clone(),
+        };
         let signal = wait_for_stop(stopped.clone());
-        tasks.spawn(async move {
-            worker::run(worker_db, signal)
-                .await
-                .map_err(anyhow::Error::from)
-        });
+        tasks.spawn(async move { worker.run(signal).await.map_err(anyhow::Error::from) });
     }
     if with_api {
         let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes());
@@ -165,7 +166,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let address = listener.local_addr()?;
-        let router = jornada::api_router(db.clone(), jwt, secrets);
+        let router = jornada::api_router(db.clone(), jwt, secrets, work_queue);
         tasks.spawn(jornada::serve_http(
             listener,
             router,

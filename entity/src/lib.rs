@@ -3,15 +3,18 @@ pub use entities::*;
 
 pub mod campaigns;
 pub mod catalog;
+pub mod commerce;
 pub mod customers;
 pub mod db;
-pub mod money;
+pub mod domain_events;
 pub mod error;
+pub mod money;
 pub mod secrets;
 pub mod segments;
 pub mod settings;
 pub mod target_groups;
 pub mod tenant;
+pub mod webhook_events;
 pub mod workspaces;
 
 pub use error::{Error, Result};

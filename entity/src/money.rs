@@ -24,7 +24,10 @@ mod tests {
     fn amounts_always_carry_two_places() {
         assert_eq!(amount(Decimal::new(497, 0)).to_string(), "497.00");
         assert_eq!(amount(Decimal::new(4975, 1)).to_string(), "497.50");
-        assert_eq!(amount(Decimal::try_from(1234567890.12_f64).unwrap()).to_string(), "1234567890.12");
+        assert_eq!(
+            amount(Decimal::try_from(1234567890.12_f64).unwrap()).to_string(),
+            "1234567890.12"
+        );
         assert_eq!(at_scale(Decimal::new(25505, 3), 2).to_string(), "25.50");
     }
 }

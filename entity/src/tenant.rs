@@ -48,6 +48,7 @@ tenant_owned! {
     campaign_recipient => "campaign recipient",
     automation_rule => "automation rule",
     dispatch_item => "dispatch item",
+    domain_event => "domain event",
     message => "message",
     tracked_link => "tracked link",
     conversation_tag => "conversation tag",

@@ -1,7 +1,7 @@
 //! Workspaces: one per producer served by the platform.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::db::new_id;
 use crate::entities::workspace;
@@ -66,6 +66,18 @@ pub async fn create(
         other => other,
     })?;
     Ok(created)
+}
+
+/// A workspace named in a URL by its slug or its id.
+pub async fn find_by_slug_or_id(
+    db: &DatabaseConnection,
+    key: &str,
+) -> Result<Option<workspace::Model>> {
+    let by = match uuid::Uuid::parse_str(key) {
+        Ok(id) => workspace::Column::Id.eq(id),
+        Err(_) => workspace::Column::Slug.eq(key),
+    };
+    Ok(workspace::Entity::find().filter(by).one(db).await?)
 }
 
 #[cfg(test)]

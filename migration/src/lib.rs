@@ -15,6 +15,7 @@ mod m20261123_000005_campaigns;
 mod m20261123_000006_events_messaging;
 mod m20261123_000007_analytics;
 mod m20261123_000008_foreign_key_indexes;
+mod m20261123_000009_domain_events;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_events_messaging::Migration),
             Box::new(m20261123_000007_analytics::Migration),
             Box::new(m20261123_000008_foreign_key_indexes::Migration),
+            Box::new(m20261123_000009_domain_events::Migration),
         ]
     }
 }

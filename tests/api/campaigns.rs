@@ -45,7 +45,13 @@ async fn workflow_data_round_trips_verbatim(app: TestApp) {
     assert_eq!(campaign["workflowData"], document);
     let id = campaign["id"].as_str().unwrap().to_owned();
 
-    let read = app.graphql(Some(&agent), "query($id: ID!) { campaign(id: $id) { workflowData } }", json!({"id": id})).await;
+    let read = app
+        .graphql(
+            Some(&agent),
+            "query($id: ID!) { campaign(id: $id) { workflowData } }",
+            json!({"id": id}),
+        )
+        .await;
     let stored = &read.data("campaign")["workflowData"];
     assert_eq!(stored, &document);
     assert_eq!(
@@ -68,8 +74,17 @@ async fn workflow_data_round_trips_verbatim(app: TestApp) {
     assert_eq!(updated["description"], serde_json::Value::Null);
     assert_eq!(updated["name"], "Boas-vindas");
 
-    let empty = app.graphql(Some(&agent), "mutation { createCampaign(input: {name: \"Rascunho\"}) { workflowData } }", json!({})).await;
-    assert_eq!(empty.data("createCampaign")["workflowData"], json!({"nodes": [], "edges": []}));
+    let empty = app
+        .graphql(
+            Some(&agent),
+            "mutation { createCampaign(input: {name: \"Rascunho\"}) { workflowData } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        empty.data("createCampaign")["workflowData"],
+        json!({"nodes": [], "edges": []})
+    );
 
     let listed = app
         .graphql(Some(&agent), "{ campaigns(filter: {status: DRAFT}) { totalCount } active: campaigns(filter: {status: ACTIVE}) { totalCount } }", json!({}))
@@ -77,13 +92,28 @@ async fn workflow_data_round_trips_verbatim(app: TestApp) {
     assert_eq!(listed.data("campaigns")["totalCount"], 2);
     assert_eq!(listed.body["data"]["active"]["totalCount"], 0);
 
-    let deleted = app.graphql(Some(&agent), "mutation($id: ID!) { deleteCampaign(id: $id) { id name } }", json!({"id": id})).await;
+    let deleted = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { deleteCampaign(id: $id) { id name } }",
+            json!({"id": id}),
+        )
+        .await;
     assert_eq!(deleted.data("deleteCampaign")["id"], id.as_str());
-    let gone = app.graphql(Some(&agent), "query($id: ID!) { campaign(id: $id) { id } }", json!({"id": id})).await;
+    let gone = app
+        .graphql(
+            Some(&agent),
+            "query($id: ID!) { campaign(id: $id) { id } }",
+            json!({"id": id}),
+        )
+        .await;
     assert_eq!(gone.error_code(), Some("NOT_FOUND"));
     assert_eq!(app.count_rows("campaigns").await, 1);
 }
-on_both_backends!(workflow_data_round_trips_verbatim, workflow_data_round_trips_verbatim);
+on_both_backends!(
+    workflow_data_round_trips_verbatim,
+    workflow_data_round_trips_verbatim
+);
 
 async fn target_groups_take_allowlisted_sources_and_rule_filters(app: TestApp) {
     let ws = app.create_workspace("publicos").await;
@@ -104,7 +134,10 @@ async fn target_groups_take_allowlisted_sources_and_rule_filters(app: TestApp) {
     let everyone = app
         .graphql(Some(&agent), "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { filter } }", json!({}))
         .await;
-    assert_eq!(everyone.data("createTargetGroupMapping")["filter"], serde_json::Value::Null);
+    assert_eq!(
+        everyone.data("createTargetGroupMapping")["filter"],
+        serde_json::Value::Null
+    );
 
     let duplicate = app
         .graphql(Some(&agent), "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { id } }", json!({}))
@@ -125,12 +158,34 @@ async fn target_groups_take_allowlisted_sources_and_rule_filters(app: TestApp) {
     let wrong_field = app
         .graphql(Some(&agent), "mutation($id: ID!) { updateTargetGroupMapping(id: $id, input: {source: \"transactions\"}) { id } }", json!({"id": id}))
         .await;
-    assert_eq!(wrong_field.error_code(), Some("INVALID_INPUT"), "accessStatus is not a field of transactions");
+    assert_eq!(
+        wrong_field.error_code(),
+        Some("INVALID_INPUT"),
+        "accessStatus is not a field of transactions"
+    );
 
-    let listed = app.graphql(Some(&agent), "{ targetGroupMappings { totalCount edges { node { crmName } } } }", json!({})).await;
+    let listed = app
+        .graphql(
+            Some(&agent),
+            "{ targetGroupMappings { totalCount edges { node { crmName } } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(listed.data("targetGroupMappings")["totalCount"], 2);
-    let deleted = app.graphql(Some(&agent), "mutation($id: ID!) { deleteTargetGroupMapping(id: $id) { crmName } }", json!({"id": id})).await;
-    assert_eq!(deleted.data("deleteTargetGroupMapping")["crmName"], "VIPs ativos");
+    let deleted = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { deleteTargetGroupMapping(id: $id) { crmName } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        deleted.data("deleteTargetGroupMapping")["crmName"],
+        "VIPs ativos"
+    );
     assert_eq!(app.count_rows("target_group_mappings").await, 1);
 }
-on_both_backends!(target_groups_take_allowlisted_sources_and_rule_filters, target_groups_take_allowlisted_sources_and_rule_filters);
+on_both_backends!(
+    target_groups_take_allowlisted_sources_and_rule_filters,
+    target_groups_take_allowlisted_sources_and_rule_filters
+);

@@ -29,13 +29,23 @@ fn scratch_dir() -> PathBuf {
 
 fn run(command: &mut Command) -> (bool, String, String) {
     let out = command.output().expect("the binary runs");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
 fn schema_graphql_is_what_the_binary_prints() {
-    let checked_in = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).expect("schema.graphql is checked in");
-    assert_eq!(api::sdl(), checked_in, "schema.graphql drifted: run `cargo run -- schema > schema.graphql`");
+    let checked_in =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+            .expect("schema.graphql is checked in");
+    assert_eq!(
+        api::sdl(),
+        checked_in,
+        "schema.graphql drifted: run `cargo run -- schema > schema.graphql`"
+    );
     let (ok, printed, _) = run(jornada(&scratch_dir()).arg("schema"));
     assert!(ok);
     assert_eq!(printed, checked_in);
@@ -45,10 +55,22 @@ fn schema_graphql_is_what_the_binary_prints() {
 fn token_mints_with_the_persisted_development_secret() {
     let dir = scratch_dir();
     let workspace = Uuid::new_v4();
-    let (ok, token, _) = run(jornada(&dir).args(["token", "--role", "authenticated", "--workspace", &workspace.to_string(), "--ttl", "2h", "--read-only"]));
+    let (ok, token, _) = run(jornada(&dir).args([
+        "token",
+        "--role",
+        "authenticated",
+        "--workspace",
+        &workspace.to_string(),
+        "--ttl",
+        "2h",
+        "--read-only",
+    ]));
     assert!(ok);
-    let secret = std::fs::read_to_string(dir.join(".jornada/jwt_secret")).expect("development secret persisted");
-    let caller = JwtKeys::new(secret.trim().as_bytes()).verify(token.trim()).expect("the minted token verifies");
+    let secret = std::fs::read_to_string(dir.join(".jornada/jwt_secret"))
+        .expect("development secret persisted");
+    let caller = JwtKeys::new(secret.trim().as_bytes())
+        .verify(token.trim())
+        .expect("the minted token verifies");
     assert_eq!(caller.workspace_id, Some(workspace));
     assert!(caller.read_only);
 
@@ -57,7 +79,8 @@ fn token_mints_with_the_persisted_development_secret() {
     assert!(stderr.contains("--workspace"), "{stderr}");
     let (ok, _, _) = run(jornada(&dir).args(["token", "--role", "admin"]));
     assert!(!ok, "unknown roles are refused");
-    let (ok, _, _) = run(jornada(&dir).args(["token", "--role", "service_role", "--ttl", "forever"]));
+    let (ok, _, _) =
+        run(jornada(&dir).args(["token", "--role", "service_role", "--ttl", "forever"]));
     assert!(!ok, "bad ttl is refused");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -70,10 +93,19 @@ fn migrate_up_status_and_down() {
     assert!(ok);
     let applied = status(&dir);
     assert_eq!(applied.lines().count(), jornada::migration_names().len());
-    assert!(applied.lines().all(|l| l.starts_with("Applied")), "{applied}");
+    assert!(
+        applied.lines().all(|l| l.starts_with("Applied")),
+        "{applied}"
+    );
     let (ok, _, _) = run(jornada(&dir).args(["migrate", "down", "--steps", "2"]));
     assert!(ok);
-    assert_eq!(status(&dir).lines().filter(|l| l.starts_with("Pending")).count(), 2);
+    assert_eq!(
+        status(&dir)
+            .lines()
+            .filter(|l| l.starts_with("Pending"))
+            .count(),
+        2
+    );
     let (ok, _, _) = run(jornada(&dir).arg("migrate"));
     assert!(ok, "plain `migrate` applies what is pending");
     assert!(status(&dir).lines().all(|l| l.starts_with("Applied")));
@@ -83,7 +115,10 @@ fn migrate_up_status_and_down() {
 /// Starts `jornada` (no subcommand: serve) on a free port and returns it with its base URL.
 fn start_serving(dir: &Path, database_url: Option<&str>) -> (Child, String) {
     let mut command = jornada(dir);
-    command.env("JORNADA_BIND", "127.0.0.1:0").stdout(Stdio::piped()).stderr(Stdio::null());
+    command
+        .env("JORNADA_BIND", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     if let Some(url) = database_url {
         command.env("JORNADA_DATABASE_URL", url);
     }
@@ -91,7 +126,10 @@ fn start_serving(dir: &Path, database_url: Option<&str>) -> (Child, String) {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
-        let line = lines.next().expect("jornada prints where it listens").expect("utf-8");
+        let line = lines
+            .next()
+            .expect("jornada prints where it listens")
+            .expect("utf-8");
         if let Some(url) = line.strip_prefix("jornada is listening on ") {
             break url.trim().to_owned();
         }
@@ -103,7 +141,10 @@ fn start_serving(dir: &Path, database_url: Option<&str>) -> (Child, String) {
 
 fn stop_gracefully(mut child: Child) -> bool {
     let pid = child.id().to_string();
-    Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
     for _ in 0..100 {
         if let Some(status) = child.try_wait().expect("wait") {
             return status.success();
@@ -117,28 +158,58 @@ fn stop_gracefully(mut child: Child) -> bool {
 async fn serve_smoke(dir: &Path, database_url: Option<&str>) {
     let (child, base) = start_serving(dir, database_url);
     let client = reqwest::Client::new();
-    let health = client.get(format!("{base}/healthz")).send().await.expect("healthz");
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(health.status(), 200);
-    let ready = client.get(format!("{base}/readyz")).send().await.expect("readyz");
+    let ready = client
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(ready.status(), 200, "serve migrates before it is ready");
-    let graphiql = client.get(format!("{base}/graphql")).send().await.expect("graphiql");
-    assert!(graphiql.text().await.expect("html").to_lowercase().contains("graphiql"));
-    assert!(stop_gracefully(child), "SIGTERM stops jornada with exit code 0");
+    let graphiql = client
+        .get(format!("{base}/graphql"))
+        .send()
+        .await
+        .expect("graphiql");
+    assert!(
+        graphiql
+            .text()
+            .await
+            .expect("html")
+            .to_lowercase()
+            .contains("graphiql")
+    );
+    assert!(
+        stop_gracefully(child),
+        "SIGTERM stops jornada with exit code 0"
+    );
 }
 
 #[tokio::test]
 async fn a_fresh_run_with_no_configuration_serves_graphiql_on_sqlite() {
     let dir = scratch_dir();
     serve_smoke(&dir, None).await;
-    assert!(dir.join("jornada.db").exists(), "the embedded default database is created");
-    assert!(dir.join(".jornada/secret_key").exists(), "a development settings key is persisted");
+    assert!(
+        dir.join("jornada.db").exists(),
+        "the embedded default database is created"
+    );
+    assert!(
+        dir.join(".jornada/secret_key").exists(),
+        "a development settings key is persisted"
+    );
     std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test]
 async fn serves_on_postgresql() {
     if !postgres_configured() {
-        eprintln!("serves_on_postgresql: JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
+        eprintln!(
+            "serves_on_postgresql: JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI"
+        );
         return;
     }
     let (url, _store) = fresh_database(Backend::Postgres).await;

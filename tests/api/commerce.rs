@@ -95,9 +95,24 @@ async fn seed_purchases(app: &TestApp) -> Seeded {
     .await
     .unwrap();
     let purchases = [
-        ("HP0001", customer, "APPROVED", Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap()),
-        ("HP0002", customer, "REFUNDED", Utc.with_ymd_and_hms(2026, 2, 10, 12, 0, 0).unwrap()),
-        ("HP0003", other_customer, "APPROVED", Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap()),
+        (
+            "HP0001",
+            customer,
+            "APPROVED",
+            Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap(),
+        ),
+        (
+            "HP0002",
+            customer,
+            "REFUNDED",
+            Utc.with_ymd_and_hms(2026, 2, 10, 12, 0, 0).unwrap(),
+        ),
+        (
+            "HP0003",
+            other_customer,
+            "APPROVED",
+            Utc.with_ymd_and_hms(2026, 3, 10, 12, 0, 0).unwrap(),
+        ),
     ];
     for (code, buyer, status, purchased_at) in purchases {
         let txn = transaction::Model {
@@ -156,7 +171,12 @@ async fn seed_purchases(app: &TestApp) -> Seeded {
             .unwrap();
         }
     }
-    Seeded { workspace, customer, other_customer, product }
+    Seeded {
+        workspace,
+        customer,
+        other_customer,
+        product,
+    }
 }
 
 async fn transactions_filter_and_customers_show_their_purchases(app: TestApp) {
@@ -173,14 +193,28 @@ async fn transactions_filter_and_customers_show_their_purchases(app: TestApp) {
                 )
                 .await;
             let list = answer.data("transactions");
-            list["edges"].as_array().unwrap().iter().map(|e| e["node"]["code"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+            list["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["code"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
         }
     };
     assert_eq!(codes(json!({})).await, ["HP0003", "HP0002", "HP0001"]);
-    assert_eq!(codes(json!({"status": "approved"})).await, ["HP0003", "HP0001"]);
-    assert_eq!(codes(json!({"customerId": seeded.customer})).await, ["HP0002", "HP0001"]);
+    assert_eq!(
+        codes(json!({"status": "approved"})).await,
+        ["HP0003", "HP0001"]
+    );
+    assert_eq!(
+        codes(json!({"customerId": seeded.customer})).await,
+        ["HP0002", "HP0001"]
+    );
     assert_eq!(codes(json!({"productId": seeded.product, "from": "2026-02-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"})).await, ["HP0002"]);
-    assert_eq!(codes(json!({"customerId": Uuid::new_v4()})).await, Vec::<String>::new());
+    assert_eq!(
+        codes(json!({"customerId": Uuid::new_v4()})).await,
+        Vec::<String>::new()
+    );
 
     let detail = app
         .graphql(
@@ -193,11 +227,23 @@ async fn transactions_filter_and_customers_show_their_purchases(app: TestApp) {
         )
         .await;
     let customer = detail.data("customer");
-    assert_eq!(customer["transactions"][0]["customer"]["email"], "maria@example.com");
-    assert_eq!(customer["transactions"][0]["product"]["name"], "Curso de Confeitaria");
+    assert_eq!(
+        customer["transactions"][0]["customer"]["email"],
+        "maria@example.com"
+    );
+    assert_eq!(
+        customer["transactions"][0]["product"]["name"],
+        "Curso de Confeitaria"
+    );
     assert_eq!(customer["transactions"][1]["amount"], "497.00");
-    assert_eq!(customer["subscriptions"], json!([{"subscriberCode": "SUB123", "status": "ACTIVE", "recurringAmount": "497.00", "recurrencePeriodDays": 365}]));
-    assert_eq!(customer["enrollments"], json!([{"accessStatus": "ACTIVE", "progress": "25.50"}]));
+    assert_eq!(
+        customer["subscriptions"],
+        json!([{"subscriberCode": "SUB123", "status": "ACTIVE", "recurringAmount": "497.00", "recurrencePeriodDays": 365}])
+    );
+    assert_eq!(
+        customer["enrollments"],
+        json!([{"accessStatus": "ACTIVE", "progress": "25.50"}])
+    );
 
     // A page of customers with all their relations: one answer, each with its own rows.
     let page = app
@@ -212,7 +258,10 @@ async fn transactions_filter_and_customers_show_their_purchases(app: TestApp) {
     );
     let _ = seeded.other_customer;
 }
-on_both_backends!(transactions_filter_and_customers_show_their_purchases, transactions_filter_and_customers_show_their_purchases);
+on_both_backends!(
+    transactions_filter_and_customers_show_their_purchases,
+    transactions_filter_and_customers_show_their_purchases
+);
 
 async fn products_upsert_by_hotmart_id_and_show_offers_and_lessons(app: TestApp) {
     let seeded = seed_purchases(&app).await;
@@ -225,21 +274,39 @@ async fn products_upsert_by_hotmart_id_and_show_offers_and_lessons(app: TestApp)
         )
         .await;
     let product = again.data("upsertProduct");
-    assert_eq!(product["id"], seeded.product.to_string(), "same Hotmart id updates the same product");
+    assert_eq!(
+        product["id"],
+        seeded.product.to_string(),
+        "same Hotmart id updates the same product"
+    );
     assert_eq!(product["name"], "Confeitaria Pro");
     assert_eq!(product["ucode"], "a1b2", "omitted fields are kept");
     assert_eq!(product["monitored"], true);
     assert_eq!(app.count_rows("products").await, 1);
 
     let off = app
-        .graphql(Some(&agent), "mutation($id: ID!) { setProductMonitored(id: $id, monitored: false) { monitored } }", json!({"id": seeded.product}))
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { setProductMonitored(id: $id, monitored: false) { monitored } }",
+            json!({"id": seeded.product}),
+        )
         .await;
     assert_eq!(off.data("setProductMonitored")["monitored"], false);
 
-    let created = app.graphql(Some(&agent), "mutation { upsertProduct(input: {name: \"Mentoria\"}) { id monitored } }", json!({})).await;
+    let created = app
+        .graphql(
+            Some(&agent),
+            "mutation { upsertProduct(input: {name: \"Mentoria\"}) { id monitored } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(created.data("upsertProduct")["monitored"], false);
     let missing = app
-        .graphql(Some(&agent), "mutation($id: ID!) { upsertProduct(input: {id: $id, name: \"x\"}) { id } }", json!({"id": Uuid::new_v4()}))
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { upsertProduct(input: {id: $id, name: \"x\"}) { id } }",
+            json!({"id": Uuid::new_v4()}),
+        )
         .await;
     assert_eq!(missing.error_code(), Some("NOT_FOUND"));
 
@@ -251,32 +318,73 @@ async fn products_upsert_by_hotmart_id_and_show_offers_and_lessons(app: TestApp)
         )
         .await;
     let product = detail.data("product");
-    assert_eq!(product["offers"], json!([{"hotmartOfferCode": "n82b9jqz", "price": "497.00", "currency": "BRL"}]));
+    assert_eq!(
+        product["offers"],
+        json!([{"hotmartOfferCode": "n82b9jqz", "price": "497.00", "currency": "BRL"}])
+    );
     assert_eq!(
         product["lessons"],
         json!([{"pageName": "Aula 1", "position": 1, "moduleName": "Módulo 1"}, {"pageName": "Aula 2", "position": 2, "moduleName": "Módulo 1"}])
     );
-    let monitored = app.graphql(Some(&agent), "{ products(filter: {monitored: false}) { totalCount } }", json!({})).await;
+    let monitored = app
+        .graphql(
+            Some(&agent),
+            "{ products(filter: {monitored: false}) { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(monitored.data("products")["totalCount"], 2);
 }
-on_both_backends!(products_upsert_by_hotmart_id_and_show_offers_and_lessons, products_upsert_by_hotmart_id_and_show_offers_and_lessons);
+on_both_backends!(
+    products_upsert_by_hotmart_id_and_show_offers_and_lessons,
+    products_upsert_by_hotmart_id_and_show_offers_and_lessons
+);
 
 async fn the_segment_job_classifies_customers(app: TestApp) {
     let seeded = seed_purchases(&app).await;
-    let lead = app.create_customer(seeded.workspace, "lead@example.com").await;
-    let changed = entity::segments::refresh_all(&app.db, Utc::now()).await.expect("refresh runs");
-    assert_eq!(changed, 2, "two buyers leave the lead segment; the lead stays");
+    let lead = app
+        .create_customer(seeded.workspace, "lead@example.com")
+        .await;
+    let changed = entity::segments::refresh_all(&app.db, Utc::now())
+        .await
+        .expect("refresh runs");
+    assert_eq!(
+        changed, 2,
+        "two buyers leave the lead segment; the lead stays"
+    );
     let agent = app.agent_token(seeded.workspace);
     let answer = app
-        .graphql(Some(&agent), "{ customers(filter: {segment: \"at_risk\"}) { edges { node { email churnRisk } } } }", json!({}))
+        .graphql(
+            Some(&agent),
+            "{ customers(filter: {segment: \"at_risk\"}) { edges { node { email churnRisk } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(
         answer.data("customers")["edges"],
         json!([{"node": {"email": "joao@example.com", "churnRisk": "high"}}, {"node": {"email": "maria@example.com", "churnRisk": "high"}}]),
         "enrolled 40 days ago with no activity since"
     );
-    let lead_row = app.graphql(Some(&agent), "query($id: ID!) { customer(id: $id) { segment churnRisk } }", json!({"id": lead})).await;
-    assert_eq!(lead_row.data("customer"), &json!({"segment": "lead", "churnRisk": null}));
-    assert_eq!(entity::segments::refresh_all(&app.db, Utc::now()).await.unwrap(), 0, "a second run changes nothing");
+    let lead_row = app
+        .graphql(
+            Some(&agent),
+            "query($id: ID!) { customer(id: $id) { segment churnRisk } }",
+            json!({"id": lead}),
+        )
+        .await;
+    assert_eq!(
+        lead_row.data("customer"),
+        &json!({"segment": "lead", "churnRisk": null})
+    );
+    assert_eq!(
+        entity::segments::refresh_all(&app.db, Utc::now())
+            .await
+            .unwrap(),
+        0,
+        "a second run changes nothing"
+    );
 }
-on_both_backends!(the_segment_job_classifies_customers, the_segment_job_classifies_customers);
+on_both_backends!(
+    the_segment_job_classifies_customers,
+    the_segment_job_classifies_customers
+);

@@ -63,8 +63,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
     pub secrets: entity::SecretKey,
-    pub backend: Backend,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
+    worker: tokio::task::JoinHandle<anyhow::Result<()>>,
     // Declared last: dropped after the pool is gone.
     _store: Store,
 }
@@ -72,6 +72,7 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        self.worker.abort();
     }
 }
 
@@ -122,7 +123,20 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .expect("migrate the test database");
     let jwt = JwtKeys::new(JWT_SECRET);
     let secrets = entity::SecretKey::parse(&entity::SecretKey::generate_text()).expect("key");
-    let router = jornada::api_router(db.clone(), jwt.clone(), secrets.clone());
+    let work_queue = worker::WorkQueue::default();
+    let router = jornada::api_router(db.clone(), jwt.clone(), secrets.clone(), work_queue.clone());
+    // The app runs as `jornada serve` does: API and worker side by side.
+    let background = worker::Worker {
+        db: db.clone(),
+        secrets: secrets.clone(),
+        queue: work_queue.clone(),
+    };
+    let worker = tokio::spawn(async move {
+        background
+            .run(std::future::pending())
+            .await
+            .map_err(anyhow::Error::from)
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a random port");
@@ -133,12 +147,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         std::future::pending(),
     ));
     TestApp {
+        worker,
         address,
         client: reqwest::Client::new(),
         db,
         jwt,
         secrets,
-        backend,
         server,
         _store: store,
     }
@@ -388,5 +402,45 @@ impl TestApp {
         .await
         .expect("insert a transaction");
         id
+    }
+}
+
+impl TestApp {
+    /// Waits until every stored webhook event is settled (processed, ignored
+    /// or dead) and every domain event delivered; panics after `limit`.
+    pub async fn settle(&self) {
+        let limit = std::time::Duration::from_secs(30);
+        let started = std::time::Instant::now();
+        loop {
+            let pending = self
+                .count_where("webhook_events", "status IN ('received', 'failed')")
+                .await
+                + self
+                    .count_where("domain_events", "dispatched_at IS NULL")
+                    .await;
+            if pending == 0 {
+                return;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "{pending} events still unsettled after {limit:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Counts rows of a table matching a condition written by the test.
+    pub async fn count_where(&self, table: &str, condition: &str) -> i64 {
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM {table} WHERE {condition}"),
+            ))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
     }
 }

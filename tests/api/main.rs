@@ -4,13 +4,16 @@
 
 mod helpers;
 
-mod customers;
-mod cli;
-mod campaigns;
-mod settings;
-mod commerce;
-mod hostile;
-mod http;
-mod roles;
 mod auth;
+mod campaigns;
+mod cli;
+mod commerce;
+mod customers;
+mod fakes;
+mod hostile;
+mod hotmart_client;
+mod hotmart_webhooks;
+mod http;
 mod isolation;
+mod roles;
+mod settings;

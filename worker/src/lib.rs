@@ -1,8 +1,12 @@
-//! Everything that happens in the background: apalis workers and cron jobs.
-//! Workers coordinate only through the database, so any number of
-//! `jornada worker` processes can run beside the API.
+//! Everything that happens in the background: applying webhook events,
+//! delivering domain events, and cron jobs. Workers coordinate only through
+//! the database, so any number of `jornada worker` processes can run beside
+//! the API.
 
 pub mod customers;
+pub mod domain_events;
+pub mod hotmart;
+pub mod queue;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -10,7 +14,10 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_cron::CronScheduler;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
+use tokio::sync::watch;
+
+pub use queue::WorkQueue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,29 +29,114 @@ pub enum Error {
 
 /// How long running jobs get to finish after shutdown is requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How often an idle worker looks for work no in-process API announced.
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+/// Events claimed per batch.
+pub const BATCH: u64 = 64;
 
-/// Runs every worker until `shutdown` resolves, then lets running jobs finish.
-pub async fn run(
-    db: DatabaseConnection,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), Error> {
-    let segment_schedule = cron::Schedule::from_str(customers::SEGMENT_REFRESH_SCHEDULE)
-        .map_err(|e| Error::Monitor(format!("segment refresh schedule: {e}")))?;
-    tracing::info!("worker started");
-    Monitor::new()
-        .register(move |_restarts| {
-            WorkerBuilder::new("segment-refresh")
-                .backend(CronScheduler::new(segment_schedule.clone()))
-                .data(db.clone())
-                .build(customers::refresh_segments)
-        })
-        .shutdown_timeout(SHUTDOWN_GRACE)
-        .run_with_signal(async move {
-            shutdown.await;
-            Ok(())
-        })
-        .await
-        .map_err(|e| Error::Monitor(e.to_string()))?;
-    tracing::info!("worker stopped");
-    Ok(())
+/// The background worker of one process.
+#[derive(Clone)]
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub secrets: entity::SecretKey,
+    pub queue: WorkQueue,
+}
+
+impl Worker {
+    /// Runs every loop and cron job until `shutdown` resolves, then lets
+    /// running work finish.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let (stop, stopped) = watch::channel(false);
+        // PostgreSQL hands out batches with SKIP LOCKED, so appliers run side by
+        // side; SQLite has one writer, so one applier.
+        let appliers = if self.db.get_database_backend() == DbBackend::Postgres {
+            2
+        } else {
+            1
+        };
+        let mut loops = tokio::task::JoinSet::new();
+        for _ in 0..appliers {
+            let (worker, stopped) = (self.clone(), stopped.clone());
+            loops.spawn(async move { worker.apply_webhook_events(stopped).await });
+        }
+        let (worker, dispatcher_stopped) = (self.clone(), stopped.clone());
+        loops.spawn(async move { worker.dispatch_domain_events(dispatcher_stopped).await });
+
+        let segment_schedule = cron::Schedule::from_str(customers::SEGMENT_REFRESH_SCHEDULE)
+            .map_err(|e| Error::Monitor(format!("segment refresh schedule: {e}")))?;
+        let db = self.db.clone();
+        let monitor = Monitor::new()
+            .register(move |_restarts| {
+                WorkerBuilder::new("segment-refresh")
+                    .backend(CronScheduler::new(segment_schedule.clone()))
+                    .data(db.clone())
+                    .build(customers::refresh_segments)
+            })
+            .shutdown_timeout(SHUTDOWN_GRACE);
+        tracing::info!(appliers, "worker started");
+        let mut monitor_stopped = stopped.clone();
+        let monitor_result = monitor
+            .run_with_signal(async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = monitor_stopped.wait_for(|s| *s) => {}
+                }
+                let _ = stop.send(true);
+                Ok(())
+            })
+            .await;
+        while loops.join_next().await.is_some() {}
+        monitor_result.map_err(|e| Error::Monitor(e.to_string()))?;
+        tracing::info!("worker stopped");
+        Ok(())
+    }
+
+    /// Applies stored webhook events until stopped.
+    async fn apply_webhook_events(self, mut stopped: watch::Receiver<bool>) {
+        while !*stopped.borrow() {
+            match hotmart::applier::apply_batch(&self.db, BATCH).await {
+                Ok(0) => {
+                    tokio::select! {
+                        _ = self.queue.wait(IDLE_POLL) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(error = %err, "claiming webhook events failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Delivers domain events to their consumers until stopped.
+    async fn dispatch_domain_events(self, mut stopped: watch::Receiver<bool>) {
+        let consumers: Vec<Box<dyn domain_events::DomainEventConsumer>> =
+            vec![Box::new(domain_events::Timeline)];
+        while !*stopped.borrow() {
+            match domain_events::dispatch_batch(&self.db, &consumers, BATCH).await {
+                Ok(n) if n > 0 => {}
+                Ok(_) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "dispatching domain events failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+            }
+        }
+    }
 }

@@ -5,6 +5,8 @@ pub mod catalog;
 pub mod commerce;
 pub mod connection;
 pub mod customers;
+pub mod hotmart;
+pub mod limits;
 pub mod loaders;
 pub mod scope;
 pub mod settings;
@@ -13,8 +15,6 @@ pub mod workspaces;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
-
-pub use scope::AppData;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -25,6 +25,7 @@ pub struct Query(
     campaigns::CampaignQuery,
     target_groups::TargetGroupQuery,
     settings::SettingQuery,
+    hotmart::HotmartQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -35,6 +36,7 @@ pub struct Mutation(
     campaigns::CampaignMutation,
     target_groups::TargetGroupMutation,
     settings::SettingMutation,
+    hotmart::HotmartMutation,
 );
 
 pub type JornadaSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -51,6 +53,8 @@ pub const MAX_DIRECTIVES: usize = 20;
 pub struct SchemaDeps {
     pub db: DatabaseConnection,
     pub secrets: entity::SecretKey,
+    /// Wakes an in-process worker when a mutation queues work.
+    pub work_queue: worker::WorkQueue,
 }
 
 impl Default for SchemaDeps {
@@ -59,6 +63,7 @@ impl Default for SchemaDeps {
             db: DatabaseConnection::default(),
             secrets: entity::SecretKey::parse(&"00".repeat(32))
                 .expect("a constant 32-byte key parses"),
+            work_queue: worker::WorkQueue::default(),
         }
     }
 }
@@ -66,10 +71,7 @@ impl Default for SchemaDeps {
 /// The one schema builder: used by the server, the tests and `jornada schema`.
 pub fn build_schema(deps: SchemaDeps) -> JornadaSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(AppData {
-            db: deps.db,
-            secrets: deps.secrets,
-        })
+        .data(deps)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)

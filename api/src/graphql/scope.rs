@@ -12,15 +12,9 @@ use uuid::Uuid;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 
-/// Schema-wide dependencies, available to every resolver.
-#[derive(Clone)]
-pub struct AppData {
-    pub db: DatabaseConnection,
-    pub secrets: entity::SecretKey,
-}
-
-pub fn app<'a>(ctx: &'a Context<'_>) -> &'a AppData {
-    ctx.data_unchecked::<AppData>()
+/// The schema-wide dependencies, available to every resolver.
+pub fn app<'a>(ctx: &'a Context<'_>) -> &'a super::SchemaDeps {
+    ctx.data_unchecked::<super::SchemaDeps>()
 }
 
 pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {

@@ -55,12 +55,12 @@ impl Metrics {
         }
     }
 
-    /// Counts an event such as a rejected webhook: `name{reason="..."}`.
-    pub fn count(&self, name: &str, reason: &str) {
+    /// Counts an event such as a rejected webhook: `name{label="value"}`.
+    pub fn count(&self, name: &str, label: &str, value: &str) {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         *registry
             .counters
-            .entry((name.to_owned(), reason.to_owned()))
+            .entry((name.to_owned(), format!("{label}=\"{value}\"")))
             .or_default() += 1;
     }
 
@@ -105,12 +105,12 @@ impl Metrics {
             );
         }
         let mut last_name = "";
-        for ((name, reason), count) in &registry.counters {
+        for ((name, labels), count) in &registry.counters {
             if name != last_name {
                 let _ = writeln!(out, "# TYPE {name} counter");
                 last_name = name;
             }
-            let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {count}");
+            let _ = writeln!(out, "{name}{{{labels}}} {count}");
         }
         let (size, idle) = pool_state(db);
         out.push_str("# HELP jornada_db_pool_connections Database pool connections by state.\n");

@@ -12,7 +12,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;
@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::JwtKeys;
 use crate::graphql::JornadaSchema;
+use crate::graphql::limits::check_expansion;
 use crate::graphql::loaders::RelationLoader;
 use metrics::Metrics;
 
@@ -38,6 +39,10 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Names of the migrations this build expects, for `/readyz`.
     pub migrations: Arc<Vec<String>>,
+    pub secrets: entity::SecretKey,
+    /// Wakes an in-process worker when events are stored.
+    pub work_queue: worker::WorkQueue,
+    pub hotmart_receivers: Arc<crate::webhooks::hotmart::ReceiverCache>,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -46,12 +51,20 @@ pub fn router(state: AppState) -> Router {
     let graphql_routes = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT));
+    let webhook_routes = Router::new()
+        .route(
+            "/webhooks/hotmart/{workspace}",
+            post(crate::webhooks::hotmart::receive),
+        )
+        .layer(DefaultBodyLimit::max(crate::webhooks::hotmart::BODY_LIMIT));
     Router::new()
         .merge(graphql_routes)
+        .merge(webhook_routes)
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(CatchPanicLayer::custom(|_| {
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
@@ -109,24 +122,15 @@ async fn graphql(
             return error_response(status, "INVALID_INPUT", &message);
         }
     };
-    let mut batch: BatchRequest = match serde_json::from_slice(&body) {
+    let mut batch = match parse_batch(&body) {
         Ok(batch) => batch,
-        Err(_) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "INVALID_INPUT",
-                "the body must be a GraphQL request: JSON with `query` and optional `variables` and `operationName`",
-            );
-        }
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "INVALID_INPUT", &message),
     };
-    if let BatchRequest::Batch(requests) = &batch
-        && requests.len() > MAX_BATCH
-    {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "INVALID_INPUT",
-            &format!("a batch holds at most {MAX_BATCH} operations"),
-        );
+    for request in batch.iter() {
+        // Refused like any other invalid document: a 200 carrying the error.
+        if let Err(refusal) = check_expansion(&request.query) {
+            return error_response(StatusCode::OK, "INVALID_INPUT", &refusal.message());
+        }
     }
     for request in batch.iter_mut() {
         request.data.insert(caller.clone());
@@ -142,6 +146,28 @@ async fn graphql(
         header::HeaderValue::from_static("no-store"),
     );
     http
+}
+
+/// Reads a GraphQL request (an object with a string `query`) or a batch of
+/// at most `MAX_BATCH` of them. Anything else is refused before it can run:
+/// serde would happily read `["{ query }"]` as a request.
+fn parse_batch(body: &[u8]) -> Result<BatchRequest, String> {
+    const SHAPE: &str = "the body must be a GraphQL request: a JSON object with a string `query` and optional `variables` and `operationName`, or a list of them";
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| SHAPE.to_owned())?;
+    let is_request = |v: &serde_json::Value| {
+        v.as_object()
+            .is_some_and(|o| o.get("query").is_some_and(serde_json::Value::is_string))
+    };
+    match &value {
+        serde_json::Value::Object(_) if is_request(&value) => {}
+        serde_json::Value::Array(items) if !items.is_empty() && items.iter().all(is_request) => {
+            if items.len() > MAX_BATCH {
+                return Err(format!("a batch holds at most {MAX_BATCH} operations"));
+            }
+        }
+        _ => return Err(SHAPE.to_owned()),
+    }
+    serde_json::from_value(value).map_err(|_| SHAPE.to_owned())
 }
 
 /// Errors raised by async-graphql itself (syntax, validation, limits, bad
@@ -215,6 +241,14 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(&state.db),
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "INVALID_INPUT",
+        "this route does not take that method",
     )
 }
 

@@ -11,6 +11,8 @@ pub mod customer;
 pub mod customer_activity;
 pub mod customer_note;
 pub mod dispatch_item;
+pub mod domain_event;
+pub mod domain_event_delivery;
 pub mod enrollment;
 pub mod enums;
 pub mod lesson;
@@ -41,6 +43,8 @@ pub mod prelude {
     pub use super::customer_activity::Entity as CustomerActivity;
     pub use super::customer_note::Entity as CustomerNote;
     pub use super::dispatch_item::Entity as DispatchItem;
+    pub use super::domain_event::Entity as DomainEvent;
+    pub use super::domain_event_delivery::Entity as DomainEventDelivery;
     pub use super::enrollment::Entity as Enrollment;
     pub use super::lesson::Entity as Lesson;
     pub use super::lesson_progress::Entity as LessonProgress;

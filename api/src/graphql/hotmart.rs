@@ -1,0 +1,146 @@
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::entities::enums::WebhookEventStatus as StoredStatus;
+use entity::webhook_event;
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde_json::Value;
+
+use super::connection::{Totals, cost, paginate};
+use super::scope::{Access, app, db, parse_id, tenant};
+use crate::error::ApiResult;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::WebhookEventStatus")]
+pub enum WebhookEventStatus {
+    /// Stored, waiting to be applied.
+    Received,
+    Processed,
+    /// An event name jornada does not act on.
+    Ignored,
+    /// Failed; retried with backoff.
+    Failed,
+    /// Out of attempts, or impossible to apply as it is; see `lastError`, then replay.
+    Dead,
+}
+
+/// A webhook as it arrived, and what became of it.
+#[derive(SimpleObject)]
+pub struct WebhookEvent {
+    pub id: ID,
+    pub source: String,
+    /// The sender's event id (Hotmart's `id`), unique per workspace and source.
+    pub external_id: String,
+    pub event_type: String,
+    pub status: WebhookEventStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The body exactly as received.
+    pub payload: Option<Json<Value>>,
+}
+
+impl From<webhook_event::Model> for WebhookEvent {
+    fn from(m: webhook_event::Model) -> Self {
+        WebhookEvent {
+            id: m.id.into(),
+            payload: serde_json::from_str(&m.payload).ok().map(Json),
+            source: m.source,
+            external_id: m.external_id,
+            event_type: m.event_type,
+            status: m.status.into(),
+            attempts: m.attempts,
+            last_error: m.last_error,
+            received_at: m.received_at,
+            processed_at: m.processed_at,
+            next_attempt_at: m.next_attempt_at,
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct WebhookEventFilter {
+    pub status: Option<WebhookEventStatus>,
+    pub event_type: Option<String>,
+    /// Received at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Received before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct HotmartQuery;
+
+#[Object]
+impl HotmartQuery {
+    #[graphql(guard = "Access::Read", complexity = "cost(first, child_complexity)")]
+    async fn webhook_events(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        filter: Option<WebhookEventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, WebhookEvent, Totals>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let filter = filter.unwrap_or_default();
+        let mut select = tenant.select::<webhook_event::Entity>();
+        if let Some(status) = filter.status {
+            select = select.filter(webhook_event::Column::Status.eq(StoredStatus::from(status)));
+        }
+        if let Some(event_type) = filter.event_type {
+            select = select.filter(webhook_event::Column::EventType.eq(event_type.to_uppercase()));
+        }
+        if let Some(from) = filter.from {
+            select = select.filter(webhook_event::Column::ReceivedAt.gte(from));
+        }
+        if let Some(to) = filter.to {
+            select = select.filter(webhook_event::Column::ReceivedAt.lt(to));
+        }
+        paginate(
+            db(ctx),
+            select,
+            webhook_event::Column::Id,
+            first,
+            after,
+            |m| Ok((m.id, m.into())),
+        )
+        .await
+    }
+}
+
+#[derive(Default)]
+pub struct HotmartMutation;
+
+#[Object]
+impl HotmartMutation {
+    /// Queues one event for a fresh round of attempts (applying is idempotent).
+    #[graphql(guard = "Access::Write")]
+    async fn replay_webhook_event(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+    ) -> ApiResult<WebhookEvent> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let replayed =
+            entity::webhook_events::replay(db(ctx), tenant, parse_id(&id, "id")?).await?;
+        app(ctx).work_queue.notify();
+        Ok(replayed.into())
+    }
+
+    /// Queues every dead event of the workspace again; returns them.
+    #[graphql(guard = "Access::Write")]
+    async fn replay_dead_webhook_events(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+    ) -> ApiResult<Vec<WebhookEvent>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let replayed = entity::webhook_events::replay_dead(db(ctx), tenant).await?;
+        app(ctx).work_queue.notify();
+        Ok(replayed.into_iter().map(Into::into).collect())
+    }
+}

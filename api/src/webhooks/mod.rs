@@ -1,0 +1,4 @@
+//! Webhook receivers: authenticate, store the raw event, answer fast. The
+//! domain work happens in the worker.
+
+pub mod hotmart;

@@ -1,0 +1,996 @@
+//! Persistence primitives for what Hotmart tells us: customers, products,
+//! offers, transactions, subscriptions, enrollments, lessons and progress.
+//!
+//! Each function is one effect, used alike by the webhook applier and the API
+//! sync, inside the caller's transaction. Rows are created with
+//! `INSERT .. ON CONFLICT DO NOTHING` and then read back locked, so concurrent
+//! appliers never create duplicates or lose an update.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::customers::{normalize_email, normalize_phone};
+use crate::db::new_id;
+use crate::entities::enums::AccessStatus;
+use crate::entities::{
+    customer, enrollment, lesson, lesson_progress, module, offer, product, subscription,
+    transaction,
+};
+use crate::error::{Error, Result};
+use crate::tenant::Tenant;
+
+fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.max(b)
+}
+
+fn earlier(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+async fn insert_ignoring_conflict<C, A>(db: &C, row: A, conflict: OnConflict) -> Result<()>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait,
+{
+    <A::Entity as EntityTrait>::insert(row)
+        .on_conflict(conflict)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Who bought or studied, as a source describes them.
+#[derive(Debug, Clone, Default)]
+pub struct PersonFacts {
+    pub email: String,
+    pub name: Option<String>,
+    /// As the source gives it; normalised to E.164 here, dropped if unusable.
+    pub phone: Option<String>,
+    pub document: Option<String>,
+    pub document_type: Option<String>,
+    pub hotmart_ucode: Option<String>,
+}
+
+/// Finds or creates the customer, fills what was unknown, and moves their
+/// activity window to include `seen_at`. The row stays locked until commit.
+pub async fn upsert_customer<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    facts: &PersonFacts,
+    seen_at: Option<DateTime<Utc>>,
+) -> Result<customer::Model> {
+    let email = normalize_email(&facts.email)?;
+    let now = Utc::now();
+    let fresh = customer::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        hotmart_ucode: Set(None),
+        chatwoot_contact_id: Set(None),
+        email: Set(email.clone()),
+        name: Set(None),
+        phone: Set(None),
+        document: Set(None),
+        document_type: Set(None),
+        tags: Set(json!([])),
+        segment: Set(Some(crate::segments::LEAD.to_owned())),
+        churn_risk: Set(None),
+        ltv_total: Set(Decimal::ZERO),
+        first_activity_at: Set(None),
+        last_activity_at: Set(None),
+        consent: Set(json!({})),
+        metadata: Set(json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([customer::Column::WorkspaceId, customer::Column::Email])
+            .do_nothing()
+            .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<customer::Entity>()
+        .filter(customer::Column::Email.eq(&email))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
+    let phone = facts.phone.as_deref().and_then(|p| normalize_phone(p).ok());
+    let name = facts
+        .name
+        .as_ref()
+        .map(|n| n.trim().chars().take(200).collect::<String>())
+        .filter(|n| !n.is_empty());
+    let changed = (current.name.is_none() && name.is_some())
+        || (current.phone.is_none() && phone.is_some())
+        || (current.document.is_none() && facts.document.is_some())
+        || (current.hotmart_ucode.is_none() && facts.hotmart_ucode.is_some())
+        || earlier(current.first_activity_at, seen_at) != current.first_activity_at
+        || later(current.last_activity_at, seen_at) != current.last_activity_at;
+    if !changed {
+        return Ok(current);
+    }
+    let mut model = current.clone().into_active_model();
+    if current.name.is_none() && name.is_some() {
+        model.name = Set(name);
+    }
+    if current.phone.is_none() && phone.is_some() {
+        model.phone = Set(phone);
+    }
+    if current.document.is_none() && facts.document.is_some() {
+        model.document = Set(facts.document.clone());
+        model.document_type = Set(facts.document_type.clone());
+    }
+    if current.hotmart_ucode.is_none() && facts.hotmart_ucode.is_some() {
+        model.hotmart_ucode = Set(facts.hotmart_ucode.clone());
+    }
+    model.first_activity_at = Set(earlier(current.first_activity_at, seen_at));
+    model.last_activity_at = Set(later(current.last_activity_at, seen_at));
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// A product as Hotmart names it.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFacts {
+    pub hotmart_id: String,
+    pub ucode: Option<String>,
+    pub name: Option<String>,
+}
+
+pub async fn upsert_product<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    facts: &ProductFacts,
+) -> Result<product::Model> {
+    let now = Utc::now();
+    let fresh = product::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        hotmart_product_id: Set(Some(facts.hotmart_id.clone())),
+        ucode: Set(facts.ucode.clone()),
+        name: Set(facts
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("Hotmart product {}", facts.hotmart_id))),
+        description: Set(None),
+        cover_url: Set(None),
+        monitored: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([
+            product::Column::WorkspaceId,
+            product::Column::HotmartProductId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<product::Entity>()
+        .filter(product::Column::HotmartProductId.eq(&facts.hotmart_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("product"))?;
+    let placeholder = current.name.starts_with("Hotmart product ");
+    let better_name = facts
+        .name
+        .as_ref()
+        .filter(|n| placeholder && !n.trim().is_empty());
+    if better_name.is_none() && (current.ucode.is_some() || facts.ucode.is_none()) {
+        return Ok(current);
+    }
+    let mut model = current.clone().into_active_model();
+    if let Some(name) = better_name {
+        model.name = Set(name.trim().to_owned());
+    }
+    if current.ucode.is_none() && facts.ucode.is_some() {
+        model.ucode = Set(facts.ucode.clone());
+    }
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+pub async fn upsert_offer<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    product_id: Uuid,
+    code: &str,
+    price: Option<Decimal>,
+    currency: Option<&str>,
+) -> Result<offer::Model> {
+    let now = Utc::now();
+    let fresh = offer::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        product_id: Set(product_id),
+        hotmart_offer_code: Set(code.to_owned()),
+        name: Set(None),
+        price: Set(price),
+        currency: Set(currency.unwrap_or("BRL").chars().take(3).collect()),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([offer::Column::ProductId, offer::Column::HotmartOfferCode])
+            .do_nothing()
+            .to_owned(),
+    )
+    .await?;
+    tenant
+        .select::<offer::Entity>()
+        .filter(offer::Column::ProductId.eq(product_id))
+        .filter(offer::Column::HotmartOfferCode.eq(code))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("offer"))
+}
+
+/// What a source says about one purchase. `None` means "not said".
+#[derive(Debug, Clone, Default)]
+pub struct TransactionFacts {
+    pub code: String,
+    pub status: Option<String>,
+    /// When the source observed this status (the event's own date).
+    pub status_at: Option<DateTime<Utc>>,
+    pub product_id: Option<Uuid>,
+    pub offer_id: Option<Uuid>,
+    pub subscription_id: Option<Uuid>,
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    pub payment_method: Option<String>,
+    pub installments: Option<i32>,
+    pub purchased_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub refunded_at: Option<DateTime<Utc>>,
+    pub warranty_ends_at: Option<DateTime<Utc>>,
+    pub billet_url: Option<String>,
+    pub pix_code: Option<String>,
+    pub src: Option<String>,
+    pub sck: Option<String>,
+    pub xcod: Option<String>,
+    pub commission_type: Option<String>,
+    pub recurrence_number: Option<i32>,
+}
+
+/// What recording a transaction changed.
+#[derive(Debug, Clone)]
+pub struct TransactionChange {
+    pub transaction: transaction::Model,
+    /// The status before, if the row existed.
+    pub previous_status: Option<String>,
+    pub status_changed: bool,
+}
+
+/// Merges `facts` into the transaction with that code. The status moves only
+/// when `supersedes(current status, its date, new status, new date)` says so,
+/// which is how a late, stale event is kept from undoing a newer state.
+pub async fn record_transaction<C, F>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    facts: &TransactionFacts,
+    supersedes: F,
+) -> Result<TransactionChange>
+where
+    C: ConnectionTrait,
+    F: Fn(&str, Option<DateTime<Utc>>, &str, Option<DateTime<Utc>>) -> bool,
+{
+    let now = Utc::now();
+    let initial_status = facts.status.clone().unwrap_or_else(|| "STARTED".to_owned());
+    let fresh_id = new_id();
+    let fresh = transaction::ActiveModel {
+        id: Set(fresh_id),
+        workspace_id: Set(tenant.workspace_id()),
+        code: Set(facts.code.clone()),
+        customer_id: Set(customer_id),
+        product_id: Set(facts.product_id),
+        offer_id: Set(None),
+        subscription_id: Set(None),
+        status: Set(initial_status),
+        amount: Set(Decimal::ZERO),
+        currency: Set("BRL".to_owned()),
+        payment_method: Set(None),
+        installments: Set(None),
+        purchased_at: Set(None),
+        approved_at: Set(None),
+        refunded_at: Set(None),
+        warranty_ends_at: Set(None),
+        billet_url: Set(None),
+        pix_code: Set(None),
+        src: Set(None),
+        sck: Set(None),
+        xcod: Set(None),
+        commission_type: Set(None),
+        recurrence_number: Set(None),
+        // A brand-new row takes the first status as-is; see below.
+        last_event_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([transaction::Column::WorkspaceId, transaction::Column::Code])
+            .do_nothing()
+            .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<transaction::Entity>()
+        .filter(transaction::Column::Code.eq(&facts.code))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("transaction"))?;
+    let is_new = current.id == fresh_id;
+    let previous_status = (!is_new).then(|| current.status.clone());
+    let mut model = current.clone().into_active_model();
+    let mut status_changed = false;
+    if let Some(status) = &facts.status {
+        let moves = is_new
+            || (status != &current.status
+                && supersedes(
+                    &current.status,
+                    current.last_event_at,
+                    status,
+                    facts.status_at,
+                ));
+        if moves {
+            status_changed = previous_status.as_deref() != Some(status.as_str());
+            model.status = Set(status.clone());
+            model.last_event_at = Set(facts.status_at.or(current.last_event_at));
+        } else if current.last_event_at.is_none()
+            && facts.status_at.is_some()
+            && status == &current.status
+        {
+            model.last_event_at = Set(facts.status_at);
+        }
+    }
+    macro_rules! fill {
+        ($field:ident) => {
+            if facts.$field.is_some() {
+                model.$field = Set(facts.$field.clone());
+            }
+        };
+    }
+    fill!(product_id);
+    fill!(offer_id);
+    fill!(subscription_id);
+    fill!(payment_method);
+    fill!(installments);
+    fill!(warranty_ends_at);
+    fill!(billet_url);
+    fill!(pix_code);
+    fill!(src);
+    fill!(sck);
+    fill!(xcod);
+    fill!(commission_type);
+    fill!(recurrence_number);
+    if let Some(amount) = facts.amount {
+        model.amount = Set(amount);
+    }
+    if let Some(currency) = &facts.currency {
+        model.currency = Set(currency.chars().take(3).collect());
+    }
+    model.purchased_at = Set(earlier(current.purchased_at, facts.purchased_at));
+    model.approved_at = Set(current.approved_at.or(facts.approved_at));
+    model.refunded_at = Set(current.refunded_at.or(facts.refunded_at));
+    model.customer_id = Set(customer_id);
+    model.updated_at = Set(now);
+    let transaction = model.update(db).await?;
+    Ok(TransactionChange {
+        transaction,
+        previous_status,
+        status_changed: status_changed || is_new,
+    })
+}
+
+/// What a source says about one subscription.
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionFacts {
+    pub subscriber_code: String,
+    pub status: Option<String>,
+    pub status_at: Option<DateTime<Utc>>,
+    pub product_id: Option<Uuid>,
+    pub hotmart_subscription_id: Option<String>,
+    pub plan_id: Option<String>,
+    pub plan_name: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub next_charge_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub recurring_amount: Option<Decimal>,
+    pub currency: Option<String>,
+    pub recurrence_period_days: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SubscriptionChange {
+    pub subscription: subscription::Model,
+    pub previous_status: Option<String>,
+    pub status_changed: bool,
+}
+
+/// Merges `facts` into the subscription with that subscriber code; a fact
+/// older than what is stored never overwrites it.
+pub async fn record_subscription<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    facts: &SubscriptionFacts,
+) -> Result<SubscriptionChange> {
+    let now = Utc::now();
+    let fresh_id = new_id();
+    let fresh = subscription::ActiveModel {
+        id: Set(fresh_id),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(customer_id),
+        product_id: Set(facts.product_id),
+        subscriber_code: Set(facts.subscriber_code.clone()),
+        hotmart_subscription_id: Set(None),
+        plan_id: Set(None),
+        plan_name: Set(None),
+        status: Set(facts.status.clone().unwrap_or_else(|| "ACTIVE".to_owned())),
+        started_at: Set(None),
+        next_charge_at: Set(None),
+        cancelled_at: Set(None),
+        recurring_amount: Set(None),
+        currency: Set(None),
+        recurrence_period_days: Set(None),
+        last_event_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([
+            subscription::Column::WorkspaceId,
+            subscription::Column::SubscriberCode,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<subscription::Entity>()
+        .filter(subscription::Column::SubscriberCode.eq(&facts.subscriber_code))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("subscription"))?;
+    let is_new = current.id == fresh_id;
+    let newer = is_new
+        || match (current.last_event_at, facts.status_at) {
+            (Some(stored), Some(given)) => given >= stored,
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+    let previous_status = (!is_new).then(|| current.status.clone());
+    let mut model = current.clone().into_active_model();
+    let mut status_changed = is_new;
+    if newer {
+        if let Some(status) = &facts.status {
+            status_changed |= status != &current.status;
+            model.status = Set(status.clone());
+        }
+        model.last_event_at = Set(later(current.last_event_at, facts.status_at));
+        if facts.next_charge_at.is_some() {
+            model.next_charge_at = Set(facts.next_charge_at);
+        }
+        if facts.plan_id.is_some() {
+            model.plan_id = Set(facts.plan_id.clone());
+        }
+        if facts.plan_name.is_some() {
+            model.plan_name = Set(facts.plan_name.clone());
+        }
+        if facts.recurring_amount.is_some() {
+            model.recurring_amount = Set(facts.recurring_amount);
+        }
+        if facts.cancelled_at.is_some() {
+            model.cancelled_at = Set(facts.cancelled_at);
+        }
+    }
+    if current.product_id.is_none() && facts.product_id.is_some() {
+        model.product_id = Set(facts.product_id);
+    }
+    if current.hotmart_subscription_id.is_none() && facts.hotmart_subscription_id.is_some() {
+        model.hotmart_subscription_id = Set(facts.hotmart_subscription_id.clone());
+    }
+    if facts.currency.is_some() && current.currency.is_none() {
+        model.currency = Set(facts.currency.clone());
+    }
+    if facts.recurrence_period_days.is_some() && current.recurrence_period_days.is_none() {
+        model.recurrence_period_days = Set(facts.recurrence_period_days);
+    }
+    model.started_at = Set(earlier(current.started_at, facts.started_at));
+    model.updated_at = Set(now);
+    let subscription = model.update(db).await?;
+    Ok(SubscriptionChange {
+        subscription,
+        previous_status,
+        status_changed,
+    })
+}
+
+/// The access a set of purchase statuses grants, newest purchase first.
+pub fn access_from(latest_settled_status: Option<&str>) -> Option<AccessStatus> {
+    match latest_settled_status? {
+        "APPROVED" | "COMPLETE" => Some(AccessStatus::Active),
+        "REFUNDED" | "CHARGEBACK" | "PARTIALLY_REFUNDED" | "PROTESTED" => {
+            Some(AccessStatus::Blocked)
+        }
+        "CANCELLED" | "EXPIRED" => Some(AccessStatus::Cancelled),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrollmentChange {
+    pub enrollment: Option<enrollment::Model>,
+    pub previous_access: Option<AccessStatus>,
+}
+
+/// Derives the customer's access to a product from their purchases of it: the
+/// most recent settled purchase decides (an approved one grants, a refunded
+/// or charged-back one blocks). No settled purchase, no enrollment.
+pub async fn refresh_enrollment<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    product_id: Uuid,
+    starts_at: Option<DateTime<Utc>>,
+) -> Result<EnrollmentChange> {
+    let purchases = tenant
+        .select::<transaction::Entity>()
+        .filter(transaction::Column::CustomerId.eq(customer_id))
+        .filter(transaction::Column::ProductId.eq(product_id))
+        .all(db)
+        .await?;
+    let latest = purchases
+        .iter()
+        .filter(|t| access_from(Some(&t.status)).is_some())
+        .max_by_key(|t| {
+            (
+                t.purchased_at.or(t.last_event_at),
+                t.recurrence_number,
+                t.id,
+            )
+        });
+    let existing = tenant
+        .select::<enrollment::Entity>()
+        .filter(enrollment::Column::CustomerId.eq(customer_id))
+        .filter(enrollment::Column::ProductId.eq(product_id))
+        .lock_exclusive()
+        .one(db)
+        .await?;
+    let Some(latest) = latest else {
+        return Ok(EnrollmentChange {
+            previous_access: existing.as_ref().map(|e| e.access_status),
+            enrollment: existing,
+        });
+    };
+    let access = access_from(Some(&latest.status)).unwrap_or(AccessStatus::Active);
+    // A purchase never approved (cancelled billet) grants nothing to enroll in.
+    let ever_approved = purchases.iter().any(|t| {
+        t.approved_at.is_some()
+            || matches!(
+                t.status.as_str(),
+                "APPROVED"
+                    | "COMPLETE"
+                    | "REFUNDED"
+                    | "CHARGEBACK"
+                    | "PARTIALLY_REFUNDED"
+                    | "PROTESTED"
+            )
+    });
+    let now = Utc::now();
+    match existing {
+        Some(current) => {
+            let previous = current.access_status;
+            if previous == access && current.transaction_id == Some(latest.id) {
+                return Ok(EnrollmentChange {
+                    enrollment: Some(current),
+                    previous_access: Some(previous),
+                });
+            }
+            let mut model = current.into_active_model();
+            model.access_status = Set(access);
+            model.transaction_id = Set(Some(latest.id));
+            model.updated_at = Set(now);
+            Ok(EnrollmentChange {
+                enrollment: Some(model.update(db).await?),
+                previous_access: Some(previous),
+            })
+        }
+        None if ever_approved => {
+            let created = enrollment::ActiveModel {
+                id: Set(new_id()),
+                workspace_id: Set(tenant.workspace_id()),
+                customer_id: Set(customer_id),
+                product_id: Set(product_id),
+                transaction_id: Set(Some(latest.id)),
+                access_status: Set(access),
+                starts_at: Set(starts_at.or(latest.approved_at).or(latest.purchased_at)),
+                ends_at: Set(None),
+                renews_at: Set(None),
+                first_access_at: Set(None),
+                first_access_origin: Set(None),
+                last_access_at: Set(None),
+                progress_percent: Set(Decimal::ZERO),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(db)
+            .await?;
+            Ok(EnrollmentChange {
+                enrollment: Some(created),
+                previous_access: None,
+            })
+        }
+        None => Ok(EnrollmentChange {
+            enrollment: None,
+            previous_access: None,
+        }),
+    }
+}
+
+/// Sets when access to a product ends (a cancelled subscription runs until
+/// its paid period is over).
+pub async fn set_access_end<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    product_id: Uuid,
+    ends_at: Option<DateTime<Utc>>,
+    renews_at: Option<DateTime<Utc>>,
+) -> Result<Option<enrollment::Model>> {
+    let Some(current) = tenant
+        .select::<enrollment::Entity>()
+        .filter(enrollment::Column::CustomerId.eq(customer_id))
+        .filter(enrollment::Column::ProductId.eq(product_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut model = current.into_active_model();
+    model.ends_at = Set(ends_at);
+    model.renews_at = Set(renews_at);
+    model.updated_at = Set(Utc::now());
+    Ok(Some(model.update(db).await?))
+}
+
+/// Records the first access to a product's members area; later ones only
+/// move `last_access_at`. Returns whether this was the first.
+pub async fn record_access<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    product_id: Uuid,
+    at: DateTime<Utc>,
+    origin: &str,
+) -> Result<bool> {
+    let now = Utc::now();
+    let fresh = enrollment::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(customer_id),
+        product_id: Set(product_id),
+        transaction_id: Set(None),
+        access_status: Set(AccessStatus::Active),
+        starts_at: Set(Some(at)),
+        ends_at: Set(None),
+        renews_at: Set(None),
+        first_access_at: Set(None),
+        first_access_origin: Set(None),
+        last_access_at: Set(None),
+        progress_percent: Set(Decimal::ZERO),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([
+            enrollment::Column::CustomerId,
+            enrollment::Column::ProductId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<enrollment::Entity>()
+        .filter(enrollment::Column::CustomerId.eq(customer_id))
+        .filter(enrollment::Column::ProductId.eq(product_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("enrollment"))?;
+    let first = current.first_access_at.is_none_or(|existing| at < existing);
+    let moves_last = current.last_access_at.is_none_or(|existing| at > existing);
+    if !first && !moves_last {
+        return Ok(false);
+    }
+    let was_first = current.first_access_at.is_none();
+    let mut model = current.into_active_model();
+    if first {
+        model.first_access_at = Set(Some(at));
+        model.first_access_origin = Set(Some(origin.to_owned()));
+    }
+    if moves_last {
+        model.last_access_at = Set(Some(at));
+    }
+    model.updated_at = Set(now);
+    model.update(db).await?;
+    Ok(was_first)
+}
+
+/// A module of a product's course, by Hotmart's module id.
+pub async fn upsert_module<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    product_id: Uuid,
+    hotmart_module_id: &str,
+    name: Option<&str>,
+    position: Option<i32>,
+    is_extra: Option<bool>,
+) -> Result<module::Model> {
+    let now = Utc::now();
+    let fresh = module::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        product_id: Set(product_id),
+        hotmart_module_id: Set(Some(hotmart_module_id.to_owned())),
+        name: Set(name.unwrap_or(hotmart_module_id).to_owned()),
+        position: Set(position.unwrap_or(0)),
+        is_extra: Set(is_extra.unwrap_or(false)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([module::Column::ProductId, module::Column::HotmartModuleId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<module::Entity>()
+        .filter(module::Column::ProductId.eq(product_id))
+        .filter(module::Column::HotmartModuleId.eq(hotmart_module_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("module"))?;
+    let rename = name.is_some_and(|n| n != current.name);
+    let reposition = position.is_some_and(|p| p != current.position);
+    if !rename && !reposition && is_extra.is_none_or(|x| x == current.is_extra) {
+        return Ok(current);
+    }
+    let mut model = current.into_active_model();
+    if let Some(name) = name {
+        model.name = Set(name.to_owned());
+    }
+    if let Some(position) = position {
+        model.position = Set(position);
+    }
+    if let Some(is_extra) = is_extra {
+        model.is_extra = Set(is_extra);
+    }
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// A lesson (Club page) as the catalogue sync describes it.
+#[derive(Debug, Clone, Default)]
+pub struct LessonFacts {
+    pub hotmart_page_id: String,
+    pub page_name: String,
+    pub module_id: Option<Uuid>,
+    pub module_name: Option<String>,
+    pub is_extra: bool,
+    pub position: i32,
+}
+
+pub async fn upsert_lesson<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    product_id: Uuid,
+    facts: &LessonFacts,
+) -> Result<lesson::Model> {
+    let now = Utc::now();
+    let fresh = lesson::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        product_id: Set(product_id),
+        module_id: Set(facts.module_id),
+        hotmart_page_id: Set(facts.hotmart_page_id.clone()),
+        page_name: Set(facts.page_name.clone()),
+        module_name: Set(facts.module_name.clone()),
+        is_extra: Set(facts.is_extra),
+        position: Set(facts.position),
+        release_after_days: Set(None),
+        release_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([lesson::Column::ProductId, lesson::Column::HotmartPageId])
+            .do_nothing()
+            .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<lesson::Entity>()
+        .filter(lesson::Column::ProductId.eq(product_id))
+        .filter(lesson::Column::HotmartPageId.eq(&facts.hotmart_page_id))
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("lesson"))?;
+    let same = current.page_name == facts.page_name
+        && current.module_name == facts.module_name
+        && current.is_extra == facts.is_extra
+        && current.position == facts.position
+        && (facts.module_id.is_none() || current.module_id == facts.module_id);
+    if same {
+        return Ok(current);
+    }
+    let mut model = current.into_active_model();
+    model.page_name = Set(facts.page_name.clone());
+    model.module_name = Set(facts.module_name.clone());
+    model.is_extra = Set(facts.is_extra);
+    model.position = Set(facts.position);
+    if facts.module_id.is_some() {
+        model.module_id = Set(facts.module_id);
+    }
+    model.updated_at = Set(now);
+    Ok(model.update(db).await?)
+}
+
+/// Marks a lesson completed (or not) for a customer; returns whether it changed.
+pub async fn record_lesson_progress<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    lesson_id: Uuid,
+    completed: bool,
+    completed_at: Option<DateTime<Utc>>,
+) -> Result<bool> {
+    let now = Utc::now();
+    let fresh = lesson_progress::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(customer_id),
+        lesson_id: Set(lesson_id),
+        completed: Set(false),
+        completed_at: Set(None),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([
+            lesson_progress::Column::CustomerId,
+            lesson_progress::Column::LessonId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .await?;
+    let current = tenant
+        .select::<lesson_progress::Entity>()
+        .filter(lesson_progress::Column::CustomerId.eq(customer_id))
+        .filter(lesson_progress::Column::LessonId.eq(lesson_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("lesson progress"))?;
+    // Progress only moves forward: a completed lesson stays completed.
+    if current.completed || !completed {
+        return Ok(false);
+    }
+    let mut model = current.into_active_model();
+    model.completed = Set(true);
+    model.completed_at = Set(completed_at.or(Some(now)));
+    model.updated_at = Set(now);
+    model.update(db).await?;
+    Ok(true)
+}
+
+/// Recomputes a product enrollment's progress from completed lessons.
+pub async fn refresh_progress<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    product_id: Uuid,
+) -> Result<Option<Decimal>> {
+    let lessons = tenant
+        .select::<lesson::Entity>()
+        .filter(lesson::Column::ProductId.eq(product_id))
+        .filter(lesson::Column::IsExtra.eq(false))
+        .all(db)
+        .await?;
+    if lessons.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<Uuid> = lessons.iter().map(|l| l.id).collect();
+    let done = tenant
+        .select::<lesson_progress::Entity>()
+        .filter(lesson_progress::Column::CustomerId.eq(customer_id))
+        .filter(lesson_progress::Column::LessonId.is_in(ids))
+        .filter(lesson_progress::Column::Completed.eq(true))
+        .all(db)
+        .await?
+        .len();
+    let percent = crate::money::at_scale(
+        Decimal::from(done as u64 * 100) / Decimal::from(lessons.len() as u64),
+        2,
+    );
+    let Some(current) = tenant
+        .select::<enrollment::Entity>()
+        .filter(enrollment::Column::CustomerId.eq(customer_id))
+        .filter(enrollment::Column::ProductId.eq(product_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(Some(percent));
+    };
+    if current.progress_percent != percent {
+        let mut model = current.into_active_model();
+        model.progress_percent = Set(percent);
+        model.updated_at = Set(Utc::now());
+        model.update(db).await?;
+    }
+    Ok(Some(percent))
+}
+
+/// LTV: what the customer paid and kept — approved and complete purchases;
+/// refunded and charged-back ones count nothing.
+pub async fn recompute_ltv<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+) -> Result<Decimal> {
+    let kept: Decimal = tenant
+        .select::<transaction::Entity>()
+        .filter(transaction::Column::CustomerId.eq(customer_id))
+        .filter(transaction::Column::Status.is_in(["APPROVED", "COMPLETE"]))
+        .all(db)
+        .await?
+        .iter()
+        .map(|t| t.amount)
+        .sum();
+    let ltv = crate::money::amount(kept);
+    let current = tenant.get::<customer::Entity, _>(db, customer_id).await?;
+    if crate::money::amount(current.ltv_total) != ltv {
+        let mut model = current.into_active_model();
+        model.ltv_total = Set(ltv);
+        model.updated_at = Set(Utc::now());
+        model.update(db).await?;
+    }
+    Ok(ltv)
+}

@@ -1,0 +1,192 @@
+//! Domain events: the extension point between what happened (Hotmart events,
+//! later Chatwoot and tracking) and what reacts to it (campaign triggers,
+//! automation rules, the timeline).
+//!
+//! Recording is idempotent through a dedupe key; delivery is at least once,
+//! and each consumer's handling is recorded in `domain_event_deliveries` in
+//! the same transaction as its own effects, so a redelivered event is
+//! recognised and skipped.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::{begin_write, new_id};
+use crate::entities::{domain_event, domain_event_delivery};
+use crate::error::Result;
+use crate::tenant::Tenant;
+
+pub const LEASE: Duration = Duration::seconds(60);
+
+/// A domain event about to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewDomainEvent {
+    pub customer_id: Option<Uuid>,
+    pub event_type: &'static str,
+    pub data: Value,
+    pub occurred_at: DateTime<Utc>,
+    pub source_event_id: Option<Uuid>,
+    /// The same key never records twice in a workspace.
+    pub dedupe_key: String,
+}
+
+/// Records the event unless one with the same dedupe key exists; returns
+/// whether it was new.
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    event: NewDomainEvent,
+) -> Result<bool> {
+    let row = domain_event::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(event.customer_id),
+        event_type: Set(event.event_type.to_owned()),
+        data: Set(event.data),
+        occurred_at: Set(event.occurred_at),
+        recorded_at: Set(Utc::now()),
+        source_event_id: Set(event.source_event_id),
+        dedupe_key: Set(event.dedupe_key),
+        dispatched_at: Set(None),
+        attempts: Set(0),
+        next_attempt_at: Set(None),
+        last_error: Set(None),
+    };
+    let inserted = domain_event::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                domain_event::Column::WorkspaceId,
+                domain_event::Column::DedupeKey,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
+}
+
+/// Reserves up to `limit` undelivered events for `LEASE`, oldest first.
+pub async fn claim_pending(
+    db: &DatabaseConnection,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<domain_event::Model>> {
+    let txn = begin_write(db).await?;
+    let mut pending = domain_event::Entity::find()
+        .filter(domain_event::Column::DispatchedAt.is_null())
+        .filter(
+            domain_event::Column::NextAttemptAt
+                .is_null()
+                .or(domain_event::Column::NextAttemptAt.lte(now)),
+        )
+        .order_by_asc(domain_event::Column::RecordedAt)
+        .limit(limit);
+    if db.get_database_backend() == DbBackend::Postgres {
+        pending = pending.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let events = pending.all(&txn).await?;
+    if !events.is_empty() {
+        domain_event::Entity::update_many()
+            .col_expr(
+                domain_event::Column::NextAttemptAt,
+                Expr::value(now + LEASE),
+            )
+            .col_expr(
+                domain_event::Column::Attempts,
+                Expr::col(domain_event::Column::Attempts).add(1),
+            )
+            .filter(domain_event::Column::Id.is_in(events.iter().map(|e| e.id)))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(events)
+}
+
+/// Whether `consumer` has already handled the event.
+pub async fn delivered<C: ConnectionTrait>(db: &C, event_id: Uuid, consumer: &str) -> Result<bool> {
+    Ok(domain_event_delivery::Entity::find()
+        .filter(domain_event_delivery::Column::DomainEventId.eq(event_id))
+        .filter(domain_event_delivery::Column::Consumer.eq(consumer))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Records that `consumer` handled the event (in the consumer's transaction).
+pub async fn mark_delivered<C: ConnectionTrait>(
+    db: &C,
+    event_id: Uuid,
+    consumer: &str,
+) -> Result<()> {
+    let row = domain_event_delivery::ActiveModel {
+        id: Set(new_id()),
+        domain_event_id: Set(event_id),
+        consumer: Set(consumer.to_owned()),
+        delivered_at: Set(Utc::now()),
+    };
+    domain_event_delivery::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                domain_event_delivery::Column::DomainEventId,
+                domain_event_delivery::Column::Consumer,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Every consumer handled the event.
+pub async fn mark_dispatched(
+    db: &DatabaseConnection,
+    event_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    domain_event::Entity::update_many()
+        .col_expr(domain_event::Column::DispatchedAt, Expr::value(now))
+        .col_expr(
+            domain_event::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            domain_event::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(domain_event::Column::Id.eq(event_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// A consumer failed: try again after a backoff (events are never dropped).
+pub async fn retry_later(
+    db: &DatabaseConnection,
+    event: &domain_event::Model,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let attempts = event.attempts + 1;
+    let delay = crate::webhook_events::backoff(attempts);
+    domain_event::Entity::update_many()
+        .col_expr(
+            domain_event::Column::NextAttemptAt,
+            Expr::value(Some(now + delay)),
+        )
+        .col_expr(
+            domain_event::Column::LastError,
+            Expr::value(Some(error.chars().take(2000).collect::<String>())),
+        )
+        .filter(domain_event::Column::Id.eq(event.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

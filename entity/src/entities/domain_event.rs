@@ -1,0 +1,60 @@
+//! `domain_events`: something that happened to a customer, in jornada's
+//! vocabulary, waiting to be delivered to every consumer.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "domain_events")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub customer_id: Option<Uuid>,
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub event_type: String,
+    #[sea_orm(column_type = "JsonBinary")]
+    pub data: Json,
+    pub occurred_at: DateTimeUtc,
+    pub recorded_at: DateTimeUtc,
+    pub source_event_id: Option<Uuid>,
+    #[sea_orm(column_type = "String(StringLen::N(255))")]
+    pub dedupe_key: String,
+    pub dispatched_at: Option<DateTimeUtc>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub last_error: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::workspace::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspace::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Workspace,
+    #[sea_orm(
+        belongs_to = "super::customer::Entity",
+        from = "Column::CustomerId",
+        to = "super::customer::Column::Id",
+        on_delete = "Cascade"
+    )]
+    Customer,
+}
+
+impl Related<super::workspace::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspace.def()
+    }
+}
+
+impl Related<super::customer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customer.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,285 @@
+//! Raw inbound webhook events: stored before the sender gets its 200, then
+//! claimed and applied by the worker, retried with backoff, and finally dead.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::db::new_id;
+use crate::entities::enums::WebhookEventStatus;
+use crate::entities::webhook_event;
+use crate::error::Result;
+use crate::tenant::Tenant;
+
+pub const HOTMART: &str = "hotmart";
+
+/// Attempts before an event is declared dead.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// How long a claimed event is reserved for the worker that claimed it.
+pub const LEASE: Duration = Duration::seconds(60);
+const MAX_ERROR_LEN: usize = 2000;
+
+/// The outcome of storing an inbound event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    New(Uuid),
+    Duplicate,
+}
+
+/// An inbound event as the receiver stores it.
+#[derive(Debug, Clone)]
+pub struct Inbound<'a> {
+    pub source: &'a str,
+    pub external_id: &'a str,
+    pub event_type: &'a str,
+    pub payload: &'a str,
+}
+
+/// Stores an event unless this workspace already has one with the same
+/// source and external id.
+pub async fn accept<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    inbound: Inbound<'_>,
+    received_at: DateTime<Utc>,
+) -> Result<Accepted> {
+    let id = new_id();
+    let row = webhook_event::ActiveModel {
+        id: Set(id),
+        workspace_id: Set(tenant.workspace_id()),
+        source: Set(inbound.source.to_owned()),
+        external_id: Set(inbound.external_id.to_owned()),
+        event_type: Set(inbound.event_type.to_owned()),
+        payload: Set(inbound.payload.to_owned()),
+        status: Set(WebhookEventStatus::Received),
+        attempts: Set(0),
+        last_error: Set(None),
+        received_at: Set(received_at),
+        processed_at: Set(None),
+        next_attempt_at: Set(None),
+    };
+    let inserted = webhook_event::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                webhook_event::Column::WorkspaceId,
+                webhook_event::Column::Source,
+                webhook_event::Column::ExternalId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(if inserted == 0 {
+        Accepted::Duplicate
+    } else {
+        Accepted::New(id)
+    })
+}
+
+/// Reserves up to `limit` due events (received, or failed and past their
+/// backoff) for `LEASE`, counting the attempt. A worker that dies holding
+/// them lets the lease run out, and another worker takes them again.
+pub async fn claim_due(
+    db: &DatabaseConnection,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<webhook_event::Model>> {
+    let txn = crate::db::begin_write(db).await?;
+    let mut due = webhook_event::Entity::find()
+        .filter(
+            webhook_event::Column::Status
+                .is_in([WebhookEventStatus::Received, WebhookEventStatus::Failed]),
+        )
+        .filter(
+            webhook_event::Column::NextAttemptAt
+                .is_null()
+                .or(webhook_event::Column::NextAttemptAt.lte(now)),
+        )
+        .order_by_asc(webhook_event::Column::ReceivedAt)
+        .limit(limit);
+    if db.get_database_backend() == DbBackend::Postgres {
+        due = due.lock_with_behavior(
+            sea_orm::sea_query::LockType::Update,
+            sea_orm::sea_query::LockBehavior::SkipLocked,
+        );
+    }
+    let events = due.all(&txn).await?;
+    if !events.is_empty() {
+        webhook_event::Entity::update_many()
+            .col_expr(
+                webhook_event::Column::NextAttemptAt,
+                Expr::value(now + LEASE),
+            )
+            .col_expr(
+                webhook_event::Column::Attempts,
+                Expr::col(webhook_event::Column::Attempts).add(1),
+            )
+            .filter(webhook_event::Column::Id.is_in(events.iter().map(|e| e.id)))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(events
+        .into_iter()
+        .map(|mut e| {
+            e.attempts += 1;
+            e
+        })
+        .collect())
+}
+
+/// Marks an event applied (`Processed`) or deliberately skipped (`Ignored`), inside the
+/// transaction that applied it.
+pub async fn finish<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    status: WebhookEventStatus,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    webhook_event::Entity::update_many()
+        .col_expr(webhook_event::Column::Status, Expr::value(status))
+        .col_expr(webhook_event::Column::ProcessedAt, Expr::value(now))
+        .col_expr(
+            webhook_event::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            webhook_event::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(webhook_event::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Exponential backoff: 30 s, 1 min, 2 min, ... capped at 1 h.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = attempts.clamp(1, 8) as u32 - 1;
+    Duration::seconds(Ord::min(30_i64 << exponent, 3600))
+}
+
+/// Records a failed attempt: retried after a backoff, or dead once attempts run out.
+pub async fn fail(
+    db: &DatabaseConnection,
+    event: &webhook_event::Model,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<WebhookEventStatus> {
+    let status = if event.attempts >= MAX_ATTEMPTS {
+        WebhookEventStatus::Dead
+    } else {
+        WebhookEventStatus::Failed
+    };
+    let next_attempt =
+        (status == WebhookEventStatus::Failed).then(|| now + backoff(event.attempts));
+    let error: String = error.chars().take(MAX_ERROR_LEN).collect();
+    webhook_event::Entity::update_many()
+        .col_expr(webhook_event::Column::Status, Expr::value(status))
+        .col_expr(
+            webhook_event::Column::NextAttemptAt,
+            Expr::value(next_attempt),
+        )
+        .col_expr(webhook_event::Column::LastError, Expr::value(Some(error)))
+        .filter(webhook_event::Column::Id.eq(event.id))
+        .exec(db)
+        .await?;
+    Ok(status)
+}
+
+/// An event that can never be applied as it is: dead at once, with the reason
+/// kept, until someone replays it (after a fix).
+pub async fn bury(
+    db: &DatabaseConnection,
+    event: &webhook_event::Model,
+    error: &str,
+    _now: DateTime<Utc>,
+) -> Result<()> {
+    let error: String = error.chars().take(MAX_ERROR_LEN).collect();
+    webhook_event::Entity::update_many()
+        .col_expr(
+            webhook_event::Column::Status,
+            Expr::value(WebhookEventStatus::Dead),
+        )
+        .col_expr(
+            webhook_event::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(webhook_event::Column::LastError, Expr::value(Some(error)))
+        .filter(webhook_event::Column::Id.eq(event.id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Puts an event back in the queue for a fresh round of attempts.
+pub async fn replay(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    id: Uuid,
+) -> Result<webhook_event::Model> {
+    let txn = db.begin().await?;
+    let event = tenant.get::<webhook_event::Entity, _>(&txn, id).await?;
+    let mut model: webhook_event::ActiveModel = event.into();
+    model.status = Set(WebhookEventStatus::Received);
+    model.attempts = Set(0);
+    model.next_attempt_at = Set(None);
+    let replayed = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(replayed)
+}
+
+/// Puts every dead event of the workspace back in the queue; returns them.
+pub async fn replay_dead(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+) -> Result<Vec<webhook_event::Model>> {
+    let txn = crate::db::begin_write(db).await?;
+    let dead = tenant
+        .select::<webhook_event::Entity>()
+        .filter(webhook_event::Column::Status.eq(WebhookEventStatus::Dead))
+        .all(&txn)
+        .await?;
+    if dead.is_empty() {
+        return Ok(dead);
+    }
+    webhook_event::Entity::update_many()
+        .col_expr(
+            webhook_event::Column::Status,
+            Expr::value(WebhookEventStatus::Received),
+        )
+        .col_expr(webhook_event::Column::Attempts, Expr::value(0))
+        .col_expr(
+            webhook_event::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(webhook_event::Column::Id.is_in(dead.iter().map(|e| e.id)))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    let ids: Vec<Uuid> = dead.iter().map(|e| e.id).collect();
+    Ok(webhook_event::Entity::find()
+        .filter(webhook_event::Column::Id.is_in(ids))
+        .order_by_desc(webhook_event::Column::Id)
+        .all(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::seconds(30));
+        assert_eq!(backoff(2), Duration::seconds(60));
+        assert_eq!(backoff(4), Duration::seconds(240));
+        assert_eq!(backoff(8), Duration::seconds(3600));
+        assert_eq!(backoff(50), Duration::seconds(3600));
+    }
+}

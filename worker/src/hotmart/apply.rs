@@ -1,0 +1,761 @@
+//! Applies Hotmart's facts to the domain. One function per effect, used by
+//! both sources: webhooks (through `applier`) and the API sync.
+//!
+//! Every function is idempotent and order-tolerant: applying the same facts
+//! twice changes nothing, and a stale fact arriving late never undoes a newer
+//! state (statuses only move up the precedence of `PurchaseStatus`). Each
+//! state change records a domain event whose dedupe key names the change, so
+//! a webhook and a sync reporting the same change record it once.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::Tenant;
+use entity::commerce::{self, PersonFacts, ProductFacts, SubscriptionFacts, TransactionFacts};
+use entity::domain_events::{self, NewDomainEvent};
+use entity::entities::enums::AccessStatus;
+use entity::entities::{customer, lesson, product, subscription, tracked_link};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::events::{
+    CartAbandoned, ChargeDateChanged, EventKind, FirstAccess, ModuleCompleted, OrderFulfillment,
+    PlanSwitched, Product, Purchase, PurchaseStatus, SubscriptionCancelled,
+};
+
+/// How long after a click on one of our links a first access counts as ours.
+pub const ATTRIBUTION_WINDOW: Duration = Duration::days(7);
+
+/// Where a fact came from, for domain events' provenance.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Webhook(Uuid),
+    Sync,
+}
+
+impl Source {
+    fn event_id(self) -> Option<Uuid> {
+        match self {
+            Source::Webhook(id) => Some(id),
+            Source::Sync => None,
+        }
+    }
+
+    /// A key unique to this delivery (for facts that have no natural identity).
+    fn delivery_key(self, fallback: &str) -> String {
+        match self {
+            Source::Webhook(id) => format!("webhook:{id}"),
+            Source::Sync => format!("sync:{fallback}"),
+        }
+    }
+}
+
+/// Whether `new` (dated `new_at`) replaces `current` (dated `current_at`).
+pub fn supersedes(
+    current: &str,
+    current_at: Option<DateTime<Utc>>,
+    new: &str,
+    new_at: Option<DateTime<Utc>>,
+) -> bool {
+    let (current_rank, new_rank) = (
+        PurchaseStatus::parse(current).precedence(),
+        PurchaseStatus::parse(new).precedence(),
+    );
+    match new_rank.cmp(&current_rank) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => match (current_at, new_at) {
+            (Some(current_at), Some(new_at)) => new_at > current_at,
+            (None, Some(_)) => true,
+            _ => false,
+        },
+    }
+}
+
+/// A state change to record as a domain event.
+struct Happened {
+    customer_id: Option<Uuid>,
+    event_type: &'static str,
+    /// Names the change itself, so every source reporting it records it once.
+    dedupe_key: String,
+    occurred_at: Option<DateTime<Utc>>,
+    data: Value,
+}
+
+async fn emit<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    source: Source,
+    happened: Happened,
+) -> Result<(), entity::Error> {
+    domain_events::record(
+        db,
+        tenant,
+        NewDomainEvent {
+            customer_id: happened.customer_id,
+            event_type: happened.event_type,
+            data: happened.data,
+            occurred_at: happened.occurred_at.unwrap_or_else(Utc::now),
+            source_event_id: source.event_id(),
+            dedupe_key: happened.dedupe_key,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn product_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    product: &Product,
+) -> Result<Option<product::Model>, entity::Error> {
+    let Some(hotmart_id) = &product.hotmart_id else {
+        return Ok(None);
+    };
+    let facts = ProductFacts {
+        hotmart_id: hotmart_id.clone(),
+        ucode: product.ucode.clone(),
+        name: product.name.clone(),
+    };
+    Ok(Some(commerce::upsert_product(db, tenant, &facts).await?))
+}
+
+/// The domain event a purchase status change records.
+fn purchase_event_type(status: &PurchaseStatus) -> Option<&'static str> {
+    Some(match status {
+        PurchaseStatus::Approved => "purchase_approved",
+        PurchaseStatus::Complete => "purchase_completed",
+        PurchaseStatus::Refunded | PurchaseStatus::PartiallyRefunded => "purchase_refunded",
+        PurchaseStatus::Chargeback => "purchase_chargeback",
+        PurchaseStatus::Protested => "purchase_protested",
+        PurchaseStatus::Cancelled => "purchase_cancelled",
+        PurchaseStatus::Expired => "purchase_expired",
+        PurchaseStatus::PrintedBillet | PurchaseStatus::WaitingPayment => "billet_printed",
+        PurchaseStatus::Overdue => "payment_delayed",
+        _ => return None,
+    })
+}
+
+/// The nine PURCHASE_* events (and a sale from the sales history).
+pub async fn apply_purchase<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    purchase: &Purchase,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let seen_at = purchase
+        .occurred_at
+        .or(purchase.approved_date)
+        .or(purchase.order_date);
+    let person = PersonFacts {
+        email: purchase.buyer.email.clone(),
+        name: purchase.buyer.name.clone(),
+        phone: purchase.buyer.phone.clone(),
+        document: purchase.buyer.document.clone(),
+        document_type: purchase.buyer.document_type.clone(),
+        hotmart_ucode: None,
+    };
+    let customer = commerce::upsert_customer(db, tenant, &person, seen_at).await?;
+    let product = product_of(db, tenant, &purchase.product).await?;
+    let offer = match (&product, &purchase.offer_code) {
+        (Some(product), Some(code)) => Some(
+            commerce::upsert_offer(
+                db,
+                tenant,
+                product.id,
+                code,
+                purchase.amount,
+                purchase.currency.as_deref(),
+            )
+            .await?,
+        ),
+        _ => None,
+    };
+    let subscription = match purchase
+        .subscription
+        .as_ref()
+        .and_then(|s| s.subscriber_code.clone().map(|code| (s, code)))
+    {
+        Some((details, code)) => {
+            let mut status = details.status.as_ref().map(|s| s.as_str().to_owned());
+            if purchase.kind == EventKind::PurchaseDelayed {
+                status = Some("DELAYED".to_owned());
+            }
+            let facts = SubscriptionFacts {
+                subscriber_code: code,
+                status,
+                status_at: seen_at,
+                product_id: product.as_ref().map(|p| p.id),
+                plan_id: details.plan_id.clone(),
+                plan_name: details.plan_name.clone(),
+                started_at: (purchase.recurrence_number == Some(1))
+                    .then_some(purchase.approved_date.or(purchase.order_date))
+                    .flatten(),
+                recurring_amount: purchase.amount,
+                currency: purchase.currency.clone(),
+                ..SubscriptionFacts::default()
+            };
+            Some(
+                commerce::record_subscription(db, tenant, customer.id, &facts)
+                    .await?
+                    .subscription,
+            )
+        }
+        None => None,
+    };
+    let facts = TransactionFacts {
+        code: purchase.transaction.clone(),
+        status: Some(purchase.status.as_str().to_owned()),
+        status_at: seen_at,
+        product_id: product.as_ref().map(|p| p.id),
+        offer_id: offer.as_ref().map(|o| o.id),
+        subscription_id: subscription.as_ref().map(|s| s.id),
+        amount: purchase.amount,
+        currency: purchase.currency.clone(),
+        payment_method: purchase
+            .payment_type
+            .clone()
+            .or_else(|| purchase.payment_method.clone()),
+        installments: purchase.installments.and_then(|i| i32::try_from(i).ok()),
+        purchased_at: purchase.order_date,
+        approved_at: purchase
+            .approved_date
+            .filter(|_| purchase.status.is_revenue() || purchase.status.is_reversal()),
+        refunded_at: purchase.status.is_reversal().then_some(seen_at).flatten(),
+        warranty_ends_at: purchase.product.warranty_ends_at,
+        billet_url: purchase
+            .billet_url
+            .clone()
+            .or_else(|| purchase.billet_barcode.clone()),
+        pix_code: purchase
+            .pix_code
+            .clone()
+            .or_else(|| purchase.pix_url.clone()),
+        src: purchase.origin.src.clone(),
+        sck: purchase.origin.sck.clone(),
+        xcod: purchase.origin.xcod.clone(),
+        commission_type: purchase.commission_type.clone(),
+        recurrence_number: purchase
+            .recurrence_number
+            .and_then(|n| i32::try_from(n).ok()),
+    };
+    let change = commerce::record_transaction(db, tenant, customer.id, &facts, supersedes).await?;
+    if let Some(product) = &product {
+        commerce::refresh_enrollment(db, tenant, customer.id, product.id, purchase.approved_date)
+            .await?;
+    }
+    commerce::recompute_ltv(db, tenant, customer.id).await?;
+    if !change.status_changed {
+        return Ok(());
+    }
+    let stored = PurchaseStatus::parse(&change.transaction.status);
+    let data = json!({
+        "transaction": change.transaction.code,
+        "status": stored.as_str(),
+        "previousStatus": change.previous_status,
+        "productId": product.as_ref().map(|p| p.id),
+        "amount": change.transaction.amount.to_string(),
+        "currency": change.transaction.currency,
+        "recurrenceNumber": change.transaction.recurrence_number,
+    });
+    if let Some(event_type) = purchase_event_type(&stored) {
+        let key = format!("transaction:{}:{event_type}", change.transaction.code);
+        emit(
+            db,
+            tenant,
+            source,
+            Happened {
+                customer_id: Some(customer.id),
+                event_type,
+                dedupe_key: key,
+                occurred_at: seen_at,
+                data: data.clone(),
+            },
+        )
+        .await?;
+    }
+    let was_pending = change.previous_status.as_deref().is_some_and(|s| {
+        matches!(
+            PurchaseStatus::parse(s),
+            PurchaseStatus::PrintedBillet | PurchaseStatus::WaitingPayment
+        )
+    });
+    if stored.is_revenue() && was_pending {
+        let key = format!("transaction:{}:sale_recovered", change.transaction.code);
+        emit(
+            db,
+            tenant,
+            source,
+            Happened {
+                customer_id: Some(customer.id),
+                event_type: "sale_recovered",
+                dedupe_key: key,
+                occurred_at: seen_at,
+                data,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn apply_cart_abandoned<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    cart: &CartAbandoned,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let person = PersonFacts {
+        email: cart.buyer.email.clone(),
+        name: cart.buyer.name.clone(),
+        phone: cart.buyer.phone.clone(),
+        ..PersonFacts::default()
+    };
+    let customer = commerce::upsert_customer(db, tenant, &person, cart.occurred_at).await?;
+    let product = product_of(db, tenant, &cart.product).await?;
+    let data = json!({"productId": product.as_ref().map(|p| p.id), "offerCode": cart.offer_code});
+    let key = source.delivery_key(&format!("cart:{}:{:?}", customer.id, cart.occurred_at));
+    emit(
+        db,
+        tenant,
+        source,
+        Happened {
+            customer_id: Some(customer.id),
+            event_type: "cart_abandoned",
+            dedupe_key: format!("{key}:cart_abandoned"),
+            occurred_at: cart.occurred_at,
+            data,
+        },
+    )
+    .await
+}
+
+/// The customer a subscription event is about: by e-mail, else by the
+/// subscriber code we already know.
+async fn subscriber_customer<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    code: &str,
+    email: Option<&str>,
+    name: Option<&String>,
+    phone: Option<&String>,
+    seen_at: Option<DateTime<Utc>>,
+) -> Result<Option<customer::Model>, entity::Error> {
+    if let Some(email) = email {
+        let person = PersonFacts {
+            email: email.to_owned(),
+            name: name.cloned(),
+            phone: phone.cloned(),
+            ..PersonFacts::default()
+        };
+        return Ok(Some(
+            commerce::upsert_customer(db, tenant, &person, seen_at).await?,
+        ));
+    }
+    let known = tenant
+        .select::<subscription::Entity>()
+        .filter(subscription::Column::SubscriberCode.eq(code))
+        .one(db)
+        .await?;
+    match known {
+        Some(subscription) => Ok(Some(
+            tenant
+                .get::<customer::Entity, _>(db, subscription.customer_id)
+                .await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    event: &SubscriptionCancelled,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let subscriber = &event.subscriber;
+    let Some(customer) = subscriber_customer(
+        db,
+        tenant,
+        &subscriber.code,
+        subscriber.email.as_deref(),
+        subscriber.name.as_ref(),
+        subscriber.phone.as_ref(),
+        event.occurred_at,
+    )
+    .await?
+    else {
+        return Err(entity::Error::Invalid(
+            "a cancellation for an unknown subscriber without e-mail".into(),
+        ));
+    };
+    let product = product_of(db, tenant, &event.product).await?;
+    let facts = SubscriptionFacts {
+        subscriber_code: subscriber.code.clone(),
+        // The postback does not say who cancelled; Hotmart sends it when the subscriber does.
+        status: Some("CANCELLED_BY_CUSTOMER".to_owned()),
+        status_at: event.occurred_at.or(event.cancellation_date),
+        product_id: product.as_ref().map(|p| p.id),
+        hotmart_subscription_id: event.subscription_id.clone(),
+        plan_id: event.plan.as_ref().and_then(|p| p.id.clone()),
+        plan_name: event.plan.as_ref().and_then(|p| p.name.clone()),
+        cancelled_at: event.cancellation_date.or(event.occurred_at),
+        recurring_amount: event.actual_recurrence_value,
+        ..SubscriptionFacts::default()
+    };
+    let change = commerce::record_subscription(db, tenant, customer.id, &facts).await?;
+    let product_id = product.map(|p| p.id).or(change.subscription.product_id);
+    if let Some(product_id) = product_id {
+        // Access runs until the end of the period already paid for.
+        commerce::set_access_end(
+            db,
+            tenant,
+            customer.id,
+            product_id,
+            event.date_next_charge.or(event.cancellation_date),
+            None,
+        )
+        .await?;
+    }
+    if change.status_changed {
+        let data = json!({"subscriberCode": subscriber.code, "productId": product_id, "accessEndsAt": event.date_next_charge});
+        let key = format!("subscription:{}:subscription_cancelled", subscriber.code);
+        emit(
+            db,
+            tenant,
+            source,
+            Happened {
+                customer_id: Some(customer.id),
+                event_type: "subscription_cancelled",
+                dedupe_key: key,
+                occurred_at: event.occurred_at.or(event.cancellation_date),
+                data,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn apply_plan_switched<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    event: &PlanSwitched,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let subscriber = &event.subscriber;
+    let seen_at = event.occurred_at.or(event.switched_at);
+    let Some(customer) = subscriber_customer(
+        db,
+        tenant,
+        &subscriber.code,
+        subscriber.email.as_deref(),
+        subscriber.name.as_ref(),
+        subscriber.phone.as_ref(),
+        seen_at,
+    )
+    .await?
+    else {
+        return Err(entity::Error::Invalid(
+            "a plan switch for an unknown subscriber without e-mail".into(),
+        ));
+    };
+    let product = product_of(db, tenant, &event.product).await?;
+    let facts = SubscriptionFacts {
+        subscriber_code: subscriber.code.clone(),
+        status: event.status.as_ref().map(|s| s.as_str().to_owned()),
+        status_at: seen_at,
+        product_id: product.as_ref().map(|p| p.id),
+        plan_id: event.new_plan.as_ref().and_then(|p| p.id.clone()),
+        plan_name: event.new_plan.as_ref().and_then(|p| p.name.clone()),
+        next_charge_at: event.date_next_charge,
+        ..SubscriptionFacts::default()
+    };
+    commerce::record_subscription(db, tenant, customer.id, &facts).await?;
+    let data = json!({"subscriberCode": subscriber.code, "planId": facts.plan_id, "planName": facts.plan_name});
+    let key = format!(
+        "{}:plan_switched",
+        source.delivery_key(&format!("{}:{:?}", subscriber.code, seen_at))
+    );
+    emit(
+        db,
+        tenant,
+        source,
+        Happened {
+            customer_id: Some(customer.id),
+            event_type: "plan_switched",
+            dedupe_key: key,
+            occurred_at: seen_at,
+            data,
+        },
+    )
+    .await
+}
+
+pub async fn apply_charge_date_changed<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    event: &ChargeDateChanged,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let subscriber = &event.subscriber;
+    let Some(customer) = subscriber_customer(
+        db,
+        tenant,
+        &subscriber.code,
+        subscriber.email.as_deref(),
+        subscriber.name.as_ref(),
+        subscriber.phone.as_ref(),
+        event.occurred_at,
+    )
+    .await?
+    else {
+        return Err(entity::Error::Invalid(
+            "a charge-date change for an unknown subscriber without e-mail".into(),
+        ));
+    };
+    let product = product_of(db, tenant, &event.product).await?;
+    let facts = SubscriptionFacts {
+        subscriber_code: subscriber.code.clone(),
+        status: event.status.as_ref().map(|s| s.as_str().to_owned()),
+        status_at: event.occurred_at,
+        product_id: product.as_ref().map(|p| p.id),
+        plan_id: event.plan.as_ref().and_then(|p| p.id.clone()),
+        plan_name: event.plan.as_ref().and_then(|p| p.name.clone()),
+        next_charge_at: event.date_next_charge,
+        ..SubscriptionFacts::default()
+    };
+    commerce::record_subscription(db, tenant, customer.id, &facts).await?;
+    let data = json!({"subscriberCode": subscriber.code, "newChargeDay": event.new_charge_day, "oldChargeDay": event.old_charge_day, "nextChargeAt": event.date_next_charge});
+    let key = format!(
+        "{}:charge_date_changed",
+        source.delivery_key(&format!("{}:{:?}", subscriber.code, event.date_next_charge))
+    );
+    emit(
+        db,
+        tenant,
+        source,
+        Happened {
+            customer_id: Some(customer.id),
+            event_type: "charge_date_changed",
+            dedupe_key: key,
+            occurred_at: event.occurred_at,
+            data,
+        },
+    )
+    .await
+}
+
+/// What brought a first access: a click on one of our tracked links shortly
+/// before it, or else Hotmart's own access e-mail.
+async fn first_access_origin<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<&'static str, entity::Error> {
+    let clicked = tenant
+        .select::<tracked_link::Entity>()
+        .filter(tracked_link::Column::CustomerId.eq(customer_id))
+        .filter(tracked_link::Column::LastClickedAt.gte(at - ATTRIBUTION_WINDOW))
+        .filter(tracked_link::Column::FirstClickedAt.lte(at))
+        .order_by_desc(tracked_link::Column::LastClickedAt)
+        .one(db)
+        .await?;
+    Ok(if clicked.is_some() {
+        "whatsapp_link"
+    } else {
+        "hotmart_email"
+    })
+}
+
+pub async fn apply_first_access<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    event: &FirstAccess,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let at = event.occurred_at.unwrap_or_else(Utc::now);
+    let person = PersonFacts {
+        email: event.user.email.clone(),
+        name: event.user.name.clone(),
+        phone: event.user.phone.clone(),
+        ..PersonFacts::default()
+    };
+    let customer = commerce::upsert_customer(db, tenant, &person, Some(at)).await?;
+    let Some(product) = product_of(db, tenant, &event.product).await? else {
+        return Err(entity::Error::Invalid(
+            "a first access without a product".into(),
+        ));
+    };
+    let origin = first_access_origin(db, tenant, customer.id, at).await?;
+    if commerce::record_access(db, tenant, customer.id, product.id, at, origin).await? {
+        let data = json!({"productId": product.id, "origin": origin});
+        let key = format!("access:{}:{}:first_access", customer.id, product.id);
+        emit(
+            db,
+            tenant,
+            source,
+            Happened {
+                customer_id: Some(customer.id),
+                event_type: "first_access",
+                dedupe_key: key,
+                occurred_at: Some(at),
+                data,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn apply_module_completed<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    event: &ModuleCompleted,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let at = event.occurred_at.unwrap_or_else(Utc::now);
+    let person = PersonFacts {
+        email: event.user.email.clone(),
+        name: event.user.name.clone(),
+        phone: event.user.phone.clone(),
+        ..PersonFacts::default()
+    };
+    let customer = commerce::upsert_customer(db, tenant, &person, Some(at)).await?;
+    let Some(product) = product_of(db, tenant, &event.product).await? else {
+        return Err(entity::Error::Invalid(
+            "a module completion without a product".into(),
+        ));
+    };
+    let module_key = event
+        .module
+        .id
+        .clone()
+        .or_else(|| event.module.name.clone())
+        .unwrap_or_default();
+    let module = commerce::upsert_module(
+        db,
+        tenant,
+        product.id,
+        &module_key,
+        event.module.name.as_deref(),
+        None,
+        None,
+    )
+    .await?;
+    commerce::record_access(db, tenant, customer.id, product.id, at, "hotmart_club").await?;
+    let lessons = tenant
+        .select::<lesson::Entity>()
+        .filter(lesson::Column::ModuleId.eq(module.id))
+        .all(db)
+        .await?;
+    for lesson in &lessons {
+        commerce::record_lesson_progress(db, tenant, customer.id, lesson.id, true, Some(at))
+            .await?;
+    }
+    commerce::refresh_progress(db, tenant, customer.id, product.id).await?;
+    let data = json!({"productId": product.id, "moduleId": module.id, "moduleName": module.name, "hotmartModuleId": event.module.id});
+    let key = format!("progress:{}:{}:module_completed", customer.id, module.id);
+    emit(
+        db,
+        tenant,
+        source,
+        Happened {
+            customer_id: Some(customer.id),
+            event_type: "module_completed",
+            dedupe_key: key,
+            occurred_at: Some(at),
+            data,
+        },
+    )
+    .await
+}
+
+pub async fn apply_order_fulfillment<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    event: &OrderFulfillment,
+    source: Source,
+) -> Result<(), entity::Error> {
+    let customer = match &event.email {
+        Some(email) => Some(
+            commerce::upsert_customer(
+                db,
+                tenant,
+                &PersonFacts {
+                    email: email.clone(),
+                    ..PersonFacts::default()
+                },
+                event.occurred_at,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let product = product_of(db, tenant, &event.product).await?;
+    let data = json!({"transaction": event.transaction, "productId": product.map(|p| p.id)});
+    let key = format!(
+        "{}:order_fulfilled",
+        source.delivery_key(&format!("{:?}", event.transaction))
+    );
+    emit(
+        db,
+        tenant,
+        source,
+        Happened {
+            customer_id: customer.map(|c| c.id),
+            event_type: "order_fulfilled",
+            dedupe_key: key,
+            occurred_at: event.occurred_at,
+            data,
+        },
+    )
+    .await
+}
+
+/// Access that ran past its end (a cancelled subscription's paid period) is cancelled.
+pub fn access_after(
+    ends_at: Option<DateTime<Utc>>,
+    current: AccessStatus,
+    now: DateTime<Utc>,
+) -> AccessStatus {
+    match ends_at {
+        Some(end) if end <= now && current == AccessStatus::Active => AccessStatus::Cancelled,
+        _ => current,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn stale_statuses_never_undo_newer_ones() {
+        let t1 = Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let t2 = Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap());
+        assert!(supersedes("WAITING_PAYMENT", t1, "APPROVED", t2));
+        assert!(
+            supersedes("APPROVED", t2, "REFUNDED", t1),
+            "a refund wins whatever its date"
+        );
+        assert!(
+            !supersedes("REFUNDED", t1, "APPROVED", t2),
+            "a late approval never undoes a refund"
+        );
+        assert!(!supersedes("COMPLETE", t1, "APPROVED", t2));
+        assert!(
+            supersedes("CANCELLED", t1, "APPROVED", t2),
+            "a late payment approves a cancelled billet"
+        );
+        assert!(
+            supersedes("CHARGEBACK", t1, "REFUNDED", t2),
+            "same rank: the later date wins"
+        );
+        assert!(!supersedes("CHARGEBACK", t2, "REFUNDED", t1));
+        assert!(
+            !supersedes("APPROVED", t1, "MYSTERY", t2),
+            "unknown statuses never overwrite known ones"
+        );
+    }
+}

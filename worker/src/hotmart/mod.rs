@@ -1,0 +1,4 @@
+pub mod applier;
+pub mod apply;
+pub mod client;
+pub mod events;
