@@ -17,3 +17,4 @@ mod http;
 mod isolation;
 mod roles;
 mod settings;
+mod hotmart_sync;

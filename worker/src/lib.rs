@@ -67,13 +67,22 @@ impl Worker {
 
         let segment_schedule = cron::Schedule::from_str(customers::SEGMENT_REFRESH_SCHEDULE)
             .map_err(|e| Error::Monitor(format!("segment refresh schedule: {e}")))?;
+        let sync_schedule = cron::Schedule::from_str(hotmart::sync::DAILY_SCHEDULE)
+            .map_err(|e| Error::Monitor(format!("hotmart sync schedule: {e}")))?;
         let db = self.db.clone();
+        let sync_deps = (self.db.clone(), self.secrets.clone());
         let monitor = Monitor::new()
             .register(move |_restarts| {
                 WorkerBuilder::new("segment-refresh")
                     .backend(CronScheduler::new(segment_schedule.clone()))
                     .data(db.clone())
                     .build(customers::refresh_segments)
+            })
+            .register(move |_restarts| {
+                WorkerBuilder::new("hotmart-sync")
+                    .backend(CronScheduler::new(sync_schedule.clone()))
+                    .data(sync_deps.clone())
+                    .build(hotmart::sync::daily_sync)
             })
             .shutdown_timeout(SHUTDOWN_GRACE);
         tracing::info!(appliers, "worker started");

@@ -8,7 +8,10 @@ use serde_json::Value;
 
 use super::connection::{Totals, cost, paginate};
 use super::scope::{Access, app, db, parse_id, tenant};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
+use super::commerce::Subscription;
+use worker::hotmart::client::HotmartError;
+use worker::hotmart::sync::{self, SyncError};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "entity::enums::WebhookEventStatus")]
@@ -70,6 +73,51 @@ pub struct WebhookEventFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// What a Hotmart sync looked at and applied.
+#[derive(SimpleObject)]
+pub struct HotmartSyncReport {
+    pub sales: u64,
+    pub subscriptions: u64,
+    pub members: u64,
+    pub lessons: u64,
+    /// Items that could not be applied.
+    pub failed: u64,
+    /// Parts skipped, and why.
+    pub skipped: Vec<String>,
+}
+
+impl From<sync::SyncReport> for HotmartSyncReport {
+    fn from(r: sync::SyncReport) -> Self {
+        HotmartSyncReport {
+            sales: r.sales as u64,
+            subscriptions: r.subscriptions as u64,
+            members: r.members as u64,
+            lessons: r.lessons as u64,
+            failed: r.failed as u64,
+            skipped: r.skipped,
+        }
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(err: SyncError) -> Self {
+        match err {
+            SyncError::NotConfigured(_) => ApiError::InvalidInput(err.to_string()),
+            SyncError::Hotmart(HotmartError::Unauthorized | HotmartError::Forbidden) => {
+                ApiError::InvalidInput("Hotmart refused the configured credentials".into())
+            }
+            SyncError::Hotmart(HotmartError::NotFound) => ApiError::NotFound("subscription at Hotmart"),
+            SyncError::Hotmart(HotmartError::InvalidParameter(_)) => ApiError::InvalidInput(err.to_string()),
+            SyncError::Hotmart(other) => ApiError::Internal(std::sync::Arc::new(other)),
+            SyncError::Entity(e) => e.into(),
+        }
+    }
+}
+
+/// Oldest start a sync may ask for: Hotmart keeps sales history, but a
+/// wider window is a job for several calls.
+const MAX_SYNC_WINDOW_DAYS: i64 = 366;
+
 #[derive(Default)]
 pub struct HotmartQuery;
 
@@ -129,6 +177,46 @@ impl HotmartMutation {
             entity::webhook_events::replay(db(ctx), tenant, parse_id(&id, "id")?).await?;
         app(ctx).work_queue.notify();
         Ok(replayed.into())
+    }
+
+    /// Reads sales since `since`, every subscription and the Club's progress
+    /// from Hotmart's API and applies whatever a missed webhook left out.
+    #[graphql(guard = "Access::Write")]
+    async fn sync_hotmart(&self, ctx: &Context<'_>, workspace_id: Option<ID>, since: DateTime<Utc>) -> ApiResult<HotmartSyncReport> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        if since > Utc::now() || Utc::now() - since > chrono::Duration::days(MAX_SYNC_WINDOW_DAYS) {
+            return Err(ApiError::invalid(format!("since must be in the last {MAX_SYNC_WINDOW_DAYS} days")));
+        }
+        let deps = app(ctx);
+        Ok(sync::sync_workspace(&deps.db, &deps.secrets, tenant, since).await?.into())
+    }
+
+    /// Cancels a subscription at Hotmart (optionally e-mailing the subscriber), then locally.
+    #[graphql(guard = "Access::Write")]
+    async fn cancel_subscription(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        subscriber_code: String,
+        #[graphql(default)] send_mail: bool,
+    ) -> ApiResult<Subscription> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let deps = app(ctx);
+        Ok(sync::cancel_subscription(&deps.db, &deps.secrets, tenant, &subscriber_code, send_mail).await?.into())
+    }
+
+    /// Reactivates a subscription at Hotmart (optionally charging at once), then locally.
+    #[graphql(guard = "Access::Write")]
+    async fn reactivate_subscription(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        subscriber_code: String,
+        #[graphql(default)] charge: bool,
+    ) -> ApiResult<Subscription> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let deps = app(ctx);
+        Ok(sync::reactivate_subscription(&deps.db, &deps.secrets, tenant, &subscriber_code, charge).await?.into())
     }
 
     /// Queues every dead event of the workspace again; returns them.
