@@ -681,6 +681,23 @@ pub async fn set_access_end<C: ConnectionTrait>(
     Ok(Some(model.update(db).await?))
 }
 
+/// Access that ran past its end (a cancelled subscription's paid period)
+/// becomes CANCELLED; returns how many enrollments ended.
+pub async fn expire_ended_access<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64> {
+    use sea_orm::sea_query::Expr;
+    let ended = enrollment::Entity::update_many()
+        .col_expr(
+            enrollment::Column::AccessStatus,
+            Expr::value(AccessStatus::Cancelled),
+        )
+        .col_expr(enrollment::Column::UpdatedAt, Expr::value(now))
+        .filter(enrollment::Column::AccessStatus.eq(AccessStatus::Active))
+        .filter(enrollment::Column::EndsAt.lte(now))
+        .exec(db)
+        .await?;
+    Ok(ended.rows_affected)
+}
+
 /// Records the first access to a product's members area; later ones only
 /// move `last_access_at`. Returns whether this was the first.
 pub async fn record_access<C: ConnectionTrait>(

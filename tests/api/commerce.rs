@@ -388,3 +388,69 @@ on_both_backends!(
     the_segment_job_classifies_customers,
     the_segment_job_classifies_customers
 );
+
+async fn access_past_its_end_is_cancelled(app: TestApp) {
+    let seeded = seed_purchases(&app).await;
+    let now = Utc::now();
+    let tenant = entity::Tenant::new(seeded.workspace);
+    entity::commerce::set_access_end(
+        &app.db,
+        tenant,
+        seeded.customer,
+        seeded.product,
+        Some(now - Duration::hours(1)),
+        None,
+    )
+    .await
+    .expect("the enrollment exists");
+    entity::commerce::set_access_end(
+        &app.db,
+        tenant,
+        seeded.other_customer,
+        seeded.product,
+        Some(now + Duration::days(10)),
+        None,
+    )
+    .await
+    .expect("the enrollment exists");
+    assert_eq!(
+        entity::commerce::expire_ended_access(&app.db, now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        entity::commerce::expire_ended_access(&app.db, now)
+            .await
+            .unwrap(),
+        0,
+        "already cancelled"
+    );
+    let agent = app.agent_token(seeded.workspace);
+    let access = |id: Uuid| {
+        let (app, agent) = (&app, agent.clone());
+        async move {
+            let answer = app
+                .graphql(
+                    Some(&agent),
+                    "query($id: ID!) { customer(id: $id) { enrollments { accessStatus endsAt } } }",
+                    json!({"id": id}),
+                )
+                .await;
+            answer.data("customer")["enrollments"][0]["accessStatus"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert_eq!(access(seeded.customer).await, "CANCELLED");
+    assert_eq!(
+        access(seeded.other_customer).await,
+        "ACTIVE",
+        "access runs until the paid period ends"
+    );
+}
+on_both_backends!(
+    access_past_its_end_is_cancelled,
+    access_past_its_end_is_cancelled
+);

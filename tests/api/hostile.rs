@@ -837,8 +837,9 @@ async fn parser_and_validator_bombs_are_refused(app: TestApp) {
     cases.push((
         "an input object nested 5000 deep",
         format!(
-            "{{ customers(filter: {}) {{ totalCount }} }}",
-            format!("{}1{}", "{search: ".repeat(deep), "}".repeat(deep))
+            "{{ customers(filter: {}1{}) {{ totalCount }} }}",
+            "{search: ".repeat(deep),
+            "}".repeat(deep)
         ),
         json!({}),
     ));

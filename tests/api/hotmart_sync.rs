@@ -17,9 +17,13 @@ async fn configure(app: &TestApp, agent: &str, hotmart: &FakeHotmart) {
         ("hotmart.club_subdomain", fake::CLUB_SUBDOMAIN.to_owned()),
         ("hotmart.club_product_id", "3526906".to_owned()),
     ] {
-        app.graphql(Some(agent), "mutation($k: String!, $v: String!) { setSetting(key: $k, value: $v) { key } }", json!({"k": key, "v": value}))
-            .await
-            .data("setSetting");
+        app.graphql(
+            Some(agent),
+            "mutation($k: String!, $v: String!) { setSetting(key: $k, value: $v) { key } }",
+            json!({"k": key, "v": value}),
+        )
+        .await
+        .data("setSetting");
     }
 }
 
@@ -38,8 +42,19 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
     configure(&app, &agent, &hotmart).await;
 
     // One purchase arrived by webhook; its refund and a second sale never did.
-    let webhook = purchase("PURCHASE_APPROVED", "APPROVED", "HP-WEBHOOK", "maria@example.com", (Utc::now() - Duration::days(2)).timestamp_millis());
-    assert_eq!(app.post_hotmart("sincronia", Some(HOTTOK), &webhook).await.0, 200);
+    let webhook = purchase(
+        "PURCHASE_APPROVED",
+        "APPROVED",
+        "HP-WEBHOOK",
+        "maria@example.com",
+        (Utc::now() - Duration::days(2)).timestamp_millis(),
+    );
+    assert_eq!(
+        app.post_hotmart("sincronia", Some(HOTTOK), &webhook)
+            .await
+            .0,
+        200
+    );
     app.settle().await;
     hotmart.seed_sales([
         recent_sale("HP-WEBHOOK", "maria@example.com", "REFUNDED", 2),
@@ -47,9 +62,21 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
     ]);
     hotmart.seed_subscriptions([fake::subscription("SUB-1", "joao@example.com", "ACTIVE")]);
     hotmart.seed_modules([fake::module("mod-1", "Módulo 1", 1)]);
-    hotmart.seed_pages("mod-1", [fake::page("page-1", "Aula 1", 1), fake::page("page-2", "Aula 2", 2)]);
+    hotmart.seed_pages(
+        "mod-1",
+        [
+            fake::page("page-1", "Aula 1", 1),
+            fake::page("page-2", "Aula 2", 2),
+        ],
+    );
     hotmart.seed_club_users([fake::club_user("user-1", "joao@example.com")]);
-    hotmart.seed_lessons("user-1", [fake::lesson("page-1", "Aula 1", "Módulo 1", true), fake::lesson("page-2", "Aula 2", "Módulo 1", false)]);
+    hotmart.seed_lessons(
+        "user-1",
+        [
+            fake::lesson("page-1", "Aula 1", "Módulo 1", true),
+            fake::lesson("page-2", "Aula 2", "Módulo 1", false),
+        ],
+    );
     hotmart.inject_token_expired();
     hotmart.inject_rate_limit(1);
 
@@ -57,7 +84,10 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
     let synced = app
         .graphql(Some(&agent), "mutation($since: DateTime!) { syncHotmart(since: $since) { sales subscriptions members lessons failed skipped } }", json!({"since": since}))
         .await;
-    assert_eq!(synced.data("syncHotmart"), &json!({"sales": 2, "subscriptions": 1, "members": 1, "lessons": 2, "failed": 0, "skipped": []}));
+    assert_eq!(
+        synced.data("syncHotmart"),
+        &json!({"sales": 2, "subscriptions": 1, "members": 1, "lessons": 2, "failed": 0, "skipped": []})
+    );
     app.settle().await;
 
     let customers = app
@@ -68,53 +98,146 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
             json!({}),
         )
         .await;
-    let edges = customers.data("customers")["edges"].as_array().unwrap().clone();
-    let by_email = |email: &str| edges.iter().map(|e| &e["node"]).find(|n| n["email"] == email).cloned().unwrap();
+    let edges = customers.data("customers")["edges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let by_email = |email: &str| {
+        edges
+            .iter()
+            .map(|e| &e["node"])
+            .find(|n| n["email"] == email)
+            .cloned()
+            .unwrap()
+    };
     let maria = by_email("maria@example.com");
-    assert_eq!(maria["transactions"], json!([{"code": "HP-WEBHOOK", "status": "REFUNDED"}]), "the missed refund is applied");
+    assert_eq!(
+        maria["transactions"],
+        json!([{"code": "HP-WEBHOOK", "status": "REFUNDED"}]),
+        "the missed refund is applied"
+    );
     assert_eq!(maria["ltvTotal"], "0.00");
     assert_eq!(maria["enrollments"][0]["accessStatus"], "BLOCKED");
     let joao = by_email("joao@example.com");
-    assert_eq!(joao["transactions"], json!([{"code": "HP-MISSED", "status": "APPROVED"}]));
+    assert_eq!(
+        joao["transactions"],
+        json!([{"code": "HP-MISSED", "status": "APPROVED"}])
+    );
     assert_eq!(joao["ltvTotal"], "497.00");
-    assert_eq!(joao["subscriptions"], json!([{"subscriberCode": "SUB-1", "status": "ACTIVE", "planName": "Clube Mensal", "recurringAmount": "49.90"}]));
-    assert_eq!(joao["enrollments"], json!([{"accessStatus": "ACTIVE", "firstAccessOrigin": "hotmart_email", "progress": "50.00"}]));
-    assert_eq!(app.count_where("domain_events", "event_type = 'purchase_refunded'").await, 1);
-    assert_eq!(app.count_where("domain_events", "event_type = 'purchase_approved'").await, 2);
+    assert_eq!(
+        joao["subscriptions"],
+        json!([{"subscriberCode": "SUB-1", "status": "ACTIVE", "planName": "Clube Mensal", "recurringAmount": "49.90"}])
+    );
+    assert_eq!(
+        joao["enrollments"],
+        json!([{"accessStatus": "ACTIVE", "firstAccessOrigin": "hotmart_email", "progress": "50.00"}])
+    );
+    assert_eq!(
+        app.count_where("domain_events", "event_type = 'purchase_refunded'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count_where("domain_events", "event_type = 'purchase_approved'")
+            .await,
+        2
+    );
 
     // A second sync finds nothing new to record.
-    let again = app.graphql(Some(&agent), "mutation($since: DateTime!) { syncHotmart(since: $since) { sales failed } }", json!({"since": since})).await;
+    let again = app
+        .graphql(
+            Some(&agent),
+            "mutation($since: DateTime!) { syncHotmart(since: $since) { sales failed } }",
+            json!({"since": since}),
+        )
+        .await;
     assert_eq!(again.data("syncHotmart"), &json!({"sales": 2, "failed": 0}));
     app.settle().await;
-    assert_eq!(app.count_rows("domain_events").await, app.count_where("domain_events", "dispatched_at IS NOT NULL").await);
-    assert_eq!(app.count_where("domain_events", "event_type = 'purchase_approved'").await, 2, "a second sync records nothing twice");
+    assert_eq!(
+        app.count_rows("domain_events").await,
+        app.count_where("domain_events", "dispatched_at IS NOT NULL")
+            .await
+    );
+    assert_eq!(
+        app.count_where("domain_events", "event_type = 'purchase_approved'")
+            .await,
+        2,
+        "a second sync records nothing twice"
+    );
 
     let cancelled = app
         .graphql(Some(&agent), "mutation { cancelSubscription(subscriberCode: \"SUB-1\", sendMail: true) { subscriberCode status cancelledAt } }", json!({}))
         .await;
-    assert_eq!(cancelled.data("cancelSubscription")["status"], "CANCELLED_BY_SELLER");
-    assert_eq!(hotmart.subscription_status("SUB-1").as_deref(), Some("CANCELLED_BY_SELLER"));
+    assert_eq!(
+        cancelled.data("cancelSubscription")["status"],
+        "CANCELLED_BY_SELLER"
+    );
+    assert_eq!(
+        hotmart.subscription_status("SUB-1").as_deref(),
+        Some("CANCELLED_BY_SELLER")
+    );
     let reactivated = app
         .graphql(Some(&agent), "mutation { reactivateSubscription(subscriberCode: \"SUB-1\", charge: false) { status } }", json!({}))
         .await;
-    assert_eq!(reactivated.data("reactivateSubscription")["status"], "ACTIVE");
-    assert_eq!(hotmart.subscription_status("SUB-1").as_deref(), Some("ACTIVE"));
-    let unknown = app.graphql(Some(&agent), "mutation { cancelSubscription(subscriberCode: \"NOPE\") { status } }", json!({})).await;
+    assert_eq!(
+        reactivated.data("reactivateSubscription")["status"],
+        "ACTIVE"
+    );
+    assert_eq!(
+        hotmart.subscription_status("SUB-1").as_deref(),
+        Some("ACTIVE")
+    );
+    let unknown = app
+        .graphql(
+            Some(&agent),
+            "mutation { cancelSubscription(subscriberCode: \"NOPE\") { status } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(unknown.error_code(), Some("NOT_FOUND"));
 }
-on_both_backends!(a_sync_repairs_a_webhook_that_never_came, a_sync_repairs_a_webhook_that_never_came);
+on_both_backends!(
+    a_sync_repairs_a_webhook_that_never_came,
+    a_sync_repairs_a_webhook_that_never_came
+);
 
 async fn a_sync_without_credentials_says_what_to_set(app: TestApp) {
     let ws = app.create_workspace("sem-credenciais").await;
     let agent = app.agent_token(ws);
     let since = (Utc::now() - Duration::days(1)).to_rfc3339();
-    let answer = app.graphql(Some(&agent), "mutation($since: DateTime!) { syncHotmart(since: $since) { sales } }", json!({"since": since})).await;
+    let answer = app
+        .graphql(
+            Some(&agent),
+            "mutation($since: DateTime!) { syncHotmart(since: $since) { sales } }",
+            json!({"since": since}),
+        )
+        .await;
     assert_eq!(answer.error_code(), Some("INVALID_INPUT"));
-    assert!(answer.body["errors"][0]["message"].as_str().unwrap().contains("hotmart.client_id"));
-    let ancient = app.graphql(Some(&agent), "mutation { syncHotmart(since: \"2001-01-01T00:00:00Z\") { sales } }", json!({})).await;
+    assert!(
+        answer.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("hotmart.client_id")
+    );
+    let ancient = app
+        .graphql(
+            Some(&agent),
+            "mutation { syncHotmart(since: \"2001-01-01T00:00:00Z\") { sales } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(ancient.error_code(), Some("INVALID_INPUT"));
     let reader = app.reader_token(ws);
-    let refused = app.graphql(Some(&reader), "mutation($since: DateTime!) { syncHotmart(since: $since) { sales } }", json!({"since": since})).await;
+    let refused = app
+        .graphql(
+            Some(&reader),
+            "mutation($since: DateTime!) { syncHotmart(since: $since) { sales } }",
+            json!({"since": since}),
+        )
+        .await;
     assert_eq!(refused.error_code(), Some("FORBIDDEN"));
 }
-on_both_backends!(a_sync_without_credentials_says_what_to_set, a_sync_without_credentials_says_what_to_set);
+on_both_backends!(
+    a_sync_without_credentials_says_what_to_set,
+    a_sync_without_credentials_says_what_to_set
+);

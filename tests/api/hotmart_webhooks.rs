@@ -234,3 +234,479 @@ on_both_backends!(
     bad_hottoks_and_bodies_store_nothing,
     bad_hottoks_and_bodies_store_nothing
 );
+
+// ---------------------------------------------------------------------------
+// Payload builders for every postback shape of CONTRACTS.md section 1, shared
+// by the event, resilience and order-tolerance suites.
+// ---------------------------------------------------------------------------
+
+/// One day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Now, in epoch milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Epoch milliseconds as the RFC 3339 text some payloads use.
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .expect("a representable time")
+        .to_rfc3339()
+}
+
+/// A postback envelope around `data`, with a fresh UUID as its `id`.
+pub fn envelope(event: &str, creation_ms: i64, data: Value) -> Value {
+    json!({
+        "id": Uuid::new_v4().to_string(),
+        "creation_date": creation_ms,
+        "event": event,
+        "version": "2.0.0",
+        "data": data,
+    })
+}
+
+/// `product{id, name}` as the non-purchase events carry it; `id` may be a
+/// number or a string.
+pub fn product_ref(id: Value, name: &str) -> Value {
+    json!({"id": id, "name": name})
+}
+
+/// One purchase (a Hotmart transaction) whose PURCHASE_* postbacks the tests
+/// send; every postback of the same sale carries the same facts, as Hotmart's do.
+#[derive(Debug, Clone)]
+pub struct Sale {
+    pub transaction: String,
+    pub email: String,
+    pub name: String,
+    /// `checkout_phone_code` and `checkout_phone`, when the checkout asked.
+    pub phone: Option<(String, String)>,
+    pub product_id: Value,
+    pub product_name: String,
+    /// `purchase.price.value`, a JSON number.
+    pub price: Value,
+    pub currency: String,
+    pub offer: String,
+    /// `purchase.payment.type`: CREDIT_CARD, BILLET, PIX, ...
+    pub payment_type: String,
+    pub installments: u32,
+    pub order_ms: i64,
+    /// `purchase.approved_date`; `None` for a sale never paid.
+    pub approved_ms: Option<i64>,
+    pub recurrence: u32,
+    /// `subscription{status, plan{id, name}, subscriber{code}}`.
+    pub subscription: Option<SaleSubscription>,
+    pub is_physical: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SaleSubscription {
+    pub subscriber_code: Value,
+    pub status: String,
+    pub plan_id: Value,
+    pub plan_name: String,
+}
+
+impl Sale {
+    /// A credit-card sale of the "Curso de Confeitaria", approved a second after its order.
+    pub fn new(transaction: &str, email: &str, order_ms: i64) -> Self {
+        Sale {
+            transaction: transaction.to_owned(),
+            email: email.to_owned(),
+            name: "Maria Silva".to_owned(),
+            phone: Some(("55".to_owned(), "11987654321".to_owned())),
+            product_id: json!(3526906),
+            product_name: "Curso de Confeitaria".to_owned(),
+            price: json!(497.0),
+            currency: "BRL".to_owned(),
+            offer: "n82b9jqz".to_owned(),
+            payment_type: "CREDIT_CARD".to_owned(),
+            installments: 12,
+            order_ms,
+            approved_ms: Some(order_ms + 1_000),
+            recurrence: 1,
+            subscription: None,
+            is_physical: false,
+        }
+    }
+
+    pub fn buyer(mut self, name: &str, phone: Option<(&str, &str)>) -> Self {
+        self.name = name.to_owned();
+        self.phone = phone.map(|(code, number)| (code.to_owned(), number.to_owned()));
+        self
+    }
+
+    pub fn product(mut self, id: Value, name: &str) -> Self {
+        self.product_id = id;
+        self.product_name = name.to_owned();
+        self
+    }
+
+    pub fn price(mut self, value: Value) -> Self {
+        self.price = value;
+        self
+    }
+
+    pub fn offer(mut self, code: &str) -> Self {
+        self.offer = code.to_owned();
+        self
+    }
+
+    pub fn payment(mut self, payment_type: &str, installments: u32) -> Self {
+        self.payment_type = payment_type.to_owned();
+        self.installments = installments;
+        self
+    }
+
+    pub fn approved_at(mut self, approved_ms: Option<i64>) -> Self {
+        self.approved_ms = approved_ms;
+        self
+    }
+
+    pub fn recurrence(mut self, recurrence: u32) -> Self {
+        self.recurrence = recurrence;
+        self
+    }
+
+    pub fn physical(mut self) -> Self {
+        self.is_physical = true;
+        self
+    }
+
+    pub fn subscription(mut self, subscriber_code: Value, plan_id: Value, plan_name: &str) -> Self {
+        self.subscription = Some(SaleSubscription {
+            subscriber_code,
+            status: "ACTIVE".to_owned(),
+            plan_id,
+            plan_name: plan_name.to_owned(),
+        });
+        self
+    }
+
+    /// The product as purchase postbacks describe it.
+    pub fn product_json(&self) -> Value {
+        json!({
+            "id": self.product_id,
+            "ucode": "fb056612-bcc6-4217-9e6d-2a5d1110ac2f",
+            "name": self.product_name,
+            "warranty_date": iso(self.order_ms + 7 * DAY_MS),
+            "support_email": "suporte@exemplo.com",
+            "has_co_production": false,
+            "is_physical_product": self.is_physical,
+            "content": {"has_physical_products": self.is_physical, "products": [
+                {"id": self.product_id, "ucode": "559fef42-3406-4d82-b775-d09bd33936b1", "name": self.product_name, "is_physical_product": self.is_physical}
+            ]}
+        })
+    }
+
+    /// The `data` of a PURCHASE_* postback with `purchase.status = status`.
+    pub fn data(&self, status: &str) -> Value {
+        let (first_name, last_name) = self
+            .name
+            .split_once(' ')
+            .unwrap_or((self.name.as_str(), ""));
+        let mut buyer = json!({
+            "email": self.email,
+            "name": self.name,
+            "first_name": first_name,
+            "last_name": last_name,
+            "document": "69526128664",
+            "document_type": "CPF",
+            "address": {"city": "São Paulo", "country": "Brasil", "country_iso": "BR", "state": "São Paulo", "zipcode": "01310100", "address": "Avenida Paulista", "number": "1000"}
+        });
+        if let Some((code, number)) = &self.phone {
+            buyer["checkout_phone_code"] = json!(code);
+            buyer["checkout_phone"] = json!(number);
+        }
+        let price = json!({"value": self.price, "currency_value": self.currency});
+        let mut purchase = json!({
+            "full_price": price,
+            "price": price,
+            "original_offer_price": price,
+            "checkout_country": {"name": "Brasil", "iso": "BR"},
+            "order_bump": {"is_order_bump": false},
+            "order_date": self.order_ms,
+            "status": status,
+            "transaction": self.transaction,
+            "payment": {"installments_number": self.installments, "type": self.payment_type},
+            "offer": {"code": self.offer, "coupon_code": "BOLO10"},
+            "recurrence_number": self.recurrence,
+            "origin": {"src": "instagram", "sck": "bio", "xcod": "post-42"},
+            "sckPaymentLink": "sckPaymentLinkTest",
+            "is_funnel": false,
+            "business_model": "I",
+            "buyer_ip": "191.32.10.7"
+        });
+        if let Some(approved) = self.approved_ms {
+            purchase["approved_date"] = json!(approved);
+        }
+        let mut data = json!({
+            "product": self.product_json(),
+            "affiliates": [{"affiliate_code": "Q58388177J", "name": "Afiliada Teste"}],
+            "buyer": buyer,
+            "producer": {"name": "Ana Confeiteira", "document": "12345678965", "legal_nature": "Pessoa Física"},
+            "commissions": [
+                {"value": 49.7, "source": "MARKETPLACE", "currency_value": self.currency},
+                {"value": 447.3, "source": "PRODUCER", "currency_value": self.currency}
+            ],
+            "purchase": purchase
+        });
+        if let Some(subscription) = &self.subscription {
+            data["subscription"] = json!({
+                "status": subscription.status,
+                "plan": {"id": subscription.plan_id, "name": subscription.plan_name},
+                "subscriber": {"code": subscription.subscriber_code}
+            });
+        }
+        data
+    }
+
+    /// A PURCHASE_* postback, created at `creation_ms`.
+    pub fn event(&self, event: &str, status: &str, creation_ms: i64) -> Value {
+        envelope(event, creation_ms, self.data(status))
+    }
+
+    /// PURCHASE_BILLET_PRINTED for a billet sale: the link and the barcode in
+    /// `purchase.payment`, no approval date yet.
+    pub fn billet_printed(&self, creation_ms: i64) -> Value {
+        let mut data = self.data("PRINTED_BILLET");
+        let purchase = &mut data["purchase"];
+        purchase
+            .as_object_mut()
+            .expect("purchase")
+            .remove("approved_date");
+        purchase["payment"] = json!({
+            "type": "BILLET",
+            "installments_number": 1,
+            "billet_url": format!("https://billet.hotmart.com/b/{}", self.transaction),
+            "billet_barcode": "34191.79001 01043.510047 91020.150008 5 97150026000"
+        });
+        envelope("PURCHASE_BILLET_PRINTED", creation_ms, data)
+    }
+
+    /// PURCHASE_BILLET_PRINTED for a Pix sale: the "copia e cola" code and the
+    /// QR-code link in `purchase.payment`.
+    pub fn pix_printed(&self, creation_ms: i64) -> Value {
+        let mut data = self.data("WAITING_PAYMENT");
+        let purchase = &mut data["purchase"];
+        purchase
+            .as_object_mut()
+            .expect("purchase")
+            .remove("approved_date");
+        purchase["payment"] = json!({
+            "type": "PIX",
+            "installments_number": 1,
+            "pix_code": PIX_CODE,
+            "pix_qrcode": format!("https://pix.hotmart.com/qr/{}", self.transaction),
+            "pix_expiration_date": self.order_ms + DAY_MS
+        });
+        envelope("PURCHASE_BILLET_PRINTED", creation_ms, data)
+    }
+}
+
+/// A Pix "copia e cola" (EMV) code.
+pub const PIX_CODE: &str = "00020101021226830014br.gov.bcb.pix2561qrpix.hotmart.com/qr/v2/cobv/9d36b84f5204000053039865802BR5925HOTMART6009SAO PAULO62070503***6304ABCD";
+
+/// PURCHASE_OUT_OF_SHOPPING_CART.
+pub fn cart_abandoned(
+    email: &str,
+    name: &str,
+    phone: &str,
+    product: Value,
+    offer: &str,
+    creation_ms: i64,
+) -> Value {
+    envelope(
+        "PURCHASE_OUT_OF_SHOPPING_CART",
+        creation_ms,
+        json!({
+            "affiliate": false,
+            "product": product,
+            "buyer_ip": "191.32.10.8",
+            "buyer": {"name": name, "email": email, "phone": phone},
+            "offer": {"code": offer},
+            "checkout_country": {"name": "Brasil", "iso": "BR"}
+        }),
+    )
+}
+
+/// A subscriber as SUBSCRIPTION_CANCELLATION describes them (no `buyer`).
+#[derive(Debug, Clone)]
+pub struct Subscriber {
+    pub code: Value,
+    pub name: String,
+    pub email: Option<String>,
+    /// `phone.dddCell` and `phone.cell`.
+    pub cell: Option<(String, String)>,
+}
+
+impl Subscriber {
+    pub fn new(code: &str, name: &str, email: Option<&str>) -> Self {
+        Subscriber {
+            code: json!(code),
+            name: name.to_owned(),
+            email: email.map(str::to_owned),
+            cell: None,
+        }
+    }
+
+    pub fn cell(mut self, ddd: &str, number: &str) -> Self {
+        self.cell = Some((ddd.to_owned(), number.to_owned()));
+        self
+    }
+}
+
+/// SUBSCRIPTION_CANCELLATION: access should end at `date_next_charge`.
+pub fn subscription_cancellation(
+    subscriber: &Subscriber,
+    product: Value,
+    plan: (Value, &str),
+    recurrence_value: Value,
+    cancellation_ms: i64,
+    next_charge_ms: i64,
+    creation_ms: i64,
+) -> Value {
+    let (ddd_cell, cell) = subscriber
+        .cell
+        .clone()
+        .unwrap_or_else(|| (String::new(), String::new()));
+    let mut person = json!({
+        "code": subscriber.code,
+        "name": subscriber.name,
+        "phone": {"dddPhone": "", "phone": "", "dddCell": ddd_cell, "cell": cell}
+    });
+    if let Some(email) = &subscriber.email {
+        person["email"] = json!(email);
+    }
+    envelope(
+        "SUBSCRIPTION_CANCELLATION",
+        creation_ms,
+        json!({
+            "date_next_charge": next_charge_ms,
+            "product": product,
+            "actual_recurrence_value": recurrence_value,
+            "subscriber": person,
+            "subscription": {"id": 4148584, "plan": {"id": plan.0, "name": plan.1}},
+            "cancellation_date": cancellation_ms
+        }),
+    )
+}
+
+/// One entry of SWITCH_PLAN's `plans[]`.
+#[derive(Debug, Clone)]
+pub struct PlanOption {
+    pub id: Value,
+    pub name: String,
+    pub offer_key: String,
+    pub current: bool,
+}
+
+/// SWITCH_PLAN, created when the switch happened: `plans[]` lists the old and
+/// the new plan (`current: true`).
+pub fn switch_plan(
+    subscriber_code: &str,
+    email: &str,
+    product: Value,
+    plans: &[PlanOption],
+    status: &str,
+    next_charge_ms: i64,
+    switch_ms: i64,
+) -> Value {
+    let plans: Vec<Value> = plans
+        .iter()
+        .map(|p| json!({"id": p.id, "name": p.name, "offer": {"key": p.offer_key}, "current": p.current}))
+        .collect();
+    envelope(
+        "SWITCH_PLAN",
+        switch_ms,
+        json!({
+            "switch_plan_date": switch_ms,
+            "subscription": {
+                "subscriber_code": subscriber_code,
+                "status": status,
+                "date_next_charge": next_charge_ms,
+                "product": product,
+                "user": {"email": email}
+            },
+            "plans": plans
+        }),
+    )
+}
+
+/// UPDATE_SUBSCRIPTION_CHARGE_DATE: `date_next_charge` is an ISO-8601 string here.
+pub fn charge_date_change(
+    subscriber: &Subscriber,
+    product: Value,
+    (old_day, new_day): (u32, u32),
+    next_charge_iso: &str,
+    status: &str,
+    plan: (Value, &str, &str),
+    creation_ms: i64,
+) -> Value {
+    let mut person = json!({"code": subscriber.code, "name": subscriber.name});
+    if let Some(email) = &subscriber.email {
+        person["email"] = json!(email);
+    }
+    envelope(
+        "UPDATE_SUBSCRIPTION_CHARGE_DATE",
+        creation_ms,
+        json!({
+            "subscriber": person,
+            "subscription": {
+                "product": product,
+                "old_charge_day": old_day,
+                "new_charge_day": new_day,
+                "date_next_charge": next_charge_iso,
+                "status": status
+            },
+            "plan": {"offer": {"code": plan.2}, "name": plan.1, "id": plan.0}
+        }),
+    )
+}
+
+/// CLUB_FIRST_ACCESS.
+pub fn first_access(email: &str, name: &str, product: Value, creation_ms: i64) -> Value {
+    envelope(
+        "CLUB_FIRST_ACCESS",
+        creation_ms,
+        json!({"product": product, "user": {"name": name, "email": email}}),
+    )
+}
+
+/// CLUB_MODULE_COMPLETED; `module_id` matches the Club API's module id.
+pub fn module_completed(
+    email: &str,
+    name: &str,
+    product: Value,
+    module_id: &str,
+    module_name: &str,
+    creation_ms: i64,
+) -> Value {
+    envelope(
+        "CLUB_MODULE_COMPLETED",
+        creation_ms,
+        json!({
+            "product": product,
+            "user": {"name": name, "email": email},
+            "module": {"id": module_id, "name": module_name}
+        }),
+    )
+}
+
+/// ORDER_FULFILLMENT (its shape is not documented: product, buyer, purchase).
+pub fn order_fulfillment(
+    email: &str,
+    transaction: &str,
+    product: Value,
+    creation_ms: i64,
+) -> Value {
+    envelope(
+        "ORDER_FULFILLMENT",
+        creation_ms,
+        json!({
+            "product": product,
+            "buyer": {"email": email, "name": "Comprador"},
+            "purchase": {"transaction": transaction}
+        }),
+    )
+}

@@ -9,6 +9,9 @@ use uuid::Uuid;
 use crate::helpers::{Answer, TestApp};
 use crate::on_both_backends;
 
+/// Picks one of a seeded workspace's object ids.
+type IdOf = fn(&Tenant) -> &String;
+
 /// One workspace and what was made in it.
 struct Tenant {
     ws: Uuid,
@@ -294,7 +297,7 @@ async fn b_cannot_read_change_or_detect_a_objects(app: TestApp) {
         app.count_rows("customer_activities").await,
     );
 
-    let by_id: &[(&str, &str, fn(&Tenant) -> &String)] = &[
+    let by_id: &[(&str, &str, IdOf)] = &[
         (
             "customer",
             "query($id: ID!) { customer(id: $id) { id email } }",

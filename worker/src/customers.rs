@@ -1,4 +1,4 @@
-//! Keeps customers' segments and churn risk current.
+//! Keeps customers' access, segments and churn risk current.
 
 use apalis::prelude::*;
 use apalis_cron::Tick;
@@ -13,6 +13,10 @@ pub async fn refresh_segments(
     _tick: Tick,
     db: Data<DatabaseConnection>,
 ) -> Result<(), BoxDynError> {
+    let ended = entity::commerce::expire_ended_access(&*db, Utc::now()).await?;
+    if ended > 0 {
+        tracing::info!(ended, "access past its end cancelled");
+    }
     let changed = entity::segments::refresh_all(&db, Utc::now()).await?;
     tracing::info!(changed, "customer segments refreshed");
     Ok(())

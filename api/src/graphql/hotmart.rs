@@ -6,10 +6,10 @@ use entity::webhook_event;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
+use super::commerce::Subscription;
 use super::connection::{Totals, cost, paginate};
 use super::scope::{Access, app, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
-use super::commerce::Subscription;
 use worker::hotmart::client::HotmartError;
 use worker::hotmart::sync::{self, SyncError};
 
@@ -106,8 +106,12 @@ impl From<SyncError> for ApiError {
             SyncError::Hotmart(HotmartError::Unauthorized | HotmartError::Forbidden) => {
                 ApiError::InvalidInput("Hotmart refused the configured credentials".into())
             }
-            SyncError::Hotmart(HotmartError::NotFound) => ApiError::NotFound("subscription at Hotmart"),
-            SyncError::Hotmart(HotmartError::InvalidParameter(_)) => ApiError::InvalidInput(err.to_string()),
+            SyncError::Hotmart(HotmartError::NotFound) => {
+                ApiError::NotFound("subscription at Hotmart")
+            }
+            SyncError::Hotmart(HotmartError::InvalidParameter(_)) => {
+                ApiError::InvalidInput(err.to_string())
+            }
             SyncError::Hotmart(other) => ApiError::Internal(std::sync::Arc::new(other)),
             SyncError::Entity(e) => e.into(),
         }
@@ -182,13 +186,22 @@ impl HotmartMutation {
     /// Reads sales since `since`, every subscription and the Club's progress
     /// from Hotmart's API and applies whatever a missed webhook left out.
     #[graphql(guard = "Access::Write")]
-    async fn sync_hotmart(&self, ctx: &Context<'_>, workspace_id: Option<ID>, since: DateTime<Utc>) -> ApiResult<HotmartSyncReport> {
+    async fn sync_hotmart(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        since: DateTime<Utc>,
+    ) -> ApiResult<HotmartSyncReport> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         if since > Utc::now() || Utc::now() - since > chrono::Duration::days(MAX_SYNC_WINDOW_DAYS) {
-            return Err(ApiError::invalid(format!("since must be in the last {MAX_SYNC_WINDOW_DAYS} days")));
+            return Err(ApiError::invalid(format!(
+                "since must be in the last {MAX_SYNC_WINDOW_DAYS} days"
+            )));
         }
         let deps = app(ctx);
-        Ok(sync::sync_workspace(&deps.db, &deps.secrets, tenant, since).await?.into())
+        Ok(sync::sync_workspace(&deps.db, &deps.secrets, tenant, since)
+            .await?
+            .into())
     }
 
     /// Cancels a subscription at Hotmart (optionally e-mailing the subscriber), then locally.
@@ -202,7 +215,11 @@ impl HotmartMutation {
     ) -> ApiResult<Subscription> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let deps = app(ctx);
-        Ok(sync::cancel_subscription(&deps.db, &deps.secrets, tenant, &subscriber_code, send_mail).await?.into())
+        Ok(
+            sync::cancel_subscription(&deps.db, &deps.secrets, tenant, &subscriber_code, send_mail)
+                .await?
+                .into(),
+        )
     }
 
     /// Reactivates a subscription at Hotmart (optionally charging at once), then locally.
@@ -216,7 +233,17 @@ impl HotmartMutation {
     ) -> ApiResult<Subscription> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let deps = app(ctx);
-        Ok(sync::reactivate_subscription(&deps.db, &deps.secrets, tenant, &subscriber_code, charge).await?.into())
+        Ok(
+            sync::reactivate_subscription(
+                &deps.db,
+                &deps.secrets,
+                tenant,
+                &subscriber_code,
+                charge,
+            )
+            .await?
+            .into(),
+        )
     }
 
     /// Queues every dead event of the workspace again; returns them.

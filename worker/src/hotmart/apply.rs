@@ -11,7 +11,6 @@ use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
 use entity::commerce::{self, PersonFacts, ProductFacts, SubscriptionFacts, TransactionFacts};
 use entity::domain_events::{self, NewDomainEvent};
-use entity::entities::enums::AccessStatus;
 use entity::entities::{customer, lesson, product, subscription, tracked_link};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
@@ -711,18 +710,6 @@ pub async fn apply_order_fulfillment<C: ConnectionTrait>(
         },
     )
     .await
-}
-
-/// Access that ran past its end (a cancelled subscription's paid period) is cancelled.
-pub fn access_after(
-    ends_at: Option<DateTime<Utc>>,
-    current: AccessStatus,
-    now: DateTime<Utc>,
-) -> AccessStatus {
-    match ends_at {
-        Some(end) if end <= now && current == AccessStatus::Active => AccessStatus::Cancelled,
-        _ => current,
-    }
 }
 
 #[cfg(test)]

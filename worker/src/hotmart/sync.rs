@@ -11,10 +11,12 @@ use serde::Serialize;
 
 use super::apply::{self, Source};
 use super::client::{
-    HotmartClient, HotmartCredentials, HotmartError, PageLimits, SALE_STATUSES, SUBSCRIPTION_STATUSES, Sale,
-    SalesHistoryFilter, SubscriptionFilter,
+    HotmartClient, HotmartCredentials, HotmartError, PageLimits, SALE_STATUSES,
+    SUBSCRIPTION_STATUSES, Sale, SalesHistoryFilter, SubscriptionFilter,
 };
-use super::events::{Buyer, Contact, EventKind, FirstAccess, Origin, Product, Purchase, PurchaseStatus};
+use super::events::{
+    Buyer, Contact, EventKind, FirstAccess, Origin, Product, Purchase, PurchaseStatus,
+};
 
 /// How far back the daily job looks, so a day it missed is caught the next day.
 pub const DAILY_LOOKBACK: Duration = Duration::days(3);
@@ -45,10 +47,18 @@ pub struct SyncReport {
 }
 
 /// The workspace's Hotmart API credentials from its settings.
-pub async fn credentials(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant: Tenant) -> Result<HotmartCredentials, SyncError> {
+pub async fn credentials(
+    db: &DatabaseConnection,
+    secrets: &entity::SecretKey,
+    tenant: Tenant,
+) -> Result<HotmartCredentials, SyncError> {
     let setting = |key| entity::settings::reveal(db, tenant, secrets, key);
-    let client_id = setting("hotmart.client_id").await?.ok_or(SyncError::NotConfigured("hotmart.client_id"))?;
-    let client_secret = setting("hotmart.client_secret").await?.ok_or(SyncError::NotConfigured("hotmart.client_secret"))?;
+    let client_id = setting("hotmart.client_id")
+        .await?
+        .ok_or(SyncError::NotConfigured("hotmart.client_id"))?;
+    let client_secret = setting("hotmart.client_secret")
+        .await?
+        .ok_or(SyncError::NotConfigured("hotmart.client_secret"))?;
     let mut credentials = HotmartCredentials::new(client_id, client_secret);
     if let Some(base_url) = setting("hotmart.base_url").await? {
         credentials.base_url = base_url;
@@ -72,7 +82,9 @@ fn purchase_from_sale(sale: &Sale) -> Option<Purchase> {
         PurchaseStatus::Cancelled => EventKind::PurchaseCanceled,
         PurchaseStatus::Expired => EventKind::PurchaseExpired,
         PurchaseStatus::Protested => EventKind::PurchaseProtest,
-        PurchaseStatus::PrintedBillet | PurchaseStatus::WaitingPayment => EventKind::PurchaseBilletPrinted,
+        PurchaseStatus::PrintedBillet | PurchaseStatus::WaitingPayment => {
+            EventKind::PurchaseBilletPrinted
+        }
         _ => EventKind::PurchaseApproved,
     };
     let product = sale.product.as_ref();
@@ -87,7 +99,13 @@ fn purchase_from_sale(sale: &Sale) -> Option<Purchase> {
             name: product.and_then(|p| p.name.clone()),
             warranty_ends_at: details.warranty_expire_date,
         },
-        buyer: Buyer { email, name: sale.buyer.as_ref().and_then(|b| b.name.clone()), phone: None, document: None, document_type: None },
+        buyer: Buyer {
+            email,
+            name: sale.buyer.as_ref().and_then(|b| b.name.clone()),
+            phone: None,
+            document: None,
+            document_type: None,
+        },
         transaction: details.transaction.clone()?,
         status,
         order_date: details.order_date,
@@ -117,7 +135,12 @@ fn purchase_from_sale(sale: &Sale) -> Option<Purchase> {
 
 /// Syncs one workspace: sales since `since`, every subscription, and Club
 /// progress when a Club subdomain and product are configured.
-pub async fn sync_workspace(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant: Tenant, since: DateTime<Utc>) -> Result<SyncReport, SyncError> {
+pub async fn sync_workspace(
+    db: &DatabaseConnection,
+    secrets: &entity::SecretKey,
+    tenant: Tenant,
+    since: DateTime<Utc>,
+) -> Result<SyncReport, SyncError> {
     let client = HotmartClient::new(credentials(db, secrets, tenant).await?)?;
     let mut report = SyncReport::default();
 
@@ -137,7 +160,9 @@ pub async fn sync_workspace(db: &DatabaseConnection, secrets: &entity::SecretKey
             report.failed += 1;
             continue;
         };
-        let txn = entity::db::begin_write(db).await.map_err(entity::Error::from)?;
+        let txn = entity::db::begin_write(db)
+            .await
+            .map_err(entity::Error::from)?;
         match apply::apply_purchase(&txn, tenant, &purchase, Source::Sync).await {
             Ok(()) => {
                 txn.commit().await.map_err(entity::Error::from)?;
@@ -152,22 +177,48 @@ pub async fn sync_workspace(db: &DatabaseConnection, secrets: &entity::SecretKey
 
     let subscriptions = client
         .subscriptions(
-            &SubscriptionFilter { status: SUBSCRIPTION_STATUSES.iter().map(|s| (*s).to_owned()).collect(), ..SubscriptionFilter::default() },
+            &SubscriptionFilter {
+                status: SUBSCRIPTION_STATUSES
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                ..SubscriptionFilter::default()
+            },
             PageLimits::default(),
         )
         .await?;
     for item in &subscriptions.items {
-        let (Some(code), Some(email)) = (item.subscriber_code.clone(), item.subscriber.as_ref().and_then(|s| s.email.clone())) else {
+        let (Some(code), Some(email)) = (
+            item.subscriber_code.clone(),
+            item.subscriber.as_ref().and_then(|s| s.email.clone()),
+        ) else {
             report.failed += 1;
             continue;
         };
-        let txn = entity::db::begin_write(db).await.map_err(entity::Error::from)?;
+        let txn = entity::db::begin_write(db)
+            .await
+            .map_err(entity::Error::from)?;
         let applied: Result<(), entity::Error> = async {
-            let person = PersonFacts { email, name: item.subscriber.as_ref().and_then(|s| s.name.clone()), hotmart_ucode: item.subscriber.as_ref().and_then(|s| s.ucode.clone()), ..PersonFacts::default() };
-            let customer = commerce::upsert_customer(&txn, tenant, &person, item.accession_date).await?;
+            let person = PersonFacts {
+                email,
+                name: item.subscriber.as_ref().and_then(|s| s.name.clone()),
+                hotmart_ucode: item.subscriber.as_ref().and_then(|s| s.ucode.clone()),
+                ..PersonFacts::default()
+            };
+            let customer =
+                commerce::upsert_customer(&txn, tenant, &person, item.accession_date).await?;
             let product = match item.product.as_ref().and_then(|p| p.id.clone()) {
                 Some(hotmart_id) => Some(
-                    commerce::upsert_product(&txn, tenant, &ProductFacts { hotmart_id, ucode: item.product.as_ref().and_then(|p| p.ucode.clone()), name: item.product.as_ref().and_then(|p| p.name.clone()) }).await?,
+                    commerce::upsert_product(
+                        &txn,
+                        tenant,
+                        &ProductFacts {
+                            hotmart_id,
+                            ucode: item.product.as_ref().and_then(|p| p.ucode.clone()),
+                            name: item.product.as_ref().and_then(|p| p.name.clone()),
+                        },
+                    )
+                    .await?,
                 ),
                 None => None,
             };
@@ -185,7 +236,11 @@ pub async fn sync_workspace(db: &DatabaseConnection, secrets: &entity::SecretKey
                 cancelled_at: item.end_accession_date,
                 recurring_amount: item.price.as_ref().and_then(|p| p.value),
                 currency: item.price.as_ref().and_then(|p| p.currency_code.clone()),
-                recurrence_period_days: item.plan.as_ref().and_then(|p| p.recurrency_period).and_then(|d| i32::try_from(d).ok()),
+                recurrence_period_days: item
+                    .plan
+                    .as_ref()
+                    .and_then(|p| p.recurrency_period)
+                    .and_then(|d| i32::try_from(d).ok()),
             };
             commerce::record_subscription(&txn, tenant, customer.id, &facts).await?;
             Ok(())
@@ -208,29 +263,66 @@ pub async fn sync_workspace(db: &DatabaseConnection, secrets: &entity::SecretKey
 }
 
 /// The lesson catalogue and every member's first access and completed lessons.
-async fn sync_club(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant: Tenant, client: &HotmartClient, report: &mut SyncReport) -> Result<(), SyncError> {
+async fn sync_club(
+    db: &DatabaseConnection,
+    secrets: &entity::SecretKey,
+    tenant: Tenant,
+    client: &HotmartClient,
+    report: &mut SyncReport,
+) -> Result<(), SyncError> {
     if client.club_subdomain().is_none() {
-        report.skipped.push("club: set hotmart.club_subdomain".into());
+        report
+            .skipped
+            .push("club: set hotmart.club_subdomain".into());
         return Ok(());
     }
-    let Some(club_product) = entity::settings::reveal(db, tenant, secrets, "hotmart.club_product_id").await? else {
-        report.skipped.push("club: set hotmart.club_product_id (the Hotmart product the members area belongs to)".into());
+    let Some(club_product) =
+        entity::settings::reveal(db, tenant, secrets, "hotmart.club_product_id").await?
+    else {
+        report.skipped.push(
+            "club: set hotmart.club_product_id (the Hotmart product the members area belongs to)"
+                .into(),
+        );
         return Ok(());
     };
-    let product = commerce::upsert_product(db, tenant, &ProductFacts { hotmart_id: club_product.clone(), ..ProductFacts::default() }).await?;
+    let product = commerce::upsert_product(
+        db,
+        tenant,
+        &ProductFacts {
+            hotmart_id: club_product.clone(),
+            ..ProductFacts::default()
+        },
+    )
+    .await?;
     for module in client.club_modules().await? {
-        let Some(module_id) = module.module_id.clone() else { continue };
+        let Some(module_id) = module.module_id.clone() else {
+            continue;
+        };
         let position = module.sequence.and_then(|s| i32::try_from(s).ok());
-        let stored = commerce::upsert_module(db, tenant, product.id, &module_id, module.name.as_deref(), position, module.is_extra).await?;
+        let stored = commerce::upsert_module(
+            db,
+            tenant,
+            product.id,
+            &module_id,
+            module.name.as_deref(),
+            position,
+            module.is_extra,
+        )
+        .await?;
         for page in client.club_module_pages(&module_id).await? {
-            let Some(page_id) = page.page_id.clone() else { continue };
+            let Some(page_id) = page.page_id.clone() else {
+                continue;
+            };
             let facts = LessonFacts {
                 hotmart_page_id: page_id,
                 page_name: page.name.clone().unwrap_or_default(),
                 module_id: Some(stored.id),
                 module_name: Some(stored.name.clone()),
                 is_extra: stored.is_extra,
-                position: page.sequence.and_then(|s| i32::try_from(s).ok()).unwrap_or(0),
+                position: page
+                    .sequence
+                    .and_then(|s| i32::try_from(s).ok())
+                    .unwrap_or(0),
             };
             commerce::upsert_lesson(db, tenant, product.id, &facts).await?;
             report.lessons += 1;
@@ -238,25 +330,48 @@ async fn sync_club(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant:
     }
     let members = client.club_users(PageLimits::default()).await?;
     for member in &members.items {
-        let (Some(user_id), Some(email)) = (member.user_id.clone(), member.email.clone()) else { continue };
+        let (Some(user_id), Some(email)) = (member.user_id.clone(), member.email.clone()) else {
+            continue;
+        };
         let Ok(email) = entity::customers::normalize_email(&email) else {
             report.failed += 1;
             continue;
         };
         let lessons = client.club_user_lessons(&user_id).await?;
-        let txn = entity::db::begin_write(db).await.map_err(entity::Error::from)?;
+        let txn = entity::db::begin_write(db)
+            .await
+            .map_err(entity::Error::from)?;
         let applied: Result<(), entity::Error> = async {
-            let customer = commerce::upsert_customer(&txn, tenant, &PersonFacts { email: email.clone(), name: member.name.clone(), ..PersonFacts::default() }, member.last_access_date).await?;
+            let customer = commerce::upsert_customer(
+                &txn,
+                tenant,
+                &PersonFacts {
+                    email: email.clone(),
+                    name: member.name.clone(),
+                    ..PersonFacts::default()
+                },
+                member.last_access_date,
+            )
+            .await?;
             if let Some(first) = member.first_access_date {
                 let access = FirstAccess {
                     occurred_at: Some(first),
-                    product: Product { hotmart_id: Some(club_product.clone()), ..Product::default() },
-                    user: Contact { email, name: member.name.clone(), phone: None },
+                    product: Product {
+                        hotmart_id: Some(club_product.clone()),
+                        ..Product::default()
+                    },
+                    user: Contact {
+                        email,
+                        name: member.name.clone(),
+                        phone: None,
+                    },
                 };
                 apply::apply_first_access(&txn, tenant, &access, Source::Sync).await?;
             }
             for lesson in lessons.iter().filter(|l| l.is_completed == Some(true)) {
-                let Some(page_id) = lesson.page_id.clone() else { continue };
+                let Some(page_id) = lesson.page_id.clone() else {
+                    continue;
+                };
                 let facts = LessonFacts {
                     hotmart_page_id: page_id,
                     page_name: lesson.page_name.clone().unwrap_or_default(),
@@ -276,7 +391,15 @@ async fn sync_club(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant:
                     Some(existing) => existing,
                     None => commerce::upsert_lesson(&txn, tenant, product.id, &facts).await?,
                 };
-                commerce::record_lesson_progress(&txn, tenant, customer.id, stored.id, true, lesson.completed_date).await?;
+                commerce::record_lesson_progress(
+                    &txn,
+                    tenant,
+                    customer.id,
+                    stored.id,
+                    true,
+                    lesson.completed_date,
+                )
+                .await?;
             }
             commerce::refresh_progress(&txn, tenant, customer.id, product.id).await?;
             Ok(())
@@ -297,7 +420,11 @@ async fn sync_club(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant:
 }
 
 /// The local subscription with that code, or `NotFound`.
-async fn local_subscription(db: &DatabaseConnection, tenant: Tenant, code: &str) -> Result<subscription::Model, SyncError> {
+async fn local_subscription(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    code: &str,
+) -> Result<subscription::Model, SyncError> {
     tenant
         .select::<subscription::Entity>()
         .filter(subscription::Column::SubscriberCode.eq(code))
@@ -307,25 +434,62 @@ async fn local_subscription(db: &DatabaseConnection, tenant: Tenant, code: &str)
         .ok_or(SyncError::Entity(entity::Error::NotFound("subscription")))
 }
 
-async fn record_status(db: &DatabaseConnection, tenant: Tenant, current: &subscription::Model, status: &str, cancelled_at: Option<DateTime<Utc>>) -> Result<subscription::Model, SyncError> {
-    let facts = SubscriptionFacts { subscriber_code: current.subscriber_code.clone(), status: Some(status.to_owned()), status_at: Some(Utc::now()), cancelled_at, ..SubscriptionFacts::default() };
-    let txn = entity::db::begin_write(db).await.map_err(entity::Error::from)?;
+async fn record_status(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    current: &subscription::Model,
+    status: &str,
+    cancelled_at: Option<DateTime<Utc>>,
+) -> Result<subscription::Model, SyncError> {
+    let facts = SubscriptionFacts {
+        subscriber_code: current.subscriber_code.clone(),
+        status: Some(status.to_owned()),
+        status_at: Some(Utc::now()),
+        cancelled_at,
+        ..SubscriptionFacts::default()
+    };
+    let txn = entity::db::begin_write(db)
+        .await
+        .map_err(entity::Error::from)?;
     let change = commerce::record_subscription(&txn, tenant, current.customer_id, &facts).await?;
     txn.commit().await.map_err(entity::Error::from)?;
     Ok(change.subscription)
 }
 
 /// Cancels a subscription at Hotmart, then locally.
-pub async fn cancel_subscription(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant: Tenant, code: &str, send_mail: bool) -> Result<subscription::Model, SyncError> {
+pub async fn cancel_subscription(
+    db: &DatabaseConnection,
+    secrets: &entity::SecretKey,
+    tenant: Tenant,
+    code: &str,
+    send_mail: bool,
+) -> Result<subscription::Model, SyncError> {
     let current = local_subscription(db, tenant, code).await?;
-    HotmartClient::new(credentials(db, secrets, tenant).await?)?.cancel_subscription(code, send_mail).await?;
-    record_status(db, tenant, &current, "CANCELLED_BY_SELLER", Some(Utc::now())).await
+    HotmartClient::new(credentials(db, secrets, tenant).await?)?
+        .cancel_subscription(code, send_mail)
+        .await?;
+    record_status(
+        db,
+        tenant,
+        &current,
+        "CANCELLED_BY_SELLER",
+        Some(Utc::now()),
+    )
+    .await
 }
 
 /// Reactivates a subscription at Hotmart, then locally.
-pub async fn reactivate_subscription(db: &DatabaseConnection, secrets: &entity::SecretKey, tenant: Tenant, code: &str, charge: bool) -> Result<subscription::Model, SyncError> {
+pub async fn reactivate_subscription(
+    db: &DatabaseConnection,
+    secrets: &entity::SecretKey,
+    tenant: Tenant,
+    code: &str,
+    charge: bool,
+) -> Result<subscription::Model, SyncError> {
     let current = local_subscription(db, tenant, code).await?;
-    HotmartClient::new(credentials(db, secrets, tenant).await?)?.reactivate_subscription(code, charge).await?;
+    HotmartClient::new(credentials(db, secrets, tenant).await?)?
+        .reactivate_subscription(code, charge)
+        .await?;
     record_status(db, tenant, &current, "ACTIVE", None).await
 }
 
@@ -340,14 +504,21 @@ pub async fn daily_sync(
 }
 
 /// The daily job: every workspace with Hotmart credentials, the last few days.
-pub async fn sync_all(db: &DatabaseConnection, secrets: &entity::SecretKey) -> Result<(), entity::Error> {
+pub async fn sync_all(
+    db: &DatabaseConnection,
+    secrets: &entity::SecretKey,
+) -> Result<(), entity::Error> {
     use sea_orm::EntityTrait;
     for workspace in entity::workspace::Entity::find().all(db).await? {
         let tenant = Tenant::new(workspace.id);
         match sync_workspace(db, secrets, tenant, Utc::now() - DAILY_LOOKBACK).await {
-            Ok(report) => tracing::info!(workspace_id = %workspace.id, ?report, "hotmart sync done"),
+            Ok(report) => {
+                tracing::info!(workspace_id = %workspace.id, ?report, "hotmart sync done")
+            }
             Err(SyncError::NotConfigured(_)) => {}
-            Err(err) => tracing::warn!(workspace_id = %workspace.id, error = %err, "hotmart sync failed"),
+            Err(err) => {
+                tracing::warn!(workspace_id = %workspace.id, error = %err, "hotmart sync failed")
+            }
         }
     }
     Ok(())
