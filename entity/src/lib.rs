@@ -1,6 +1,7 @@
 pub mod entities;
 pub use entities::*;
 
+pub mod audiences;
 pub mod campaigns;
 pub mod catalog;
 pub mod commerce;
@@ -8,11 +9,14 @@ pub mod customers;
 pub mod db;
 pub mod domain_events;
 pub mod error;
+pub mod executions;
 pub mod money;
+pub mod outbox;
 pub mod secrets;
 pub mod segments;
 pub mod settings;
 pub mod target_groups;
+pub mod templates;
 pub mod tenant;
 pub mod webhook_events;
 pub mod workspaces;

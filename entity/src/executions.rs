@@ -1,0 +1,453 @@
+//! Publishing campaigns and running them: versions, executions, recipients.
+//!
+//! An execution pins the version it started with, so editing or republishing
+//! a campaign never changes recipients already in flight.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::audiences;
+use crate::db::{begin_write, new_id};
+use crate::entities::enums::{CampaignStatus, ExecutionStatus, ExecutionType, MessageStatus};
+use crate::entities::{
+    campaign, campaign_execution, campaign_recipient, campaign_version, message,
+    target_group_mapping,
+};
+use crate::error::{Error, Result};
+use crate::tenant::Tenant;
+
+/// A recipient's place in the journey.
+pub mod recipient_status {
+    /// Due to take its next step at `wake_at`.
+    pub const ACTIVE: &str = "active";
+    /// Waiting for a delay, an event or an approval (until `wake_at`).
+    pub const WAITING: &str = "waiting";
+    pub const COMPLETED: &str = "completed";
+    pub const FAILED: &str = "failed";
+    /// A send whose outcome is unknown (the worker died mid-call); never resent.
+    pub const UNKNOWN: &str = "unknown";
+    pub const CANCELLED: &str = "cancelled";
+    pub const IN_FLIGHT: [&str; 2] = [ACTIVE, WAITING];
+}
+
+/// How long a claimed recipient is reserved for the runner that claimed it.
+pub const STEP_LEASE: Duration = Duration::seconds(60);
+const ENROLL_CHUNK: usize = 500;
+
+/// Publishes the campaign's current document as a new immutable version and
+/// makes the campaign active.
+pub async fn publish(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    campaign_id: Uuid,
+    actor: &str,
+) -> Result<(campaign::Model, campaign_version::Model)> {
+    let txn = begin_write(db).await?;
+    let current = tenant
+        .select::<campaign::Entity>()
+        .filter(campaign::Column::Id.eq(campaign_id))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound("campaign"))?;
+    let published = tenant
+        .select::<campaign_version::Entity>()
+        .filter(campaign_version::Column::CampaignId.eq(campaign_id))
+        .count(&txn)
+        .await?;
+    let now = Utc::now();
+    let version = campaign_version::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        campaign_id: Set(campaign_id),
+        version: Set(published as i32 + 1),
+        workflow_data: Set(current.workflow_data.clone()),
+        published_by: Set(Some(actor.to_owned())),
+        published_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let started_at = current.started_at.or(Some(now));
+    let mut model = current.into_active_model();
+    model.status = Set(CampaignStatus::Active);
+    model.started_at = Set(started_at);
+    model.updated_at = Set(now);
+    let campaign = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok((campaign, version))
+}
+
+/// Pauses (active → paused) or resumes (paused → active) a campaign.
+pub async fn set_running(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    campaign_id: Uuid,
+    running: bool,
+) -> Result<campaign::Model> {
+    let txn = begin_write(db).await?;
+    let current = tenant.get::<campaign::Entity, _>(&txn, campaign_id).await?;
+    let (from, to) = if running {
+        (CampaignStatus::Paused, CampaignStatus::Active)
+    } else {
+        (CampaignStatus::Active, CampaignStatus::Paused)
+    };
+    if current.status != from {
+        return Err(Error::Conflict(format!(
+            "only a {} campaign can be {}",
+            if running { "paused" } else { "active" },
+            if running { "resumed" } else { "paused" }
+        )));
+    }
+    let mut model = current.into_active_model();
+    model.status = Set(to);
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn latest_version<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    campaign_id: Uuid,
+) -> Result<Option<campaign_version::Model>> {
+    Ok(tenant
+        .select::<campaign_version::Entity>()
+        .filter(campaign_version::Column::CampaignId.eq(campaign_id))
+        .order_by_desc(campaign_version::Column::Version)
+        .one(db)
+        .await?)
+}
+
+/// Starts an execution of the campaign's latest version over a target
+/// group's customers, each placed at `start_node`; returns it with the
+/// number of recipients.
+pub async fn start(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    campaign_id: Uuid,
+    group: &target_group_mapping::Model,
+    execution_type: ExecutionType,
+    start_node: &str,
+) -> Result<(campaign_execution::Model, u64)> {
+    let campaign = tenant.get::<campaign::Entity, _>(db, campaign_id).await?;
+    if campaign.status != CampaignStatus::Active {
+        return Err(Error::Conflict(
+            "only an active (published, not paused) campaign can run".into(),
+        ));
+    }
+    let version = latest_version(db, tenant, campaign_id)
+        .await?
+        .ok_or_else(|| Error::Conflict("publish the campaign before running it".into()))?;
+    let now = Utc::now();
+    // Created `running`: recipients are claimable as soon as they are inserted.
+    let execution = campaign_execution::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        campaign_id: Set(campaign_id),
+        version_id: Set(version.id),
+        target_group_id: Set(Some(group.id)),
+        execution_type: Set(execution_type),
+        status: Set(ExecutionStatus::Running),
+        execution_data: Set(json!({"version": version.version, "targetGroup": group.crm_name})),
+        metrics: Set(json!({})),
+        started_at: Set(now),
+        completed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    let mut entered = 0u64;
+    let mut after = None;
+    loop {
+        let page = audiences::customers_page(db, tenant, group, after, 5000).await?;
+        let Some(last) = page.last().copied() else {
+            break;
+        };
+        after = Some(last);
+        for chunk in page.chunks(ENROLL_CHUNK) {
+            entered += enroll(db, tenant, &execution, chunk, start_node, now).await?;
+        }
+    }
+    Ok((execution, entered))
+}
+
+/// Adds customers to an execution at `node`, once each.
+pub async fn enroll<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    execution: &campaign_execution::Model,
+    customers: &[Uuid],
+    node: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    if customers.is_empty() {
+        return Ok(0);
+    }
+    let rows = customers
+        .iter()
+        .map(|customer_id| campaign_recipient::ActiveModel {
+            id: Set(new_id()),
+            workspace_id: Set(tenant.workspace_id()),
+            campaign_id: Set(execution.campaign_id),
+            execution_id: Set(execution.id),
+            customer_id: Set(*customer_id),
+            channel: Set(None),
+            status: Set(recipient_status::ACTIVE.to_owned()),
+            current_node_id: Set(Some(node.to_owned())),
+            wake_at: Set(Some(now)),
+            state: Set(json!({})),
+            sent_at: Set(None),
+            delivered_at: Set(None),
+            opened_at: Set(None),
+            clicked_at: Set(None),
+            converted_at: Set(None),
+            error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+    let inserted = campaign_recipient::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::columns([
+                campaign_recipient::Column::ExecutionId,
+                campaign_recipient::Column::CustomerId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted)
+}
+
+/// Reserves up to `limit` recipients due for a step, in running executions of
+/// active campaigns only (a paused campaign's recipients stay where they are).
+pub async fn claim_due(
+    db: &DatabaseConnection,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<campaign_recipient::Model>> {
+    let txn = begin_write(db).await?;
+    let live_executions = Query::select()
+        .column((campaign_execution::Entity, campaign_execution::Column::Id))
+        .from(campaign_execution::Entity)
+        .inner_join(
+            campaign::Entity,
+            Expr::col((campaign::Entity, campaign::Column::Id)).equals((
+                campaign_execution::Entity,
+                campaign_execution::Column::CampaignId,
+            )),
+        )
+        .and_where(campaign_execution::Column::Status.eq(ExecutionStatus::Running))
+        .and_where(campaign::Column::Status.eq(CampaignStatus::Active))
+        .to_owned();
+    let mut due = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .filter(campaign_recipient::Column::WakeAt.lte(now))
+        .filter(campaign_recipient::Column::ExecutionId.in_subquery(live_executions))
+        .order_by_asc(campaign_recipient::Column::WakeAt)
+        .limit(limit);
+    if db.get_database_backend() == DbBackend::Postgres {
+        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let recipients = due.all(&txn).await?;
+    if !recipients.is_empty() {
+        campaign_recipient::Entity::update_many()
+            .col_expr(
+                campaign_recipient::Column::WakeAt,
+                Expr::value(Some(now + STEP_LEASE)),
+            )
+            .filter(campaign_recipient::Column::Id.is_in(recipients.iter().map(|r| r.id)))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(recipients)
+}
+
+/// Where a recipient goes after a step.
+#[derive(Debug, Clone)]
+pub struct Move {
+    pub status: &'static str,
+    pub node: Option<String>,
+    pub wake_at: Option<DateTime<Utc>>,
+    pub state: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// Moves a recipient, only if it is still at `from_node` (a step that
+/// already ran is never run again).
+pub async fn move_recipient<C: ConnectionTrait>(
+    db: &C,
+    recipient_id: Uuid,
+    from_node: &str,
+    to: Move,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let mut update = campaign_recipient::Entity::update_many()
+        .col_expr(campaign_recipient::Column::Status, Expr::value(to.status))
+        .col_expr(
+            campaign_recipient::Column::CurrentNodeId,
+            Expr::value(to.node),
+        )
+        .col_expr(campaign_recipient::Column::WakeAt, Expr::value(to.wake_at))
+        .col_expr(campaign_recipient::Column::UpdatedAt, Expr::value(now));
+    if let Some(state) = to.state {
+        update = update.col_expr(campaign_recipient::Column::State, Expr::value(state));
+    }
+    if let Some(error) = to.error {
+        update = update.col_expr(campaign_recipient::Column::Error, Expr::value(Some(error)));
+    }
+    let moved = update
+        .filter(campaign_recipient::Column::Id.eq(recipient_id))
+        .filter(campaign_recipient::Column::CurrentNodeId.eq(from_node))
+        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .exec(db)
+        .await?;
+    Ok(moved.rows_affected == 1)
+}
+
+/// Stamps a delivery milestone on the recipient (first time only).
+pub async fn mark_recipient<C: ConnectionTrait>(
+    db: &C,
+    recipient_id: Uuid,
+    column: campaign_recipient::Column,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    campaign_recipient::Entity::update_many()
+        .col_expr(column, Expr::value(Some(at)))
+        .filter(campaign_recipient::Column::Id.eq(recipient_id))
+        .filter(column.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Metrics of an execution, in total and per node.
+pub async fn metrics<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Result<Value> {
+    let recipients = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::ExecutionId.eq(execution_id));
+    let entered = recipients.clone().count(db).await?;
+    let with = |column: campaign_recipient::Column| {
+        recipients.clone().filter(column.is_not_null()).count(db)
+    };
+    let clicked = with(campaign_recipient::Column::ClickedAt).await?;
+    let converted = with(campaign_recipient::Column::ConvertedAt).await?;
+    let status_count = |status: &'static str| {
+        recipients
+            .clone()
+            .filter(campaign_recipient::Column::Status.eq(status))
+            .count(db)
+    };
+    let completed = status_count(recipient_status::COMPLETED).await?;
+    let in_flight = recipients
+        .clone()
+        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .count(db)
+        .await?;
+    let rows: Vec<(Option<String>, MessageStatus, i64)> = message::Entity::find()
+        .select_only()
+        .column(message::Column::NodeId)
+        .column(message::Column::Status)
+        .column_as(message::Column::Id.count(), "n")
+        .filter(
+            message::Column::CampaignRecipientId.in_subquery(
+                Query::select()
+                    .column(campaign_recipient::Column::Id)
+                    .from(campaign_recipient::Entity)
+                    .and_where(campaign_recipient::Column::ExecutionId.eq(execution_id))
+                    .to_owned(),
+            ),
+        )
+        .group_by(message::Column::NodeId)
+        .group_by(message::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut total = MessageTally::default();
+    let mut per_node = serde_json::Map::new();
+    for (node, status, count) in rows {
+        let count = count as u64;
+        total.add(status, count);
+        let node = node.unwrap_or_default();
+        let mut tally: MessageTally = per_node
+            .get(&node)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        tally.add(status, count);
+        per_node.insert(node, serde_json::to_value(tally).unwrap_or_default());
+    }
+    Ok(json!({
+        "entered": entered,
+        "sent": total.sent,
+        "delivered": total.delivered,
+        "read": total.read,
+        "clicked": clicked,
+        "failed": total.failed,
+        "converted": converted,
+        "unknown": total.unknown,
+        "completed": completed,
+        "inFlight": in_flight,
+        "nodes": per_node,
+    }))
+}
+
+/// Message counts by outcome; a delivered message was also sent, a read one also delivered.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct MessageTally {
+    sent: u64,
+    delivered: u64,
+    read: u64,
+    failed: u64,
+    unknown: u64,
+}
+
+impl MessageTally {
+    fn add(&mut self, status: MessageStatus, count: u64) {
+        match status {
+            MessageStatus::Sent => self.sent += count,
+            MessageStatus::Delivered => {
+                self.sent += count;
+                self.delivered += count;
+            }
+            MessageStatus::Read => {
+                self.sent += count;
+                self.delivered += count;
+                self.read += count;
+            }
+            MessageStatus::Failed => self.failed += count,
+            MessageStatus::Unknown => self.unknown += count,
+            MessageStatus::Queued | MessageStatus::Sending => {}
+        }
+    }
+}
+
+/// Stores the execution's metrics, and completes it once nobody is in flight.
+pub async fn refresh_execution(
+    db: &DatabaseConnection,
+    execution_id: Uuid,
+) -> Result<campaign_execution::Model> {
+    let metrics = metrics(db, execution_id).await?;
+    let current = campaign_execution::Entity::find_by_id(execution_id)
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound("campaign execution"))?;
+    let done = metrics["inFlight"] == json!(0)
+        && current.status == ExecutionStatus::Running
+        && current.execution_type != ExecutionType::Triggered;
+    let mut model = current.into_active_model();
+    model.metrics = Set(metrics);
+    if done {
+        model.status = Set(ExecutionStatus::Completed);
+        model.completed_at = Set(Some(Utc::now()));
+    }
+    model.updated_at = Set(Utc::now());
+    Ok(model.update(db).await?)
+}
