@@ -47,6 +47,9 @@ pub struct Config {
     pub max_connections: u32,
     /// `text` or `json`.
     pub log_format: String,
+    /// The address customers reach jornada at (tracked links); defaults to
+    /// `http://{bind}`.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             data_dir: PathBuf::from(".jornada"),
             max_connections: 16,
             log_format: "text".into(),
+            public_url: None,
         }
     }
 }
@@ -72,6 +76,11 @@ impl Config {
             .merge(Env::prefixed("JORNADA_").ignore(&["CONFIG"]))
             .extract()
             .context("invalid configuration")
+    }
+
+    /// Where tracked links point.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind))
     }
 
     /// The JWT secret: configured, or the development one kept in `data_dir`.

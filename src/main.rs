@@ -156,6 +156,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
             db: db.clone(),
             secrets: secrets.clone(),
             queue: work_queue.clone(),
+            public_url: config.public_url(),
         };
         let signal = wait_for_stop(stopped.clone());
         tasks.spawn(async move { worker.run(signal).await.map_err(anyhow::Error::from) });

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod links;
 pub mod webhooks;
 
 pub use auth::{Caller, JwtKeys, Role};

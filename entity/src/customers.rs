@@ -300,6 +300,24 @@ pub async fn add_note(
     Ok(note)
 }
 
+/// Records that a customer opted out of a channel (STOP reply, provider
+/// error 131050, unsubscribe link), with when and why.
+pub async fn record_opt_out<C: ConnectionTrait>(db: &C, tenant: Tenant, customer_id: Uuid, channel: crate::entities::enums::Channel, source: &str, at: DateTime<Utc>) -> Result<customer::Model> {
+    let current = tenant.get::<customer::Entity, _>(db, customer_id).await?;
+    let mut consent = current.consent.clone();
+    if !consent.is_object() {
+        consent = json!({});
+    }
+    let name = sea_orm::ActiveEnum::to_value(&channel);
+    consent[name.as_str()] = json!({"optedOut": true, "at": at, "source": source});
+    let mut model: customer::ActiveModel = current.into();
+    model.consent = Set(consent);
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(db).await?;
+    record_activity(db, tenant, customer_id, "opted_out", None, json!({"channel": name, "source": source}), at).await?;
+    Ok(updated)
+}
+
 /// Appends an entry to a customer's timeline.
 pub async fn record_activity<C: ConnectionTrait>(
     db: &C,

@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain_events;
 pub mod error;
 pub mod executions;
+pub mod links;
 pub mod money;
 pub mod outbox;
 pub mod secrets;

@@ -39,12 +39,9 @@ pub struct NewMessage {
     pub node_id: Option<String>,
 }
 
-/// Reserves the message under its key, or returns the one already there.
-pub async fn reserve<C: ConnectionTrait>(
-    db: &C,
-    tenant: Tenant,
-    new: NewMessage,
-) -> Result<message::Model> {
+/// Reserves the message under its key, or returns the one already there;
+/// `true` when this call created it.
+pub async fn reserve<C: ConnectionTrait>(db: &C, tenant: Tenant, new: NewMessage) -> Result<(message::Model, bool)> {
     let now = Utc::now();
     let row = message::ActiveModel {
         id: Set(new_id()),
@@ -68,20 +65,17 @@ pub async fn reserve<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    message::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(message::Column::IdempotencyKey)
-                .do_nothing()
-                .to_owned(),
-        )
+    let inserted = message::Entity::insert(row)
+        .on_conflict(OnConflict::column(message::Column::IdempotencyKey).do_nothing().to_owned())
         .exec_without_returning(db)
         .await?;
-    message::Entity::find()
+    let message = message::Entity::find()
         .filter(message::Column::IdempotencyKey.eq(new.idempotency_key))
         .filter(message::Column::WorkspaceId.eq(tenant.workspace_id()))
         .one(db)
         .await?
-        .ok_or(Error::NotFound("message"))
+        .ok_or(Error::NotFound("message"))?;
+    Ok((message, inserted > 0))
 }
 
 /// Takes the right to call the provider: `queued` → `sending`. Only one

@@ -3,6 +3,8 @@
 //! the database, so any number of `jornada worker` processes can run beside
 //! the API.
 
+pub mod channels;
+pub mod campaigns;
 pub mod customers;
 pub mod domain_events;
 pub mod hotmart;
@@ -40,6 +42,8 @@ pub struct Worker {
     pub db: DatabaseConnection,
     pub secrets: entity::SecretKey,
     pub queue: WorkQueue,
+    /// Base URL tracked links point at (`{public_url}/r/{code}`).
+    pub public_url: String,
 }
 
 impl Worker {
@@ -62,6 +66,8 @@ impl Worker {
             let (worker, stopped) = (self.clone(), stopped.clone());
             loops.spawn(async move { worker.apply_webhook_events(stopped).await });
         }
+        let (worker, runner_stopped) = (self.clone(), stopped.clone());
+        loops.spawn(async move { worker.run_campaigns(runner_stopped).await });
         let (worker, dispatcher_stopped) = (self.clone(), stopped.clone());
         loops.spawn(async move { worker.dispatch_domain_events(dispatcher_stopped).await });
 
@@ -116,6 +122,34 @@ impl Worker {
                 Ok(_) => {}
                 Err(err) => {
                     tracing::error!(error = %err, "claiming webhook events failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Advances campaign recipients until stopped.
+    async fn run_campaigns(self, mut stopped: watch::Receiver<bool>) {
+        let mut runner = campaigns::runner::Runner {
+            db: self.db.clone(),
+            secrets: self.secrets.clone(),
+            public_url: self.public_url.clone(),
+            graphs: campaigns::runner::GraphCache::default(),
+        };
+        while !*stopped.borrow() {
+            match runner.run_batch(BATCH).await {
+                Ok(n) if n > 0 => {}
+                Ok(_) => {
+                    tokio::select! {
+                        _ = self.queue.wait(IDLE_POLL) => {}
+                        _ = stopped.changed() => {}
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "advancing campaign recipients failed");
                     tokio::select! {
                         _ = tokio::time::sleep(IDLE_POLL) => {}
                         _ = stopped.changed() => {}

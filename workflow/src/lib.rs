@@ -1,8 +1,37 @@
-//! The campaign graph as the React Flow builder draws it, with no I/O.
+//! The campaign engine's pure core: no I/O, no async, no database.
 //!
-//! `campaigns.workflow_data` is stored verbatim; this crate reads it to check
-//! its shape (and, later, to validate and interpret it), never to rewrite it.
+//! - [`graph`]: the React Flow document (`campaigns.workflow_data`), read
+//!   without rewriting it; unknown fields round-trip.
+//! - [`nodes`]: the node types and their `data` formats, the contract with
+//!   the React builder; [`condition`] holds the condition rules.
+//! - [`validate()`]: structured errors `{nodeId, edgeId?, code, message}`.
+//! - [`step`] / [`CompiledGraph::step`]: (graph, node, recipient, input,
+//!   now) → [`Transition`].
+//! - [`template`]: `{{customer.first_name}}` and `{{link:..}}` rendering.
+//! - [`split`]: the deterministic A/B assignment.
+//! - [`jobs`]: payloads of the worker's jobs.
 
+pub mod condition;
+pub mod context;
+pub mod decimal;
 pub mod graph;
+pub mod interpret;
+pub mod jobs;
+pub mod nodes;
+pub mod split;
+pub mod template;
+pub mod time;
+pub mod validate;
 
+pub use context::{CustomerFields, EnrollmentFields, RecipientContext, Variable};
 pub use graph::{Edge, Graph, GraphShapeError, Node};
+pub use interpret::{
+    CompiledGraph, OutboundMessage, RenderedMessage, StepError, StepInput, Transition,
+    WebhookRequest, step,
+};
+pub use nodes::{Channel, NodeData, NodeDataError, NodeType, TemplateRef};
+pub use template::{Rendered, TrackedLink, render};
+pub use validate::{
+    TemplateCatalog, TemplateEntry, TemplateLookup, TemplateStatus, ValidationContext,
+    ValidationError, validate,
+};

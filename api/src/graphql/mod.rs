@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod commerce;
 pub mod connection;
 pub mod customers;
+pub mod executions;
 pub mod hotmart;
 pub mod limits;
 pub mod loaders;
@@ -26,6 +27,7 @@ pub struct Query(
     target_groups::TargetGroupQuery,
     settings::SettingQuery,
     hotmart::HotmartQuery,
+    executions::ExecutionQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -37,6 +39,7 @@ pub struct Mutation(
     target_groups::TargetGroupMutation,
     settings::SettingMutation,
     hotmart::HotmartMutation,
+    executions::ExecutionMutation,
 );
 
 pub type JornadaSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -1,3 +1,6 @@
 //! Fake external services for end-to-end tests, each on loopback.
 
 pub mod hotmart;
+pub mod meta;
+pub mod sink;
+pub mod smtp;

@@ -1,0 +1,159 @@
+//! Campaigns from React Flow JSON to metrics, run by the worker.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+fn node(id: &str, kind: &str, data: Value) -> Value {
+    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "data": data})
+}
+
+fn edge(source: &str, target: &str, handle: Option<&str>) -> Value {
+    let mut edge = json!({"id": format!("{source}-{target}"), "source": source, "target": target});
+    if let Some(handle) = handle {
+        edge["sourceHandle"] = json!(handle);
+    }
+    edge
+}
+
+/// trigger → condition(vip) → true: log message with a tracked link → exit;
+/// false: split a/b → a: tag grupo-a → exit; b: e-mail (logged) → exit.
+pub fn branching_journey() -> Value {
+    json!({
+        "nodes": [
+            node("start", "trigger", json!({"source": "manual"})),
+            node("vip", "condition", json!({"combinator": "and", "rules": [{"field": "customer.tags", "op": "contains", "value": "vip"}]})),
+            node("vip-msg", "sendMessage", json!({"channel": "log", "body": "Olá {{customer.first_name}}, sua aula: {{link:https://curso.example.com/aula-1}}"})),
+            node("ab", "split", json!({"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]})),
+            node("tag-a", "updateCustomer", json!({"addTags": ["grupo-a"]})),
+            node("mail-b", "sendMessage", json!({"channel": "email", "subject": "Oi {{customer.first_name}}", "body": "Volte ao curso"})),
+            node("end-vip", "exit", json!({})),
+            node("end-a", "exit", json!({})),
+            node("end-b", "exit", json!({}))
+        ],
+        "edges": [
+            edge("start", "vip", None),
+            edge("vip", "vip-msg", Some("true")),
+            edge("vip", "ab", Some("false")),
+            edge("vip-msg", "end-vip", None),
+            edge("ab", "tag-a", Some("a")),
+            edge("ab", "mail-b", Some("b")),
+            edge("tag-a", "end-a", None),
+            edge("mail-b", "end-b", None)
+        ]
+    })
+}
+
+impl TestApp {
+    /// Creates, publishes and runs a campaign over every customer; returns (campaign, execution).
+    pub async fn run_journey(&self, workspace: Uuid, document: Value) -> (String, String) {
+        let agent = self.agent_token(workspace);
+        let created = self.graphql(Some(&agent), "mutation($doc: JSON!) { createCampaign(input: {name: \"Jornada\", workflowData: $doc}) { id } }", json!({"doc": document})).await;
+        let campaign = created.data("createCampaign")["id"].as_str().unwrap().to_owned();
+        let published = self.graphql(Some(&agent), "mutation($id: ID!) { publishCampaign(id: $id) { status } }", json!({"id": campaign})).await;
+        assert_eq!(published.data("publishCampaign")["status"], "ACTIVE");
+        let group = self.graphql(Some(&agent), "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { id } }", json!({})).await;
+        let group = group.data("createTargetGroupMapping")["id"].as_str().unwrap().to_owned();
+        let run = self.graphql(Some(&agent), "mutation($id: ID!, $g: ID!) { runCampaign(id: $id, targetGroupId: $g) { id status } }", json!({"id": campaign, "g": group})).await;
+        let execution = run.data("runCampaign")["id"].as_str().unwrap().to_owned();
+        (campaign, execution)
+    }
+
+    /// Waits until the execution is COMPLETED and returns it with its metrics.
+    pub async fn completed_execution(&self, workspace: Uuid, execution: &str) -> Value {
+        let agent = self.agent_token(workspace);
+        let started = std::time::Instant::now();
+        loop {
+            let answer = self.graphql(Some(&agent), "query($id: ID!) { campaignExecution(id: $id) { status metrics } }", json!({"id": execution})).await;
+            let current = answer.data("campaignExecution").clone();
+            if current["status"] == "COMPLETED" {
+                return current;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "execution not completed: {current}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+async fn a_branching_campaign_reaches_each_recipient_as_drawn(app: TestApp) {
+    let ws = app.create_workspace("jornada-viva").await;
+    let agent = app.agent_token(ws);
+    let mut vips = 0;
+    for i in 0..40 {
+        let tags = if i % 4 == 0 { vips += 1; json!(["vip"]) } else { json!(["aluna"]) };
+        app.graphql(
+            Some(&agent),
+            "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
+            json!({"input": {"email": format!("aluna{i}@example.com"), "name": format!("Aluna {i} Silva"), "tags": tags}}),
+        )
+        .await
+        .data("createCustomer");
+    }
+    let invalid = app.graphql(Some(&agent), "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }", json!({"doc": {"nodes": [node("x", "exit", json!({}))], "edges": []}})).await;
+    assert!(invalid.data("validateWorkflow").as_array().unwrap().iter().any(|e| e["code"] == "missing_trigger"));
+    let clean = app.graphql(Some(&agent), "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }", json!({"doc": branching_journey()})).await;
+    assert_eq!(clean.data("validateWorkflow"), &json!([]));
+
+    let (campaign, execution) = app.run_journey(ws, branching_journey()).await;
+    let done = app.completed_execution(ws, &execution).await;
+    let metrics = &done["metrics"];
+    assert_eq!(metrics["entered"], 40);
+    assert_eq!(metrics["completed"], 40);
+    assert_eq!(metrics["unknown"], 0);
+    assert_eq!(metrics["failed"], 0);
+
+    // Exactly one message per recipient at each send node, never two.
+    assert_eq!(app.count_where("messages", "node_id = 'vip-msg'").await, vips);
+    let group_a = app.count_where("customers", "CAST(tags AS TEXT) LIKE '%grupo-a%'").await;
+    let group_b = app.count_where("messages", "node_id = 'mail-b'").await;
+    assert_eq!(group_a + group_b, 40 - vips, "every non-vip went down exactly one arm");
+    assert!(group_a > 0 && group_b > 0, "the split used both arms ({group_a}/{group_b})");
+    assert_eq!(metrics["sent"], vips + group_b);
+    assert_eq!(metrics["nodes"]["vip-msg"]["sent"], vips);
+    assert_eq!(app.count_rows("messages").await, app.count_where("messages", "status = 'sent'").await);
+    assert_eq!(app.count_rows("tracked_links").await, vips, "one tracked link per vip message");
+
+    // A click on a tracked link redirects and counts.
+    let code: String = {
+        use sea_orm::EntityTrait;
+        entity::tracked_link::Entity::find().one(&app.db).await.unwrap().unwrap().code
+    };
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let redirect = client.get(app.url(&format!("/r/{code}"))).send().await.unwrap();
+    assert_eq!(redirect.status(), 302);
+    assert_eq!(redirect.headers()["location"], "https://curso.example.com/aula-1");
+    assert_eq!(client.get(app.url("/r/naoexiste1")).send().await.unwrap().status(), 404);
+    let clicked = app.graphql(Some(&agent), "query($id: ID!) { campaignExecution(id: $id) { metrics } }", json!({"id": execution})).await;
+    assert_eq!(clicked.data("campaignExecution")["metrics"]["clicked"], 1);
+
+    let recipients = app
+        .graphql(Some(&agent), "query($id: ID!) { campaignExecution(id: $id) { recipients(first: 100, filter: {status: \"completed\"}) { totalCount edges { node { status customer { email } } } } } }", json!({"id": execution}))
+        .await;
+    assert_eq!(recipients.data("campaignExecution")["recipients"]["totalCount"], 40);
+    let totals = app.graphql(Some(&agent), "query($id: ID!) { campaignMetrics(campaignId: $id) }", json!({"id": campaign})).await;
+    assert_eq!(totals.data("campaignMetrics")["entered"], 40);
+}
+on_both_backends!(a_branching_campaign_reaches_each_recipient_as_drawn, a_branching_campaign_reaches_each_recipient_as_drawn);
+
+async fn invalid_graphs_are_not_published_and_paused_campaigns_do_not_run(app: TestApp) {
+    let ws = app.create_workspace("jornada-invalida").await;
+    let agent = app.agent_token(ws);
+    let broken = json!({"nodes": [node("start", "trigger", json!({"source": "manual"})), node("c", "condition", json!({"rules": []}))], "edges": [edge("start", "c", None)]});
+    let created = app.graphql(Some(&agent), "mutation($doc: JSON!) { createCampaign(input: {name: \"Quebrada\", workflowData: $doc}) { id } }", json!({"doc": broken})).await;
+    let id = created.data("createCampaign")["id"].as_str().unwrap().to_owned();
+    let refused = app.graphql(Some(&agent), "mutation($id: ID!) { publishCampaign(id: $id) { status } }", json!({"id": id})).await;
+    assert_eq!(refused.error_code(), Some("INVALID_INPUT"));
+    assert!(refused.body["errors"][0]["message"].as_str().unwrap().contains("unconnected_handle"), "{}", refused.body);
+    let problems = app.graphql(Some(&agent), "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }", json!({"doc": broken})).await;
+    assert!(problems.data("validateWorkflow").as_array().unwrap().iter().any(|p| p["nodeId"] == "c" && p["code"] == "unconnected_handle"));
+    assert_eq!(app.count_rows("campaign_versions").await, 0);
+    let group = app.graphql(Some(&agent), "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { id } }", json!({})).await;
+    let group = group.data("createTargetGroupMapping")["id"].as_str().unwrap().to_owned();
+    let not_published = app.graphql(Some(&agent), "mutation($id: ID!, $g: ID!) { runCampaign(id: $id, targetGroupId: $g) { id } }", json!({"id": id, "g": group})).await;
+    assert_eq!(not_published.error_code(), Some("CONFLICT"));
+    let pause_draft = app.graphql(Some(&agent), "mutation($id: ID!) { pauseCampaign(id: $id) { status } }", json!({"id": id})).await;
+    assert_eq!(pause_draft.error_code(), Some("CONFLICT"));
+}
+on_both_backends!(invalid_graphs_are_not_published_and_paused_campaigns_do_not_run, invalid_graphs_are_not_published_and_paused_campaigns_do_not_run);

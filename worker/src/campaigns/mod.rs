@@ -1,0 +1,4 @@
+//! The campaign runner: claims due recipients and advances each through the
+//! pinned version of its campaign, one step per transaction.
+
+pub mod runner;

@@ -1,0 +1,242 @@
+//! What the interpreter knows about one recipient, and the variables that
+//! templates and conditions may read from it.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use uuid::Uuid;
+
+use crate::time::local_reading;
+
+/// One recipient of an execution, as the worker loads it before a step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientContext {
+    /// Hashed with the node id for the deterministic split. The worker passes
+    /// the campaign recipient's id.
+    pub recipient_id: Uuid,
+    /// The workspace time zone: `delay.until` and the calendar part of
+    /// durations are read in it.
+    pub time_zone: Tz,
+    pub customer: CustomerFields,
+    /// Empty when the campaign is not about a product.
+    pub enrollment: EnrollmentFields,
+}
+
+impl RecipientContext {
+    pub fn new(recipient_id: Uuid, time_zone: Tz) -> Self {
+        Self {
+            recipient_id,
+            time_zone,
+            customer: CustomerFields::default(),
+            enrollment: EnrollmentFields::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomerFields {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    /// When absent, the first word of `name`.
+    pub first_name: Option<String>,
+    pub phone: Option<String>,
+    pub tags: Vec<String>,
+    /// A decimal string, e.g. `"1234.50"`.
+    pub ltv_total: Option<String>,
+    pub segment: Option<String>,
+    pub churn_risk: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EnrollmentFields {
+    /// ACTIVE / CANCELLED / BLOCKED / EXPIRED.
+    pub access_status: Option<String>,
+    pub first_access_at: Option<DateTime<Utc>>,
+    /// A decimal string, percent of lessons completed, e.g. `"42.5"`.
+    pub progress: Option<String>,
+    pub access_url: Option<String>,
+}
+
+/// What a variable holds, which decides the operators a condition may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    TextList,
+    /// A decimal string.
+    Number,
+    Instant,
+}
+
+/// A value read from the recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    Text(&'a str),
+    TextList(&'a [String]),
+    Number(&'a str),
+    Instant(DateTime<Utc>),
+}
+
+/// A `customer.*` or `enrollment.*` name that templates and conditions read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variable {
+    CustomerEmail,
+    CustomerName,
+    CustomerFirstName,
+    CustomerPhone,
+    CustomerTags,
+    CustomerLtvTotal,
+    CustomerSegment,
+    CustomerChurnRisk,
+    CustomerCreatedAt,
+    EnrollmentAccessStatus,
+    EnrollmentFirstAccessAt,
+    EnrollmentProgress,
+    EnrollmentAccessUrl,
+}
+
+impl Variable {
+    pub const ALL: [Variable; 13] = [
+        Variable::CustomerEmail,
+        Variable::CustomerName,
+        Variable::CustomerFirstName,
+        Variable::CustomerPhone,
+        Variable::CustomerTags,
+        Variable::CustomerLtvTotal,
+        Variable::CustomerSegment,
+        Variable::CustomerChurnRisk,
+        Variable::CustomerCreatedAt,
+        Variable::EnrollmentAccessStatus,
+        Variable::EnrollmentFirstAccessAt,
+        Variable::EnrollmentProgress,
+        Variable::EnrollmentAccessUrl,
+    ];
+
+    /// The name as the issue spells it (`customer.first_name`,
+    /// `customer.ltvTotal`, `enrollment.access_url`).
+    pub fn name(self) -> &'static str {
+        self.spellings().0
+    }
+
+    /// The issue mixes snake_case and camelCase; each variable is accepted
+    /// in both so a builder user typing either is not refused.
+    fn spellings(self) -> (&'static str, &'static str) {
+        match self {
+            Self::CustomerEmail => ("customer.email", "customer.email"),
+            Self::CustomerName => ("customer.name", "customer.name"),
+            Self::CustomerFirstName => ("customer.first_name", "customer.firstName"),
+            Self::CustomerPhone => ("customer.phone", "customer.phone"),
+            Self::CustomerTags => ("customer.tags", "customer.tags"),
+            Self::CustomerLtvTotal => ("customer.ltvTotal", "customer.ltv_total"),
+            Self::CustomerSegment => ("customer.segment", "customer.segment"),
+            Self::CustomerChurnRisk => ("customer.churnRisk", "customer.churn_risk"),
+            Self::CustomerCreatedAt => ("customer.createdAt", "customer.created_at"),
+            Self::EnrollmentAccessStatus => ("enrollment.accessStatus", "enrollment.access_status"),
+            Self::EnrollmentFirstAccessAt => {
+                ("enrollment.firstAccessAt", "enrollment.first_access_at")
+            }
+            Self::EnrollmentProgress => ("enrollment.progress", "enrollment.progress"),
+            Self::EnrollmentAccessUrl => ("enrollment.access_url", "enrollment.accessUrl"),
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| {
+            let (canonical, alternative) = v.spellings();
+            name == canonical || name == alternative
+        })
+    }
+
+    pub fn kind(self) -> ValueKind {
+        match self {
+            Self::CustomerTags => ValueKind::TextList,
+            Self::CustomerLtvTotal | Self::EnrollmentProgress => ValueKind::Number,
+            Self::CustomerCreatedAt | Self::EnrollmentFirstAccessAt => ValueKind::Instant,
+            _ => ValueKind::Text,
+        }
+    }
+
+    /// The recipient's value, `None` when unknown.
+    pub fn read(self, ctx: &RecipientContext) -> Option<FieldValue<'_>> {
+        let c = &ctx.customer;
+        let e = &ctx.enrollment;
+        fn text(value: &Option<String>) -> Option<FieldValue<'_>> {
+            value.as_deref().map(FieldValue::Text)
+        }
+        match self {
+            Self::CustomerEmail => text(&c.email),
+            Self::CustomerName => text(&c.name),
+            Self::CustomerFirstName => c
+                .first_name
+                .as_deref()
+                .or_else(|| c.name.as_deref().and_then(|n| n.split_whitespace().next()))
+                .map(FieldValue::Text),
+            Self::CustomerPhone => text(&c.phone),
+            Self::CustomerTags => Some(FieldValue::TextList(&c.tags)),
+            Self::CustomerLtvTotal => c.ltv_total.as_deref().map(FieldValue::Number),
+            Self::CustomerSegment => text(&c.segment),
+            Self::CustomerChurnRisk => text(&c.churn_risk),
+            Self::CustomerCreatedAt => c.created_at.map(FieldValue::Instant),
+            Self::EnrollmentAccessStatus => text(&e.access_status),
+            Self::EnrollmentFirstAccessAt => e.first_access_at.map(FieldValue::Instant),
+            Self::EnrollmentProgress => e.progress.as_deref().map(FieldValue::Number),
+            Self::EnrollmentAccessUrl => text(&e.access_url),
+        }
+    }
+
+    /// The value as text in a message: lists joined with `", "`, instants in
+    /// the workspace time zone as RFC 3339, missing values empty.
+    pub fn render(self, ctx: &RecipientContext) -> String {
+        match self.read(ctx) {
+            None => String::new(),
+            Some(FieldValue::Text(t) | FieldValue::Number(t)) => t.to_owned(),
+            Some(FieldValue::TextList(items)) => items.join(", "),
+            Some(FieldValue::Instant(at)) => match local_reading(at, ctx.time_zone) {
+                Some(_) => at
+                    .with_timezone(&ctx.time_zone)
+                    .to_rfc3339_opts(SecondsFormat::Secs, true),
+                // Only at the very end of chrono's range: show it in UTC.
+                None => at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_in_both_spellings() {
+        for v in Variable::ALL {
+            assert_eq!(Variable::parse(v.name()), Some(v));
+            assert_eq!(Variable::parse(v.spellings().1), Some(v));
+        }
+        assert_eq!(Variable::parse("customer.password"), None);
+        assert_eq!(Variable::parse("first_name"), None);
+    }
+
+    #[test]
+    fn first_name_falls_back_to_the_first_word_of_the_name() {
+        let mut ctx = RecipientContext::new(Uuid::nil(), chrono_tz::UTC);
+        assert_eq!(Variable::CustomerFirstName.render(&ctx), "");
+        ctx.customer.name = Some("  Maria da Silva".into());
+        assert_eq!(Variable::CustomerFirstName.render(&ctx), "Maria");
+        ctx.customer.first_name = Some("Mari".into());
+        assert_eq!(Variable::CustomerFirstName.render(&ctx), "Mari");
+    }
+
+    #[test]
+    fn renders_lists_and_instants() {
+        let mut ctx = RecipientContext::new(Uuid::nil(), chrono_tz::America::Sao_Paulo);
+        ctx.customer.tags = vec!["vip".into(), "turma-1".into()];
+        ctx.customer.created_at = Some("2025-01-02T15:00:00Z".parse().unwrap());
+        assert_eq!(Variable::CustomerTags.render(&ctx), "vip, turma-1");
+        assert_eq!(
+            Variable::CustomerCreatedAt.render(&ctx),
+            "2025-01-02T12:00:00-03:00"
+        );
+        ctx.time_zone = chrono_tz::Asia::Tokyo;
+        ctx.customer.created_at = Some(DateTime::<Utc>::MAX_UTC);
+        assert!(Variable::CustomerCreatedAt.render(&ctx).ends_with('Z'));
+    }
+}

@@ -1,0 +1,876 @@
+//! The node types and their `data`, exactly as the React builder writes them
+//! (issue 4, item 1). Parsing is read-only: [`crate::Node::data`] keeps the raw
+//! JSON, unknown keys included, and is what gets stored; these types are
+//! what validation and the interpreter read from it.
+
+use chrono::NaiveTime;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::condition::{Combinator, ConditionData, Rule};
+use crate::time::{IsoDuration, parse_time_of_day};
+use crate::validate::code;
+
+/// The handle name of a node with a single way out.
+pub const DEFAULT_HANDLE: &str = "default";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NodeType {
+    Trigger,
+    Delay,
+    WaitForEvent,
+    Condition,
+    Split,
+    SendMessage,
+    Approval,
+    UpdateCustomer,
+    Webhook,
+    Exit,
+}
+
+impl NodeType {
+    pub const ALL: [NodeType; 10] = [
+        Self::Trigger,
+        Self::Delay,
+        Self::WaitForEvent,
+        Self::Condition,
+        Self::Split,
+        Self::SendMessage,
+        Self::Approval,
+        Self::UpdateCustomer,
+        Self::Webhook,
+        Self::Exit,
+    ];
+
+    /// The React Flow `type` string.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Trigger => "trigger",
+            Self::Delay => "delay",
+            Self::WaitForEvent => "waitForEvent",
+            Self::Condition => "condition",
+            Self::Split => "split",
+            Self::SendMessage => "sendMessage",
+            Self::Approval => "approval",
+            Self::UpdateCustomer => "updateCustomer",
+            Self::Webhook => "webhook",
+            Self::Exit => "exit",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Nodes that hold a recipient until time passes or something happens;
+    /// a cycle must go through one of them. An approval counts: it holds the
+    /// recipient until a person decides or it expires.
+    pub fn waits(self) -> bool {
+        matches!(self, Self::Delay | Self::WaitForEvent | Self::Approval)
+    }
+
+    /// The out handles every node of this type has; `None` for `split`,
+    /// whose handles are its branch ids.
+    pub fn fixed_handles(self) -> Option<&'static [&'static str]> {
+        Some(match self {
+            Self::Split => return None,
+            Self::Exit => &[],
+            Self::Condition => &["true", "false"],
+            Self::WaitForEvent => &["event", "timeout"],
+            Self::Approval => &["approved", "rejected", "expired"],
+            Self::Trigger
+            | Self::Delay
+            | Self::SendMessage
+            | Self::UpdateCustomer
+            | Self::Webhook => &[DEFAULT_HANDLE],
+        })
+    }
+}
+
+/// Why a node's `data` cannot be read; `code` is a validation code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct NodeDataError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl NodeDataError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self {
+            code: code::INVALID_DATA,
+            message: message.into(),
+        }
+    }
+}
+
+/// A node's `data`, typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeData {
+    Trigger(TriggerData),
+    Delay(DelayData),
+    WaitForEvent(WaitForEventData),
+    Condition(ConditionData),
+    Split(SplitData),
+    SendMessage(SendMessageData),
+    Approval(ApprovalData),
+    UpdateCustomer(UpdateCustomerData),
+    Webhook(WebhookData),
+    Exit(ExitData),
+}
+
+impl NodeData {
+    /// Reads `data` for a node of type `node_type`. Success means the
+    /// interpreter can run the node; what it refers to outside the node
+    /// (templates, edges) is checked by [`crate::validate()`].
+    pub fn parse(node_type: NodeType, data: &Value) -> Result<Self, NodeDataError> {
+        let empty = Value::Object(Map::new());
+        let data = match data {
+            Value::Null => &empty,
+            Value::Object(_) => data,
+            _ => return Err(NodeDataError::invalid("data must be an object")),
+        };
+        Ok(match node_type {
+            NodeType::Trigger => Self::Trigger(TriggerData::parse(data)?),
+            NodeType::Delay => Self::Delay(DelayData::parse(data)?),
+            NodeType::WaitForEvent => Self::WaitForEvent(WaitForEventData::parse(data)?),
+            NodeType::Condition => Self::Condition(parse_condition(data)?),
+            NodeType::Split => Self::Split(SplitData::parse(data)?),
+            NodeType::SendMessage => Self::SendMessage(SendMessageData::parse(data)?),
+            NodeType::Approval => Self::Approval(ApprovalData::parse(data)?),
+            NodeType::UpdateCustomer => Self::UpdateCustomer(UpdateCustomerData::parse(data)?),
+            NodeType::Webhook => Self::Webhook(WebhookData::parse(data)?),
+            NodeType::Exit => Self::Exit(ExitData::parse(data)?),
+        })
+    }
+
+    pub fn node_type(&self) -> NodeType {
+        match self {
+            Self::Trigger(_) => NodeType::Trigger,
+            Self::Delay(_) => NodeType::Delay,
+            Self::WaitForEvent(_) => NodeType::WaitForEvent,
+            Self::Condition(_) => NodeType::Condition,
+            Self::Split(_) => NodeType::Split,
+            Self::SendMessage(_) => NodeType::SendMessage,
+            Self::Approval(_) => NodeType::Approval,
+            Self::UpdateCustomer(_) => NodeType::UpdateCustomer,
+            Self::Webhook(_) => NodeType::Webhook,
+            Self::Exit(_) => NodeType::Exit,
+        }
+    }
+
+    /// The out handles of this node, each of which must be connected.
+    pub fn handles(&self) -> Vec<&str> {
+        match self {
+            Self::Split(split) => split.branches.iter().map(|b| b.id.as_str()).collect(),
+            other => other
+                .node_type()
+                .fixed_handles()
+                .unwrap_or_default()
+                .to_vec(),
+        }
+    }
+}
+
+/// Deserialises the raw shape, turning serde's message into an
+/// `invalid_data` error.
+fn shape<'de, T: Deserialize<'de>>(data: &'de Value) -> Result<T, NodeDataError> {
+    T::deserialize(data).map_err(|e| NodeDataError::invalid(e.to_string()))
+}
+
+fn non_empty(what: &str, value: Option<String>) -> Result<Option<String>, NodeDataError> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(NodeDataError::invalid(format!("{what} is empty"))),
+        other => Ok(other),
+    }
+}
+
+fn positive(what: &str, duration: IsoDuration) -> Result<IsoDuration, NodeDataError> {
+    if duration.is_zero() {
+        return Err(NodeDataError::invalid(format!(
+            "{what} must be longer than zero"
+        )));
+    }
+    Ok(duration)
+}
+
+// ---- trigger ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerSource {
+    /// A target group, chosen in the data or when the campaign is run.
+    Segment,
+    /// A domain event (e.g. `purchase_approved`) starts it per customer.
+    Event,
+    Manual,
+    /// A cron expression starts it.
+    Schedule,
+}
+
+/// Whether a customer who already went through the campaign may enter again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reentry {
+    Never,
+    Always,
+    /// Again once this long has passed since the last entry.
+    After(IsoDuration),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TriggerData {
+    pub source: TriggerSource,
+    pub target_group_id: Option<String>,
+    pub event: Option<String>,
+    pub cron: Option<String>,
+    /// `never` when absent.
+    pub reentry: Reentry,
+}
+
+impl TriggerData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            source: TriggerSource,
+            target_group_id: Option<String>,
+            event: Option<String>,
+            cron: Option<String>,
+            reentry: Option<String>,
+        }
+        let raw: Raw = shape(data)?;
+        let reentry = match raw.reentry.as_deref() {
+            None | Some("never") => Reentry::Never,
+            Some("always") => Reentry::Always,
+            Some(other) => Reentry::After(positive(
+                "reentry",
+                other.parse().map_err(|_| {
+                    NodeDataError::invalid(format!(
+                        "reentry must be never, always or an ISO-8601 duration such as P30D, not {other:?}"
+                    ))
+                })?,
+            )?),
+        };
+        let data = Self {
+            source: raw.source,
+            target_group_id: non_empty("targetGroupId", raw.target_group_id)?,
+            event: non_empty("event", raw.event)?,
+            cron: non_empty("cron", raw.cron)?,
+            reentry,
+        };
+        match data.source {
+            TriggerSource::Event if data.event.is_none() => {
+                Err(NodeDataError::invalid("an event trigger needs event"))
+            }
+            TriggerSource::Schedule if data.cron.is_none() => {
+                Err(NodeDataError::invalid("a schedule trigger needs cron"))
+            }
+            _ => Ok(data),
+        }
+    }
+}
+
+// ---- delay ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelayData {
+    /// `{"duration": "PT2H"}`
+    For(IsoDuration),
+    /// `{"until": "09:00"}`: the next time the workspace's clock shows it.
+    Until(NaiveTime),
+}
+
+impl DelayData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            duration: Option<IsoDuration>,
+            until: Option<String>,
+        }
+        let raw: Raw = shape(data)?;
+        match (raw.duration, raw.until) {
+            (Some(duration), None) => Ok(Self::For(positive("duration", duration)?)),
+            (None, Some(until)) => parse_time_of_day(&until).map(Self::Until).ok_or_else(|| {
+                NodeDataError::invalid(format!("until must be a time of day HH:MM, not {until:?}"))
+            }),
+            (Some(_), Some(_)) => Err(NodeDataError::invalid(
+                "a delay has either duration or until, not both",
+            )),
+            (None, None) => Err(NodeDataError::invalid("a delay needs duration or until")),
+        }
+    }
+}
+
+// ---- waitForEvent ----
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitForEventData {
+    pub event: String,
+    pub timeout: IsoDuration,
+}
+
+impl WaitForEventData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            event: String,
+            timeout: IsoDuration,
+        }
+        let raw: Raw = shape(data)?;
+        Ok(Self {
+            event: non_empty("event", Some(raw.event))?.unwrap_or_default(),
+            timeout: positive("timeout", raw.timeout)?,
+        })
+    }
+}
+
+// ---- condition ----
+
+fn parse_condition(data: &Value) -> Result<ConditionData, NodeDataError> {
+    #[derive(Deserialize)]
+    struct Raw {
+        combinator: Option<String>,
+        rules: Vec<Value>,
+    }
+    let raw: Raw = shape(data)?;
+    let combinator = match raw.combinator.as_deref() {
+        None | Some("and") => Combinator::And,
+        Some("or") => Combinator::Or,
+        Some(other) => {
+            return Err(NodeDataError::invalid(format!(
+                "combinator must be and or or, not {other:?}"
+            )));
+        }
+    };
+    if raw.rules.is_empty() {
+        return Err(NodeDataError::invalid(
+            "a condition needs at least one rule",
+        ));
+    }
+    let rules = raw
+        .rules
+        .iter()
+        .enumerate()
+        .map(|(i, rule)| Rule::parse(i, rule))
+        .collect::<Result<_, _>>()?;
+    Ok(ConditionData { combinator, rules })
+}
+
+// ---- split ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitBranch {
+    pub id: String,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitData {
+    pub branches: Vec<SplitBranch>,
+}
+
+impl SplitData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            branches: Vec<SplitBranch>,
+        }
+        let raw: Raw = shape(data)?;
+        if raw.branches.len() < 2 {
+            return Err(NodeDataError::invalid(
+                "a split needs at least two branches",
+            ));
+        }
+        let mut total = 0.0;
+        for (i, branch) in raw.branches.iter().enumerate() {
+            if branch.id.trim().is_empty() {
+                return Err(NodeDataError::invalid(format!(
+                    "branches[{i}] has an empty id"
+                )));
+            }
+            if raw.branches[..i].iter().any(|b| b.id == branch.id) {
+                return Err(NodeDataError::invalid(format!(
+                    "branch id {:?} is used twice",
+                    branch.id
+                )));
+            }
+            if !(branch.weight.is_finite() && branch.weight > 0.0) {
+                return Err(NodeDataError::invalid(format!(
+                    "branch {:?} needs a positive weight",
+                    branch.id
+                )));
+            }
+            total += branch.weight;
+        }
+        if !total.is_finite() {
+            return Err(NodeDataError::invalid("the branch weights are too large"));
+        }
+        Ok(Self {
+            branches: raw.branches,
+        })
+    }
+}
+
+// ---- sendMessage ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    Whatsapp,
+    Email,
+    Sms,
+    Push,
+    Webhook,
+    Log,
+}
+
+impl Channel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Whatsapp => "whatsapp",
+            Self::Email => "email",
+            Self::Sms => "sms",
+            Self::Push => "push",
+            Self::Webhook => "webhook",
+            Self::Log => "log",
+        }
+    }
+}
+
+/// How a `sendMessage` names its template: `templateId`, or `templateName`
+/// with an optional `language` (`templateId` wins when both are given).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum TemplateRef {
+    Id(String),
+    Name {
+        name: String,
+        language: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendMessageData {
+    pub channel: Channel,
+    pub template: Option<TemplateRef>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    /// Template parameters in the builder's order, values being templates
+    /// (`{"1": "{{customer.first_name}}"}`).
+    pub variables: Vec<(String, String)>,
+    pub require_approval: bool,
+}
+
+impl SendMessageData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            channel: Channel,
+            template_id: Option<String>,
+            template_name: Option<String>,
+            language: Option<String>,
+            subject: Option<String>,
+            body: Option<String>,
+            #[serde(default)]
+            variables: Map<String, Value>,
+            #[serde(default)]
+            require_approval: bool,
+        }
+        let raw: Raw = shape(data)?;
+        let template = match (
+            non_empty("templateId", raw.template_id)?,
+            non_empty("templateName", raw.template_name)?,
+        ) {
+            (Some(id), _) => Some(TemplateRef::Id(id)),
+            (None, Some(name)) => Some(TemplateRef::Name {
+                name,
+                language: raw.language.filter(|l| !l.trim().is_empty()),
+            }),
+            (None, None) => None,
+        };
+        let variables = raw
+            .variables
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::String(text) => Ok((key, text)),
+                other => Err(NodeDataError::invalid(format!(
+                    "variables.{key} must be a string, not {other}"
+                ))),
+            })
+            .collect::<Result<_, _>>()?;
+        let has_body = raw.body.as_deref().is_some_and(|b| !b.trim().is_empty());
+        match raw.channel {
+            // A WhatsApp message outside the 24 h window must be a template;
+            // its absence is reported as template_missing by validation.
+            Channel::Whatsapp => {}
+            _ if template.is_none() && !has_body => {
+                return Err(NodeDataError::invalid(format!(
+                    "a {} message needs a body or a template",
+                    raw.channel.name()
+                )));
+            }
+            _ => {}
+        }
+        Ok(Self {
+            channel: raw.channel,
+            template,
+            subject: raw.subject,
+            body: raw.body,
+            variables,
+            require_approval: raw.require_approval,
+        })
+    }
+}
+
+// ---- approval ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovalData {
+    pub expires_after: IsoDuration,
+}
+
+impl ApprovalData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Raw {
+            expires_after: IsoDuration,
+        }
+        let raw: Raw = shape(data)?;
+        Ok(Self {
+            expires_after: positive("expiresAfter", raw.expires_after)?,
+        })
+    }
+}
+
+// ---- updateCustomer ----
+
+/// The customer fields `updateCustomer.set` may write. `metadata.<key>`
+/// writes one key of the customer's metadata and takes any JSON value; the
+/// others take a string, or null to clear.
+pub const SETTABLE_FIELDS: [&str; 4] = ["name", "phone", "segment", "churnRisk"];
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateCustomerData {
+    #[serde(default)]
+    pub add_tags: Vec<String>,
+    #[serde(default)]
+    pub remove_tags: Vec<String>,
+    #[serde(default)]
+    pub set: Map<String, Value>,
+    #[serde(default)]
+    pub chatwoot_labels: Vec<String>,
+}
+
+impl UpdateCustomerData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        let parsed: Self = shape(data)?;
+        for (what, list) in [
+            ("addTags", &parsed.add_tags),
+            ("removeTags", &parsed.remove_tags),
+            ("chatwootLabels", &parsed.chatwoot_labels),
+        ] {
+            if list.iter().any(|t| t.trim().is_empty()) {
+                return Err(NodeDataError::invalid(format!("{what} has an empty entry")));
+            }
+        }
+        for (key, value) in &parsed.set {
+            let metadata_key = key.strip_prefix("metadata.");
+            if metadata_key.is_some_and(|k| !k.is_empty()) {
+                continue;
+            }
+            if !SETTABLE_FIELDS.contains(&key.as_str()) {
+                return Err(NodeDataError::invalid(format!(
+                    "set.{key}: only {} and metadata.<key> can be set",
+                    SETTABLE_FIELDS.join(", ")
+                )));
+            }
+            if !(value.is_string() || value.is_null()) {
+                return Err(NodeDataError::invalid(format!(
+                    "set.{key} must be a string or null"
+                )));
+            }
+        }
+        Ok(parsed)
+    }
+}
+
+// ---- webhook ----
+
+pub const WEBHOOK_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookData {
+    /// May hold `{{variables}}`; substituted values are percent-encoded.
+    pub url: String,
+    /// Upper case; `POST` when absent.
+    pub method: String,
+    /// A string or any JSON; every string in it is a template.
+    pub body: Option<Value>,
+}
+
+impl WebhookData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            url: String,
+            method: Option<String>,
+            body: Option<Value>,
+        }
+        let raw: Raw = shape(data)?;
+        if !crate::template::is_http_url(raw.url.trim()) {
+            return Err(NodeDataError::invalid(format!(
+                "url must start with http:// or https://, not {:?}",
+                raw.url
+            )));
+        }
+        let method = raw
+            .method
+            .map(|m| m.trim().to_ascii_uppercase())
+            .unwrap_or_else(|| "POST".into());
+        if !WEBHOOK_METHODS.contains(&method.as_str()) {
+            return Err(NodeDataError::invalid(format!(
+                "method must be one of {}",
+                WEBHOOK_METHODS.join(", ")
+            )));
+        }
+        Ok(Self {
+            url: raw.url.trim().to_owned(),
+            method,
+            body: raw.body.filter(|b| !b.is_null()),
+        })
+    }
+}
+
+// ---- exit ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExitData {
+    /// The conversion this exit counts, e.g. `purchase_approved`.
+    pub goal: Option<String>,
+}
+
+impl ExitData {
+    fn parse(data: &Value) -> Result<Self, NodeDataError> {
+        #[derive(Deserialize)]
+        struct Raw {
+            goal: Option<String>,
+        }
+        let raw: Raw = shape(data)?;
+        Ok(Self {
+            goal: non_empty("goal", raw.goal)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(node_type: &str, data: Value) -> Result<NodeData, NodeDataError> {
+        NodeData::parse(NodeType::parse(node_type).expect("known type"), &data)
+    }
+
+    fn ok(node_type: &str, data: Value) -> NodeData {
+        parse(node_type, data.clone()).unwrap_or_else(|e| panic!("{node_type} {data}: {e}"))
+    }
+
+    fn bad(node_type: &str, data: Value) -> NodeDataError {
+        parse(node_type, data.clone()).expect_err(&format!("{node_type} {data} accepted"))
+    }
+
+    #[test]
+    fn node_type_names_round_trip() {
+        for t in NodeType::ALL {
+            assert_eq!(NodeType::parse(t.name()), Some(t));
+        }
+        assert_eq!(NodeType::parse("Trigger"), None);
+    }
+
+    #[test]
+    fn reads_every_example_of_the_contract() {
+        let NodeData::Trigger(t) = ok(
+            "trigger",
+            json!({"source": "event", "event": "purchase_approved", "reentry": "P30D", "label": "x"}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(t.source, TriggerSource::Event);
+        assert_eq!(t.reentry, Reentry::After("P30D".parse().unwrap()));
+        let NodeData::Trigger(t) = ok(
+            "trigger",
+            json!({"source": "segment", "targetGroupId": "g1", "reentry": "always"}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(t.target_group_id.as_deref(), Some("g1"));
+        assert_eq!(t.reentry, Reentry::Always);
+        ok("trigger", json!({"source": "manual"}));
+        ok(
+            "trigger",
+            json!({"source": "schedule", "cron": "0 0 9 * * *", "reentry": "never"}),
+        );
+
+        assert_eq!(
+            ok("delay", json!({"duration": "PT2H"})),
+            NodeData::Delay(DelayData::For("PT2H".parse().unwrap()))
+        );
+        assert_eq!(
+            ok("delay", json!({"until": "09:00"})),
+            NodeData::Delay(DelayData::Until(NaiveTime::from_hms_opt(9, 0, 0).unwrap()))
+        );
+        let NodeData::WaitForEvent(w) = ok(
+            "waitForEvent",
+            json!({"event": "first_access", "timeout": "P3D"}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(w.event, "first_access");
+        let NodeData::Condition(c) = ok(
+            "condition",
+            json!({"combinator": "or", "rules": [{"field": "customer.tags", "op": "contains", "value": "vip"}]}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(c.combinator, Combinator::Or);
+        let split = ok(
+            "split",
+            json!({"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}),
+        );
+        assert_eq!(split.handles(), vec!["a", "b"]);
+        let NodeData::SendMessage(m) = ok(
+            "sendMessage",
+            json!({"channel": "whatsapp", "templateName": "boas_vindas", "language": "pt_BR",
+                   "variables": {"1": "{{customer.first_name}}", "2": "{{enrollment.access_url}}"},
+                   "requireApproval": true}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(
+            m.template,
+            Some(TemplateRef::Name {
+                name: "boas_vindas".into(),
+                language: Some("pt_BR".into())
+            })
+        );
+        assert_eq!(
+            m.variables[0],
+            ("1".into(), "{{customer.first_name}}".into())
+        );
+        assert!(m.require_approval);
+        ok(
+            "sendMessage",
+            json!({"channel": "email", "subject": "Oi", "body": "Olá"}),
+        );
+        ok(
+            "sendMessage",
+            json!({"channel": "sms", "templateId": "t-1"}),
+        );
+        ok("approval", json!({"expiresAfter": "P2D"}));
+        let NodeData::UpdateCustomer(u) = ok(
+            "updateCustomer",
+            json!({"addTags": ["vip"], "removeTags": ["lead"], "set": {"segment": "active", "metadata.plan": {"x": 1}}}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(u.add_tags, vec!["vip"]);
+        ok("updateCustomer", json!({}));
+        let NodeData::Webhook(w) = ok("webhook", json!({"url": "https://hooks.example/x"})) else {
+            panic!()
+        };
+        assert_eq!(w.method, "POST");
+        ok(
+            "webhook",
+            json!({"url": "https://h.example/{{customer.email}}", "method": "put", "body": {"a": "{{customer.name}}"}}),
+        );
+        assert_eq!(
+            ok("exit", json!({"goal": "purchase_approved"})),
+            NodeData::Exit(ExitData {
+                goal: Some("purchase_approved".into())
+            })
+        );
+        assert_eq!(ok("exit", Value::Null), NodeData::Exit(ExitData::default()));
+    }
+
+    #[test]
+    fn refuses_malformed_data() {
+        for (node_type, data) in [
+            ("trigger", json!({})),
+            ("trigger", json!({"source": "webhook"})),
+            ("trigger", json!({"source": "event"})),
+            ("trigger", json!({"source": "schedule", "cron": " "})),
+            (
+                "trigger",
+                json!({"source": "manual", "reentry": "sometimes"}),
+            ),
+            ("trigger", json!({"source": "manual", "reentry": "PT0S"})),
+            ("delay", json!({})),
+            ("delay", json!({"duration": "2h"})),
+            ("delay", json!({"duration": "PT0M"})),
+            ("delay", json!({"until": "9am"})),
+            ("delay", json!({"duration": "PT1H", "until": "09:00"})),
+            ("waitForEvent", json!({"event": "first_access"})),
+            ("waitForEvent", json!({"event": "", "timeout": "P3D"})),
+            ("condition", json!({"rules": []})),
+            (
+                "condition",
+                json!({"combinator": "xor", "rules": [{"field": "customer.tags", "op": "exists"}]}),
+            ),
+            ("split", json!({"branches": [{"id": "a", "weight": 100}]})),
+            (
+                "split",
+                json!({"branches": [{"id": "a", "weight": 50}, {"id": "a", "weight": 50}]}),
+            ),
+            (
+                "split",
+                json!({"branches": [{"id": "a", "weight": 0}, {"id": "b", "weight": 50}]}),
+            ),
+            (
+                "split",
+                json!({"branches": [{"id": "a", "weight": -1}, {"id": "b", "weight": 50}]}),
+            ),
+            (
+                "split",
+                json!({"branches": [{"id": "a", "weight": 1e308}, {"id": "b", "weight": 1e308}]}),
+            ),
+            (
+                "split",
+                json!({"branches": [{"id": "", "weight": 1}, {"id": "b", "weight": 1}]}),
+            ),
+            ("sendMessage", json!({"channel": "telegram", "body": "x"})),
+            ("sendMessage", json!({"channel": "email"})),
+            (
+                "sendMessage",
+                json!({"channel": "sms", "body": "x", "variables": {"1": 2}}),
+            ),
+            ("approval", json!({})),
+            ("approval", json!({"expiresAfter": "P0D"})),
+            ("updateCustomer", json!({"set": {"email": "x@y"}})),
+            ("updateCustomer", json!({"set": {"segment": 3}})),
+            ("updateCustomer", json!({"addTags": [""]})),
+            ("updateCustomer", json!({"addTags": "vip"})),
+            ("webhook", json!({"url": "hooks.example"})),
+            (
+                "webhook",
+                json!({"url": "https://h.example", "method": "TRACE"}),
+            ),
+            ("exit", json!({"goal": ""})),
+            ("exit", json!([1])),
+            ("delay", json!("PT2H")),
+        ] {
+            let error = bad(node_type, data);
+            assert_eq!(error.code, code::INVALID_DATA, "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn handles_per_type() {
+        assert_eq!(NodeType::Exit.fixed_handles(), Some(&[][..]));
+        assert_eq!(NodeType::Delay.fixed_handles(), Some(&["default"][..]));
+        assert_eq!(NodeType::Split.fixed_handles(), None);
+        assert!(NodeType::Approval.waits() && !NodeType::Condition.waits());
+    }
+}

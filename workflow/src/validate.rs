@@ -1,0 +1,994 @@
+//! Validation of a campaign graph, with errors the builder can pin on a node
+//! or an edge: `{nodeId, edgeId?, code, message}`.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::graph::{Graph, Node};
+use crate::nodes::{Channel, NodeData, NodeType, SendMessageData, TemplateRef, WebhookData};
+use crate::template::{self, TemplateError};
+
+/// The stable `code`s of [`ValidationError`]; the builder keys its messages
+/// on them, so they never change meaning.
+pub mod code {
+    /// The graph has no `trigger` node.
+    pub const MISSING_TRIGGER: &str = "missing_trigger";
+    /// A second (third, ...) `trigger` node; reported on each extra one.
+    pub const MULTIPLE_TRIGGERS: &str = "multiple_triggers";
+    /// Two nodes, or two edges, share an id; reported on the later one.
+    pub const DUPLICATE_ID: &str = "duplicate_id";
+    /// A node `type` outside the table of DESIGN.md.
+    pub const UNKNOWN_NODE_TYPE: &str = "unknown_node_type";
+    /// A node's `data` does not match its type's format.
+    pub const INVALID_DATA: &str = "invalid_data";
+    /// A condition rule's `field` is not a known `customer.*` / `enrollment.*` field.
+    pub const UNKNOWN_FIELD: &str = "unknown_field";
+    /// A condition rule's `op` is not one of the eleven operators.
+    pub const UNKNOWN_OPERATOR: &str = "unknown_operator";
+    /// An edge's `source` or `target` is not a node of the graph.
+    pub const DANGLING_EDGE: &str = "dangling_edge";
+    /// An edge leaves from a handle its source node does not have.
+    pub const INVALID_HANDLE: &str = "invalid_handle";
+    /// An edge leads into the trigger, which only starts a journey.
+    pub const INVALID_EDGE: &str = "invalid_edge";
+    /// A second edge leaves from the same handle: the next step would be ambiguous.
+    pub const AMBIGUOUS_HANDLE: &str = "ambiguous_handle";
+    /// A handle that every recipient may take leads nowhere.
+    pub const UNCONNECTED_HANDLE: &str = "unconnected_handle";
+    /// No path from the trigger reaches the node.
+    pub const UNREACHABLE_NODE: &str = "unreachable_node";
+    /// The node is on a cycle with no delay, waitForEvent or approval on it.
+    pub const CYCLE_WITHOUT_WAIT: &str = "cycle_without_wait";
+    /// A referenced template does not exist (or a WhatsApp message names none).
+    pub const TEMPLATE_MISSING: &str = "template_missing";
+    /// A WhatsApp message's template exists but is not APPROVED.
+    pub const TEMPLATE_NOT_APPROVED: &str = "template_not_approved";
+    /// A `{{placeholder}}` names no known variable.
+    pub const UNKNOWN_VARIABLE: &str = "unknown_variable";
+    /// A `{{` is never closed, or a `{{link:..}}` is neither a URL nor a variable.
+    pub const INVALID_TEMPLATE: &str = "invalid_template";
+
+    pub const ALL: [&str; 18] = [
+        MISSING_TRIGGER,
+        MULTIPLE_TRIGGERS,
+        DUPLICATE_ID,
+        UNKNOWN_NODE_TYPE,
+        INVALID_DATA,
+        UNKNOWN_FIELD,
+        UNKNOWN_OPERATOR,
+        DANGLING_EDGE,
+        INVALID_HANDLE,
+        INVALID_EDGE,
+        AMBIGUOUS_HANDLE,
+        UNCONNECTED_HANDLE,
+        UNREACHABLE_NODE,
+        CYCLE_WITHOUT_WAIT,
+        TEMPLATE_MISSING,
+        TEMPLATE_NOT_APPROVED,
+        UNKNOWN_VARIABLE,
+        INVALID_TEMPLATE,
+    ];
+}
+
+/// One problem, pinned on a node and/or an edge.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationError {
+    /// `null` for problems of the whole graph (`missing_trigger`).
+    pub node_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge_id: Option<String>,
+    /// One of [`code`].
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ValidationError {
+    fn node(node: &Node, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            node_id: Some(node.id.clone()),
+            edge_id: None,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// A template's provider status, as mirrored from Meta (or local for other
+/// channels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TemplateStatus {
+    Approved,
+    Pending,
+    Rejected,
+    Paused,
+    Disabled,
+    Other(String),
+}
+
+impl TemplateStatus {
+    /// Reads `APPROVED`, `pending`, ...; anything else is kept as `Other`.
+    pub fn parse(text: &str) -> Self {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "APPROVED" => Self::Approved,
+            "PENDING" => Self::Pending,
+            "REJECTED" => Self::Rejected,
+            "PAUSED" => Self::Paused,
+            "DISABLED" => Self::Disabled,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Approved => "APPROVED",
+            Self::Pending => "PENDING",
+            Self::Rejected => "REJECTED",
+            Self::Paused => "PAUSED",
+            Self::Disabled => "DISABLED",
+            Self::Other(other) => other,
+        }
+    }
+}
+
+/// Where validation learns whether a template exists and its status. Any
+/// `Fn(Channel, &TemplateRef) -> Option<TemplateStatus>` is one.
+pub trait TemplateLookup {
+    fn status(&self, channel: Channel, template: &TemplateRef) -> Option<TemplateStatus>;
+}
+
+impl<F> TemplateLookup for F
+where
+    F: Fn(Channel, &TemplateRef) -> Option<TemplateStatus>,
+{
+    fn status(&self, channel: Channel, template: &TemplateRef) -> Option<TemplateStatus> {
+        self(channel, template)
+    }
+}
+
+/// One template the workspace has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateEntry {
+    /// The `message_templates` id.
+    pub id: String,
+    /// Meta's template id, also accepted as a `templateId`.
+    pub provider_id: Option<String>,
+    pub channel: Channel,
+    pub name: String,
+    pub language: String,
+    pub status: TemplateStatus,
+}
+
+/// The workspace's templates in memory: the usual [`TemplateLookup`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateCatalog {
+    pub entries: Vec<TemplateEntry>,
+}
+
+impl TemplateCatalog {
+    pub fn new(entries: Vec<TemplateEntry>) -> Self {
+        Self { entries }
+    }
+}
+
+impl TemplateLookup for TemplateCatalog {
+    /// By id: the entry with that id (or provider id) on that channel. By
+    /// name: the entries with that name on that channel, in that language
+    /// when one is given; when several languages match, APPROVED if any is.
+    fn status(&self, channel: Channel, template: &TemplateRef) -> Option<TemplateStatus> {
+        let on_channel = self.entries.iter().filter(|e| e.channel == channel);
+        match template {
+            TemplateRef::Id(id) => on_channel
+                .into_iter()
+                .find(|e| e.id == *id || e.provider_id.as_deref() == Some(id))
+                .map(|e| e.status.clone()),
+            TemplateRef::Name { name, language } => {
+                let matches: Vec<_> = on_channel
+                    .filter(|e| e.name == *name)
+                    .filter(|e| language.as_ref().is_none_or(|l| e.language == *l))
+                    .collect();
+                matches
+                    .iter()
+                    .find(|e| e.status == TemplateStatus::Approved)
+                    .or(matches.first())
+                    .map(|e| e.status.clone())
+            }
+        }
+    }
+}
+
+/// What validation needs from outside the graph.
+#[derive(Clone, Copy)]
+pub struct ValidationContext<'a> {
+    pub templates: &'a dyn TemplateLookup,
+}
+
+impl<'a> ValidationContext<'a> {
+    pub fn new(templates: &'a dyn TemplateLookup) -> Self {
+        Self { templates }
+    }
+}
+
+/// Every problem of `graph`, in a stable order: ids, node data, triggers,
+/// edges, handles, reachability, cycles. Empty means publishable.
+pub fn validate(graph: &Graph, ctx: &ValidationContext<'_>) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+
+    // Node ids: the first node with an id is the node; later ones are errors.
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if index.contains_key(node.id.as_str()) {
+            errors.push(ValidationError::node(
+                node,
+                code::DUPLICATE_ID,
+                format!("another node already has the id {:?}", node.id),
+            ));
+        } else {
+            index.insert(&node.id, i);
+        }
+    }
+    let mut edge_ids = HashSet::new();
+    for edge in &graph.edges {
+        if !edge_ids.insert(edge.id.as_str()) {
+            errors.push(ValidationError {
+                node_id: None,
+                edge_id: Some(edge.id.clone()),
+                code: code::DUPLICATE_ID,
+                message: format!("another edge already has the id {:?}", edge.id),
+            });
+        }
+    }
+
+    // Node types and data.
+    let data: Vec<Option<NodeData>> = graph
+        .nodes
+        .iter()
+        .map(|node| match node.typed_data() {
+            Ok(data) => {
+                check_references(node, &data, ctx, &mut errors);
+                Some(data)
+            }
+            Err(e) => {
+                errors.push(ValidationError::node(node, e.code, e.message));
+                None
+            }
+        })
+        .collect();
+
+    // Exactly one trigger.
+    let triggers: Vec<usize> = (0..graph.nodes.len())
+        .filter(|i| graph.nodes[*i].kind() == Some(NodeType::Trigger))
+        .collect();
+    match triggers.as_slice() {
+        [] => errors.push(ValidationError {
+            node_id: None,
+            edge_id: None,
+            code: code::MISSING_TRIGGER,
+            message: "a campaign needs a trigger node".into(),
+        }),
+        [_, extra @ ..] => {
+            for i in extra {
+                errors.push(ValidationError::node(
+                    &graph.nodes[*i],
+                    code::MULTIPLE_TRIGGERS,
+                    "a campaign has exactly one trigger",
+                ));
+            }
+        }
+    }
+
+    // The handles each node has, when they can be known.
+    let handles: Vec<Option<Vec<&str>>> = graph
+        .nodes
+        .iter()
+        .zip(&data)
+        .map(|(node, data)| match (node.kind(), data) {
+            (_, Some(data)) => Some(data.handles()),
+            (Some(kind), None) => kind.fixed_handles().map(<[&str]>::to_vec),
+            (None, None) => None,
+        })
+        .collect();
+
+    // Edges.
+    let mut adjacency: Vec<Vec<usize>> = vec![Vec::new(); graph.nodes.len()];
+    let mut connected: HashSet<(usize, &str)> = HashSet::new();
+    for edge in &graph.edges {
+        let source = index.get(edge.source.as_str()).copied();
+        let target = index.get(edge.target.as_str()).copied();
+        let edge_error = |code: &'static str, message: String| ValidationError {
+            node_id: source.map(|_| edge.source.clone()),
+            edge_id: Some(edge.id.clone()),
+            code,
+            message,
+        };
+        let (Some(source), Some(target)) = (source, target) else {
+            let missing = if source.is_none() {
+                &edge.source
+            } else {
+                &edge.target
+            };
+            errors.push(edge_error(
+                code::DANGLING_EDGE,
+                format!("the edge points at {missing:?}, which is not a node"),
+            ));
+            continue;
+        };
+        adjacency[source].push(target);
+        if graph.nodes[target].kind() == Some(NodeType::Trigger) {
+            errors.push(edge_error(
+                code::INVALID_EDGE,
+                "nothing may lead into the trigger".into(),
+            ));
+        }
+        let handle = edge.handle();
+        if let Some(valid) = &handles[source] {
+            if !valid.contains(&handle) {
+                let message = if valid.is_empty() {
+                    format!("{} has no way out", graph.nodes[source].node_type)
+                } else {
+                    format!(
+                        "{} has no handle {handle:?} (its handles: {})",
+                        graph.nodes[source].node_type,
+                        valid.join(", ")
+                    )
+                };
+                errors.push(edge_error(code::INVALID_HANDLE, message));
+                continue;
+            }
+            if !connected.insert((source, handle)) {
+                errors.push(edge_error(
+                    code::AMBIGUOUS_HANDLE,
+                    format!("handle {handle:?} is already connected to another node"),
+                ));
+            }
+        }
+    }
+
+    // Every way out leads somewhere.
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if index.get(node.id.as_str()) != Some(&i) {
+            continue;
+        }
+        for handle in handles[i].iter().flatten() {
+            if !connected.contains(&(i, *handle)) {
+                errors.push(ValidationError::node(
+                    node,
+                    code::UNCONNECTED_HANDLE,
+                    format!("handle {handle:?} is not connected"),
+                ));
+            }
+        }
+    }
+
+    // Reachability from the one trigger.
+    if let [trigger] = triggers.as_slice() {
+        let mut reached = vec![false; graph.nodes.len()];
+        reached[*trigger] = true;
+        let mut queue = VecDeque::from([*trigger]);
+        while let Some(at) = queue.pop_front() {
+            for next in &adjacency[at] {
+                if !reached[*next] {
+                    reached[*next] = true;
+                    queue.push_back(*next);
+                }
+            }
+        }
+        for (i, node) in graph.nodes.iter().enumerate() {
+            if !reached[i] && index.get(node.id.as_str()) == Some(&i) {
+                errors.push(ValidationError::node(
+                    node,
+                    code::UNREACHABLE_NODE,
+                    "no path from the trigger reaches this node",
+                ));
+            }
+        }
+    }
+
+    // Cycles must pass through a node that waits.
+    let waits = |i: usize| graph.nodes[i].kind().is_some_and(NodeType::waits);
+    let instant: Vec<Vec<usize>> = adjacency
+        .iter()
+        .enumerate()
+        .map(|(from, targets)| {
+            if waits(from) {
+                Vec::new()
+            } else {
+                targets.iter().copied().filter(|to| !waits(*to)).collect()
+            }
+        })
+        .collect();
+    let mut on_cycle = vec![false; graph.nodes.len()];
+    for component in strongly_connected(&instant) {
+        if component.len() > 1 || instant[component[0]].contains(&component[0]) {
+            for i in component {
+                on_cycle[i] = true;
+            }
+        }
+    }
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if on_cycle[i] {
+            errors.push(ValidationError::node(
+                node,
+                code::CYCLE_WITHOUT_WAIT,
+                "this node is on a loop with no delay, waitForEvent or approval: a recipient would go round it without end",
+            ));
+        }
+    }
+
+    errors
+}
+
+/// Templates a node refers to, and the variables of its texts.
+fn check_references(
+    node: &Node,
+    data: &NodeData,
+    ctx: &ValidationContext<'_>,
+    errors: &mut Vec<ValidationError>,
+) {
+    match data {
+        NodeData::SendMessage(message) => {
+            check_template(node, message, ctx, errors);
+            let texts = [("subject", &message.subject), ("body", &message.body)];
+            for (field, text) in texts {
+                if let Some(text) = text {
+                    check_text(node, field, text, errors);
+                }
+            }
+            for (key, text) in &message.variables {
+                check_text(node, &format!("variables.{key}"), text, errors);
+            }
+        }
+        NodeData::Webhook(WebhookData { url, body, .. }) => {
+            check_text(node, "url", url, errors);
+            if let Some(body) = body {
+                check_json(node, "body", body, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn check_template(
+    node: &Node,
+    message: &SendMessageData,
+    ctx: &ValidationContext<'_>,
+    errors: &mut Vec<ValidationError>,
+) {
+    let channel = message.channel;
+    let Some(template) = &message.template else {
+        if channel == Channel::Whatsapp {
+            errors.push(ValidationError::node(
+                node,
+                code::TEMPLATE_MISSING,
+                "a WhatsApp message needs an approved template (templateName or templateId)",
+            ));
+        }
+        return;
+    };
+    let described = match template {
+        TemplateRef::Id(id) => format!("with id {id:?}"),
+        TemplateRef::Name {
+            name,
+            language: Some(language),
+        } => format!("{name:?} ({language})"),
+        TemplateRef::Name { name, .. } => format!("{name:?}"),
+    };
+    match ctx.templates.status(channel, template) {
+        None => errors.push(ValidationError::node(
+            node,
+            code::TEMPLATE_MISSING,
+            format!("there is no {} template {described}", channel.name()),
+        )),
+        Some(status) if channel == Channel::Whatsapp && status != TemplateStatus::Approved => {
+            errors.push(ValidationError::node(
+                node,
+                code::TEMPLATE_NOT_APPROVED,
+                format!(
+                    "the WhatsApp template {described} is {}, not APPROVED",
+                    status.name()
+                ),
+            ))
+        }
+        Some(_) => {}
+    }
+}
+
+fn check_text(node: &Node, field: &str, text: &str, errors: &mut Vec<ValidationError>) {
+    for problem in template::check(text) {
+        let code = match problem {
+            TemplateError::UnknownVariable(_) => code::UNKNOWN_VARIABLE,
+            TemplateError::InvalidLink(_) | TemplateError::Unclosed => code::INVALID_TEMPLATE,
+        };
+        errors.push(ValidationError::node(
+            node,
+            code,
+            format!("{field}: {problem}"),
+        ));
+    }
+}
+
+fn check_json(node: &Node, path: &str, value: &Value, errors: &mut Vec<ValidationError>) {
+    match value {
+        Value::String(text) => check_text(node, path, text, errors),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_json(node, &format!("{path}[{i}]"), item, errors);
+            }
+        }
+        Value::Object(fields) => {
+            for (key, item) in fields {
+                check_json(node, &format!("{path}.{key}"), item, errors);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Tarjan's strongly connected components, without recursion (graphs come
+/// from outside and may be deep).
+fn strongly_connected(adjacency: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    const UNSEEN: usize = usize::MAX;
+    let n = adjacency.len();
+    let mut order = vec![UNSEEN; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut components = Vec::new();
+    for root in 0..n {
+        if order[root] != UNSEEN {
+            continue;
+        }
+        order[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        let mut calls = vec![(root, 0usize)];
+        while let Some(frame) = calls.last_mut() {
+            let v = frame.0;
+            if let Some(&w) = adjacency[v].get(frame.1) {
+                frame.1 += 1;
+                if order[w] == UNSEEN {
+                    order[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    calls.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(order[w]);
+                }
+                continue;
+            }
+            calls.pop();
+            if let Some(&(parent, _)) = calls.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == order[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                components.push(component);
+            }
+        }
+    }
+    components
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn catalog() -> TemplateCatalog {
+        let entry = |id: &str, channel, name: &str, language: &str, status| TemplateEntry {
+            id: id.into(),
+            provider_id: Some(format!("meta-{id}")),
+            channel,
+            name: name.into(),
+            language: language.into(),
+            status,
+        };
+        TemplateCatalog::new(vec![
+            entry(
+                "t1",
+                Channel::Whatsapp,
+                "boas_vindas",
+                "pt_BR",
+                TemplateStatus::Approved,
+            ),
+            entry(
+                "t2",
+                Channel::Whatsapp,
+                "boas_vindas",
+                "en_US",
+                TemplateStatus::Pending,
+            ),
+            entry(
+                "t3",
+                Channel::Whatsapp,
+                "resgate",
+                "pt_BR",
+                TemplateStatus::Paused,
+            ),
+            entry(
+                "t4",
+                Channel::Email,
+                "newsletter",
+                "pt_BR",
+                TemplateStatus::Pending,
+            ),
+        ])
+    }
+
+    fn run(doc: Value) -> Vec<ValidationError> {
+        let graph = Graph::from_value(&doc).expect("a graph");
+        let catalog = catalog();
+        validate(&graph, &ValidationContext::new(&catalog))
+    }
+
+    fn codes(doc: Value) -> Vec<(Option<String>, Option<String>, &'static str)> {
+        run(doc)
+            .into_iter()
+            .map(|e| (e.node_id, e.edge_id, e.code))
+            .collect()
+    }
+
+    fn n(id: &str) -> Option<String> {
+        Some(id.into())
+    }
+
+    /// trigger → condition → (true: send whatsapp → exit) / (false: delay → exit)
+    fn welcome() -> Value {
+        json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "position": {"x": 0, "y": 0},
+                 "data": {"source": "event", "event": "purchase_approved"}},
+                {"id": "c", "type": "condition", "data": {"combinator": "and",
+                  "rules": [{"field": "customer.phone", "op": "exists"}]}},
+                {"id": "w", "type": "sendMessage", "data": {"channel": "whatsapp",
+                  "templateName": "boas_vindas", "language": "pt_BR",
+                  "variables": {"1": "{{customer.first_name}}", "2": "{{link:enrollment.access_url}}"}}},
+                {"id": "d", "type": "delay", "data": {"until": "09:00"}},
+                {"id": "x", "type": "exit", "data": {"goal": "first_access"}},
+                {"id": "y", "type": "exit"}
+            ],
+            "edges": [
+                {"id": "e1", "source": "t", "target": "c"},
+                {"id": "e2", "source": "c", "sourceHandle": "true", "target": "w"},
+                {"id": "e3", "source": "c", "sourceHandle": "false", "target": "d"},
+                {"id": "e4", "source": "w", "sourceHandle": "default", "target": "x"},
+                {"id": "e5", "source": "d", "target": "y"}
+            ]
+        })
+    }
+
+    #[test]
+    fn a_sound_campaign_has_no_errors() {
+        assert_eq!(run(welcome()), vec![]);
+    }
+
+    #[test]
+    fn errors_serialise_with_camel_case_keys() {
+        let mut doc = welcome();
+        doc["edges"][1]["sourceHandle"] = json!("maybe");
+        let errors = run(doc);
+        let value = serde_json::to_value(&errors[0]).unwrap();
+        assert_eq!(value["nodeId"], json!("c"));
+        assert_eq!(value["edgeId"], json!("e2"));
+        assert_eq!(value["code"], json!("invalid_handle"));
+        assert!(value["message"].as_str().unwrap().contains("maybe"));
+        let missing = serde_json::to_value(ValidationError {
+            node_id: None,
+            edge_id: None,
+            code: code::MISSING_TRIGGER,
+            message: "m".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            missing,
+            json!({"nodeId": null, "code": "missing_trigger", "message": "m"})
+        );
+    }
+
+    #[test]
+    fn triggers() {
+        let mut doc = welcome();
+        doc["nodes"][0]["type"] = json!("exit");
+        doc["nodes"][0]["data"] = json!({});
+        assert_eq!(
+            codes(doc),
+            vec![
+                (None, None, code::MISSING_TRIGGER),
+                (n("t"), n("e1"), code::INVALID_HANDLE),
+            ]
+        );
+
+        let mut doc = welcome();
+        doc["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "t2", "type": "trigger", "data": {"source": "manual"}}));
+        doc["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "e9", "source": "t2", "target": "c"}));
+        assert_eq!(codes(doc), vec![(n("t2"), None, code::MULTIPLE_TRIGGERS)]);
+    }
+
+    #[test]
+    fn ids_types_and_data() {
+        let mut doc = welcome();
+        let nodes = doc["nodes"].as_array_mut().unwrap();
+        nodes.push(json!({"id": "x", "type": "exit"}));
+        nodes.push(json!({"id": "s", "type": "sendSms", "data": {}}));
+        nodes[3]["data"] = json!({"until": "nine"});
+        nodes[1]["data"]["rules"][0]["op"] = json!("like");
+        doc["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "e1", "source": "s", "target": "y"}));
+        assert_eq!(
+            codes(doc),
+            vec![
+                (n("x"), None, code::DUPLICATE_ID),
+                (None, n("e1"), code::DUPLICATE_ID),
+                (n("c"), None, code::UNKNOWN_OPERATOR),
+                (n("d"), None, code::INVALID_DATA),
+                (n("s"), None, code::UNKNOWN_NODE_TYPE),
+                (n("s"), None, code::UNREACHABLE_NODE),
+            ]
+        );
+    }
+
+    #[test]
+    fn edges_and_handles() {
+        let mut doc = welcome();
+        let edges = doc["edges"].as_array_mut().unwrap();
+        edges[2]["sourceHandle"] = json!("no"); // condition false → invalid
+        edges.push(json!({"id": "e6", "source": "ghost", "target": "x"}));
+        edges.push(json!({"id": "e7", "source": "x", "target": "y"}));
+        edges.push(json!({"id": "e8", "source": "w", "target": "y"}));
+        edges.push(json!({"id": "e9", "source": "d", "target": "t"}));
+        edges.push(json!({"id": "e10", "source": "w", "target": "nowhere"}));
+        assert_eq!(
+            codes(doc),
+            vec![
+                (n("c"), n("e3"), code::INVALID_HANDLE),
+                (None, n("e6"), code::DANGLING_EDGE),
+                (n("x"), n("e7"), code::INVALID_HANDLE),
+                (n("w"), n("e8"), code::AMBIGUOUS_HANDLE),
+                (n("d"), n("e9"), code::INVALID_EDGE),
+                (n("d"), n("e9"), code::AMBIGUOUS_HANDLE),
+                (n("w"), n("e10"), code::DANGLING_EDGE),
+                (n("c"), None, code::UNCONNECTED_HANDLE),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_required_handle_of_every_type() {
+        let doc = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "data": {"source": "manual"}},
+                {"id": "w", "type": "waitForEvent", "data": {"event": "first_access", "timeout": "P3D"}},
+                {"id": "a", "type": "approval", "data": {"expiresAfter": "P2D"}},
+                {"id": "s", "type": "split", "data": {"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}},
+                {"id": "u", "type": "updateCustomer", "data": {"addTags": ["x"]}},
+                {"id": "h", "type": "webhook", "data": {"url": "https://h.example"}},
+                {"id": "x", "type": "exit"}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "w"},
+                {"id": "2", "source": "w", "sourceHandle": "event", "target": "a"},
+                {"id": "3", "source": "a", "sourceHandle": "approved", "target": "s"},
+                {"id": "4", "source": "s", "sourceHandle": "a", "target": "u"},
+                {"id": "5", "source": "u", "target": "h"}
+            ]
+        });
+        assert_eq!(
+            run(doc)
+                .into_iter()
+                .map(|e| (e.node_id.unwrap(), e.message))
+                .collect::<Vec<_>>(),
+            vec![
+                ("w".into(), "handle \"timeout\" is not connected".into()),
+                ("a".into(), "handle \"rejected\" is not connected".into()),
+                ("a".into(), "handle \"expired\" is not connected".into()),
+                ("s".into(), "handle \"b\" is not connected".into()),
+                ("h".into(), "handle \"default\" is not connected".into()),
+                (
+                    "x".into(),
+                    "no path from the trigger reaches this node".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn cycles_need_a_wait() {
+        // c → w → c with no wait: both on the loop; d → c → d has a delay.
+        let doc = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "data": {"source": "manual"}},
+                {"id": "c", "type": "condition", "data": {"rules": [{"field": "customer.tags", "op": "contains", "value": "vip"}]}},
+                {"id": "w", "type": "sendMessage", "data": {"channel": "log", "body": "hi"}},
+                {"id": "d", "type": "delay", "data": {"duration": "P1D"}},
+                {"id": "x", "type": "exit"}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "c"},
+                {"id": "2", "source": "c", "sourceHandle": "true", "target": "w"},
+                {"id": "3", "source": "w", "target": "c"},
+                {"id": "4", "source": "c", "sourceHandle": "false", "target": "x"}
+            ]
+        });
+        assert_eq!(
+            codes(doc),
+            vec![
+                (n("d"), None, code::UNCONNECTED_HANDLE),
+                (n("d"), None, code::UNREACHABLE_NODE),
+                (n("c"), None, code::CYCLE_WITHOUT_WAIT),
+                (n("w"), None, code::CYCLE_WITHOUT_WAIT),
+            ]
+        );
+        let through_delay = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "data": {"source": "manual"}},
+                {"id": "c", "type": "condition", "data": {"rules": [{"field": "customer.tags", "op": "contains", "value": "vip"}]}},
+                {"id": "d", "type": "delay", "data": {"duration": "P1D"}},
+                {"id": "x", "type": "exit"}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "c"},
+                {"id": "2", "source": "c", "sourceHandle": "true", "target": "d"},
+                {"id": "3", "source": "d", "target": "c"},
+                {"id": "4", "source": "c", "sourceHandle": "false", "target": "x"}
+            ]
+        });
+        assert_eq!(run(through_delay), vec![]);
+        let self_loop = json!({
+            "nodes": [
+                {"id": "t", "type": "trigger", "data": {"source": "manual"}},
+                {"id": "c", "type": "condition", "data": {"rules": [{"field": "customer.tags", "op": "exists"}]}},
+                {"id": "x", "type": "exit"}
+            ],
+            "edges": [
+                {"id": "1", "source": "t", "target": "c"},
+                {"id": "2", "source": "c", "sourceHandle": "true", "target": "c"},
+                {"id": "4", "source": "c", "sourceHandle": "false", "target": "x"}
+            ]
+        });
+        assert_eq!(
+            codes(self_loop),
+            vec![(n("c"), None, code::CYCLE_WITHOUT_WAIT)]
+        );
+    }
+
+    #[test]
+    fn templates_and_variables() {
+        let with_message = |data: Value| {
+            let mut doc = welcome();
+            doc["nodes"][2]["data"] = data;
+            codes(doc)
+        };
+        let w = || (n("w"), None);
+        let only = |code| {
+            let (node, edge) = w();
+            vec![(node, edge, code)]
+        };
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "templateName": "boas_vindas"})),
+            vec![]
+        );
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "templateId": "t1"})),
+            vec![]
+        );
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "templateId": "meta-t1"})),
+            vec![]
+        );
+        assert_eq!(
+            with_message(
+                json!({"channel": "whatsapp", "templateName": "boas_vindas", "language": "en_US"})
+            ),
+            only(code::TEMPLATE_NOT_APPROVED)
+        );
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "templateName": "resgate"})),
+            only(code::TEMPLATE_NOT_APPROVED)
+        );
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "templateName": "nope"})),
+            only(code::TEMPLATE_MISSING)
+        );
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "body": "free text"})),
+            only(code::TEMPLATE_MISSING)
+        );
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "templateId": "t4"})),
+            only(code::TEMPLATE_MISSING)
+        );
+        // Other channels: the template must exist, whatever its status.
+        assert_eq!(
+            with_message(json!({"channel": "email", "templateName": "newsletter"})),
+            vec![]
+        );
+        assert_eq!(
+            with_message(json!({"channel": "email", "templateName": "boas_vindas"})),
+            only(code::TEMPLATE_MISSING)
+        );
+        assert_eq!(
+            with_message(
+                json!({"channel": "email", "subject": "Oi {{customer.nome}}",
+                                "body": "{{customer.name}} {{link:ftp://x}} {{customer.email"})
+            ),
+            vec![
+                (n("w"), None, code::UNKNOWN_VARIABLE),
+                (n("w"), None, code::INVALID_TEMPLATE),
+                (n("w"), None, code::INVALID_TEMPLATE),
+            ]
+        );
+        assert_eq!(
+            with_message(json!({"channel": "whatsapp", "templateName": "boas_vindas",
+                                "variables": {"1": "{{cliente.nome}}"}})),
+            only(code::UNKNOWN_VARIABLE)
+        );
+        let mut doc = welcome();
+        doc["nodes"][2] = json!({"id": "w", "type": "webhook", "data": {
+            "url": "https://h.example/{{customer.mail}}",
+            "body": {"list": ["{{customer.tags}}", {"x": "{{enrollment.x}}"}]}}});
+        let errors = run(doc);
+        assert_eq!(
+            errors
+                .iter()
+                .map(|e| e.message.as_str())
+                .collect::<Vec<_>>(),
+            vec![
+                "url: unknown variable {{customer.mail}}",
+                "body.list[1].x: unknown variable {{enrollment.x}}"
+            ]
+        );
+    }
+
+    #[test]
+    fn catalog_lookup_by_closure() {
+        let graph = Graph::from_value(&welcome()).unwrap();
+        let nothing = |_: Channel, _: &TemplateRef| -> Option<TemplateStatus> { None };
+        let errors = validate(&graph, &ValidationContext::new(&nothing));
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].code, code::TEMPLATE_MISSING);
+        let everything = |_: Channel, _: &TemplateRef| Some(TemplateStatus::parse("approved"));
+        assert!(validate(&graph, &ValidationContext::new(&everything)).is_empty());
+    }
+
+    #[test]
+    fn an_empty_graph_only_lacks_a_trigger() {
+        assert_eq!(
+            codes(json!({"nodes": [], "edges": []})),
+            vec![(None, None, code::MISSING_TRIGGER)]
+        );
+    }
+
+    #[test]
+    fn codes_are_distinct() {
+        let unique: HashSet<_> = code::ALL.iter().collect();
+        assert_eq!(unique.len(), code::ALL.len());
+    }
+}
