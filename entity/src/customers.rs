@@ -302,7 +302,14 @@ pub async fn add_note(
 
 /// Records that a customer opted out of a channel (STOP reply, provider
 /// error 131050, unsubscribe link), with when and why.
-pub async fn record_opt_out<C: ConnectionTrait>(db: &C, tenant: Tenant, customer_id: Uuid, channel: crate::entities::enums::Channel, source: &str, at: DateTime<Utc>) -> Result<customer::Model> {
+pub async fn record_opt_out<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    channel: crate::entities::enums::Channel,
+    source: &str,
+    at: DateTime<Utc>,
+) -> Result<customer::Model> {
     let current = tenant.get::<customer::Entity, _>(db, customer_id).await?;
     let mut consent = current.consent.clone();
     if !consent.is_object() {
@@ -314,7 +321,16 @@ pub async fn record_opt_out<C: ConnectionTrait>(db: &C, tenant: Tenant, customer
     model.consent = Set(consent);
     model.updated_at = Set(Utc::now());
     let updated = model.update(db).await?;
-    record_activity(db, tenant, customer_id, "opted_out", None, json!({"channel": name, "source": source}), at).await?;
+    record_activity(
+        db,
+        tenant,
+        customer_id,
+        "opted_out",
+        None,
+        json!({"channel": name, "source": source}),
+        at,
+    )
+    .await?;
     Ok(updated)
 }
 

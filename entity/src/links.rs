@@ -18,7 +18,9 @@ const CODE_LEN: usize = 10;
 /// A fresh random link code.
 pub fn new_code() -> String {
     let mut rng = rand::thread_rng();
-    (0..CODE_LEN).map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char).collect()
+    (0..CODE_LEN)
+        .map(|_| CODE_ALPHABET[rng.gen_range(0..CODE_ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Whether `code` could be one of ours (checked before any query).
@@ -27,14 +29,29 @@ pub fn plausible_code(code: &str) -> bool {
 }
 
 /// Creates a tracked link to `target_url` for a message to a customer.
-pub async fn create<C: ConnectionTrait>(db: &C, tenant: Tenant, target_url: &str, message_id: Option<Uuid>, customer_id: Option<Uuid>) -> Result<tracked_link::Model> {
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    target_url: &str,
+    message_id: Option<Uuid>,
+    customer_id: Option<Uuid>,
+) -> Result<tracked_link::Model> {
     create_with_code(db, tenant, &new_code(), target_url, message_id, customer_id).await
 }
 
 /// Creates a tracked link under a code chosen beforehand (rendering picks
 /// codes before the message row exists).
-pub async fn create_with_code<C: ConnectionTrait>(db: &C, tenant: Tenant, code: &str, target_url: &str, message_id: Option<Uuid>, customer_id: Option<Uuid>) -> Result<tracked_link::Model> {
-    if !(target_url.starts_with("https://") || target_url.starts_with("http://")) || target_url.len() > 2048 {
+pub async fn create_with_code<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    code: &str,
+    target_url: &str,
+    message_id: Option<Uuid>,
+    customer_id: Option<Uuid>,
+) -> Result<tracked_link::Model> {
+    if !(target_url.starts_with("https://") || target_url.starts_with("http://"))
+        || target_url.len() > 2048
+    {
         return Err(Error::Invalid("a tracked link needs an http(s) URL".into()));
     }
     Ok(tracked_link::ActiveModel {
@@ -54,16 +71,30 @@ pub async fn create_with_code<C: ConnectionTrait>(db: &C, tenant: Tenant, code: 
 }
 
 /// Records a click and returns where to send the visitor.
-pub async fn click<C: ConnectionTrait>(db: &C, code: &str, at: DateTime<Utc>) -> Result<Option<tracked_link::Model>> {
+pub async fn click<C: ConnectionTrait>(
+    db: &C,
+    code: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<tracked_link::Model>> {
     if !plausible_code(code) {
         return Ok(None);
     }
-    let Some(link) = tracked_link::Entity::find().filter(tracked_link::Column::Code.eq(code)).one(db).await? else {
+    let Some(link) = tracked_link::Entity::find()
+        .filter(tracked_link::Column::Code.eq(code))
+        .one(db)
+        .await?
+    else {
         return Ok(None);
     };
     tracked_link::Entity::update_many()
-        .col_expr(tracked_link::Column::ClickCount, Expr::col(tracked_link::Column::ClickCount).add(1))
-        .col_expr(tracked_link::Column::FirstClickedAt, Expr::value(Some(link.first_clicked_at.unwrap_or(at))))
+        .col_expr(
+            tracked_link::Column::ClickCount,
+            Expr::col(tracked_link::Column::ClickCount).add(1),
+        )
+        .col_expr(
+            tracked_link::Column::FirstClickedAt,
+            Expr::value(Some(link.first_clicked_at.unwrap_or(at))),
+        )
         .col_expr(tracked_link::Column::LastClickedAt, Expr::value(Some(at)))
         .filter(tracked_link::Column::Id.eq(link.id))
         .exec(db)
@@ -72,7 +103,13 @@ pub async fn click<C: ConnectionTrait>(db: &C, code: &str, at: DateTime<Utc>) ->
         && let Some(message) = message::Entity::find_by_id(message_id).one(db).await?
         && let Some(recipient_id) = message.campaign_recipient_id
     {
-        crate::executions::mark_recipient(db, recipient_id, campaign_recipient::Column::ClickedAt, at).await?;
+        crate::executions::mark_recipient(
+            db,
+            recipient_id,
+            campaign_recipient::Column::ClickedAt,
+            at,
+        )
+        .await?;
     }
     Ok(Some(link))
 }

@@ -41,7 +41,11 @@ pub struct NewMessage {
 
 /// Reserves the message under its key, or returns the one already there;
 /// `true` when this call created it.
-pub async fn reserve<C: ConnectionTrait>(db: &C, tenant: Tenant, new: NewMessage) -> Result<(message::Model, bool)> {
+pub async fn reserve<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    new: NewMessage,
+) -> Result<(message::Model, bool)> {
     let now = Utc::now();
     let row = message::ActiveModel {
         id: Set(new_id()),
@@ -66,7 +70,11 @@ pub async fn reserve<C: ConnectionTrait>(db: &C, tenant: Tenant, new: NewMessage
         updated_at: Set(now),
     };
     let inserted = message::Entity::insert(row)
-        .on_conflict(OnConflict::column(message::Column::IdempotencyKey).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(message::Column::IdempotencyKey)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(db)
         .await?;
     let message = message::Entity::find()

@@ -51,11 +51,23 @@ impl TestApp {
     pub async fn run_journey(&self, workspace: Uuid, document: Value) -> (String, String) {
         let agent = self.agent_token(workspace);
         let created = self.graphql(Some(&agent), "mutation($doc: JSON!) { createCampaign(input: {name: \"Jornada\", workflowData: $doc}) { id } }", json!({"doc": document})).await;
-        let campaign = created.data("createCampaign")["id"].as_str().unwrap().to_owned();
-        let published = self.graphql(Some(&agent), "mutation($id: ID!) { publishCampaign(id: $id) { status } }", json!({"id": campaign})).await;
+        let campaign = created.data("createCampaign")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let published = self
+            .graphql(
+                Some(&agent),
+                "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
+                json!({"id": campaign}),
+            )
+            .await;
         assert_eq!(published.data("publishCampaign")["status"], "ACTIVE");
         let group = self.graphql(Some(&agent), "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { id } }", json!({})).await;
-        let group = group.data("createTargetGroupMapping")["id"].as_str().unwrap().to_owned();
+        let group = group.data("createTargetGroupMapping")["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let run = self.graphql(Some(&agent), "mutation($id: ID!, $g: ID!) { runCampaign(id: $id, targetGroupId: $g) { id status } }", json!({"id": campaign, "g": group})).await;
         let execution = run.data("runCampaign")["id"].as_str().unwrap().to_owned();
         (campaign, execution)
@@ -66,12 +78,21 @@ impl TestApp {
         let agent = self.agent_token(workspace);
         let started = std::time::Instant::now();
         loop {
-            let answer = self.graphql(Some(&agent), "query($id: ID!) { campaignExecution(id: $id) { status metrics } }", json!({"id": execution})).await;
+            let answer = self
+                .graphql(
+                    Some(&agent),
+                    "query($id: ID!) { campaignExecution(id: $id) { status metrics } }",
+                    json!({"id": execution}),
+                )
+                .await;
             let current = answer.data("campaignExecution").clone();
             if current["status"] == "COMPLETED" {
                 return current;
             }
-            assert!(started.elapsed() < std::time::Duration::from_secs(60), "execution not completed: {current}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "execution not completed: {current}"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     }
@@ -82,7 +103,12 @@ async fn a_branching_campaign_reaches_each_recipient_as_drawn(app: TestApp) {
     let agent = app.agent_token(ws);
     let mut vips = 0;
     for i in 0..40 {
-        let tags = if i % 4 == 0 { vips += 1; json!(["vip"]) } else { json!(["aluna"]) };
+        let tags = if i % 4 == 0 {
+            vips += 1;
+            json!(["vip"])
+        } else {
+            json!(["aluna"])
+        };
         app.graphql(
             Some(&agent),
             "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
@@ -91,9 +117,28 @@ async fn a_branching_campaign_reaches_each_recipient_as_drawn(app: TestApp) {
         .await
         .data("createCustomer");
     }
-    let invalid = app.graphql(Some(&agent), "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }", json!({"doc": {"nodes": [node("x", "exit", json!({}))], "edges": []}})).await;
-    assert!(invalid.data("validateWorkflow").as_array().unwrap().iter().any(|e| e["code"] == "missing_trigger"));
-    let clean = app.graphql(Some(&agent), "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }", json!({"doc": branching_journey()})).await;
+    let invalid = app
+        .graphql(
+            Some(&agent),
+            "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }",
+            json!({"doc": {"nodes": [node("x", "exit", json!({}))], "edges": []}}),
+        )
+        .await;
+    assert!(
+        invalid
+            .data("validateWorkflow")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["code"] == "missing_trigger")
+    );
+    let clean = app
+        .graphql(
+            Some(&agent),
+            "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }",
+            json!({"doc": branching_journey()}),
+        )
+        .await;
     assert_eq!(clean.data("validateWorkflow"), &json!([]));
 
     let (campaign, execution) = app.run_journey(ws, branching_journey()).await;
@@ -105,55 +150,297 @@ async fn a_branching_campaign_reaches_each_recipient_as_drawn(app: TestApp) {
     assert_eq!(metrics["failed"], 0);
 
     // Exactly one message per recipient at each send node, never two.
-    assert_eq!(app.count_where("messages", "node_id = 'vip-msg'").await, vips);
-    let group_a = app.count_where("customers", "CAST(tags AS TEXT) LIKE '%grupo-a%'").await;
+    assert_eq!(
+        app.count_where("messages", "node_id = 'vip-msg'").await,
+        vips
+    );
+    let group_a = app
+        .count_where("customers", "CAST(tags AS TEXT) LIKE '%grupo-a%'")
+        .await;
     let group_b = app.count_where("messages", "node_id = 'mail-b'").await;
-    assert_eq!(group_a + group_b, 40 - vips, "every non-vip went down exactly one arm");
-    assert!(group_a > 0 && group_b > 0, "the split used both arms ({group_a}/{group_b})");
+    assert_eq!(
+        group_a + group_b,
+        40 - vips,
+        "every non-vip went down exactly one arm"
+    );
+    assert!(
+        group_a > 0 && group_b > 0,
+        "the split used both arms ({group_a}/{group_b})"
+    );
     assert_eq!(metrics["sent"], vips + group_b);
     assert_eq!(metrics["nodes"]["vip-msg"]["sent"], vips);
-    assert_eq!(app.count_rows("messages").await, app.count_where("messages", "status = 'sent'").await);
-    assert_eq!(app.count_rows("tracked_links").await, vips, "one tracked link per vip message");
+    assert_eq!(
+        app.count_rows("messages").await,
+        app.count_where("messages", "status = 'sent'").await
+    );
+    assert_eq!(
+        app.count_rows("tracked_links").await,
+        vips,
+        "one tracked link per vip message"
+    );
 
     // A click on a tracked link redirects and counts.
     let code: String = {
         use sea_orm::EntityTrait;
-        entity::tracked_link::Entity::find().one(&app.db).await.unwrap().unwrap().code
+        entity::tracked_link::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .code
     };
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let redirect = client.get(app.url(&format!("/r/{code}"))).send().await.unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let redirect = client
+        .get(app.url(&format!("/r/{code}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(redirect.status(), 302);
-    assert_eq!(redirect.headers()["location"], "https://curso.example.com/aula-1");
-    assert_eq!(client.get(app.url("/r/naoexiste1")).send().await.unwrap().status(), 404);
-    let clicked = app.graphql(Some(&agent), "query($id: ID!) { campaignExecution(id: $id) { metrics } }", json!({"id": execution})).await;
+    assert_eq!(
+        redirect.headers()["location"],
+        "https://curso.example.com/aula-1"
+    );
+    assert_eq!(
+        client
+            .get(app.url("/r/naoexiste1"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let clicked = app
+        .graphql(
+            Some(&agent),
+            "query($id: ID!) { campaignExecution(id: $id) { metrics } }",
+            json!({"id": execution}),
+        )
+        .await;
     assert_eq!(clicked.data("campaignExecution")["metrics"]["clicked"], 1);
 
     let recipients = app
         .graphql(Some(&agent), "query($id: ID!) { campaignExecution(id: $id) { recipients(first: 100, filter: {status: \"completed\"}) { totalCount edges { node { status customer { email } } } } } }", json!({"id": execution}))
         .await;
-    assert_eq!(recipients.data("campaignExecution")["recipients"]["totalCount"], 40);
-    let totals = app.graphql(Some(&agent), "query($id: ID!) { campaignMetrics(campaignId: $id) }", json!({"id": campaign})).await;
+    assert_eq!(
+        recipients.data("campaignExecution")["recipients"]["totalCount"],
+        40
+    );
+    let totals = app
+        .graphql(
+            Some(&agent),
+            "query($id: ID!) { campaignMetrics(campaignId: $id) }",
+            json!({"id": campaign}),
+        )
+        .await;
     assert_eq!(totals.data("campaignMetrics")["entered"], 40);
 }
-on_both_backends!(a_branching_campaign_reaches_each_recipient_as_drawn, a_branching_campaign_reaches_each_recipient_as_drawn);
+on_both_backends!(
+    a_branching_campaign_reaches_each_recipient_as_drawn,
+    a_branching_campaign_reaches_each_recipient_as_drawn
+);
 
 async fn invalid_graphs_are_not_published_and_paused_campaigns_do_not_run(app: TestApp) {
     let ws = app.create_workspace("jornada-invalida").await;
     let agent = app.agent_token(ws);
     let broken = json!({"nodes": [node("start", "trigger", json!({"source": "manual"})), node("c", "condition", json!({"rules": []}))], "edges": [edge("start", "c", None)]});
     let created = app.graphql(Some(&agent), "mutation($doc: JSON!) { createCampaign(input: {name: \"Quebrada\", workflowData: $doc}) { id } }", json!({"doc": broken})).await;
-    let id = created.data("createCampaign")["id"].as_str().unwrap().to_owned();
-    let refused = app.graphql(Some(&agent), "mutation($id: ID!) { publishCampaign(id: $id) { status } }", json!({"id": id})).await;
+    let id = created.data("createCampaign")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await;
     assert_eq!(refused.error_code(), Some("INVALID_INPUT"));
-    assert!(refused.body["errors"][0]["message"].as_str().unwrap().contains("unconnected_handle"), "{}", refused.body);
-    let problems = app.graphql(Some(&agent), "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }", json!({"doc": broken})).await;
-    assert!(problems.data("validateWorkflow").as_array().unwrap().iter().any(|p| p["nodeId"] == "c" && p["code"] == "unconnected_handle"));
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unconnected_handle"),
+        "{}",
+        refused.body
+    );
+    let problems = app
+        .graphql(
+            Some(&agent),
+            "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }",
+            json!({"doc": broken}),
+        )
+        .await;
+    assert!(
+        problems
+            .data("validateWorkflow")
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["nodeId"] == "c" && p["code"] == "unconnected_handle")
+    );
     assert_eq!(app.count_rows("campaign_versions").await, 0);
     let group = app.graphql(Some(&agent), "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { id } }", json!({})).await;
-    let group = group.data("createTargetGroupMapping")["id"].as_str().unwrap().to_owned();
-    let not_published = app.graphql(Some(&agent), "mutation($id: ID!, $g: ID!) { runCampaign(id: $id, targetGroupId: $g) { id } }", json!({"id": id, "g": group})).await;
+    let group = group.data("createTargetGroupMapping")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let not_published = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!, $g: ID!) { runCampaign(id: $id, targetGroupId: $g) { id } }",
+            json!({"id": id, "g": group}),
+        )
+        .await;
     assert_eq!(not_published.error_code(), Some("CONFLICT"));
-    let pause_draft = app.graphql(Some(&agent), "mutation($id: ID!) { pauseCampaign(id: $id) { status } }", json!({"id": id})).await;
+    let pause_draft = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { pauseCampaign(id: $id) { status } }",
+            json!({"id": id}),
+        )
+        .await;
     assert_eq!(pause_draft.error_code(), Some("CONFLICT"));
 }
-on_both_backends!(invalid_graphs_are_not_published_and_paused_campaigns_do_not_run, invalid_graphs_are_not_published_and_paused_campaigns_do_not_run);
+on_both_backends!(
+    invalid_graphs_are_not_published_and_paused_campaigns_do_not_run,
+    invalid_graphs_are_not_published_and_paused_campaigns_do_not_run
+);
+
+/// Welcome on purchase: a message, then wait for the first access.
+fn welcome_journey() -> Value {
+    json!({
+        "nodes": [
+            node("start", "trigger", json!({"source": "event", "event": "purchase_approved", "reentry": "never"})),
+            node("welcome", "sendMessage", json!({"channel": "log", "body": "Bem-vinda, {{customer.first_name}}!"})),
+            node("wait", "waitForEvent", json!({"event": "first_access", "timeout": "P3D"})),
+            node("accessed", "exit", json!({"goal": "first_access"})),
+            node("rescue", "exit", json!({}))
+        ],
+        "edges": [
+            edge("start", "welcome", None),
+            edge("welcome", "wait", None),
+            edge("wait", "accessed", Some("event")),
+            edge("wait", "rescue", Some("timeout"))
+        ]
+    })
+}
+
+async fn an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_access(app: TestApp) {
+    use crate::hotmart_webhooks::{HOTTOK, purchase};
+    let ws = app.hotmart_workspace("boas-vindas").await;
+    let agent = app.agent_token(ws);
+    let created = app.graphql(Some(&agent), "mutation($doc: JSON!) { createCampaign(input: {name: \"Boas-vindas\", workflowData: $doc}) { id } }", json!({"doc": welcome_journey()})).await;
+    let campaign = created.data("createCampaign")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.graphql(
+        Some(&agent),
+        "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
+        json!({"id": campaign}),
+    )
+    .await
+    .data("publishCampaign");
+
+    let approved = purchase(
+        "PURCHASE_APPROVED",
+        "APPROVED",
+        "HP-BV-1",
+        "nova@example.com",
+        1_767_225_600_000,
+    );
+    assert_eq!(
+        app.post_hotmart("boas-vindas", Some(HOTTOK), &approved)
+            .await
+            .0,
+        200
+    );
+    app.settle().await;
+    let wait_for = |status: &'static str| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                if app
+                    .count_where("campaign_recipients", &format!("status = '{status}'"))
+                    .await
+                    == 1
+                {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < std::time::Duration::from_secs(30),
+                    "no recipient became {status}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    wait_for("waiting").await;
+    assert_eq!(
+        app.count_where("messages", "node_id = 'welcome' AND status = 'sent'")
+            .await,
+        1
+    );
+
+    // The same purchase again, and a second purchase: re-entry is `never`.
+    assert_eq!(
+        app.post_hotmart("boas-vindas", Some(HOTTOK), &approved)
+            .await
+            .1["status"],
+        "duplicate"
+    );
+    let second = purchase(
+        "PURCHASE_APPROVED",
+        "APPROVED",
+        "HP-BV-2",
+        "nova@example.com",
+        1_767_312_000_000,
+    );
+    assert_eq!(
+        app.post_hotmart("boas-vindas", Some(HOTTOK), &second)
+            .await
+            .0,
+        200
+    );
+    app.settle().await;
+    assert_eq!(app.count_rows("campaign_recipients").await, 1);
+
+    let access = json!({"id": Uuid::new_v4().to_string(), "event": "CLUB_FIRST_ACCESS", "version": "2.0.0", "creation_date": 1_767_400_000_000_i64,
+        "data": {"product": {"id": 3526906, "name": "Curso de Confeitaria"}, "user": {"name": "Nova", "email": "nova@example.com"}}});
+    assert_eq!(
+        app.post_hotmart("boas-vindas", Some(HOTTOK), &access)
+            .await
+            .0,
+        200
+    );
+    app.settle().await;
+    wait_for("completed").await;
+    let recipient: (Option<String>, Value) = {
+        use sea_orm::EntityTrait;
+        let r = entity::campaign_recipient::Entity::find()
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        (r.current_node_id, r.state)
+    };
+    assert_eq!(
+        recipient.1,
+        json!({"goal": "first_access"}),
+        "left through the event branch"
+    );
+    assert_eq!(
+        app.count_rows("messages").await,
+        1,
+        "the welcome was sent once"
+    );
+}
+on_both_backends!(
+    an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_access,
+    an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_access
+);

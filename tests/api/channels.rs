@@ -2,6 +2,7 @@
 //! Graph API), e-mail (a real SMTP listener), SMS / push / webhooks (an
 //! HTTP sink); template mirroring on both backends; the webhook helpers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use entity::Tenant;
@@ -16,8 +17,8 @@ use worker::channels::whatsapp::{
     signature_header, verify_signature,
 };
 use worker::channels::{
-    ChannelMessage, ChannelProvider, Channels, Content, HttpOptions, ProviderKind, Recipient,
-    SendError,
+    ChannelMessage, ChannelProvider, Channels, ChannelsCache, Content, HttpOptions, ProviderKind,
+    Recipient, SendError,
 };
 
 use crate::fakes::meta::{self as meta, FakeMeta, FakeMetaConfig, GraphError};
@@ -586,6 +587,23 @@ async fn channels_fall_back_to_log_without_credentials(app: TestApp) {
     assert!(matches!(sms, SendError::NotConfigured { .. }), "{sms:?}");
     assert!(sms.reason().contains("sms.url"));
     assert!(channels.whatsapp().is_some());
+
+    // A runner keeps built channels for a while, and rebuilds on demand.
+    let cache = ChannelsCache::default();
+    let first = cache.get(&app.db, &app.secrets, tenant).await.unwrap();
+    let again = cache.get(&app.db, &app.secrets, tenant).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    set_setting(
+        &app,
+        workspace,
+        "sms.url",
+        &format!("http://127.0.0.1:{}/sms", closed_port().await),
+    )
+    .await;
+    cache.invalidate(tenant);
+    let rebuilt = cache.get(&app.db, &app.secrets, tenant).await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &rebuilt));
+    assert_eq!(rebuilt.provider_kind(Channel::Sms), ProviderKind::Http);
 }
 on_both_backends!(
     channels_from_settings,
@@ -1060,4 +1078,18 @@ fn opt_out_replies_are_recognised() {
     ] {
         assert!(!is_opt_out(reply), "{reply:?} is not an opt-out");
     }
+}
+
+#[tokio::test]
+async fn plain_smtp_urls_fall_back_to_clear_text_when_starttls_is_not_offered() {
+    let smtp = FakeSmtp::spawn().await;
+    let url = format!("smtp://127.0.0.1:{}", smtp.port());
+    let provider = EmailProvider::new(SmtpConfig::parse(&url, FROM).unwrap()).unwrap();
+
+    provider
+        .send(&email_message("k-opportunistic", "maria@example.com", None))
+        .await
+        .expect("delivered without STARTTLS");
+
+    assert_eq!(smtp.wait_for(1).await.len(), 1);
 }

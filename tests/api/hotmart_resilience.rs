@@ -224,8 +224,8 @@ async fn duplicates_and_replays_change_nothing(app: TestApp) {
         assert_eq!(replayed["id"], id.as_str());
         assert_eq!(replayed["status"], "RECEIVED", "{replayed}");
         assert_eq!(replayed["attempts"], 0, "{replayed}");
+        app.settle().await;
     }
-    app.settle().await;
     assert_eq!(
         snapshot(&shop, &emails).await,
         first,
@@ -247,6 +247,76 @@ async fn duplicates_and_replays_change_nothing(app: TestApp) {
 on_both_backends!(
     duplicates_and_replays_change_nothing,
     duplicates_and_replays_change_nothing
+);
+
+/// An operator replays events while the worker is busy applying others (and
+/// the replays themselves): every replay is accepted, and applies once.
+async fn replays_while_the_worker_is_busy(app: TestApp) {
+    let shop = Shop::open(&app, "ocupada").await;
+    let base = now_ms() - 5 * DAY_MS;
+    let bodies: Vec<Value> = (0..30)
+        .map(|n| {
+            let at = base + n * 60_000;
+            Sale::new(
+                &format!("HP8800{n:06}"),
+                &format!("fila{n}@exemplo.com"),
+                at,
+            )
+            .event("PURCHASE_APPROVED", "APPROVED", at)
+        })
+        .collect();
+    for body in &bodies {
+        let (status, answer) = app.post_hotmart(&shop.slug, Some(HOTTOK), body).await;
+        assert_eq!(
+            (status, &answer["status"]),
+            (200, &json!("accepted")),
+            "{answer}"
+        );
+    }
+    let events = shop.webhook_events(json!({})).await;
+    let ids: Vec<String> = events["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|e| e["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids.len(), bodies.len());
+    let mut refused = Vec::new();
+    for round in 0..2 {
+        for id in &ids {
+            let answer = app
+                .graphql(
+                    Some(&shop.token),
+                    "mutation($id: ID!) { replayWebhookEvent(id: $id) { id status } }",
+                    json!({"id": id}),
+                )
+                .await;
+            if answer.body.get("errors").is_some() {
+                refused.push(format!("round {round}, {id}: {}", answer.body));
+            }
+        }
+    }
+    app.settle().await;
+    assert!(
+        refused.is_empty(),
+        "{} of {} replays refused:\n{}",
+        refused.len(),
+        2 * ids.len(),
+        refused[..refused.len().min(3)].join("\n")
+    );
+    assert_eq!(
+        shop.webhook_events(json!({"status": "PROCESSED"})).await["totalCount"],
+        bodies.len()
+    );
+    assert_eq!(app.count_rows("transactions").await, bodies.len() as i64);
+    assert_eq!(
+        domain_events(&app, "purchase_approved").await,
+        bodies.len() as i64
+    );
+}
+on_both_backends!(
+    replays_while_the_worker_is_busy,
+    replays_while_the_worker_is_busy
 );
 
 /// A small deterministic generator (xorshift64) for seeded shuffles.

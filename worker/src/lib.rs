@@ -162,7 +162,7 @@ impl Worker {
     /// Delivers domain events to their consumers until stopped.
     async fn dispatch_domain_events(self, mut stopped: watch::Receiver<bool>) {
         let consumers: Vec<Box<dyn domain_events::DomainEventConsumer>> =
-            vec![Box::new(domain_events::Timeline)];
+            vec![Box::new(domain_events::Timeline), Box::new(campaigns::triggers::CampaignTriggers)];
         while !*stopped.borrow() {
             match domain_events::dispatch_batch(&self.db, &consumers, BATCH).await {
                 Ok(n) if n > 0 => {}

@@ -5,11 +5,15 @@ use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object,
 use chrono::{DateTime, Utc};
 use entity::entities::enums::Channel as StoredChannel;
 use entity::executions as runs;
-use entity::{campaign, campaign_execution, campaign_recipient, message_template, target_group_mapping};
+use entity::{
+    campaign, campaign_execution, campaign_recipient, message_template, target_group_mapping,
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
-use workflow::{Graph, TemplateCatalog, TemplateEntry, TemplateStatus, ValidationContext, ValidationError};
+use workflow::{
+    Graph, TemplateCatalog, TemplateEntry, TemplateStatus, ValidationContext, ValidationError,
+};
 
 use super::campaigns::Campaign;
 use super::connection::{Totals, cost, paginate};
@@ -30,7 +34,12 @@ pub struct WorkflowError {
 
 impl From<ValidationError> for WorkflowError {
     fn from(e: ValidationError) -> Self {
-        WorkflowError { node_id: e.node_id, edge_id: e.edge_id, code: e.code.to_owned(), message: e.message }
+        WorkflowError {
+            node_id: e.node_id,
+            edge_id: e.edge_id,
+            code: e.code.to_owned(),
+            message: e.message,
+        }
     }
 }
 
@@ -107,11 +116,20 @@ impl CampaignExecution {
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<String, CampaignRecipient, Totals>> {
-        let mut select = campaign_recipient::Entity::find().filter(campaign_recipient::Column::ExecutionId.eq(self.uuid));
+        let mut select = campaign_recipient::Entity::find()
+            .filter(campaign_recipient::Column::ExecutionId.eq(self.uuid));
         if let Some(status) = filter.and_then(|f| f.status) {
             select = select.filter(campaign_recipient::Column::Status.eq(status.to_lowercase()));
         }
-        paginate(db(ctx), select, campaign_recipient::Column::Id, first, after, |m| Ok((m.id, m.into()))).await
+        paginate(
+            db(ctx),
+            select,
+            campaign_recipient::Column::Id,
+            first,
+            after,
+            |m| Ok((m.id, m.into())),
+        )
+        .await
     }
 }
 
@@ -156,7 +174,10 @@ impl From<campaign_recipient::Model> for CampaignRecipient {
 #[ComplexObject]
 impl CampaignRecipient {
     async fn customer(&self, ctx: &Context<'_>) -> ApiResult<Customer> {
-        load(ctx, CustomerById(self.customer_uuid)).await?.map(Into::into).ok_or(ApiError::NotFound("customer"))
+        load(ctx, CustomerById(self.customer_uuid))
+            .await?
+            .map(Into::into)
+            .ok_or(ApiError::NotFound("customer"))
     }
 }
 
@@ -172,7 +193,10 @@ fn workflow_channel(channel: StoredChannel) -> workflow::Channel {
 }
 
 /// The workspace's templates, as validation reads them.
-async fn template_catalog(db: &DatabaseConnection, tenant: entity::Tenant) -> ApiResult<TemplateCatalog> {
+async fn template_catalog(
+    db: &DatabaseConnection,
+    tenant: entity::Tenant,
+) -> ApiResult<TemplateCatalog> {
     let entries = tenant
         .select::<message_template::Entity>()
         .all(db)
@@ -190,10 +214,17 @@ async fn template_catalog(db: &DatabaseConnection, tenant: entity::Tenant) -> Ap
     Ok(TemplateCatalog::new(entries))
 }
 
-async fn problems(db: &DatabaseConnection, tenant: entity::Tenant, document: &Value) -> ApiResult<Vec<ValidationError>> {
+async fn problems(
+    db: &DatabaseConnection,
+    tenant: entity::Tenant,
+    document: &Value,
+) -> ApiResult<Vec<ValidationError>> {
     let graph = Graph::from_value(document).map_err(|e| ApiError::invalid(e.to_string()))?;
     let catalog = template_catalog(db, tenant).await?;
-    Ok(workflow::validate(&graph, &ValidationContext::new(&catalog)))
+    Ok(workflow::validate(
+        &graph,
+        &ValidationContext::new(&catalog),
+    ))
 }
 
 #[derive(Default)]
@@ -203,9 +234,18 @@ pub struct ExecutionQuery;
 impl ExecutionQuery {
     /// Every problem of a React Flow document, by node; empty means publishable.
     #[graphql(guard = "Access::Read")]
-    async fn validate_workflow(&self, ctx: &Context<'_>, workspace_id: Option<ID>, workflow_data: Json<Value>) -> ApiResult<Vec<WorkflowError>> {
+    async fn validate_workflow(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        workflow_data: Json<Value>,
+    ) -> ApiResult<Vec<WorkflowError>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        Ok(problems(db(ctx), tenant, &workflow_data.0).await?.into_iter().map(Into::into).collect())
+        Ok(problems(db(ctx), tenant, &workflow_data.0)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     #[graphql(guard = "Access::Read", complexity = "cost(first, child_complexity)")]
@@ -219,24 +259,55 @@ impl ExecutionQuery {
     ) -> ApiResult<Connection<String, CampaignExecution, Totals>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
         let campaign_id = parse_id(&campaign_id, "campaignId")?;
-        tenant.get::<campaign::Entity, _>(db(ctx), campaign_id).await?;
-        let select = tenant.select::<campaign_execution::Entity>().filter(campaign_execution::Column::CampaignId.eq(campaign_id));
-        paginate(db(ctx), select, campaign_execution::Column::Id, first, after, |m| Ok((m.id, m.into()))).await
+        tenant
+            .get::<campaign::Entity, _>(db(ctx), campaign_id)
+            .await?;
+        let select = tenant
+            .select::<campaign_execution::Entity>()
+            .filter(campaign_execution::Column::CampaignId.eq(campaign_id));
+        paginate(
+            db(ctx),
+            select,
+            campaign_execution::Column::Id,
+            first,
+            after,
+            |m| Ok((m.id, m.into())),
+        )
+        .await
     }
 
     #[graphql(guard = "Access::Read")]
-    async fn campaign_execution(&self, ctx: &Context<'_>, workspace_id: Option<ID>, id: ID) -> ApiResult<CampaignExecution> {
+    async fn campaign_execution(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+    ) -> ApiResult<CampaignExecution> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        Ok(tenant.get::<campaign_execution::Entity, _>(db(ctx), parse_id(&id, "id")?).await?.into())
+        Ok(tenant
+            .get::<campaign_execution::Entity, _>(db(ctx), parse_id(&id, "id")?)
+            .await?
+            .into())
     }
 
     /// Every execution's metrics added up, in total and per node.
     #[graphql(guard = "Access::Read")]
-    async fn campaign_metrics(&self, ctx: &Context<'_>, workspace_id: Option<ID>, campaign_id: ID) -> ApiResult<Json<Value>> {
+    async fn campaign_metrics(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        campaign_id: ID,
+    ) -> ApiResult<Json<Value>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
         let campaign_id = parse_id(&campaign_id, "campaignId")?;
-        tenant.get::<campaign::Entity, _>(db(ctx), campaign_id).await?;
-        let executions = tenant.select::<campaign_execution::Entity>().filter(campaign_execution::Column::CampaignId.eq(campaign_id)).all(db(ctx)).await?;
+        tenant
+            .get::<campaign::Entity, _>(db(ctx), campaign_id)
+            .await?;
+        let executions = tenant
+            .select::<campaign_execution::Entity>()
+            .filter(campaign_execution::Column::CampaignId.eq(campaign_id))
+            .all(db(ctx))
+            .await?;
         let mut total = json!({});
         for execution in executions {
             add_metrics(&mut total, &runs::metrics(db(ctx), execution.id).await?);
@@ -273,15 +344,28 @@ impl ExecutionMutation {
     /// the campaign active. Problems come back as INVALID_INPUT; ask
     /// `validateWorkflow` for them by node.
     #[graphql(guard = "Access::Write")]
-    async fn publish_campaign(&self, ctx: &Context<'_>, workspace_id: Option<ID>, id: ID) -> ApiResult<Campaign> {
+    async fn publish_campaign(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+    ) -> ApiResult<Campaign> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let id = parse_id(&id, "id")?;
         let current = tenant.get::<campaign::Entity, _>(db(ctx), id).await?;
         let document = entity::campaigns::workflow_document(&current)?;
         let found = problems(db(ctx), tenant, &document).await?;
         if !found.is_empty() {
-            let summary: Vec<String> = found.iter().take(5).map(|p| format!("{} ({})", p.code, p.node_id.as_deref().unwrap_or("graph"))).collect();
-            return Err(ApiError::invalid(format!("the campaign has {} problem(s): {}", found.len(), summary.join(", "))));
+            let summary: Vec<String> = found
+                .iter()
+                .take(5)
+                .map(|p| format!("{} ({})", p.code, p.node_id.as_deref().unwrap_or("graph")))
+                .collect();
+            return Err(ApiError::invalid(format!(
+                "the campaign has {} problem(s): {}",
+                found.len(),
+                summary.join(", ")
+            )));
         }
         let (campaign, _) = runs::publish(db(ctx), tenant, id, &caller(ctx).actor()).await?;
         campaign.try_into()
@@ -289,14 +373,26 @@ impl ExecutionMutation {
 
     /// Stops sends at once; recipients stay where they are.
     #[graphql(guard = "Access::Write")]
-    async fn pause_campaign(&self, ctx: &Context<'_>, workspace_id: Option<ID>, id: ID) -> ApiResult<Campaign> {
+    async fn pause_campaign(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+    ) -> ApiResult<Campaign> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, false).await?.try_into()
+        runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, false)
+            .await?
+            .try_into()
     }
 
     /// Picks up where pausing left off; nothing already sent is sent again.
     #[graphql(guard = "Access::Write")]
-    async fn resume_campaign(&self, ctx: &Context<'_>, workspace_id: Option<ID>, id: ID) -> ApiResult<Campaign> {
+    async fn resume_campaign(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+    ) -> ApiResult<Campaign> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let resumed = runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, true).await?;
         app(ctx).work_queue.notify();
@@ -305,15 +401,40 @@ impl ExecutionMutation {
 
     /// Runs the published campaign over a target group's customers.
     #[graphql(guard = "Access::Write")]
-    async fn run_campaign(&self, ctx: &Context<'_>, workspace_id: Option<ID>, id: ID, target_group_id: ID) -> ApiResult<CampaignExecution> {
+    async fn run_campaign(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+        target_group_id: ID,
+    ) -> ApiResult<CampaignExecution> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let campaign_id = parse_id(&id, "id")?;
-        let group = tenant.get::<target_group_mapping::Entity, _>(db(ctx), parse_id(&target_group_id, "targetGroupId")?).await?;
-        let version = runs::latest_version(db(ctx), tenant, campaign_id).await?.ok_or_else(|| ApiError::Conflict("publish the campaign before running it".into()))?;
-        let document: Value = serde_json::from_str(&version.workflow_data).map_err(|e| ApiError::Internal(std::sync::Arc::new(e)))?;
+        let group = tenant
+            .get::<target_group_mapping::Entity, _>(
+                db(ctx),
+                parse_id(&target_group_id, "targetGroupId")?,
+            )
+            .await?;
+        let version = runs::latest_version(db(ctx), tenant, campaign_id)
+            .await?
+            .ok_or_else(|| ApiError::Conflict("publish the campaign before running it".into()))?;
+        let document: Value = serde_json::from_str(&version.workflow_data)
+            .map_err(|e| ApiError::Internal(std::sync::Arc::new(e)))?;
         let graph = Graph::from_value(&document).map_err(|e| ApiError::invalid(e.to_string()))?;
-        let entry = graph.trigger().map(|n| n.id.clone()).ok_or_else(|| ApiError::invalid("the campaign has no trigger"))?;
-        let (execution, _) = runs::start(db(ctx), tenant, campaign_id, &group, entity::enums::ExecutionType::Manual, &entry).await?;
+        let entry = graph
+            .trigger()
+            .map(|n| n.id.clone())
+            .ok_or_else(|| ApiError::invalid("the campaign has no trigger"))?;
+        let (execution, _) = runs::start(
+            db(ctx),
+            tenant,
+            campaign_id,
+            &group,
+            entity::enums::ExecutionType::Manual,
+            &entry,
+        )
+        .await?;
         app(ctx).work_queue.notify();
         Ok(execution.into())
     }

@@ -2,3 +2,4 @@
 //! pinned version of its campaign, one step per transaction.
 
 pub mod runner;
+pub mod triggers;

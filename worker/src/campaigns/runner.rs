@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::entities::enums::{Channel, MessageStatus};
-use entity::entities::{campaign_execution, campaign_recipient, campaign_version, customer, enrollment, workspace};
+use entity::entities::{
+    campaign_execution, campaign_recipient, campaign_version, customer, enrollment, workspace,
+};
 use entity::executions::{self, Move, recipient_status};
 use entity::outbox::{self, NewMessage};
 use entity::{Tenant, customers};
@@ -32,13 +34,22 @@ pub struct GraphCache {
 }
 
 impl GraphCache {
-    async fn get(&mut self, db: &DatabaseConnection, version_id: Uuid) -> Result<Arc<CompiledGraph>, entity::Error> {
+    async fn get(
+        &mut self,
+        db: &DatabaseConnection,
+        version_id: Uuid,
+    ) -> Result<Arc<CompiledGraph>, entity::Error> {
         if let Some(graph) = self.versions.get(&version_id) {
             return Ok(graph.clone());
         }
-        let version = campaign_version::Entity::find_by_id(version_id).one(db).await?.ok_or(entity::Error::NotFound("campaign version"))?;
-        let document: Value = serde_json::from_str(&version.workflow_data).map_err(|e| entity::Error::Invalid(e.to_string()))?;
-        let graph = Graph::from_value(&document).map_err(|e| entity::Error::Invalid(e.to_string()))?;
+        let version = campaign_version::Entity::find_by_id(version_id)
+            .one(db)
+            .await?
+            .ok_or(entity::Error::NotFound("campaign version"))?;
+        let document: Value = serde_json::from_str(&version.workflow_data)
+            .map_err(|e| entity::Error::Invalid(e.to_string()))?;
+        let graph =
+            Graph::from_value(&document).map_err(|e| entity::Error::Invalid(e.to_string()))?;
         let compiled = Arc::new(CompiledGraph::new(&graph));
         self.versions.insert(version_id, compiled.clone());
         Ok(compiled)
@@ -65,7 +76,12 @@ fn storage_channel(channel: workflow::Channel) -> Channel {
     }
 }
 
-fn context_for(recipient: &campaign_recipient::Model, customer: &customer::Model, enrollment: Option<&enrollment::Model>, time_zone: chrono_tz::Tz) -> RecipientContext {
+fn context_for(
+    recipient: &campaign_recipient::Model,
+    customer: &customer::Model,
+    enrollment: Option<&enrollment::Model>,
+    time_zone: chrono_tz::Tz,
+) -> RecipientContext {
     let mut ctx = RecipientContext::new(recipient.id, time_zone);
     ctx.customer.email = Some(customer.email.clone());
     ctx.customer.name = customer.name.clone();
@@ -76,7 +92,8 @@ fn context_for(recipient: &campaign_recipient::Model, customer: &customer::Model
     ctx.customer.churn_risk = customer.churn_risk.clone();
     ctx.customer.created_at = Some(customer.created_at);
     if let Some(enrollment) = enrollment {
-        ctx.enrollment.access_status = Some(sea_orm::ActiveEnum::to_value(&enrollment.access_status));
+        ctx.enrollment.access_status =
+            Some(sea_orm::ActiveEnum::to_value(&enrollment.access_status));
         ctx.enrollment.first_access_at = enrollment.first_access_at;
         ctx.enrollment.progress = Some(enrollment.progress_percent.to_string());
     }
@@ -86,14 +103,25 @@ fn context_for(recipient: &campaign_recipient::Model, customer: &customer::Model
 /// A customer's opt-out of a channel, as recorded in `consent`.
 fn opted_out(customer: &customer::Model, channel: Channel) -> bool {
     let name = sea_orm::ActiveEnum::to_value(&channel);
-    customer.consent.get(&name).and_then(|c| c.get("optedOut")).and_then(Value::as_bool).unwrap_or(false)
+    customer
+        .consent
+        .get(&name)
+        .and_then(|c| c.get("optedOut"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// The channel message for a rendered campaign message, or why it cannot go.
-fn channel_message(key: String, rendered: &RenderedMessage, customer: &customer::Model) -> Result<(Channel, ChannelMessage), String> {
+fn channel_message(
+    key: String,
+    rendered: &RenderedMessage,
+    customer: &customer::Model,
+) -> Result<(Channel, ChannelMessage), String> {
     let channel = storage_channel(rendered.channel);
     let to = match channel {
-        Channel::Whatsapp | Channel::Sms => Recipient::Phone(customer.phone.clone().ok_or("the customer has no phone")?),
+        Channel::Whatsapp | Channel::Sms => {
+            Recipient::Phone(customer.phone.clone().ok_or("the customer has no phone")?)
+        }
         Channel::Email | Channel::Log => Recipient::Email(customer.email.clone()),
         Channel::Push => Recipient::External(customer.id.to_string()),
         Channel::Webhook => return Err("webhook messages go through a webhook node".into()),
@@ -101,15 +129,36 @@ fn channel_message(key: String, rendered: &RenderedMessage, customer: &customer:
     let content = match (channel, &rendered.template) {
         (Channel::Whatsapp, Some(template)) => {
             let (name, language) = match template {
-                workflow::TemplateRef::Name { name, language } => (name.clone(), language.clone().unwrap_or_else(|| "pt_BR".into())),
+                workflow::TemplateRef::Name { name, language } => (
+                    name.clone(),
+                    language.clone().unwrap_or_else(|| "pt_BR".into()),
+                ),
                 workflow::TemplateRef::Id(id) => (id.clone(), "pt_BR".into()),
             };
-            Content::Template { name, language, body_parameters: rendered.variables.iter().map(|(_, v)| v.clone()).collect(), button_url_parameter: None }
+            Content::Template {
+                name,
+                language,
+                body_parameters: rendered.variables.iter().map(|(_, v)| v.clone()).collect(),
+                button_url_parameter: None,
+            }
         }
-        (Channel::Email, _) => Content::Email { subject: rendered.subject.clone().unwrap_or_default(), text: rendered.body.clone().unwrap_or_default(), html: None },
-        _ => Content::Text { body: rendered.body.clone().unwrap_or_default() },
+        (Channel::Email, _) => Content::Email {
+            subject: rendered.subject.clone().unwrap_or_default(),
+            text: rendered.body.clone().unwrap_or_default(),
+            html: None,
+        },
+        _ => Content::Text {
+            body: rendered.body.clone().unwrap_or_default(),
+        },
     };
-    Ok((channel, ChannelMessage { idempotency_key: key, to, content }))
+    Ok((
+        channel,
+        ChannelMessage {
+            idempotency_key: key,
+            to,
+            content,
+        },
+    ))
 }
 
 impl Runner {
@@ -122,32 +171,58 @@ impl Runner {
             return Ok(0);
         }
         let customer_ids: Vec<Uuid> = claimed.iter().map(|r| r.customer_id).collect();
-        let customers: HashMap<Uuid, customer::Model> = customer::Entity::find().filter(customer::Column::Id.is_in(customer_ids.clone())).all(&self.db).await?.into_iter().map(|c| (c.id, c)).collect();
+        let customers: HashMap<Uuid, customer::Model> = customer::Entity::find()
+            .filter(customer::Column::Id.is_in(customer_ids.clone()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
         let mut enrollments: HashMap<Uuid, enrollment::Model> = HashMap::new();
-        for e in enrollment::Entity::find().filter(enrollment::Column::CustomerId.is_in(customer_ids)).order_by_asc(enrollment::Column::CreatedAt).all(&self.db).await? {
+        for e in enrollment::Entity::find()
+            .filter(enrollment::Column::CustomerId.is_in(customer_ids))
+            .order_by_asc(enrollment::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+        {
             enrollments.insert(e.customer_id, e);
         }
         let mut executions_seen: HashMap<Uuid, campaign_execution::Model> = HashMap::new();
         let mut workspaces: HashMap<Uuid, (chrono_tz::Tz, Channels)> = HashMap::new();
         for recipient in &claimed {
             if !executions_seen.contains_key(&recipient.execution_id) {
-                let execution = campaign_execution::Entity::find_by_id(recipient.execution_id).one(&self.db).await?.ok_or(entity::Error::NotFound("campaign execution"))?;
+                let execution = campaign_execution::Entity::find_by_id(recipient.execution_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or(entity::Error::NotFound("campaign execution"))?;
                 executions_seen.insert(execution.id, execution);
             }
             if !workspaces.contains_key(&recipient.workspace_id) {
-                let ws = workspace::Entity::find_by_id(recipient.workspace_id).one(&self.db).await?.ok_or(entity::Error::NotFound("workspace"))?;
-                let tz = ws.time_zone.parse().unwrap_or(chrono_tz::America::Sao_Paulo);
-                let channels = Channels::for_workspace(&self.db, &self.secrets, Tenant::new(ws.id)).await?;
+                let ws = workspace::Entity::find_by_id(recipient.workspace_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or(entity::Error::NotFound("workspace"))?;
+                let tz = ws
+                    .time_zone
+                    .parse()
+                    .unwrap_or(chrono_tz::America::Sao_Paulo);
+                let channels =
+                    Channels::for_workspace(&self.db, &self.secrets, Tenant::new(ws.id)).await?;
                 workspaces.insert(ws.id, (tz, channels));
             }
         }
         for recipient in &claimed {
             let execution = &executions_seen[&recipient.execution_id];
             let graph = self.graphs.get(&self.db, execution.version_id).await?;
-            let Some(customer) = customers.get(&recipient.customer_id) else { continue };
+            let Some(customer) = customers.get(&recipient.customer_id) else {
+                continue;
+            };
             let (tz, channels) = &workspaces[&recipient.workspace_id];
             let ctx = context_for(recipient, customer, enrollments.get(&customer.id), *tz);
-            if let Err(err) = self.advance(recipient, execution, &graph, customer, &ctx, channels).await {
+            if let Err(err) = self
+                .advance(recipient, execution, &graph, customer, &ctx, channels)
+                .await
+            {
                 tracing::warn!(recipient_id = %recipient.id, error = %err, "a campaign step failed; it will be retried");
             }
         }
@@ -168,11 +243,31 @@ impl Runner {
         channels: &Channels,
     ) -> Result<(), entity::Error> {
         let tenant = Tenant::new(claimed.workspace_id);
-        let Some(mut node) = claimed.current_node_id.clone() else { return Ok(()) };
+        let Some(mut node) = claimed.current_node_id.clone() else {
+            return Ok(());
+        };
         let mut input = StepInput::Enter;
-        if let Some(Resume { node: target, input: next_input }) = self.resumption(claimed) {
+        if let Some(Resume {
+            node: target,
+            input: next_input,
+        }) = self.resumption(claimed)
+        {
             // A wait ran out: leave the waiting node along its timeout branch.
-            if !executions::move_recipient(&self.db, claimed.id, &node, Move { status: recipient_status::ACTIVE, node: Some(target.clone()), wake_at: Some(Utc::now()), state: Some(json!({})), error: None }, Utc::now()).await? {
+            if !executions::move_recipient(
+                &self.db,
+                claimed.id,
+                &node,
+                Move {
+                    status: recipient_status::ACTIVE,
+                    node: Some(target.clone()),
+                    wake_at: Some(Utc::now()),
+                    state: Some(json!({})),
+                    error: None,
+                },
+                Utc::now(),
+            )
+            .await?
+            {
                 return Ok(());
             }
             node = target;
@@ -183,23 +278,74 @@ impl Runner {
             let transition = match graph.step(&node, ctx, input.clone(), now) {
                 Ok(t) => t,
                 Err(err) => {
-                    executions::move_recipient(&self.db, claimed.id, &node, Move { status: recipient_status::FAILED, node: Some(node.clone()), wake_at: None, state: None, error: Some(err.to_string()) }, now).await?;
+                    executions::move_recipient(
+                        &self.db,
+                        claimed.id,
+                        &node,
+                        Move {
+                            status: recipient_status::FAILED,
+                            node: Some(node.clone()),
+                            wake_at: None,
+                            state: None,
+                            error: Some(err.to_string()),
+                        },
+                        now,
+                    )
+                    .await?;
                     return Ok(());
                 }
             };
             let (to, continues) = match transition {
-                Transition::Advance { next } => (Move { status: recipient_status::ACTIVE, node: Some(next), wake_at: Some(now), state: None, error: None }, true),
-                Transition::WaitUntil { until, next } => (Move { status: recipient_status::WAITING, node: Some(next), wake_at: Some(until), state: None, error: None }, false),
-                Transition::AwaitEvent { event, timeout_at, on_event, on_timeout } => (
-                    Move { status: recipient_status::WAITING, node: Some(node.clone()), wake_at: Some(timeout_at), state: Some(json!({"await": "event", "event": event, "onEvent": on_event, "onTimeout": on_timeout})), error: None },
+                Transition::Advance { next } => (
+                    Move {
+                        status: recipient_status::ACTIVE,
+                        node: Some(next),
+                        wake_at: Some(now),
+                        state: None,
+                        error: None,
+                    },
+                    true,
+                ),
+                Transition::WaitUntil { until, next } => (
+                    Move {
+                        status: recipient_status::WAITING,
+                        node: Some(next),
+                        wake_at: Some(until),
+                        state: None,
+                        error: None,
+                    },
                     false,
                 ),
-                Transition::AwaitApproval { expires_at, on_approved, on_rejected, on_expired } => (
+                Transition::AwaitEvent {
+                    event,
+                    timeout_at,
+                    on_event,
+                    on_timeout,
+                } => (
+                    Move {
+                        status: recipient_status::WAITING,
+                        node: Some(node.clone()),
+                        wake_at: Some(timeout_at),
+                        state: Some(
+                            json!({"await": "event", "event": event, "onEvent": on_event, "onTimeout": on_timeout}),
+                        ),
+                        error: None,
+                    },
+                    false,
+                ),
+                Transition::AwaitApproval {
+                    expires_at,
+                    on_approved,
+                    on_rejected,
+                    on_expired,
+                } => (
                     Move {
                         status: recipient_status::WAITING,
                         node: Some(node.clone()),
                         wake_at: Some(expires_at),
-                        state: Some(json!({"await": "approval", "onApproved": on_approved, "onRejected": on_rejected, "onExpired": on_expired})),
+                        state: Some(
+                            json!({"await": "approval", "onApproved": on_approved, "onRejected": on_rejected, "onExpired": on_expired}),
+                        ),
                         error: None,
                     },
                     false,
@@ -207,16 +353,55 @@ impl Runner {
                 Transition::UpdateCustomer { changes, next } => {
                     let mut tags: Vec<String> = changes.add_tags.clone();
                     tags.retain(|t| !t.is_empty());
-                    customers::change_tags(&self.db, tenant, customer.id, tags, changes.remove_tags.clone()).await?;
-                    (Move { status: recipient_status::ACTIVE, node: Some(next), wake_at: Some(now), state: None, error: None }, true)
+                    customers::change_tags(
+                        &self.db,
+                        tenant,
+                        customer.id,
+                        tags,
+                        changes.remove_tags.clone(),
+                    )
+                    .await?;
+                    (
+                        Move {
+                            status: recipient_status::ACTIVE,
+                            node: Some(next),
+                            wake_at: Some(now),
+                            state: None,
+                            error: None,
+                        },
+                        true,
+                    )
                 }
                 Transition::CallWebhook { request, next } => {
                     let key = outbox::campaign_key(execution.id, claimed.id, &node);
-                    let content = json!({"method": request.method, "url": request.url, "body": request.body});
-                    let message = ChannelMessage { idempotency_key: key.clone(), to: Recipient::Url(request.url.clone()), content: Content::Json(request.body.clone().unwrap_or(Value::Null)) };
-                    let send = Outgoing { node: &node, channel: Channel::Webhook, content, message, links: &[] };
-                    match self.deliver(tenant, claimed, customer, send, channels).await? {
-                        Delivery::Done => (Move { status: recipient_status::ACTIVE, node: Some(next), wake_at: Some(now), state: None, error: None }, true),
+                    let content =
+                        json!({"method": request.method, "url": request.url, "body": request.body});
+                    let message = ChannelMessage {
+                        idempotency_key: key.clone(),
+                        to: Recipient::Url(request.url.clone()),
+                        content: Content::Json(request.body.clone().unwrap_or(Value::Null)),
+                    };
+                    let send = Outgoing {
+                        node: &node,
+                        channel: Channel::Webhook,
+                        content,
+                        message,
+                        links: &[],
+                    };
+                    match self
+                        .deliver(tenant, claimed, customer, send, channels)
+                        .await?
+                    {
+                        Delivery::Done => (
+                            Move {
+                                status: recipient_status::ACTIVE,
+                                node: Some(next),
+                                wake_at: Some(now),
+                                state: None,
+                                error: None,
+                            },
+                            true,
+                        ),
                         Delivery::Stop(to) => (to, false),
                     }
                 }
@@ -231,15 +416,52 @@ impl Runner {
                     });
                     let channel = storage_channel(rendered.channel);
                     if opted_out(customer, channel) {
-                        (Move { status: recipient_status::COMPLETED, node: None, wake_at: None, state: None, error: Some("opted out of this channel".into()) }, false)
+                        (
+                            Move {
+                                status: recipient_status::COMPLETED,
+                                node: None,
+                                wake_at: None,
+                                state: None,
+                                error: Some("opted out of this channel".into()),
+                            },
+                            false,
+                        )
                     } else {
                         match channel_message(key, &rendered, customer) {
-                            Err(why) => (Move { status: recipient_status::FAILED, node: Some(node.clone()), wake_at: None, state: None, error: Some(why) }, false),
+                            Err(why) => (
+                                Move {
+                                    status: recipient_status::FAILED,
+                                    node: Some(node.clone()),
+                                    wake_at: None,
+                                    state: None,
+                                    error: Some(why),
+                                },
+                                false,
+                            ),
                             Ok((channel, outgoing)) => {
-                                let content = serde_json::to_value(&outgoing.content).unwrap_or(Value::Null);
-                                let send = Outgoing { node: &node, channel, content, message: outgoing, links: &links };
-                                match self.deliver(tenant, claimed, customer, send, channels).await? {
-                                    Delivery::Done => (Move { status: recipient_status::ACTIVE, node: Some(next), wake_at: Some(now), state: None, error: None }, true),
+                                let content =
+                                    serde_json::to_value(&outgoing.content).unwrap_or(Value::Null);
+                                let send = Outgoing {
+                                    node: &node,
+                                    channel,
+                                    content,
+                                    message: outgoing,
+                                    links: &links,
+                                };
+                                match self
+                                    .deliver(tenant, claimed, customer, send, channels)
+                                    .await?
+                                {
+                                    Delivery::Done => (
+                                        Move {
+                                            status: recipient_status::ACTIVE,
+                                            node: Some(next),
+                                            wake_at: Some(now),
+                                            state: None,
+                                            error: None,
+                                        },
+                                        true,
+                                    ),
                                     Delivery::Stop(to) => (to, false),
                                 }
                             }
@@ -247,12 +469,20 @@ impl Runner {
                     }
                 }
                 Transition::Exit { goal } => (
-                    Move { status: recipient_status::COMPLETED, node: None, wake_at: None, state: goal.map(|g| json!({"goal": g})), error: None },
+                    Move {
+                        status: recipient_status::COMPLETED,
+                        node: None,
+                        wake_at: None,
+                        state: goal.map(|g| json!({"goal": g})),
+                        error: None,
+                    },
                     false,
                 ),
             };
             let next_node = to.node.clone();
-            if !executions::move_recipient(&self.db, claimed.id, &node, to, now).await? || !continues {
+            if !executions::move_recipient(&self.db, claimed.id, &node, to, now).await?
+                || !continues
+            {
                 return Ok(());
             }
             match next_node {
@@ -277,12 +507,28 @@ impl Runner {
             "approval" => state.get("onExpired"),
             _ => None,
         }?;
-        Some(Resume { node: target.as_str()?.to_owned(), input: StepInput::Enter })
+        Some(Resume {
+            node: target.as_str()?.to_owned(),
+            input: StepInput::Enter,
+        })
     }
 
     /// Sends at most once: reserve, claim, call, record.
-    async fn deliver(&self, tenant: Tenant, claimed: &campaign_recipient::Model, customer: &customer::Model, send: Outgoing<'_>, channels: &Channels) -> Result<Delivery, entity::Error> {
-        let Outgoing { node, channel, content, message: outgoing, links } = send;
+    async fn deliver(
+        &self,
+        tenant: Tenant,
+        claimed: &campaign_recipient::Model,
+        customer: &customer::Model,
+        send: Outgoing<'_>,
+        channels: &Channels,
+    ) -> Result<Delivery, entity::Error> {
+        let Outgoing {
+            node,
+            channel,
+            content,
+            message: outgoing,
+            links,
+        } = send;
         let now = Utc::now();
         let txn = entity::db::begin_write(&self.db).await?;
         let (reserved, fresh) = outbox::reserve(
@@ -302,37 +548,81 @@ impl Runner {
         .await?;
         if fresh {
             for (code, url) in links {
-                entity::links::create_with_code(&txn, tenant, code, url, Some(reserved.id), Some(customer.id)).await?;
+                entity::links::create_with_code(
+                    &txn,
+                    tenant,
+                    code,
+                    url,
+                    Some(reserved.id),
+                    Some(customer.id),
+                )
+                .await?;
             }
         }
         txn.commit().await?;
         match reserved.status {
-            MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Read => return Ok(Delivery::Done),
-            MessageStatus::Failed => return Ok(Delivery::Stop(failed(node, reserved.error.unwrap_or_default()))),
+            MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Read => {
+                return Ok(Delivery::Done);
+            }
+            MessageStatus::Failed => {
+                return Ok(Delivery::Stop(failed(
+                    node,
+                    reserved.error.unwrap_or_default(),
+                )));
+            }
             MessageStatus::Unknown => return Ok(Delivery::Stop(unknown(node))),
-            MessageStatus::Sending => return Ok(Delivery::Stop(retry_at(node, reserved.lease_until.unwrap_or(now + outbox::SEND_LEASE)))),
+            MessageStatus::Sending => {
+                return Ok(Delivery::Stop(retry_at(
+                    node,
+                    reserved.lease_until.unwrap_or(now + outbox::SEND_LEASE),
+                )));
+            }
             MessageStatus::Queued => {}
         }
         if !outbox::claim_for_send(&self.db, reserved.id, now).await? {
             // Another runner holds it, or a retry is not due yet.
-            return Ok(Delivery::Stop(retry_at(node, reserved.lease_until.unwrap_or(now) + Duration::seconds(1))));
+            return Ok(Delivery::Stop(retry_at(
+                node,
+                reserved.lease_until.unwrap_or(now) + Duration::seconds(1),
+            )));
         }
         match channels.send(channel, &outgoing).await {
             Ok(receipt) => {
-                outbox::record_sent(&self.db, reserved.id, &receipt.provider_message_id, Utc::now()).await?;
-                executions::mark_recipient(&self.db, claimed.id, campaign_recipient::Column::SentAt, Utc::now()).await?;
+                outbox::record_sent(
+                    &self.db,
+                    reserved.id,
+                    &receipt.provider_message_id,
+                    Utc::now(),
+                )
+                .await?;
+                executions::mark_recipient(
+                    &self.db,
+                    claimed.id,
+                    campaign_recipient::Column::SentAt,
+                    Utc::now(),
+                )
+                .await?;
                 Ok(Delivery::Done)
             }
             Err(err) => match err.retry_after() {
                 Some(after) if !matches!(err, SendError::OptedOut { .. }) => {
-                    let at = Utc::now() + Duration::from_std(after).unwrap_or(Duration::seconds(60));
+                    let at =
+                        Utc::now() + Duration::from_std(after).unwrap_or(Duration::seconds(60));
                     outbox::retry_later(&self.db, reserved.id, err.reason(), at).await?;
                     Ok(Delivery::Stop(retry_at(node, at)))
                 }
                 _ => {
                     outbox::record_failed(&self.db, reserved.id, err.reason(), Utc::now()).await?;
                     if let SendError::OptedOut { .. } = err {
-                        customers::record_opt_out(&self.db, tenant, customer.id, channel, "provider_131050", Utc::now()).await?;
+                        customers::record_opt_out(
+                            &self.db,
+                            tenant,
+                            customer.id,
+                            channel,
+                            "provider_131050",
+                            Utc::now(),
+                        )
+                        .await?;
                     }
                     Ok(Delivery::Stop(failed(node, err.reason().to_owned())))
                 }
@@ -363,14 +653,32 @@ enum Delivery {
 }
 
 fn failed(node: &str, error: String) -> Move {
-    Move { status: recipient_status::FAILED, node: Some(node.to_owned()), wake_at: None, state: None, error: Some(error) }
+    Move {
+        status: recipient_status::FAILED,
+        node: Some(node.to_owned()),
+        wake_at: None,
+        state: None,
+        error: Some(error),
+    }
 }
 
 fn unknown(node: &str) -> Move {
-    Move { status: recipient_status::UNKNOWN, node: Some(node.to_owned()), wake_at: None, state: None, error: Some("the send's outcome is unknown; it is never repeated".into()) }
+    Move {
+        status: recipient_status::UNKNOWN,
+        node: Some(node.to_owned()),
+        wake_at: None,
+        state: None,
+        error: Some("the send's outcome is unknown; it is never repeated".into()),
+    }
 }
 
 /// Stay at the node and try the step again at `at` (the message is reserved, so nothing is sent twice).
 fn retry_at(node: &str, at: DateTime<Utc>) -> Move {
-    Move { status: recipient_status::ACTIVE, node: Some(node.to_owned()), wake_at: Some(at), state: None, error: None }
+    Move {
+        status: recipient_status::ACTIVE,
+        node: Some(node.to_owned()),
+        wake_at: Some(at),
+        state: None,
+        error: None,
+    }
 }

@@ -19,8 +19,8 @@ pub mod whatsapp_webhook;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use entity::enums::Channel;
 use entity::{SecretKey, Tenant};
@@ -28,6 +28,7 @@ use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::Value;
+use uuid::Uuid;
 
 pub use self::email::{EmailProvider, SmtpConfig, SmtpTls};
 pub use self::http::{HttpProvider, HttpProviderConfig};
@@ -750,6 +751,72 @@ impl Channels {
             .filter_map(|channel| self.entries.get(channel))
             .map(|entry| entry.description.clone())
             .collect()
+    }
+}
+
+/// Built [`Channels`] per workspace, reused for `ttl`: building reads a
+/// dozen settings and opens fresh connection pools, so a runner that keeps
+/// one of these reuses Graph API and SMTP connections across batches, and
+/// picks up changed settings within `ttl`. Keep it inside one runtime (its
+/// pools belong to the runtime that opened them).
+pub struct ChannelsCache {
+    ttl: Duration,
+    options: HttpOptions,
+    entries: Mutex<HashMap<Uuid, (Instant, Arc<Channels>)>>,
+}
+
+impl ChannelsCache {
+    /// How long built channels are reused by default.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+    pub fn new(ttl: Duration) -> Self {
+        Self::with_options(ttl, HttpOptions::default())
+    }
+
+    pub fn with_options(ttl: Duration, options: HttpOptions) -> Self {
+        Self {
+            ttl,
+            options,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The workspace's channels, built when missing or older than the TTL.
+    pub async fn get(
+        &self,
+        db: &DatabaseConnection,
+        secrets: &SecretKey,
+        tenant: Tenant,
+    ) -> Result<Arc<Channels>, entity::Error> {
+        let workspace = tenant.workspace_id();
+        let fresh = self
+            .lock()
+            .get(&workspace)
+            .filter(|(built, _)| built.elapsed() < self.ttl)
+            .map(|(_, channels)| channels.clone());
+        if let Some(channels) = fresh {
+            return Ok(channels);
+        }
+        let channels =
+            Arc::new(Channels::for_workspace_with(db, secrets, tenant, self.options).await?);
+        self.lock()
+            .insert(workspace, (Instant::now(), channels.clone()));
+        Ok(channels)
+    }
+
+    /// Forgets a workspace's channels (after its settings changed).
+    pub fn invalidate(&self, tenant: Tenant) {
+        self.lock().remove(&tenant.workspace_id());
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, (Instant, Arc<Channels>)>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Default for ChannelsCache {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_TTL)
     }
 }
 

@@ -1,0 +1,208 @@
+//! Campaigns reacting to domain events: an event-triggered campaign starts
+//! for the customer the event is about (under its re-entry rule), and a
+//! recipient waiting for that event moves on along its `event` branch.
+
+use chrono::Utc;
+use entity::Tenant;
+use entity::entities::enums::{CampaignStatus, ExecutionStatus, ExecutionType};
+use entity::entities::{campaign, campaign_execution, campaign_recipient, domain_event};
+use entity::executions::{self, Move, recipient_status};
+use futures::future::BoxFuture;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter, QueryOrder,
+    Set,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use workflow::Graph;
+use workflow::nodes::{NodeData, Reentry, TriggerSource};
+
+use crate::domain_events::DomainEventConsumer;
+
+/// The domain-event consumer that starts and resumes journeys.
+pub struct CampaignTriggers;
+
+impl DomainEventConsumer for CampaignTriggers {
+    fn name(&self) -> &'static str {
+        "campaign_triggers"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        txn: &'a DatabaseTransaction,
+        event: &'a domain_event::Model,
+    ) -> BoxFuture<'a, Result<(), entity::Error>> {
+        Box::pin(async move {
+            let Some(customer_id) = event.customer_id else {
+                return Ok(());
+            };
+            let tenant = Tenant::new(event.workspace_id);
+            resume_waiting(txn, tenant, customer_id, &event.event_type).await?;
+            start_triggered(txn, tenant, customer_id, event).await
+        })
+    }
+}
+
+/// Recipients of this customer waiting for `event_type` take their `event` branch.
+async fn resume_waiting<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    event_type: &str,
+) -> Result<(), entity::Error> {
+    let waiting = tenant
+        .select::<campaign_recipient::Entity>()
+        .filter(campaign_recipient::Column::CustomerId.eq(customer_id))
+        .filter(campaign_recipient::Column::Status.eq(recipient_status::WAITING))
+        .all(db)
+        .await?;
+    let now = Utc::now();
+    for recipient in waiting {
+        let state = &recipient.state;
+        if state.get("await").and_then(Value::as_str) != Some("event")
+            || state.get("event").and_then(Value::as_str) != Some(event_type)
+        {
+            continue;
+        }
+        let (Some(node), Some(next)) = (
+            recipient.current_node_id.clone(),
+            state.get("onEvent").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let to = Move {
+            status: recipient_status::ACTIVE,
+            node: Some(next.to_owned()),
+            wake_at: Some(now),
+            state: Some(json!({})),
+            error: None,
+        };
+        executions::move_recipient(db, recipient.id, &node, to, now).await?;
+    }
+    Ok(())
+}
+
+/// Starts every active campaign whose trigger is this event, for this customer.
+async fn start_triggered<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    event: &domain_event::Model,
+) -> Result<(), entity::Error> {
+    let active = tenant
+        .select::<campaign::Entity>()
+        .filter(campaign::Column::Status.eq(CampaignStatus::Active))
+        .all(db)
+        .await?;
+    for campaign in active {
+        let Some(version) = executions::latest_version(db, tenant, campaign.id).await? else {
+            continue;
+        };
+        let Ok(document) = serde_json::from_str::<Value>(&version.workflow_data) else {
+            continue;
+        };
+        let Ok(graph) = Graph::from_value(&document) else {
+            continue;
+        };
+        let Some(trigger) = graph.trigger() else {
+            continue;
+        };
+        let Ok(NodeData::Trigger(data)) = trigger.typed_data() else {
+            continue;
+        };
+        if data.source != TriggerSource::Event
+            || data.event.as_deref() != Some(event.event_type.as_str())
+        {
+            continue;
+        }
+        let earlier = tenant
+            .select::<campaign_recipient::Entity>()
+            .filter(campaign_recipient::Column::CampaignId.eq(campaign.id))
+            .filter(campaign_recipient::Column::CustomerId.eq(customer_id))
+            .order_by_desc(campaign_recipient::Column::CreatedAt)
+            .one(db)
+            .await?;
+        let may_enter = match (&earlier, &data.reentry) {
+            (None, _) => true,
+            (Some(_), Reentry::Never) => false,
+            (Some(last), Reentry::Always) => {
+                !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
+            }
+            (Some(last), Reentry::After(wait)) => {
+                !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
+                    && wait
+                        .after(last.created_at, chrono_tz::UTC)
+                        .is_some_and(|again| again <= event.occurred_at)
+            }
+        };
+        if !may_enter {
+            continue;
+        }
+        // One execution per entry wave: a customer re-entering gets a fresh
+        // execution, so its messages get fresh idempotency keys.
+        let execution = match (
+            &earlier,
+            open_execution(db, tenant, campaign.id, version.id).await?,
+        ) {
+            (None, Some(open)) => open,
+            _ => {
+                new_triggered_execution(db, tenant, &campaign, version.id, &event.event_type)
+                    .await?
+            }
+        };
+        executions::enroll(
+            db,
+            tenant,
+            &execution,
+            &[customer_id],
+            &trigger.id,
+            Utc::now(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn open_execution<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    campaign_id: Uuid,
+    version_id: Uuid,
+) -> Result<Option<campaign_execution::Model>, entity::Error> {
+    Ok(tenant
+        .select::<campaign_execution::Entity>()
+        .filter(campaign_execution::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_execution::Column::VersionId.eq(version_id))
+        .filter(campaign_execution::Column::ExecutionType.eq(ExecutionType::Triggered))
+        .filter(campaign_execution::Column::Status.eq(ExecutionStatus::Running))
+        .order_by_asc(campaign_execution::Column::StartedAt)
+        .one(db)
+        .await?)
+}
+
+async fn new_triggered_execution<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    campaign: &campaign::Model,
+    version_id: Uuid,
+    event_type: &str,
+) -> Result<campaign_execution::Model, entity::Error> {
+    let now = Utc::now();
+    Ok(campaign_execution::ActiveModel {
+        id: Set(entity::db::new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        campaign_id: Set(campaign.id),
+        version_id: Set(version_id),
+        target_group_id: Set(None),
+        execution_type: Set(ExecutionType::Triggered),
+        status: Set(ExecutionStatus::Running),
+        execution_data: Set(json!({"trigger": event_type})),
+        metrics: Set(json!({})),
+        started_at: Set(now),
+        completed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
