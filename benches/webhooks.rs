@@ -301,19 +301,27 @@ impl Server {
         format!("http://{}{path}", self.address)
     }
 
-    /// A service_role token from `jornada token`, run with the server's environment.
+    /// A service_role token from `jornada token`, run with the server's
+    /// environment. The README spells the role `service_role`; clap's
+    /// default for the enum is `service-role`, so both are tried.
     fn service_token(&self, binary: &Path, database_url: &str) -> anyhow::Result<String> {
-        let out = Self::command(binary, &self.dir, database_url, &self.address.to_string())
-            .args(["token", "--role", "service_role", "--ttl", "2h"])
-            .output()
-            .context("cannot run jornada token")?;
-        if !out.status.success() {
-            bail!(
-                "jornada token failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        let mut refusals = Vec::new();
+        for role in ["service_role", "service-role"] {
+            let out = Self::command(binary, &self.dir, database_url, &self.address.to_string())
+                .args(["token", "--role", role, "--ttl", "2h"])
+                .output()
+                .context("cannot run jornada token")?;
+            if out.status.success() {
+                if role != "service_role" {
+                    eprintln!(
+                        "note: `jornada token --role service_role` was refused; used `{role}`"
+                    );
+                }
+                return Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+            }
+            refusals.push(String::from_utf8_lossy(&out.stderr).into_owned());
         }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        bail!("jornada token failed: {}", refusals.join("\n"))
     }
 
     async fn wait_ready(&mut self, client: &reqwest::Client) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod commerce;
 pub mod customers;
 pub mod db;
+pub mod dispatch;
 pub mod domain_events;
 pub mod error;
 pub mod executions;

@@ -164,6 +164,32 @@ pub async fn record_failed<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The provider may or may not have taken it (a timeout after the request
+/// went out): `unknown`, never resent; status callbacks settle it.
+pub async fn record_unknown<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    message::Entity::update_many()
+        .col_expr(message::Column::Status, Expr::value(MessageStatus::Unknown))
+        .col_expr(
+            message::Column::Error,
+            Expr::value(Some(error.chars().take(1000).collect::<String>())),
+        )
+        .col_expr(
+            message::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .filter(message::Column::Id.eq(id))
+        .filter(message::Column::Status.eq(MessageStatus::Sending))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// The provider asked to try later: back to `queued`, not before `retry_at`.
 /// Safe because the provider said it did not take the message.
 pub async fn retry_later<C: ConnectionTrait>(

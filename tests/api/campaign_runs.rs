@@ -444,3 +444,129 @@ on_both_backends!(
     an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_access,
     an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_access
 );
+
+/// Waits until the queue holds `count` pending items and returns the queue.
+async fn pending_dispatches(app: &TestApp, agent: &str, count: u64) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let answer = app.graphql(Some(agent), "{ dispatchQueue(filter: {status: PENDING}) { totalCount edges { node { id reason nodeId context } } } }", json!({})).await;
+        let queue = answer.data("dispatchQueue").clone();
+        if queue["totalCount"] == count {
+            return queue;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{queue}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// trigger → approval gate → approved: message → exit; rejected/expired: exit.
+fn gated_journey() -> Value {
+    json!({
+        "nodes": [
+            node("start", "trigger", json!({"source": "manual"})),
+            node("gate", "approval", json!({"expiresAfter": "P2D"})),
+            node("offer", "sendMessage", json!({"channel": "log", "body": "Oferta especial", "requireApproval": true})),
+            node("done", "exit", json!({})),
+            node("no", "exit", json!({})),
+            node("late", "exit", json!({}))
+        ],
+        "edges": [
+            edge("start", "gate", None),
+            edge("gate", "offer", Some("approved")),
+            edge("gate", "no", Some("rejected")),
+            edge("gate", "late", Some("expired")),
+            edge("offer", "done", None)
+        ]
+    })
+}
+
+async fn approvals_hold_recipients_until_a_person_decides(app: TestApp) {
+    let ws = app.create_workspace("controle-hibrido").await;
+    let agent = app.agent_token(ws);
+    for i in 0..3 {
+        app.create_customer(ws, &format!("aluna{i}@example.com"))
+            .await;
+    }
+    let (_, execution) = app.run_journey(ws, gated_journey()).await;
+    let gates = pending_dispatches(&app, &agent, 3).await;
+    assert_eq!(gates["edges"][0]["node"]["nodeId"], "gate");
+    assert_eq!(
+        app.count_rows("messages").await,
+        0,
+        "nothing is sent while waiting for a person"
+    );
+    let ids: Vec<Value> = gates["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["id"].clone())
+        .collect();
+    let reader = app.reader_token(ws);
+    let refused = app
+        .graphql(
+            Some(&reader),
+            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+            json!({"ids": ids}),
+        )
+        .await;
+    assert_eq!(refused.error_code(), Some("FORBIDDEN"));
+    let rejected = app.graphql(Some(&agent), "mutation($ids: [ID!]!) { rejectDispatches(ids: $ids, reason: \"fora do perfil\") { status rejectionReason decidedBy } }", json!({"ids": [ids[0]]})).await;
+    assert_eq!(
+        rejected.data("rejectDispatches"),
+        &json!([{"status": "REJECTED", "rejectionReason": "fora do perfil", "decidedBy": "test"}])
+    );
+    let approved = app
+        .graphql(
+            Some(&agent),
+            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+            json!({"ids": [ids[1], ids[2]]}),
+        )
+        .await;
+    assert_eq!(
+        approved.data("approveDispatches").as_array().unwrap().len(),
+        2
+    );
+    let twice = app
+        .graphql(
+            Some(&agent),
+            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+            json!({"ids": [ids[1]]}),
+        )
+        .await;
+    assert_eq!(twice.error_code(), Some("CONFLICT"));
+
+    // The approved two reach the message, which itself asks for approval.
+    let offers = pending_dispatches(&app, &agent, 2).await;
+    let offer_nodes: Vec<&Value> = offers["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"]["nodeId"])
+        .collect();
+    assert_eq!(offer_nodes.iter().filter(|n| **n == "offer").count(), 2);
+    let offer_ids: Vec<Value> = offers["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["node"]["nodeId"] == "offer")
+        .map(|e| e["node"]["id"].clone())
+        .collect();
+    app.graphql(
+        Some(&agent),
+        "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+        json!({"ids": offer_ids}),
+    )
+    .await
+    .data("approveDispatches");
+    let done = app.completed_execution(ws, &execution).await;
+    assert_eq!(done["metrics"]["sent"], 2);
+    assert_eq!(done["metrics"]["completed"], 3);
+    assert_eq!(app.count_where("messages", "node_id = 'offer'").await, 2);
+}
+on_both_backends!(
+    approvals_hold_recipients_until_a_person_decides,
+    approvals_hold_recipients_until_a_person_decides
+);

@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain area, merged here.
 
+pub mod automation;
 pub mod campaigns;
 pub mod catalog;
 pub mod commerce;
@@ -28,6 +29,7 @@ pub struct Query(
     settings::SettingQuery,
     hotmart::HotmartQuery,
     executions::ExecutionQuery,
+    automation::AutomationQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +42,7 @@ pub struct Mutation(
     settings::SettingMutation,
     hotmart::HotmartMutation,
     executions::ExecutionMutation,
+    automation::AutomationMutation,
 );
 
 pub type JornadaSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use entity::dispatch::{self, Suggestion};
 use entity::entities::enums::{Channel, MessageStatus};
 use entity::entities::{
     campaign_execution, campaign_recipient, campaign_version, customer, enrollment, workspace,
@@ -166,6 +167,7 @@ impl Runner {
     pub async fn run_batch(&mut self, limit: u64) -> Result<usize, entity::Error> {
         let now = Utc::now();
         outbox::expire_leases(&self.db, now).await?;
+        dispatch::expire(&self.db, now).await?;
         let claimed = executions::claim_due(&self.db, limit, now).await?;
         if claimed.is_empty() {
             return Ok(0);
@@ -338,18 +340,29 @@ impl Runner {
                     on_approved,
                     on_rejected,
                     on_expired,
-                } => (
-                    Move {
-                        status: recipient_status::WAITING,
-                        node: Some(node.clone()),
-                        wake_at: Some(expires_at),
-                        state: Some(
-                            json!({"await": "approval", "onApproved": on_approved, "onRejected": on_rejected, "onExpired": on_expired}),
-                        ),
-                        error: None,
-                    },
-                    false,
-                ),
+                } => {
+                    let suggestion = Suggestion {
+                        recipient: claimed.clone(),
+                        node_id: node.clone(),
+                        channel: Channel::Log,
+                        content: json!({}),
+                        reason: "approval gate".into(),
+                        expires_at: Some(expires_at),
+                    };
+                    let item = dispatch::suggest(&self.db, tenant, suggestion, customer).await?;
+                    (
+                        Move {
+                            status: recipient_status::WAITING,
+                            node: Some(node.clone()),
+                            wake_at: Some(expires_at),
+                            state: Some(
+                                json!({"await": "approval", "dispatchItemId": item.id, "onApproved": on_approved, "onRejected": on_rejected, "onExpired": on_expired}),
+                            ),
+                            error: None,
+                        },
+                        false,
+                    )
+                }
                 Transition::UpdateCustomer { changes, next } => {
                     let mut tags: Vec<String> = changes.add_tags.clone();
                     tags.retain(|t| !t.is_empty());
@@ -405,6 +418,46 @@ impl Runner {
                         Delivery::Stop(to) => (to, false),
                     }
                 }
+                Transition::Send { message, next }
+                    if message.require_approval && decision_at(claimed, &node).is_none() =>
+                {
+                    // Suggested, not sent: a person approves, edits or rejects it first.
+                    let expires_at = now + APPROVAL_WINDOW;
+                    let channel = storage_channel(message.channel);
+                    let content = json!({"subject": message.subject, "body": message.body, "variables": message.variables});
+                    let reason = "the campaign asks for approval before this message".to_owned();
+                    let suggestion = Suggestion {
+                        recipient: claimed.clone(),
+                        node_id: node.clone(),
+                        channel,
+                        content,
+                        reason,
+                        expires_at: Some(expires_at),
+                    };
+                    let item = dispatch::suggest(&self.db, tenant, suggestion, customer).await?;
+                    (
+                        Move {
+                            status: recipient_status::WAITING,
+                            node: Some(node.clone()),
+                            wake_at: Some(expires_at),
+                            state: Some(
+                                json!({"await": "approval", "dispatchItemId": item.id, "onApproved": node, "onRejected": next, "onExpired": next}),
+                            ),
+                            error: None,
+                        },
+                        false,
+                    )
+                }
+                Transition::Send { next, .. } if decision_at(claimed, &node) == Some(false) => (
+                    Move {
+                        status: recipient_status::ACTIVE,
+                        node: Some(next),
+                        wake_at: Some(now),
+                        state: Some(json!({})),
+                        error: None,
+                    },
+                    true,
+                ),
                 Transition::Send { message, next } => {
                     let key = outbox::campaign_key(execution.id, claimed.id, &node);
                     let mut links = Vec::new();
@@ -604,6 +657,10 @@ impl Runner {
                 .await?;
                 Ok(Delivery::Done)
             }
+            Err(SendError::Unknown { reason }) => {
+                outbox::record_unknown(&self.db, reserved.id, &reason, Utc::now()).await?;
+                Ok(Delivery::Stop(unknown(node)))
+            }
             Err(err) => match err.retry_after() {
                 Some(after) if !matches!(err, SendError::OptedOut { .. }) => {
                     let at =
@@ -640,6 +697,23 @@ struct Outgoing<'a> {
     message: ChannelMessage,
     /// Tracked links rendered into it: (code, target).
     links: &'a [(String, String)],
+}
+
+/// How long a message waiting for approval stays suggested.
+const APPROVAL_WINDOW: Duration = Duration::days(2);
+
+/// A person's decision on this node's suggestion, if one was made:
+/// `Some(true)` approved, `Some(false)` rejected.
+fn decision_at(recipient: &campaign_recipient::Model, node: &str) -> Option<bool> {
+    let state = &recipient.state;
+    if state.get("node").and_then(Value::as_str) != Some(node) {
+        return None;
+    }
+    match state.get("decision").and_then(Value::as_str) {
+        Some("approved") => Some(true),
+        Some("rejected") => Some(false),
+        _ => None,
+    }
 }
 
 struct Resume {

@@ -1,0 +1,167 @@
+//! Hybrid control: the queue of suggested messages a CS person decides on.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::dispatch;
+use entity::dispatch_item;
+use entity::entities::enums::DispatchStatus as StoredStatus;
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde_json::Value;
+
+use super::connection::{Totals, cost, paginate};
+use super::scope::{Access, app, caller, db, parse_id, tenant};
+use crate::error::ApiResult;
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::DispatchStatus")]
+pub enum DispatchStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Sent,
+    Error,
+    Expired,
+}
+
+/// A suggested message (or approval gate) waiting for a person's decision.
+#[derive(SimpleObject)]
+pub struct DispatchItem {
+    pub id: ID,
+    pub customer_id: ID,
+    pub campaign_recipient_id: Option<ID>,
+    pub node_id: Option<String>,
+    pub channel: String,
+    /// What would be sent.
+    pub content: Json<Value>,
+    pub reason: String,
+    /// The customer at suggestion time: LTV, churn risk, segment, last activity.
+    pub context: Json<Value>,
+    pub status: DispatchStatus,
+    pub suggested_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decided_by: Option<String>,
+    pub rejection_reason: Option<String>,
+    pub edited_content: Option<Json<Value>>,
+}
+
+impl From<dispatch_item::Model> for DispatchItem {
+    fn from(m: dispatch_item::Model) -> Self {
+        DispatchItem {
+            id: m.id.into(),
+            customer_id: m.customer_id.into(),
+            campaign_recipient_id: m.campaign_recipient_id.map(Into::into),
+            node_id: m.node_id,
+            channel: sea_orm::ActiveEnum::to_value(&m.channel),
+            content: Json(m.variables),
+            reason: m.reason,
+            context: Json(m.context),
+            status: m.status.into(),
+            suggested_at: m.suggested_at,
+            expires_at: m.expires_at,
+            decided_at: m.decided_at,
+            decided_by: m.decided_by,
+            rejection_reason: m.rejection_reason,
+            edited_content: m.edited_content.map(Json),
+        }
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct DispatchFilter {
+    pub status: Option<DispatchStatus>,
+}
+
+#[derive(Default)]
+pub struct AutomationQuery;
+
+#[Object]
+impl AutomationQuery {
+    #[graphql(guard = "Access::Read", complexity = "cost(first, child_complexity)")]
+    async fn dispatch_queue(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        filter: Option<DispatchFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, DispatchItem, Totals>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let mut select = tenant.select::<dispatch_item::Entity>();
+        if let Some(status) = filter.and_then(|f| f.status) {
+            select = select.filter(dispatch_item::Column::Status.eq(StoredStatus::from(status)));
+        }
+        paginate(
+            db(ctx),
+            select,
+            dispatch_item::Column::Id,
+            first,
+            after,
+            |m| Ok((m.id, m.into())),
+        )
+        .await
+    }
+}
+
+#[derive(Default)]
+pub struct AutomationMutation;
+
+#[Object]
+impl AutomationMutation {
+    /// Approves pending items (up to 500 at once); their recipients move on.
+    #[graphql(guard = "Access::Write")]
+    async fn approve_dispatches(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        ids: Vec<ID>,
+    ) -> ApiResult<Vec<DispatchItem>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let ids = ids
+            .iter()
+            .map(|id| parse_id(id, "ids"))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let decided = dispatch::decide(
+            db(ctx),
+            tenant,
+            &ids,
+            StoredStatus::Approved,
+            &caller(ctx).actor(),
+            None,
+            None,
+        )
+        .await?;
+        app(ctx).work_queue.notify();
+        Ok(decided.into_iter().map(Into::into).collect())
+    }
+
+    /// Rejects pending items (up to 500 at once); their recipients take the rejected branch.
+    #[graphql(guard = "Access::Write")]
+    async fn reject_dispatches(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        ids: Vec<ID>,
+        reason: Option<String>,
+    ) -> ApiResult<Vec<DispatchItem>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let ids = ids
+            .iter()
+            .map(|id| parse_id(id, "ids"))
+            .collect::<ApiResult<Vec<_>>>()?;
+        let reason = reason.map(|r| r.chars().take(1000).collect());
+        let decided = dispatch::decide(
+            db(ctx),
+            tenant,
+            &ids,
+            StoredStatus::Rejected,
+            &caller(ctx).actor(),
+            reason,
+            None,
+        )
+        .await?;
+        app(ctx).work_queue.notify();
+        Ok(decided.into_iter().map(Into::into).collect())
+    }
+}
