@@ -50,6 +50,9 @@ pub struct Config {
     /// The address customers reach jornada at (tracked links); defaults to
     /// `http://{bind}`.
     pub public_url: Option<String>,
+    /// Seconds a worker holds a claimed recipient or send before another may
+    /// take it over.
+    pub worker_lease_seconds: u32,
 }
 
 impl Default for Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             max_connections: 16,
             log_format: "text".into(),
             public_url: None,
+            worker_lease_seconds: 60,
         }
     }
 }
@@ -80,7 +84,9 @@ impl Config {
 
     /// Where tracked links point.
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.bind))
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
     }
 
     /// The JWT secret: configured, or the development one kept in `data_dir`.

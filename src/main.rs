@@ -157,6 +157,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
             secrets: secrets.clone(),
             queue: work_queue.clone(),
             public_url: config.public_url(),
+            lease: chrono::Duration::seconds(i64::from(config.worker_lease_seconds.max(1))),
         };
         let signal = wait_for_stop(stopped.clone());
         tasks.spawn(async move { worker.run(signal).await.map_err(anyhow::Error::from) });

@@ -36,7 +36,8 @@ pub mod recipient_status {
     pub const IN_FLIGHT: [&str; 2] = [ACTIVE, WAITING];
 }
 
-/// How long a claimed recipient is reserved for the runner that claimed it.
+/// How long a claimed recipient is reserved for the runner that claimed it,
+/// unless the worker is configured otherwise.
 pub const STEP_LEASE: Duration = Duration::seconds(60);
 const ENROLL_CHUNK: usize = 500;
 
@@ -233,6 +234,7 @@ pub async fn claim_due(
     db: &DatabaseConnection,
     limit: u64,
     now: DateTime<Utc>,
+    lease: Duration,
 ) -> Result<Vec<campaign_recipient::Model>> {
     let txn = begin_write(db).await?;
     let live_executions = Query::select()
@@ -262,7 +264,7 @@ pub async fn claim_due(
         campaign_recipient::Entity::update_many()
             .col_expr(
                 campaign_recipient::Column::WakeAt,
-                Expr::value(Some(now + STEP_LEASE)),
+                Expr::value(Some(now + lease)),
             )
             .filter(campaign_recipient::Column::Id.is_in(recipients.iter().map(|r| r.id)))
             .exec(&txn)

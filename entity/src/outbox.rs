@@ -18,7 +18,8 @@ use crate::entities::message;
 use crate::error::{Error, Result};
 use crate::tenant::Tenant;
 
-/// How long a claimed send may take before the message is presumed lost.
+/// How long a claimed send may take before the message is presumed lost,
+/// unless the worker is configured otherwise.
 pub const SEND_LEASE: Duration = Duration::seconds(60);
 
 /// The idempotency key of a campaign step's message.
@@ -92,13 +93,11 @@ pub async fn claim_for_send<C: ConnectionTrait>(
     db: &C,
     id: Uuid,
     now: DateTime<Utc>,
+    lease: Duration,
 ) -> Result<bool> {
     let claimed = message::Entity::update_many()
         .col_expr(message::Column::Status, Expr::value(MessageStatus::Sending))
-        .col_expr(
-            message::Column::LeaseUntil,
-            Expr::value(Some(now + SEND_LEASE)),
-        )
+        .col_expr(message::Column::LeaseUntil, Expr::value(Some(now + lease)))
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(id))
         .filter(message::Column::Status.eq(MessageStatus::Queued))

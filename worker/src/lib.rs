@@ -3,8 +3,8 @@
 //! the database, so any number of `jornada worker` processes can run beside
 //! the API.
 
-pub mod channels;
 pub mod campaigns;
+pub mod channels;
 pub mod customers;
 pub mod domain_events;
 pub mod hotmart;
@@ -44,6 +44,9 @@ pub struct Worker {
     pub queue: WorkQueue,
     /// Base URL tracked links point at (`{public_url}/r/{code}`).
     pub public_url: String,
+    /// How long a claimed recipient or send is reserved before another
+    /// worker may take it over (a send then becomes `unknown`).
+    pub lease: chrono::Duration,
 }
 
 impl Worker {
@@ -138,6 +141,8 @@ impl Worker {
             secrets: self.secrets.clone(),
             public_url: self.public_url.clone(),
             graphs: campaigns::runner::GraphCache::default(),
+            channels: channels::ChannelsCache::default(),
+            lease: self.lease,
         };
         while !*stopped.borrow() {
             match runner.run_batch(BATCH).await {
@@ -161,8 +166,10 @@ impl Worker {
 
     /// Delivers domain events to their consumers until stopped.
     async fn dispatch_domain_events(self, mut stopped: watch::Receiver<bool>) {
-        let consumers: Vec<Box<dyn domain_events::DomainEventConsumer>> =
-            vec![Box::new(domain_events::Timeline), Box::new(campaigns::triggers::CampaignTriggers)];
+        let consumers: Vec<Box<dyn domain_events::DomainEventConsumer>> = vec![
+            Box::new(domain_events::Timeline),
+            Box::new(campaigns::triggers::CampaignTriggers),
+        ];
         while !*stopped.borrow() {
             match domain_events::dispatch_batch(&self.db, &consumers, BATCH).await {
                 Ok(n) if n > 0 => {}

@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use workflow::{CompiledGraph, Graph, RecipientContext, RenderedMessage, StepInput, Transition};
 
-use crate::channels::{ChannelMessage, Channels, Content, Recipient, SendError};
+use crate::channels::{ChannelMessage, Channels, ChannelsCache, Content, Recipient, SendError};
 
 /// Steps one recipient may take per claim before yielding to others.
 const MAX_STEPS_PER_CLAIM: usize = 32;
@@ -64,6 +64,10 @@ pub struct Runner {
     /// Base of tracked links, e.g. `https://cs.example.com`.
     pub public_url: String,
     pub graphs: GraphCache,
+    /// Providers per workspace, kept between batches so connections are reused.
+    pub channels: ChannelsCache,
+    /// How long a claimed recipient or send is reserved (see `entity::outbox::SEND_LEASE`).
+    pub lease: Duration,
 }
 
 fn storage_channel(channel: workflow::Channel) -> Channel {
@@ -168,7 +172,7 @@ impl Runner {
         let now = Utc::now();
         outbox::expire_leases(&self.db, now).await?;
         dispatch::expire(&self.db, now).await?;
-        let claimed = executions::claim_due(&self.db, limit, now).await?;
+        let claimed = executions::claim_due(&self.db, limit, now, self.lease).await?;
         if claimed.is_empty() {
             return Ok(0);
         }
@@ -190,7 +194,7 @@ impl Runner {
             enrollments.insert(e.customer_id, e);
         }
         let mut executions_seen: HashMap<Uuid, campaign_execution::Model> = HashMap::new();
-        let mut workspaces: HashMap<Uuid, (chrono_tz::Tz, Channels)> = HashMap::new();
+        let mut workspaces: HashMap<Uuid, (chrono_tz::Tz, Arc<Channels>)> = HashMap::new();
         for recipient in &claimed {
             if !executions_seen.contains_key(&recipient.execution_id) {
                 let execution = campaign_execution::Entity::find_by_id(recipient.execution_id)
@@ -208,8 +212,10 @@ impl Runner {
                     .time_zone
                     .parse()
                     .unwrap_or(chrono_tz::America::Sao_Paulo);
-                let channels =
-                    Channels::for_workspace(&self.db, &self.secrets, Tenant::new(ws.id)).await?;
+                let channels = self
+                    .channels
+                    .get(&self.db, &self.secrets, Tenant::new(ws.id))
+                    .await?;
                 workspaces.insert(ws.id, (tz, channels));
             }
         }
@@ -627,12 +633,12 @@ impl Runner {
             MessageStatus::Sending => {
                 return Ok(Delivery::Stop(retry_at(
                     node,
-                    reserved.lease_until.unwrap_or(now + outbox::SEND_LEASE),
+                    reserved.lease_until.unwrap_or(now + self.lease),
                 )));
             }
             MessageStatus::Queued => {}
         }
-        if !outbox::claim_for_send(&self.db, reserved.id, now).await? {
+        if !outbox::claim_for_send(&self.db, reserved.id, now, self.lease).await? {
             // Another runner holds it, or a retry is not due yet.
             return Ok(Delivery::Stop(retry_at(
                 node,
