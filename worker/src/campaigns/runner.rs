@@ -7,6 +7,8 @@
 //! crash mid-call leaves `sending`, which turns `unknown` and is never resent.
 
 use std::collections::HashMap;
+
+use futures::StreamExt;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -219,6 +221,7 @@ impl Runner {
                 workspaces.insert(ws.id, (tz, channels));
             }
         }
+        let mut steps = Vec::with_capacity(claimed.len());
         for recipient in &claimed {
             let execution = &executions_seen[&recipient.execution_id];
             let graph = self.graphs.get(&self.db, execution.version_id).await?;
@@ -227,17 +230,30 @@ impl Runner {
             };
             let (tz, channels) = &workspaces[&recipient.workspace_id];
             let ctx = context_for(recipient, customer, enrollments.get(&customer.id), *tz);
-            if let Err(err) = self
-                .advance(recipient, execution, &graph, customer, &ctx, channels)
-                .await
-            {
-                tracing::warn!(recipient_id = %recipient.id, error = %err, "a campaign step failed; it will be retried");
-            }
+            steps.push((recipient, execution, graph, customer, ctx, channels.clone()));
         }
+        // Recipients are independent: their steps (and provider calls) overlap.
+        let this = &*self;
+        futures::stream::iter(steps)
+            .for_each_concurrent(self.concurrency(), |(recipient, execution, graph, customer, ctx, channels)| async move {
+                if let Err(err) = this.advance(recipient, execution, &graph, customer, &ctx, &channels).await {
+                    tracing::warn!(recipient_id = %recipient.id, error = %err, "a campaign step failed; it will be retried");
+                }
+            })
+            .await;
         for execution_id in executions_seen.keys() {
             executions::refresh_execution(&self.db, *execution_id).await?;
         }
         Ok(claimed.len())
+    }
+
+    /// How many recipients are stepped at once: PostgreSQL takes concurrent
+    /// writers; SQLite has one, so more would only queue on its lock.
+    fn concurrency(&self) -> usize {
+        match self.db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => 32,
+            _ => 4,
+        }
     }
 
     /// Takes steps until the recipient waits, finishes, or hits the per-claim cap.
