@@ -49,6 +49,71 @@ where
     Ok(())
 }
 
+/// Cuts text to a column's width, on a character boundary: sources send
+/// oversized values now and then, and a fact is better kept trimmed than lost.
+fn fit(value: &str, max: usize) -> String {
+    value.chars().take(max).collect()
+}
+
+fn fit_opt(value: &Option<String>, max: usize) -> Option<String> {
+    value.as_deref().map(|v| fit(v, max))
+}
+
+impl PersonFacts {
+    fn fitted(&self) -> Self {
+        PersonFacts {
+            email: self.email.clone(),
+            name: fit_opt(&self.name, 200),
+            phone: self.phone.clone(),
+            document: fit_opt(&self.document, 32),
+            document_type: fit_opt(&self.document_type, 8),
+            hotmart_ucode: fit_opt(&self.hotmart_ucode, 64),
+        }
+    }
+}
+
+impl ProductFacts {
+    fn fitted(&self) -> Self {
+        ProductFacts {
+            hotmart_id: fit(&self.hotmart_id, 64),
+            ucode: fit_opt(&self.ucode, 64),
+            name: fit_opt(&self.name, 255),
+        }
+    }
+}
+
+impl TransactionFacts {
+    fn fitted(&self) -> Self {
+        TransactionFacts {
+            code: fit(&self.code, 64),
+            status: fit_opt(&self.status, 32),
+            currency: fit_opt(&self.currency, 3),
+            payment_method: fit_opt(&self.payment_method, 32),
+            billet_url: fit_opt(&self.billet_url, 2048),
+            pix_code: fit_opt(&self.pix_code, 2048),
+            src: fit_opt(&self.src, 255),
+            sck: fit_opt(&self.sck, 255),
+            xcod: fit_opt(&self.xcod, 255),
+            commission_type: fit_opt(&self.commission_type, 32),
+            ..self.clone()
+        }
+    }
+}
+
+impl SubscriptionFacts {
+    fn fitted(&self) -> Self {
+        SubscriptionFacts {
+            subscriber_code: fit(&self.subscriber_code, 64),
+            status: fit_opt(&self.status, 32),
+            hotmart_subscription_id: fit_opt(&self.hotmart_subscription_id, 64),
+            plan_id: fit_opt(&self.plan_id, 64),
+            plan_name: fit_opt(&self.plan_name, 255),
+            currency: fit_opt(&self.currency, 3),
+            ..self.clone()
+        }
+    }
+}
+
 /// Who bought or studied, as a source describes them.
 #[derive(Debug, Clone, Default)]
 pub struct PersonFacts {
@@ -69,6 +134,7 @@ pub async fn upsert_customer<C: ConnectionTrait>(
     facts: &PersonFacts,
     seen_at: Option<DateTime<Utc>>,
 ) -> Result<customer::Model> {
+    let facts = &facts.fitted();
     let email = normalize_email(&facts.email)?;
     let now = Utc::now();
     let fresh = customer::ActiveModel {
@@ -155,6 +221,7 @@ pub async fn upsert_product<C: ConnectionTrait>(
     tenant: Tenant,
     facts: &ProductFacts,
 ) -> Result<product::Model> {
+    let facts = &facts.fitted();
     let now = Utc::now();
     let fresh = product::ActiveModel {
         id: Set(new_id()),
@@ -215,6 +282,7 @@ pub async fn upsert_offer<C: ConnectionTrait>(
     price: Option<Decimal>,
     currency: Option<&str>,
 ) -> Result<offer::Model> {
+    let code = &fit(code, 64);
     let now = Utc::now();
     let fresh = offer::ActiveModel {
         id: Set(new_id()),
@@ -295,6 +363,7 @@ where
     C: ConnectionTrait,
     F: Fn(&str, Option<DateTime<Utc>>, &str, Option<DateTime<Utc>>) -> bool,
 {
+    let facts = &facts.fitted();
     let now = Utc::now();
     let initial_status = facts.status.clone().unwrap_or_else(|| "STARTED".to_owned());
     let fresh_id = new_id();
@@ -438,6 +507,7 @@ pub async fn record_subscription<C: ConnectionTrait>(
     customer_id: Uuid,
     facts: &SubscriptionFacts,
 ) -> Result<SubscriptionChange> {
+    let facts = &facts.fitted();
     let now = Utc::now();
     let fresh_id = new_id();
     let fresh = subscription::ActiveModel {
@@ -607,7 +677,17 @@ pub async fn refresh_enrollment<C: ConnectionTrait>(
     match existing {
         Some(current) => {
             let previous = current.access_status;
-            if previous == access && current.transaction_id == Some(latest.id) {
+            // Access began with the first paid purchase, whatever arrived first.
+            let paid_since = purchases
+                .iter()
+                .filter(|t| t.approved_at.is_some())
+                .filter_map(|t| t.approved_at.or(t.purchased_at))
+                .min();
+            let starts_at = earlier(current.starts_at, paid_since);
+            if previous == access
+                && current.transaction_id == Some(latest.id)
+                && current.starts_at == starts_at
+            {
                 return Ok(EnrollmentChange {
                     enrollment: Some(current),
                     previous_access: Some(previous),
@@ -616,6 +696,7 @@ pub async fn refresh_enrollment<C: ConnectionTrait>(
             let mut model = current.into_active_model();
             model.access_status = Set(access);
             model.transaction_id = Set(Some(latest.id));
+            model.starts_at = Set(starts_at);
             model.updated_at = Set(now);
             Ok(EnrollmentChange {
                 enrollment: Some(model.update(db).await?),
@@ -664,6 +745,37 @@ pub async fn set_access_end<C: ConnectionTrait>(
     ends_at: Option<DateTime<Utc>>,
     renews_at: Option<DateTime<Utc>>,
 ) -> Result<Option<enrollment::Model>> {
+    // The cancellation may arrive before the purchase that grants access:
+    // the enrollment is created now and the purchase fills it in later.
+    let now = Utc::now();
+    let fresh = enrollment::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(customer_id),
+        product_id: Set(product_id),
+        transaction_id: Set(None),
+        access_status: Set(AccessStatus::Active),
+        starts_at: Set(None),
+        ends_at: Set(None),
+        renews_at: Set(None),
+        first_access_at: Set(None),
+        first_access_origin: Set(None),
+        last_access_at: Set(None),
+        progress_percent: Set(Decimal::ZERO),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    insert_ignoring_conflict(
+        db,
+        fresh,
+        OnConflict::columns([
+            enrollment::Column::CustomerId,
+            enrollment::Column::ProductId,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .await?;
     let Some(current) = tenant
         .select::<enrollment::Entity>()
         .filter(enrollment::Column::CustomerId.eq(customer_id))
@@ -774,6 +886,9 @@ pub async fn upsert_module<C: ConnectionTrait>(
     position: Option<i32>,
     is_extra: Option<bool>,
 ) -> Result<module::Model> {
+    let hotmart_module_id = &fit(hotmart_module_id, 64);
+    let name = name.map(|n| fit(n, 255));
+    let name = name.as_deref();
     let now = Utc::now();
     let fresh = module::ActiveModel {
         id: Set(new_id()),

@@ -25,9 +25,27 @@ impl From<DbErr> for Error {
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
                 Error::Invalid("the record references something that does not exist".into())
             }
+            _ if value_does_not_fit(&err) => {
+                Error::Invalid("a value is too long or too large for where it is stored".into())
+            }
             _ => Error::Database(err),
         }
     }
+}
+
+/// PostgreSQL's "string data right truncation", "numeric value out of range"
+/// and "invalid text representation": the data, not the database, is wrong,
+/// so retrying cannot help.
+fn value_does_not_fit(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = err
+    else {
+        return false;
+    };
+    let sea_orm::sqlx::Error::Database(db_err) = &**e else {
+        return false;
+    };
+    matches!(db_err.code().as_deref(), Some("22001" | "22003" | "22P02"))
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

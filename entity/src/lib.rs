@@ -21,6 +21,7 @@ pub mod target_groups;
 pub mod templates;
 pub mod tenant;
 pub mod webhook_events;
+pub mod whatsapp;
 pub mod workspaces;
 
 pub use error::{Error, Result};

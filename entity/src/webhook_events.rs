@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -223,7 +223,7 @@ pub async fn replay(
     tenant: Tenant,
     id: Uuid,
 ) -> Result<webhook_event::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let event = tenant.get::<webhook_event::Entity, _>(&txn, id).await?;
     let mut model: webhook_event::ActiveModel = event.into();
     model.status = Set(WebhookEventStatus::Received);

@@ -440,3 +440,60 @@ impl TestApp {
         row.try_get::<i64>("", "n").expect("count")
     }
 }
+
+/// An app serving only the API, as `jornada api` does: no worker in this
+/// process, so a test can run the worker elsewhere (a child `jornada worker`).
+pub struct ApiOnlyApp {
+    pub app: TestApp,
+    /// The test database's URL (`JORNADA_DATABASE_URL` of a child worker).
+    pub database_url: String,
+    /// The settings key as text (`JORNADA_SECRET_KEY` of a child worker).
+    pub secret_key_text: String,
+}
+
+/// Like [`spawn_app`], without the in-process worker.
+pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
+    if std::env::var("TEST_LOG").is_ok() {
+        jornada::telemetry::init("text");
+    }
+    let (database_url, store) = fresh_database(backend).await;
+    let db = jornada::connect(&database_url, 8)
+        .await
+        .expect("connect to the test database");
+    jornada::migrate(&db)
+        .await
+        .expect("migrate the test database");
+    let jwt = JwtKeys::new(JWT_SECRET);
+    let secret_key_text = entity::SecretKey::generate_text();
+    let secrets = entity::SecretKey::parse(&secret_key_text).expect("key");
+    let router = jornada::api_router(
+        db.clone(),
+        jwt.clone(),
+        secrets.clone(),
+        worker::WorkQueue::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a random port");
+    let address = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(jornada::serve_http(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    ApiOnlyApp {
+        app: TestApp {
+            // No worker here: a task that is already done.
+            worker: tokio::spawn(async { Ok(()) }),
+            address,
+            client: reqwest::Client::new(),
+            db,
+            jwt,
+            secrets,
+            server,
+            _store: store,
+        },
+        database_url,
+        secret_key_text,
+    }
+}

@@ -22,3 +22,6 @@ mod roles;
 mod settings;
 mod channels;
 mod campaign_runs;
+mod campaign_reliability;
+mod templates;
+mod whatsapp_webhooks;

@@ -143,6 +143,7 @@ impl Worker {
             graphs: campaigns::runner::GraphCache::default(),
             channels: channels::ChannelsCache::default(),
             lease: self.lease,
+            rate_limits: campaigns::policy::RateLimits::default(),
         };
         while !*stopped.borrow() {
             match runner.run_batch(BATCH).await {

@@ -13,6 +13,7 @@ pub mod loaders;
 pub mod scope;
 pub mod settings;
 pub mod target_groups;
+pub mod templates;
 pub mod workspaces;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema};
@@ -30,6 +31,7 @@ pub struct Query(
     hotmart::HotmartQuery,
     executions::ExecutionQuery,
     automation::AutomationQuery,
+    templates::TemplateQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct Mutation(
     hotmart::HotmartMutation,
     executions::ExecutionMutation,
     automation::AutomationMutation,
+    templates::TemplateMutation,
 );
 
 pub type JornadaSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(graphql_routes)
         .merge(webhook_routes)
+        .merge(crate::webhooks::whatsapp::routes())
         .route("/r/{code}", get(crate::links::redirect))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -2,3 +2,4 @@
 //! domain work happens in the worker.
 
 pub mod hotmart;
+pub mod whatsapp;

@@ -1,5 +1,6 @@
 //! The campaign runner: claims due recipients and advances each through the
 //! pinned version of its campaign, one step per transaction.
 
+pub mod policy;
 pub mod runner;
 pub mod triggers;

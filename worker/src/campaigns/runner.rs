@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use workflow::{CompiledGraph, Graph, RecipientContext, RenderedMessage, StepInput, Transition};
 
+use super::policy::{RateLimits, SendPolicy, Verdict};
 use crate::channels::{ChannelMessage, Channels, ChannelsCache, Content, Recipient, SendError};
 
 /// Steps one recipient may take per claim before yielding to others.
@@ -70,6 +71,7 @@ pub struct Runner {
     pub channels: ChannelsCache,
     /// How long a claimed recipient or send is reserved (see `entity::outbox::SEND_LEASE`).
     pub lease: Duration,
+    pub rate_limits: RateLimits,
 }
 
 fn storage_channel(channel: workflow::Channel) -> Channel {
@@ -196,7 +198,7 @@ impl Runner {
             enrollments.insert(e.customer_id, e);
         }
         let mut executions_seen: HashMap<Uuid, campaign_execution::Model> = HashMap::new();
-        let mut workspaces: HashMap<Uuid, (chrono_tz::Tz, Arc<Channels>)> = HashMap::new();
+        let mut workspaces: HashMap<Uuid, Arc<WorkspaceSetup>> = HashMap::new();
         for recipient in &claimed {
             if !executions_seen.contains_key(&recipient.execution_id) {
                 let execution = campaign_execution::Entity::find_by_id(recipient.execution_id)
@@ -218,7 +220,17 @@ impl Runner {
                     .channels
                     .get(&self.db, &self.secrets, Tenant::new(ws.id))
                     .await?;
-                workspaces.insert(ws.id, (tz, channels));
+                let policy =
+                    SendPolicy::for_workspace(&self.db, &self.secrets, Tenant::new(ws.id), tz)
+                        .await?;
+                workspaces.insert(
+                    ws.id,
+                    Arc::new(WorkspaceSetup {
+                        time_zone: tz,
+                        channels,
+                        policy,
+                    }),
+                );
             }
         }
         let mut steps = Vec::with_capacity(claimed.len());
@@ -228,15 +240,20 @@ impl Runner {
             let Some(customer) = customers.get(&recipient.customer_id) else {
                 continue;
             };
-            let (tz, channels) = &workspaces[&recipient.workspace_id];
-            let ctx = context_for(recipient, customer, enrollments.get(&customer.id), *tz);
-            steps.push((recipient, execution, graph, customer, ctx, channels.clone()));
+            let setup = workspaces[&recipient.workspace_id].clone();
+            let ctx = context_for(
+                recipient,
+                customer,
+                enrollments.get(&customer.id),
+                setup.time_zone,
+            );
+            steps.push((recipient, execution, graph, customer, ctx, setup));
         }
         // Recipients are independent: their steps (and provider calls) overlap.
         let this = &*self;
         futures::stream::iter(steps)
-            .for_each_concurrent(self.concurrency(), |(recipient, execution, graph, customer, ctx, channels)| async move {
-                if let Err(err) = this.advance(recipient, execution, &graph, customer, &ctx, &channels).await {
+            .for_each_concurrent(self.concurrency(), |(recipient, execution, graph, customer, ctx, setup)| async move {
+                if let Err(err) = this.advance(recipient, execution, &graph, customer, &ctx, &setup).await {
                     tracing::warn!(recipient_id = %recipient.id, error = %err, "a campaign step failed; it will be retried");
                 }
             })
@@ -264,8 +281,9 @@ impl Runner {
         graph: &CompiledGraph,
         customer: &customer::Model,
         ctx: &RecipientContext,
-        channels: &Channels,
+        setup: &WorkspaceSetup,
     ) -> Result<(), entity::Error> {
+        let channels = &*setup.channels;
         let tenant = Tenant::new(claimed.workspace_id);
         let Some(mut node) = claimed.current_node_id.clone() else {
             return Ok(());
@@ -490,7 +508,32 @@ impl Runner {
                         format!("{public_url}/r/{code}")
                     });
                     let channel = storage_channel(rendered.channel);
-                    if opted_out(customer, channel) {
+                    let free_text = channel == Channel::Whatsapp && rendered.template.is_none();
+                    let verdict = if opted_out(customer, channel) {
+                        Verdict::Go
+                    } else {
+                        match setup
+                            .policy
+                            .verdict(&self.db, customer, channel, free_text, now)
+                            .await?
+                        {
+                            Verdict::Go => match self.rate_limits.take(
+                                tenant.workspace_id(),
+                                channel,
+                                setup.policy.per_second(channel),
+                                now,
+                            ) {
+                                Some(at) => Verdict::Wait(at),
+                                None => Verdict::Go,
+                            },
+                            other => other,
+                        }
+                    };
+                    if let Verdict::Wait(at) = verdict {
+                        (retry_at(&node, at), false)
+                    } else if let Verdict::Refuse(why) = verdict {
+                        (failed(&node, why), false)
+                    } else if opted_out(customer, channel) {
                         (
                             Move {
                                 status: recipient_status::COMPLETED,
@@ -719,6 +762,13 @@ struct Outgoing<'a> {
     message: ChannelMessage,
     /// Tracked links rendered into it: (code, target).
     links: &'a [(String, String)],
+}
+
+/// What a batch needs to know about a recipient's workspace.
+pub struct WorkspaceSetup {
+    pub time_zone: chrono_tz::Tz,
+    pub channels: Arc<Channels>,
+    pub policy: SendPolicy,
 }
 
 /// How long a message waiting for approval stays suggested.

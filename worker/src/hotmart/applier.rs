@@ -97,7 +97,14 @@ pub async fn apply_batch(db: &DatabaseConnection, limit: u64) -> Result<usize, e
                 webhook_events::bury(db, event, &why, Utc::now()).await?;
             }
             Err(ApplyError::Transient(err)) => {
-                let status = webhook_events::fail(db, event, &err.to_string(), Utc::now()).await?;
+                // The cause is logged; what users see never carries database text.
+                let status = webhook_events::fail(
+                    db,
+                    event,
+                    "a temporary failure while applying; it will be retried",
+                    Utc::now(),
+                )
+                .await?;
                 tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, attempts = event.attempts, ?status, error = %err, "applying a webhook event failed");
             }
         }

@@ -244,6 +244,43 @@ pub async fn apply_purchase<C: ConnectionTrait>(
     }
     commerce::recompute_ltv(db, tenant, customer.id).await?;
     if !change.status_changed {
+        // A billet event arriving after the payment it led to: the sale was
+        // still recovered, whatever order the events came in.
+        let incoming = &purchase.status;
+        let paid = PurchaseStatus::parse(&change.transaction.status);
+        let earlier_than_payment = match (seen_at, change.transaction.last_event_at) {
+            (Some(billet_at), Some(paid_at)) => billet_at < paid_at,
+            _ => false,
+        };
+        if matches!(
+            incoming,
+            PurchaseStatus::PrintedBillet | PurchaseStatus::WaitingPayment
+        ) && paid.is_revenue()
+            && earlier_than_payment
+        {
+            let data = json!({"transaction": change.transaction.code, "status": paid.as_str(), "productId": product.as_ref().map(|p| p.id)});
+            for event_type in ["billet_printed", "sale_recovered"] {
+                let key = format!("transaction:{}:{event_type}", change.transaction.code);
+                let at = if event_type == "billet_printed" {
+                    seen_at
+                } else {
+                    change.transaction.last_event_at
+                };
+                emit(
+                    db,
+                    tenant,
+                    source,
+                    Happened {
+                        customer_id: Some(customer.id),
+                        event_type,
+                        dedupe_key: key,
+                        occurred_at: at,
+                        data: data.clone(),
+                    },
+                )
+                .await?;
+            }
+        }
         return Ok(());
     }
     let stored = PurchaseStatus::parse(&change.transaction.status);
@@ -355,14 +392,22 @@ async fn subscriber_customer<C: ConnectionTrait>(
         .filter(subscription::Column::SubscriberCode.eq(code))
         .one(db)
         .await?;
-    match known {
-        Some(subscription) => Ok(Some(
-            tenant
-                .get::<customer::Entity, _>(db, subscription.customer_id)
-                .await?,
-        )),
-        None => Ok(None),
-    }
+    let Some(subscription) = known else {
+        return Ok(None);
+    };
+    let known_customer = tenant
+        .get::<customer::Entity, _>(db, subscription.customer_id)
+        .await?;
+    // Known by code: still learn what this event says about them.
+    let person = PersonFacts {
+        email: known_customer.email.clone(),
+        name: name.cloned(),
+        phone: phone.cloned(),
+        ..PersonFacts::default()
+    };
+    Ok(Some(
+        commerce::upsert_customer(db, tenant, &person, seen_at).await?,
+    ))
 }
 
 pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
@@ -642,7 +687,25 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         None,
     )
     .await?;
-    commerce::record_access(db, tenant, customer.id, product.id, at, "hotmart_club").await?;
+    let origin = first_access_origin(db, tenant, customer.id, at).await?;
+    // Completing a module proves an access, even if CLUB_FIRST_ACCESS comes later.
+    if commerce::record_access(db, tenant, customer.id, product.id, at, origin).await? {
+        let key = format!("access:{}:{}:first_access", customer.id, product.id);
+        let data = json!({"productId": product.id, "origin": origin});
+        emit(
+            db,
+            tenant,
+            source,
+            Happened {
+                customer_id: Some(customer.id),
+                event_type: "first_access",
+                dedupe_key: key,
+                occurred_at: Some(at),
+                data,
+            },
+        )
+        .await?;
+    }
     let lessons = tenant
         .select::<lesson::Entity>()
         .filter(lesson::Column::ModuleId.eq(module.id))

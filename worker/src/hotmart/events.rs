@@ -377,10 +377,11 @@ impl PurchaseStatus {
             "COMPLETE" | "COMPLETED" => Self::Complete,
             "EXPIRED" => Self::Expired,
             "NO_FUNDS" => Self::NoFunds,
-            "OVERDUE" => Self::Overdue,
+            // Hotmart's own test postbacks spell these two differently.
+            "OVERDUE" | "DELAYED" => Self::Overdue,
             "PARTIALLY_REFUNDED" => Self::PartiallyRefunded,
             "PRE_ORDER" => Self::PreOrder,
-            "PRINTED_BILLET" => Self::PrintedBillet,
+            "PRINTED_BILLET" | "BILLET_PRINTED" => Self::PrintedBillet,
             "PROCESSING_TRANSACTION" => Self::ProcessingTransaction,
             "PROTESTED" | "DISPUTE" => Self::Protested,
             "REFUNDED" => Self::Refunded,

@@ -1,0 +1,271 @@
+//! Rules every send obeys, enforced by the runner rather than by each node:
+//! quiet hours in the workspace's time zone, a per-customer frequency cap,
+//! WhatsApp's 24 h window for free-form text and its pair rate, and a
+//! per-workspace, per-channel rate limit.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono_tz::Tz;
+use entity::Tenant;
+use entity::entities::enums::{Channel, MessageStatus};
+use entity::entities::{customer, message};
+use sea_orm::{ColumnTrait, DatabaseConnection, PaginatorTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+use workflow::time::{next_time_of_day, parse_time_of_day};
+
+/// WhatsApp: one message to the same user every 6 s at most (error 131056 otherwise).
+pub const PAIR_RATE: Duration = Duration::seconds(6);
+/// WhatsApp Cloud API default throughput per phone number.
+pub const DEFAULT_WHATSAPP_PER_SECOND: u32 = 80;
+
+/// E-mail, SMS and push providers: a conservative default.
+pub const DEFAULT_OTHER_PER_SECOND: u32 = 100;
+
+/// A workspace's sending rules, from its settings.
+#[derive(Debug, Clone)]
+pub struct SendPolicy {
+    pub time_zone: Tz,
+    /// `messaging.quiet_hours`, e.g. `21:00-08:00`: no campaign sends inside.
+    pub quiet_hours: Option<(NaiveTime, NaiveTime)>,
+    /// `messaging.frequency_cap`, e.g. `3/P1D`: at most 3 messages per customer per day.
+    pub frequency_cap: Option<(u64, Duration)>,
+    /// `whatsapp.messages_per_second`.
+    pub whatsapp_per_second: u32,
+}
+
+/// What the rules say about one send now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Go,
+    /// Try again at this time (the message is not sent, nor reserved).
+    Wait(DateTime<Utc>),
+    /// This message cannot be sent as it is.
+    Refuse(String),
+}
+
+fn parse_quiet_hours(text: &str) -> Option<(NaiveTime, NaiveTime)> {
+    let (start, end) = text.split_once('-')?;
+    Some((
+        parse_time_of_day(start.trim())?,
+        parse_time_of_day(end.trim())?,
+    ))
+}
+
+fn parse_cap(text: &str) -> Option<(u64, Duration)> {
+    let (count, window) = text.split_once('/')?;
+    let window: workflow::time::IsoDuration = window.trim().parse().ok()?;
+    let seconds = window
+        .after(DateTime::<Utc>::UNIX_EPOCH, chrono_tz::UTC)?
+        .timestamp();
+    Some((count.trim().parse().ok()?, Duration::seconds(seconds)))
+}
+
+impl SendPolicy {
+    pub async fn for_workspace(
+        db: &DatabaseConnection,
+        secrets: &entity::SecretKey,
+        tenant: Tenant,
+        time_zone: Tz,
+    ) -> Result<Self, entity::Error> {
+        let setting = |key| entity::settings::reveal(db, tenant, secrets, key);
+        let quiet_hours = setting("messaging.quiet_hours")
+            .await?
+            .as_deref()
+            .and_then(parse_quiet_hours);
+        let frequency_cap = setting("messaging.frequency_cap")
+            .await?
+            .as_deref()
+            .and_then(parse_cap);
+        let whatsapp_per_second = setting("whatsapp.messages_per_second")
+            .await?
+            .and_then(|v| v.trim().parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(DEFAULT_WHATSAPP_PER_SECOND);
+        Ok(SendPolicy {
+            time_zone,
+            quiet_hours,
+            frequency_cap,
+            whatsapp_per_second,
+        })
+    }
+
+    /// Sends per second allowed on a channel.
+    pub fn per_second(&self, channel: Channel) -> u32 {
+        match channel {
+            Channel::Whatsapp => self.whatsapp_per_second,
+            _ => DEFAULT_OTHER_PER_SECOND,
+        }
+    }
+
+    /// When quiet hours end, if `now` is inside them.
+    pub fn quiet_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let (start, end) = self.quiet_hours?;
+        let local = now.with_timezone(&self.time_zone).time();
+        let inside = if start <= end {
+            local >= start && local < end
+        } else {
+            local >= start || local < end
+        };
+        inside
+            .then(|| next_time_of_day(now, self.time_zone, end))
+            .flatten()
+    }
+
+    /// Checks one send to `customer` on `channel`; `free_text` is a WhatsApp
+    /// message that is not a template.
+    pub async fn verdict(
+        &self,
+        db: &DatabaseConnection,
+        customer: &customer::Model,
+        channel: Channel,
+        free_text: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Verdict, entity::Error> {
+        if channel == Channel::Webhook || channel == Channel::Log {
+            return Ok(Verdict::Go);
+        }
+        if let Some(until) = self.quiet_until(now) {
+            return Ok(Verdict::Wait(until));
+        }
+        if channel == Channel::Whatsapp && free_text {
+            let open_until = customer
+                .metadata
+                .get("whatsappWindowUntil")
+                .and_then(|v| v.as_str())
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            if open_until.is_none_or(|until| until <= now) {
+                return Ok(Verdict::Refuse(
+                    "free-form WhatsApp text outside the 24 h window: use an approved template"
+                        .into(),
+                ));
+            }
+        }
+        let sent = [
+            MessageStatus::Sending,
+            MessageStatus::Sent,
+            MessageStatus::Delivered,
+            MessageStatus::Read,
+            MessageStatus::Unknown,
+        ];
+        if channel == Channel::Whatsapp {
+            let last = message::Entity::find()
+                .filter(message::Column::CustomerId.eq(customer.id))
+                .filter(message::Column::Channel.eq(Channel::Whatsapp))
+                .filter(message::Column::Status.is_in(sent))
+                .order_by_desc(message::Column::UpdatedAt)
+                .one(db)
+                .await?;
+            if let Some(last) = last {
+                let at = last.sent_at.unwrap_or(last.updated_at);
+                if at + PAIR_RATE > now {
+                    return Ok(Verdict::Wait(at + PAIR_RATE));
+                }
+            }
+        }
+        if let Some((cap, window)) = self.frequency_cap {
+            let recent = message::Entity::find()
+                .filter(message::Column::CustomerId.eq(customer.id))
+                .filter(message::Column::Status.is_in(sent))
+                .filter(message::Column::Channel.is_in([
+                    Channel::Whatsapp,
+                    Channel::Email,
+                    Channel::Sms,
+                    Channel::Push,
+                ]))
+                .filter(message::Column::UpdatedAt.gt(now - window))
+                .count(db)
+                .await?;
+            if recent >= cap {
+                return Ok(Verdict::Wait(now + window / 4));
+            }
+        }
+        Ok(Verdict::Go)
+    }
+}
+
+use sea_orm::EntityTrait;
+
+/// Tokens left and when they were counted.
+type Bucket = (f64, DateTime<Utc>);
+
+/// Per-workspace, per-channel token buckets shared by a runner's steps.
+#[derive(Default)]
+pub struct RateLimits {
+    buckets: Mutex<HashMap<(Uuid, Channel), Bucket>>,
+}
+
+impl RateLimits {
+    /// Takes a send slot; when none is free, says when one will be.
+    pub fn take(
+        &self,
+        workspace: Uuid,
+        channel: Channel,
+        per_second: u32,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        let rate = f64::from(per_second.max(1));
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.entry((workspace, channel)).or_insert((rate, now));
+        let elapsed = (now - *at).num_milliseconds().max(0) as f64 / 1000.0;
+        *tokens = (*tokens + elapsed * rate).min(rate);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            None
+        } else {
+            let wait_ms = ((1.0 - *tokens) / rate * 1000.0).ceil() as i64;
+            Some(now + Duration::milliseconds(wait_ms.max(1)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn policy(quiet: &str) -> SendPolicy {
+        SendPolicy {
+            time_zone: chrono_tz::America::Sao_Paulo,
+            quiet_hours: parse_quiet_hours(quiet),
+            frequency_cap: None,
+            whatsapp_per_second: 80,
+        }
+    }
+
+    #[test]
+    fn quiet_hours_wrap_midnight_in_the_workspace_zone() {
+        let p = policy("21:00-08:00");
+        // 02:00 UTC is 23:00 in São Paulo: quiet until 08:00 local = 11:00 UTC.
+        let night = Utc.with_ymd_and_hms(2026, 11, 23, 2, 0, 0).unwrap();
+        assert_eq!(
+            p.quiet_until(night),
+            Some(Utc.with_ymd_and_hms(2026, 11, 23, 11, 0, 0).unwrap())
+        );
+        let day = Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap();
+        assert_eq!(p.quiet_until(day), None);
+        assert!(parse_quiet_hours("cedo-tarde").is_none());
+        assert_eq!(parse_cap("3/P1D"), Some((3, Duration::days(1))));
+    }
+
+    #[test]
+    fn the_rate_limit_refills_over_time() {
+        let limits = RateLimits::default();
+        let ws = Uuid::new_v4();
+        let now = Utc::now();
+        for _ in 0..2 {
+            assert_eq!(limits.take(ws, Channel::Whatsapp, 2, now), None);
+        }
+        let next = limits
+            .take(ws, Channel::Whatsapp, 2, now)
+            .expect("the bucket is empty");
+        assert!(next > now && next <= now + Duration::milliseconds(500));
+        assert_eq!(
+            limits.take(ws, Channel::Whatsapp, 2, now + Duration::seconds(1)),
+            None
+        );
+    }
+}
