@@ -16,6 +16,7 @@ mod m20261123_000006_events_messaging;
 mod m20261123_000007_analytics;
 mod m20261123_000008_foreign_key_indexes;
 mod m20261123_000009_domain_events;
+mod m20261123_000010_campaign_views;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_analytics::Migration),
             Box::new(m20261123_000008_foreign_key_indexes::Migration),
             Box::new(m20261123_000009_domain_events::Migration),
+            Box::new(m20261123_000010_campaign_views::Migration),
         ]
     }
 }

@@ -570,3 +570,31 @@ on_both_backends!(
     approvals_hold_recipients_until_a_person_decides,
     approvals_hold_recipients_until_a_person_decides
 );
+
+async fn bi_views_report_campaigns(app: TestApp) {
+    let ws = app.create_workspace("painel").await;
+    for i in 0..5 {
+        app.create_customer(ws, &format!("bi{i}@example.com")).await;
+    }
+    let (_, execution) = app.run_journey(ws, branching_journey()).await;
+    app.completed_execution(ws, &execution).await;
+    use sea_orm::ConnectionTrait;
+    let backend = app.db.get_database_backend();
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT entered, sent, failed, unknown FROM campaign_metrics WHERE name = 'Jornada'"
+                .to_owned(),
+        ))
+        .await
+        .expect("the view answers")
+        .expect("a row for the campaign");
+    assert_eq!(row.try_get::<i64>("", "entered").unwrap(), 5);
+    let sent = row.try_get::<i64>("", "sent").unwrap();
+    assert_eq!(sent, app.count_where("messages", "status = 'sent'").await);
+    assert_eq!(row.try_get::<i64>("", "unknown").unwrap(), 0);
+    let active = app.count_rows("active_campaigns").await;
+    assert_eq!(active, 1, "the published campaign is active");
+}
+on_both_backends!(bi_views_report_campaigns, bi_views_report_campaigns);
