@@ -13,6 +13,7 @@
 //! - `JORNADA_BENCH_POSTGRES_URL` (postgres://postgres@127.0.0.1:5432/postgres):
 //!   where a scratch database is created and dropped.
 //! - `JORNADA_BENCH_BACKENDS` (postgres,sqlite): which backends to run.
+//! - `JORNADA_BENCH_DRAIN_SECONDS` (600): how long to wait for the worker.
 //! - `JORNADA_MAX_CONNECTIONS`: passed to the server (its pool size).
 //!
 //! The load client speaks HTTP/1.1 directly over one tokio `TcpStream` per
@@ -46,7 +47,6 @@ const SLUG: &str = "bench";
 const CUSTOMERS: u64 = 2_000;
 const CEILING_SECONDS: u64 = 5;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(600);
 
 // Same-width placeholders in the body template, replaced by digits per request.
 const ID_MARK: &str = "~~~~~~~~~~~~";
@@ -73,6 +73,7 @@ struct Settings {
     connections: usize,
     postgres_url: String,
     backends: Vec<Backend>,
+    drain_timeout: Duration,
 }
 
 impl Settings {
@@ -107,6 +108,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| DEFAULT_POSTGRES_URL.into()),
             backends,
+            drain_timeout: Duration::from_secs(number("JORNADA_BENCH_DRAIN_SECONDS", 600)?),
         })
     }
 }
@@ -141,7 +143,30 @@ fn main() -> anyhow::Result<()> {
 fn build_binary() -> anyhow::Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    // Cargo gives this process the bench's package variables (CARGO_PKG_*,
+    // CARGO_MANIFEST_DIR, OUT_DIR, …). Build scripts such as ring's track
+    // some of them, so passing them on would rebuild half the dependency
+    // tree here and again at the next `cargo bench`.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_by_cargo_for_this_run = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CFG_"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_ref());
+        if set_by_cargo_for_this_run {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let output = command
         .args(["build", "--release", "--bin", "jornada"])
         .args([
             "--message-format",
@@ -818,6 +843,16 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
     }
     drop(probe);
 
+    // A database connection of our own, to watch the worker.
+    let observer = sea_orm::Database::connect(
+        sea_orm::ConnectOptions::new(database_url.clone())
+            .max_connections(1)
+            .sqlx_logging(false)
+            .to_owned(),
+    )
+    .await
+    .context("cannot open the observer connection")?;
+
     // Connect every connection before the clock starts.
     let connections = settings.connections;
     let mut opened = Vec::with_capacity(connections);
@@ -853,31 +888,25 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
     let load_seconds = (load_end - start).as_secs_f64();
     let (cpu_before, cpu_after) = sampler.await?;
 
-    // Drain: poll until every stored event has left RECEIVED/FAILED.
+    // Drain: poll the database until every stored event has left
+    // RECEIVED/FAILED. (Not through GraphQL: `webhookEvents { totalCount }`
+    // also fetches and sorts a page of full rows, which on tens of thousands
+    // of events costs the server more than the worker it is measuring.)
     let expected = stats.stored() + 1;
-    let query = "query($ws: ID!) {
-        processed: webhookEvents(workspaceId: $ws, filter: {status: PROCESSED}) { totalCount }
-        received: webhookEvents(workspaceId: $ws, filter: {status: RECEIVED}) { totalCount }
-        failed: webhookEvents(workspaceId: $ws, filter: {status: FAILED}) { totalCount }
-        dead: webhookEvents(workspaceId: $ws, filter: {status: DEAD}) { totalCount }
-        ignored: webhookEvents(workspaceId: $ws, filter: {status: IGNORED}) { totalCount } }";
-    let counts = |data: &Value| {
-        let n = |k: &str| data[k]["totalCount"].as_u64().unwrap_or(0);
-        (
+    let mut processed_at_load_end = None;
+    let drained = loop {
+        let counts = status_counts(&observer).await?;
+        let n = |status: &str| counts.get(status).copied().unwrap_or(0);
+        let (processed, received, failed, dead, ignored) = (
             n("processed"),
             n("received"),
             n("failed"),
             n("dead"),
             n("ignored"),
-        )
-    };
-    let mut processed_at_load_end = None;
-    let drained = loop {
-        let data = graphql(&client, &server, &token, query, json!({"ws": workspace})).await?;
-        let (processed, received, failed, dead, ignored) = counts(&data);
+        );
         processed_at_load_end.get_or_insert(processed);
         let settled = processed + dead + ignored >= expected && received + failed == 0;
-        if settled || load_end.elapsed() > DRAIN_TIMEOUT {
+        if settled || load_end.elapsed() > settings.drain_timeout {
             break (
                 load_end.elapsed(),
                 settled,
@@ -896,15 +925,16 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
     let accepts_per_second = stats.stored() as f64 / load_seconds;
     let after_load = processed.saturating_sub(processed_at_load_end);
     let drain_seconds = drain.as_secs_f64();
+    let rates = format!(
+        "{processed_at_load_end} already applied when it ended; {:.0} applied events/s after the load, {:.0}/s from load start",
+        after_load as f64 / drain_seconds,
+        processed as f64 / (load_seconds + drain_seconds),
+    );
     let applied = if settled {
-        format!(
-            "all {expected} applied {drain_seconds:.2} s after the load ({processed_at_load_end} already applied when it ended; {:.0} applied events/s after the load, {:.0}/s from load start)",
-            after_load as f64 / drain_seconds,
-            processed as f64 / (load_seconds + drain_seconds),
-        )
+        format!("all {expected} applied {drain_seconds:.2} s after the load ({rates})")
     } else {
         format!(
-            "NOT all applied after {drain_seconds:.0} s: {processed}/{expected} processed, {failed} failed, {dead} dead"
+            "NOT all applied {drain_seconds:.0} s after the load: {processed}/{expected} processed ({rates})"
         )
     };
     let odd = if dead + ignored + failed > 0 {
@@ -935,25 +965,61 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
 
+    // What the GraphQL way of watching the worker costs at this size.
+    let asked = Instant::now();
+    let data = graphql(
+        &client,
+        &server,
+        &token,
+        "query($ws: ID!) { webhookEvents(workspaceId: $ws, filter: {status: PROCESSED}) { totalCount } }",
+        json!({"ws": workspace}),
+    )
+    .await?;
+    println!(
+        "         {:<8} GraphQL webhookEvents(filter: {{status: PROCESSED}}) {{ totalCount }} = {} in {:.1} ms",
+        backend.name(),
+        data["webhookEvents"]["totalCount"],
+        asked.elapsed().as_secs_f64() * 1000.0
+    );
+
     let stopped = server.stop();
-    let lines = server.log_lines();
+    // Everything but the start-up banner (stdout) is a warning or an error.
+    let lines: Vec<String> = server
+        .log_lines()
+        .into_iter()
+        .filter(|l| !l.starts_with("jornada is listening") && !l.starts_with("  "))
+        .collect();
     let log_summary = match stopped {
         Some(took) => format!("stopped by SIGTERM in {:.2} s", took.as_secs_f64()),
         None => "did not stop cleanly".to_owned(),
     };
     println!(
-        "         {:<8} server {log_summary}; {} log line(s) at RUST_LOG=warn",
+        "         {:<8} server {log_summary}; {} warning/error line(s) in its log",
         backend.name(),
         lines.len()
     );
-    for line in lines
-        .iter()
-        .filter(|l| !l.starts_with("jornada is listening") && !l.starts_with("  "))
-        .take(5)
-    {
+    for line in lines.iter().take(5) {
         println!("           | {line}");
     }
     Ok(())
+}
+
+/// Stored webhook events by status.
+async fn status_counts(db: &sea_orm::DatabaseConnection) -> anyhow::Result<BTreeMap<String, u64>> {
+    use sea_orm::ConnectionTrait;
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT status, COUNT(*) FROM webhook_events GROUP BY status",
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let status: String = row.try_get_by_index(0)?;
+            let count: i64 = row.try_get_by_index(1)?;
+            Ok((status, u64::try_from(count).unwrap_or(0)))
+        })
+        .collect()
 }
 
 /// 64 connections inserting single rows (autocommit) into a scratch table.

@@ -274,6 +274,14 @@ pub async fn claim_due(
     Ok(recipients)
 }
 
+/// Whether a campaign may send right now (active, not paused).
+pub async fn campaign_sending<C: ConnectionTrait>(db: &C, campaign_id: Uuid) -> Result<bool> {
+    Ok(campaign::Entity::find_by_id(campaign_id)
+        .one(db)
+        .await?
+        .is_some_and(|c| c.status == CampaignStatus::Active))
+}
+
 /// Where a recipient goes after a step.
 #[derive(Debug, Clone)]
 pub struct Move {

@@ -629,7 +629,7 @@ async fn inbound_messages_open_the_window_and_stop_replies_opt_out(app: TestApp)
                 .and_then(|b| b["to"].as_str().map(str::to_owned))
         })
         .collect();
-    assert_eq!(sent_to, [ana.wa_id.clone()]);
+    assert_eq!(sent_to, vec![ana.wa_id.as_str()]);
     assert_eq!(s.metrics(&app, &execution).await["entered"], 3);
 }
 on_both_backends!(

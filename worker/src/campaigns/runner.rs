@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use entity::dispatch::{self, Suggestion};
 use entity::entities::enums::{Channel, MessageStatus};
+use entity::entities::message_template;
 use entity::entities::{
     campaign_execution, campaign_recipient, campaign_version, customer, enrollment, workspace,
 };
@@ -262,6 +263,32 @@ impl Runner {
             executions::refresh_execution(&self.db, *execution_id).await?;
         }
         Ok(claimed.len())
+    }
+
+    /// A template named by id (ours or Meta's) is sent by its name and language.
+    async fn with_template_name(
+        &self,
+        tenant: Tenant,
+        mut rendered: RenderedMessage,
+    ) -> Result<RenderedMessage, entity::Error> {
+        if let Some(workflow::TemplateRef::Id(id)) = &rendered.template {
+            let by_id = match Uuid::parse_str(id) {
+                Ok(uuid) => message_template::Column::Id.eq(uuid),
+                Err(_) => message_template::Column::ProviderTemplateId.eq(id.as_str()),
+            };
+            if let Some(template) = tenant
+                .select::<message_template::Entity>()
+                .filter(by_id)
+                .one(&self.db)
+                .await?
+            {
+                rendered.template = Some(workflow::TemplateRef::Name {
+                    name: template.name,
+                    language: Some(template.language),
+                });
+            }
+        }
+        Ok(rendered)
     }
 
     /// How many recipients are stepped at once: PostgreSQL takes concurrent
@@ -545,6 +572,7 @@ impl Runner {
                             false,
                         )
                     } else {
+                        let rendered = self.with_template_name(tenant, rendered).await?;
                         match channel_message(key, &rendered, customer) {
                             Err(why) => (
                                 Move {
@@ -696,6 +724,17 @@ impl Runner {
                 )));
             }
             MessageStatus::Queued => {}
+        }
+        // Pausing stops sends at once: a recipient claimed before the pause
+        // goes back to wait, and is taken up again on resume.
+        if !executions::campaign_sending(&self.db, claimed.campaign_id).await? {
+            return Ok(Delivery::Stop(Move {
+                status: recipient_status::ACTIVE,
+                node: Some(node.to_owned()),
+                wake_at: Some(now),
+                state: None,
+                error: None,
+            }));
         }
         if !outbox::claim_for_send(&self.db, reserved.id, now, self.lease).await? {
             // Another runner holds it, or a retry is not due yet.
