@@ -69,6 +69,8 @@ enum MigrateAction {
 enum RoleArg {
     Anon,
     Authenticated,
+    /// Written as in the token: `service_role`.
+    #[value(name = "service_role")]
     ServiceRole,
 }
 

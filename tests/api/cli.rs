@@ -77,6 +77,13 @@ fn token_mints_with_the_persisted_development_secret() {
     let (ok, _, stderr) = run(jornada(&dir).args(["token", "--role", "authenticated"]));
     assert!(!ok, "authenticated without a workspace is refused");
     assert!(stderr.contains("--workspace"), "{stderr}");
+    let (ok, service, _) =
+        run(jornada(&dir).args(["token", "--role", "service_role", "--sub", "bi"]));
+    assert!(ok, "service_role is written as in the token");
+    let caller = JwtKeys::new(secret.trim().as_bytes())
+        .verify(service.trim())
+        .expect("verifies");
+    assert_eq!(caller.role, api::Role::ServiceRole);
     let (ok, _, _) = run(jornada(&dir).args(["token", "--role", "admin"]));
     assert!(!ok, "unknown roles are refused");
     let (ok, _, _) =
