@@ -300,6 +300,52 @@ pub async fn add_note(
     Ok(note)
 }
 
+/// Sets fields from a campaign's `updateCustomer` node: `name`, `phone`,
+/// `segment`, `churnRisk` (text or null) and `metadata.<key>` (any JSON).
+/// A value that does not fit its field (a malformed phone) is refused.
+pub async fn set_fields(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    id: Uuid,
+    set: &serde_json::Map<String, Value>,
+) -> Result<customer::Model> {
+    let txn = begin_write(db).await?;
+    let current = tenant
+        .select::<customer::Entity>()
+        .lock_exclusive()
+        .filter(customer::Column::Id.eq(id))
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
+    let mut metadata = current.metadata.clone();
+    if !metadata.is_object() {
+        metadata = json!({});
+    }
+    let mut model: customer::ActiveModel = current.into();
+    for (field, value) in set {
+        let text = || value.as_str().map(str::to_owned);
+        match field.as_str() {
+            "name" => model.name = Set(optional_text(text(), "name", 200)?),
+            "phone" => model.phone = Set(text().as_deref().map(normalize_phone).transpose()?),
+            "segment" => model.segment = Set(optional_text(text(), "segment", 32)?),
+            "churnRisk" => model.churn_risk = Set(optional_text(text(), "churnRisk", 16)?),
+            other => match other.strip_prefix("metadata.") {
+                Some(key) if !key.is_empty() => metadata[key] = value.clone(),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "`{other}` cannot be set on a customer"
+                    )));
+                }
+            },
+        }
+    }
+    model.metadata = Set(metadata);
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
 /// Records that a customer opted out of a channel (STOP reply, provider
 /// error 131050, unsubscribe link), with when and why.
 pub async fn record_opt_out<C: ConnectionTrait>(

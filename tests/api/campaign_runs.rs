@@ -27,7 +27,7 @@ pub fn branching_journey() -> Value {
             node("vip", "condition", json!({"combinator": "and", "rules": [{"field": "customer.tags", "op": "contains", "value": "vip"}]})),
             node("vip-msg", "sendMessage", json!({"channel": "log", "body": "Olá {{customer.first_name}}, sua aula: {{link:https://curso.example.com/aula-1}}"})),
             node("ab", "split", json!({"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]})),
-            node("tag-a", "updateCustomer", json!({"addTags": ["grupo-a"]})),
+            node("tag-a", "updateCustomer", json!({"addTags": ["grupo-a"], "set": {"metadata.grupo": "a"}})),
             node("mail-b", "sendMessage", json!({"channel": "email", "subject": "Oi {{customer.first_name}}", "body": "Volte ao curso"})),
             node("end-vip", "exit", json!({})),
             node("end-a", "exit", json!({})),
@@ -166,6 +166,12 @@ async fn a_branching_campaign_reaches_each_recipient_as_drawn(app: TestApp) {
     assert!(
         group_a > 0 && group_b > 0,
         "the split used both arms ({group_a}/{group_b})"
+    );
+    assert_eq!(
+        app.count_where("customers", "CAST(metadata AS TEXT) LIKE '%grupo%'")
+            .await,
+        group_a,
+        "updateCustomer.set reached metadata"
     );
     assert_eq!(metrics["sent"], vips + group_b);
     assert_eq!(metrics["nodes"]["vip-msg"]["sent"], vips);

@@ -441,6 +441,9 @@ impl Runner {
                         changes.remove_tags.clone(),
                     )
                     .await?;
+                    if !changes.set.is_empty() {
+                        customers::set_fields(&self.db, tenant, customer.id, &changes.set).await?;
+                    }
                     (
                         Move {
                             status: recipient_status::ACTIVE,
