@@ -126,7 +126,13 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let work_queue = worker::WorkQueue::default();
     let router = jornada::api_router(db.clone(), jwt.clone(), secrets.clone(), work_queue.clone());
     // The app runs as `jornada serve` does: API and worker side by side.
-    let background = worker::Worker { db: db.clone(), secrets: secrets.clone(), queue: work_queue.clone(), public_url: "http://jornada.test".into(), lease: chrono::Duration::seconds(60) };
+    let background = worker::Worker {
+        db: db.clone(),
+        secrets: secrets.clone(),
+        queue: work_queue.clone(),
+        public_url: "http://jornada.test".into(),
+        lease: chrono::Duration::seconds(60),
+    };
     let worker = tokio::spawn(async move {
         background
             .run(std::future::pending())

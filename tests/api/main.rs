@@ -5,7 +5,10 @@
 mod helpers;
 
 mod auth;
+mod campaign_reliability;
+mod campaign_runs;
 mod campaigns;
+mod channels;
 mod cli;
 mod commerce;
 mod customers;
@@ -20,8 +23,5 @@ mod http;
 mod isolation;
 mod roles;
 mod settings;
-mod channels;
-mod campaign_runs;
-mod campaign_reliability;
 mod templates;
 mod whatsapp_webhooks;
