@@ -237,38 +237,3 @@ pub fn rank(status: MessageStatus) -> u8 {
         MessageStatus::Failed => 6,
     }
 }
-
-/// Applies a provider status callback monotonically (sent < delivered < read;
-/// failed is terminal). Returns the message if it moved.
-pub async fn apply_status<C: ConnectionTrait>(
-    db: &C,
-    provider_message_id: &str,
-    status: MessageStatus,
-    at: DateTime<Utc>,
-    error: Option<String>,
-) -> Result<Option<message::Model>> {
-    let Some(current) = message::Entity::find()
-        .filter(message::Column::ProviderMessageId.eq(provider_message_id))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if current.status == MessageStatus::Failed || rank(status) <= rank(current.status) {
-        return Ok(None);
-    }
-    let mut model: message::ActiveModel = current.into();
-    model.status = Set(status);
-    match status {
-        MessageStatus::Delivered => model.delivered_at = Set(Some(at)),
-        MessageStatus::Read => model.read_at = Set(Some(at)),
-        MessageStatus::Failed => {
-            model.failed_at = Set(Some(at));
-            model.error = Set(error);
-        }
-        MessageStatus::Sent => model.sent_at = Set(Some(at)),
-        _ => {}
-    }
-    model.updated_at = Set(Utc::now());
-    Ok(Some(sea_orm::ActiveModelTrait::update(model, db).await?))
-}

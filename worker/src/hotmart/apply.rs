@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::events::{
     CartAbandoned, ChargeDateChanged, EventKind, FirstAccess, ModuleCompleted, OrderFulfillment,
-    PlanSwitched, Product, Purchase, PurchaseStatus, SubscriptionCancelled,
+    PlanSwitched, Product, Purchase, PurchaseStatus, Subscriber, SubscriptionCancelled,
 };
 
 /// How long after a click on one of our links a first access counts as ours.
@@ -370,12 +370,16 @@ pub async fn apply_cart_abandoned<C: ConnectionTrait>(
 async fn subscriber_customer<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    code: &str,
-    email: Option<&str>,
-    name: Option<&String>,
-    phone: Option<&String>,
+    subscriber: &Subscriber,
     seen_at: Option<DateTime<Utc>>,
-) -> Result<Option<customer::Model>, entity::Error> {
+    event: &str,
+) -> Result<customer::Model, entity::Error> {
+    let (code, email, name, phone) = (
+        &subscriber.code,
+        subscriber.email.as_deref(),
+        subscriber.name.as_ref(),
+        subscriber.phone.as_ref(),
+    );
     if let Some(email) = email {
         let person = PersonFacts {
             email: email.to_owned(),
@@ -383,17 +387,17 @@ async fn subscriber_customer<C: ConnectionTrait>(
             phone: phone.cloned(),
             ..PersonFacts::default()
         };
-        return Ok(Some(
-            commerce::upsert_customer(db, tenant, &person, seen_at).await?,
-        ));
+        return commerce::upsert_customer(db, tenant, &person, seen_at).await;
     }
     let known = tenant
         .select::<subscription::Entity>()
-        .filter(subscription::Column::SubscriberCode.eq(code))
+        .filter(subscription::Column::SubscriberCode.eq(code.as_str()))
         .one(db)
         .await?;
     let Some(subscription) = known else {
-        return Ok(None);
+        return Err(entity::Error::Invalid(format!(
+            "{event} for an unknown subscriber without e-mail"
+        )));
     };
     let known_customer = tenant
         .get::<customer::Entity, _>(db, subscription.customer_id)
@@ -405,9 +409,7 @@ async fn subscriber_customer<C: ConnectionTrait>(
         phone: phone.cloned(),
         ..PersonFacts::default()
     };
-    Ok(Some(
-        commerce::upsert_customer(db, tenant, &person, seen_at).await?,
-    ))
+    commerce::upsert_customer(db, tenant, &person, seen_at).await
 }
 
 pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
@@ -417,21 +419,8 @@ pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
     source: Source,
 ) -> Result<(), entity::Error> {
     let subscriber = &event.subscriber;
-    let Some(customer) = subscriber_customer(
-        db,
-        tenant,
-        &subscriber.code,
-        subscriber.email.as_deref(),
-        subscriber.name.as_ref(),
-        subscriber.phone.as_ref(),
-        event.occurred_at,
-    )
-    .await?
-    else {
-        return Err(entity::Error::Invalid(
-            "a cancellation for an unknown subscriber without e-mail".into(),
-        ));
-    };
+    let customer =
+        subscriber_customer(db, tenant, subscriber, event.occurred_at, "a cancellation").await?;
     let product = product_of(db, tenant, &event.product).await?;
     let facts = SubscriptionFacts {
         subscriber_code: subscriber.code.clone(),
@@ -488,21 +477,7 @@ pub async fn apply_plan_switched<C: ConnectionTrait>(
 ) -> Result<(), entity::Error> {
     let subscriber = &event.subscriber;
     let seen_at = event.occurred_at.or(event.switched_at);
-    let Some(customer) = subscriber_customer(
-        db,
-        tenant,
-        &subscriber.code,
-        subscriber.email.as_deref(),
-        subscriber.name.as_ref(),
-        subscriber.phone.as_ref(),
-        seen_at,
-    )
-    .await?
-    else {
-        return Err(entity::Error::Invalid(
-            "a plan switch for an unknown subscriber without e-mail".into(),
-        ));
-    };
+    let customer = subscriber_customer(db, tenant, subscriber, seen_at, "a plan switch").await?;
     let product = product_of(db, tenant, &event.product).await?;
     let facts = SubscriptionFacts {
         subscriber_code: subscriber.code.clone(),
@@ -542,21 +517,14 @@ pub async fn apply_charge_date_changed<C: ConnectionTrait>(
     source: Source,
 ) -> Result<(), entity::Error> {
     let subscriber = &event.subscriber;
-    let Some(customer) = subscriber_customer(
+    let customer = subscriber_customer(
         db,
         tenant,
-        &subscriber.code,
-        subscriber.email.as_deref(),
-        subscriber.name.as_ref(),
-        subscriber.phone.as_ref(),
+        subscriber,
         event.occurred_at,
+        "a charge-date change",
     )
-    .await?
-    else {
-        return Err(entity::Error::Invalid(
-            "a charge-date change for an unknown subscriber without e-mail".into(),
-        ));
-    };
+    .await?;
     let product = product_of(db, tenant, &event.product).await?;
     let facts = SubscriptionFacts {
         subscriber_code: subscriber.code.clone(),
