@@ -1155,7 +1155,7 @@ pub async fn recompute_ltv<C: ConnectionTrait>(
     let kept = Query::select()
         .expr(Func::coalesce([
             sea_orm::sea_query::ExprTrait::sum(Expr::col(transaction::Column::Amount)),
-            Expr::val(0).into(),
+            Expr::val(0),
         ]))
         .from(transaction::Entity)
         .and_where(transaction::Column::WorkspaceId.eq(tenant.workspace_id()))
