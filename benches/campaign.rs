@@ -36,8 +36,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use support::{
-    Backend, Server, build_binary, env_backends, env_number, env_postgres_url, fresh_database,
-    graphql, invoked_as_bench,
+    Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
+    invoked_as_bench, jornada_binary,
 };
 
 const TEMPLATE: &str = "boas_vindas_bench";
@@ -62,7 +62,7 @@ fn main() -> anyhow::Result<()> {
         backends: env_backends()?,
         timeout: Duration::from_secs(env_number("JORNADA_BENCH_TIMEOUT_SECONDS", 1800)?),
     };
-    let binary = build_binary()?;
+    let binary = jornada_binary()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -36,8 +36,8 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use support::{
-    Backend, Server, build_binary, env_backends, env_number, env_postgres_url, fresh_database,
-    graphql, invoked_as_bench, percentile, sample_cpu,
+    Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
+    invoked_as_bench, jornada_binary, percentile, sample_cpu,
 };
 
 const HOTTOK: &str = "bench-hottok-5f2a9c1e7d";
@@ -78,7 +78,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let settings = Settings::from_env()?;
-    let binary = build_binary()?;
+    let binary = jornada_binary()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

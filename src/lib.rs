@@ -65,7 +65,7 @@ pub fn api_router(
         work_queue: work_queue.clone(),
     });
     api::router(api::AppState {
-        webhook_intake: api::webhooks::intake::WebhookIntake::start(db.clone()),
+        webhook_intake: api::webhooks::intake::WebhookIntake::start(db.clone(), work_queue.clone()),
         db,
         schema,
         jwt,

@@ -79,54 +79,17 @@ pub fn invoked_as_bench() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
-/// `cargo build --release --bin jornada`, returning the executable's path.
-pub fn build_binary() -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-    let mut command = Command::new(cargo);
-    // Cargo gives this process the bench's package variables (CARGO_PKG_*,
-    // CARGO_MANIFEST_DIR, OUT_DIR, …). Build scripts such as ring's track
-    // some of them, so passing them on would rebuild half the dependency
-    // tree here and again at the next `cargo bench`.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        let set_by_cargo_for_this_run = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CFG_"]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
-            || [
-                "CARGO_CRATE_NAME",
-                "CARGO_BIN_NAME",
-                "CARGO_PRIMARY_PACKAGE",
-                "CARGO_TARGET_TMPDIR",
-                "CARGO_RUSTC_CURRENT_DIR",
-                "OUT_DIR",
-            ]
-            .contains(&key.as_ref());
-        if set_by_cargo_for_this_run {
-            command.env_remove(key.as_ref());
-        }
+/// The `jornada` executable cargo built for this bench, with the bench
+/// profile (optimised like release) and the same features.
+pub fn jornada_binary() -> anyhow::Result<PathBuf> {
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_jornada"));
+    if !binary.is_file() {
+        bail!(
+            "{} is missing: run the bench through cargo bench",
+            binary.display()
+        );
     }
-    let output = command
-        .args(["build", "--release", "--bin", "jornada"])
-        .args([
-            "--message-format",
-            "json-render-diagnostics",
-            "--manifest-path",
-        ])
-        .arg(&manifest)
-        .stderr(Stdio::inherit())
-        .output()
-        .context("cannot run cargo")?;
-    if !output.status.success() {
-        bail!("cargo build --release --bin jornada failed");
-    }
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "jornada")
-        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .next_back()
-        .context("cargo did not report the jornada executable")
+    Ok(binary)
 }
 
 /// A database made for one run, removed when dropped.

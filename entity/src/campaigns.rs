@@ -2,12 +2,11 @@
 //! Callers check that a document is a graph (the `workflow` crate) first.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::db::LockForChange;
 use crate::db::{begin_write, new_id};
 use crate::entities::campaign;
 use crate::entities::enums::CampaignStatus;
@@ -101,7 +100,7 @@ pub async fn update(
     let current = tenant
         .select::<campaign::Entity>()
         .filter(campaign::Column::Id.eq(id))
-        .lock_exclusive()
+        .lock_for_change()
         .one(&txn)
         .await?
         .ok_or(Error::NotFound("campaign"))?;

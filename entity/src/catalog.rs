@@ -1,9 +1,10 @@
 //! Products, offers and lessons: what a workspace sells and teaches.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, QueryFilter, Set};
 use uuid::Uuid;
 
+use crate::db::LockForChange;
 use crate::db::{begin_write, new_id};
 use crate::entities::product;
 use crate::error::{Error, Result};
@@ -66,7 +67,7 @@ pub async fn upsert_product(
             tenant
                 .select::<product::Entity>()
                 .filter(product::Column::HotmartProductId.eq(hotmart_id.as_str()))
-                .lock_exclusive()
+                .lock_for_change()
                 .one(&txn)
                 .await?
         }

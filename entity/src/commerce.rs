@@ -10,13 +10,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::customers::{normalize_email, normalize_phone};
+use crate::db::LockForChange;
 use crate::db::new_id;
 use crate::entities::enums::AccessStatus;
 use crate::entities::{
@@ -193,7 +193,7 @@ pub async fn upsert_customer<C: ConnectionTrait>(
     let current = tenant
         .select::<customer::Entity>()
         .filter(customer::Column::Email.eq(&email))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?
         .ok_or(Error::NotFound("customer"))?;
@@ -434,7 +434,7 @@ where
     let current = tenant
         .select::<transaction::Entity>()
         .filter(transaction::Column::Code.eq(&facts.code))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?
         .ok_or(Error::NotFound("transaction"))?;
@@ -588,7 +588,7 @@ pub async fn record_subscription<C: ConnectionTrait>(
     let current = tenant
         .select::<subscription::Entity>()
         .filter(subscription::Column::SubscriberCode.eq(&facts.subscriber_code))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?
         .ok_or(Error::NotFound("subscription"))?;
@@ -694,7 +694,7 @@ pub async fn refresh_enrollment<C: ConnectionTrait>(
         .select::<enrollment::Entity>()
         .filter(enrollment::Column::CustomerId.eq(customer_id))
         .filter(enrollment::Column::ProductId.eq(product_id))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?;
     let Some(latest) = latest else {
@@ -824,7 +824,7 @@ pub async fn set_access_end<C: ConnectionTrait>(
         .select::<enrollment::Entity>()
         .filter(enrollment::Column::CustomerId.eq(customer_id))
         .filter(enrollment::Column::ProductId.eq(product_id))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?
     else {
@@ -897,7 +897,7 @@ pub async fn record_access<C: ConnectionTrait>(
         .select::<enrollment::Entity>()
         .filter(enrollment::Column::CustomerId.eq(customer_id))
         .filter(enrollment::Column::ProductId.eq(product_id))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?
         .ok_or(Error::NotFound("enrollment"))?;
@@ -1081,7 +1081,7 @@ pub async fn record_lesson_progress<C: ConnectionTrait>(
         .select::<lesson_progress::Entity>()
         .filter(lesson_progress::Column::CustomerId.eq(customer_id))
         .filter(lesson_progress::Column::LessonId.eq(lesson_id))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?
         .ok_or(Error::NotFound("lesson progress"))?;

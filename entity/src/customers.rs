@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::prelude::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::db::LockForChange;
 use crate::db::{begin_write, new_id};
 use crate::entities::{customer, customer_activity, customer_note};
 use crate::error::{Error, Result};
@@ -204,7 +204,7 @@ pub async fn update(
     let txn = begin_write(db).await?;
     let current = tenant
         .select::<customer::Entity>()
-        .lock_exclusive()
+        .lock_for_change()
         .filter(customer::Column::Id.eq(id))
         .one(&txn)
         .await?
@@ -244,7 +244,7 @@ pub async fn change_tags(
     let txn = begin_write(db).await?;
     let current = tenant
         .select::<customer::Entity>()
-        .lock_exclusive()
+        .lock_for_change()
         .filter(customer::Column::Id.eq(id))
         .one(&txn)
         .await?
@@ -312,7 +312,7 @@ pub async fn set_fields(
     let txn = begin_write(db).await?;
     let current = tenant
         .select::<customer::Entity>()
-        .lock_exclusive()
+        .lock_for_change()
         .filter(customer::Column::Id.eq(id))
         .one(&txn)
         .await?

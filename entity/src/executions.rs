@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::audiences;
+use crate::db::LockForChange;
 use crate::db::{begin_write, new_id};
 use crate::entities::enums::{CampaignStatus, ExecutionStatus, ExecutionType, MessageStatus};
 use crate::entities::{
@@ -53,7 +54,7 @@ pub async fn publish(
     let current = tenant
         .select::<campaign::Entity>()
         .filter(campaign::Column::Id.eq(campaign_id))
-        .lock_exclusive()
+        .lock_for_change()
         .one(&txn)
         .await?
         .ok_or(Error::NotFound("campaign"))?;

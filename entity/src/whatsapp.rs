@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::customers;
+use crate::db::LockForChange;
 use crate::db::begin_write;
 use crate::entities::enums::{Channel, MessageStatus};
 use crate::entities::{campaign_recipient, customer, message, message_template};
@@ -340,7 +341,7 @@ async fn opt_out<C: ConnectionTrait>(
     let Some(current) = tenant
         .select::<customer::Entity>()
         .filter(customer::Column::Id.eq(customer_id))
-        .lock_exclusive()
+        .lock_for_change()
         .one(db)
         .await?
     else {
@@ -395,7 +396,7 @@ pub async fn record_inbound(
         .filter(customer::Column::Phone.is_in(phones.to_vec()))
         .order_by_asc(customer::Column::Id)
         .limit(MAX_CUSTOMERS_PER_PHONE)
-        .lock_exclusive()
+        .lock_for_change()
         .all(&txn)
         .await?;
     outcome.customers = matched.len();

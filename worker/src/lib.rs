@@ -35,6 +35,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Events claimed per batch.
 pub const BATCH: u64 = 64;
+/// Longest an applier waits, before each batch, for inbound webhooks being stored.
+pub const GIVE_WAY: Duration = Duration::from_millis(200);
 
 /// The background worker of one process.
 #[derive(Clone)]
@@ -115,6 +117,7 @@ impl Worker {
     /// Applies stored webhook events until stopped.
     async fn apply_webhook_events(self, mut stopped: watch::Receiver<bool>) {
         while !*stopped.borrow() {
+            self.queue.give_way_to_inbound(GIVE_WAY).await;
             match hotmart::applier::apply_batch(&self.db, BATCH).await {
                 Ok(0) => {
                     tokio::select! {
@@ -172,6 +175,7 @@ impl Worker {
             Box::new(campaigns::triggers::CampaignTriggers),
         ];
         while !*stopped.borrow() {
+            self.queue.give_way_to_inbound(GIVE_WAY).await;
             match domain_events::dispatch_batch(&self.db, &consumers, BATCH).await {
                 Ok(n) if n > 0 => {}
                 Ok(_) => {

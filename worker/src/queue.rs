@@ -1,8 +1,15 @@
 //! The handle the API uses to tell an in-process worker that work arrived.
 //! The database is the queue; this only shortens the wait. Workers in other
 //! processes find the same work by polling.
+//!
+//! It also lets background work give way to inbound webhooks: while the API
+//! is storing postbacks, the appliers wait a little before their next batch.
+//! On a launch day, answering Hotmart fast matters more than applying at
+//! once (a URL that keeps failing gets deactivated), and on SQLite's single
+//! writer a busy applier would otherwise keep the receiver waiting.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -10,6 +17,26 @@ use tokio::sync::Notify;
 #[derive(Clone, Default)]
 pub struct WorkQueue {
     arrived: Arc<Notify>,
+    inbound: Arc<Inbound>,
+}
+
+#[derive(Default)]
+struct Inbound {
+    writing: AtomicUsize,
+    done: Notify,
+}
+
+/// Held while inbound events are being stored; see [`WorkQueue::storing_inbound`].
+pub struct StoringInbound {
+    inbound: Arc<Inbound>,
+}
+
+impl Drop for StoringInbound {
+    fn drop(&mut self) {
+        if self.inbound.writing.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.inbound.done.notify_waiters();
+        }
+    }
 }
 
 impl WorkQueue {
@@ -21,5 +48,28 @@ impl WorkQueue {
     /// Waits until work is announced or `at_most` passes.
     pub async fn wait(&self, at_most: Duration) {
         let _ = tokio::time::timeout(at_most, self.arrived.notified()).await;
+    }
+
+    /// Marks inbound events as being stored until the guard is dropped.
+    pub fn storing_inbound(&self) -> StoringInbound {
+        self.inbound.writing.fetch_add(1, Ordering::AcqRel);
+        StoringInbound {
+            inbound: self.inbound.clone(),
+        }
+    }
+
+    /// Waits while inbound events are being stored, for `at_most` in all,
+    /// so background work never starves.
+    pub async fn give_way_to_inbound(&self, at_most: Duration) {
+        let deadline = tokio::time::Instant::now() + at_most;
+        loop {
+            let done = self.inbound.done.notified();
+            if self.inbound.writing.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                return;
+            }
+        }
     }
 }
