@@ -75,7 +75,14 @@ pub async fn publish(
     .insert(&txn)
     .await?;
     let started_at = current.started_at.or(Some(now));
+    // A schedule trigger counts its fires from the moment the campaign goes
+    // live; republishing a live campaign keeps its place, so a fire already
+    // due is still started.
+    let arm_schedule = current.status != CampaignStatus::Active;
     let mut model = current.into_active_model();
+    if arm_schedule {
+        model.schedule_checked_until = Set(Some(now));
+    }
     model.status = Set(CampaignStatus::Active);
     model.started_at = Set(started_at);
     model.updated_at = Set(now);
@@ -105,9 +112,14 @@ pub async fn set_running(
             if running { "resumed" } else { "paused" }
         )));
     }
+    let now = Utc::now();
     let mut model = current.into_active_model();
+    if running {
+        // Fires that fell while paused are skipped, never replayed.
+        model.schedule_checked_until = Set(Some(now));
+    }
     model.status = Set(to);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
@@ -127,15 +139,18 @@ pub async fn latest_version<C: ConnectionTrait>(
 }
 
 /// Starts an execution of the campaign's latest version over a target
-/// group's customers, each placed at `start_node`; returns it with the
-/// number of recipients.
-pub async fn start(
-    db: &DatabaseConnection,
+/// group's customers (every customer of the workspace without one), each
+/// placed at `start_node`; returns it with the number of recipients.
+/// `scheduled_for` names the cron fire of a `scheduled` execution: a campaign
+/// has at most one execution per fire.
+pub async fn start<C: ConnectionTrait>(
+    db: &C,
     tenant: Tenant,
     campaign_id: Uuid,
-    group: &target_group_mapping::Model,
+    group: Option<&target_group_mapping::Model>,
     execution_type: ExecutionType,
     start_node: &str,
+    scheduled_for: Option<DateTime<Utc>>,
 ) -> Result<(campaign_execution::Model, u64)> {
     let campaign = tenant.get::<campaign::Entity, _>(db, campaign_id).await?;
     if campaign.status != CampaignStatus::Active {
@@ -153,13 +168,17 @@ pub async fn start(
         workspace_id: Set(tenant.workspace_id()),
         campaign_id: Set(campaign_id),
         version_id: Set(version.id),
-        target_group_id: Set(Some(group.id)),
+        target_group_id: Set(group.map(|g| g.id)),
         execution_type: Set(execution_type),
         status: Set(ExecutionStatus::Running),
-        execution_data: Set(json!({"version": version.version, "targetGroup": group.crm_name})),
+        execution_data: Set(json!({
+            "version": version.version,
+            "targetGroup": group.map(|g| g.crm_name.as_str()),
+        })),
         metrics: Set(json!({})),
         started_at: Set(now),
         completed_at: Set(None),
+        scheduled_for: Set(scheduled_for),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -168,7 +187,7 @@ pub async fn start(
     let mut entered = 0u64;
     let mut after = None;
     loop {
-        let page = audiences::customers_page(db, tenant, group, after, 5000).await?;
+        let page = audiences::audience_page(db, tenant, group, after, 5000).await?;
         let Some(last) = page.last().copied() else {
             break;
         };

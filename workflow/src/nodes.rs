@@ -265,7 +265,13 @@ impl TriggerData {
             TriggerSource::Schedule if data.cron.is_none() => {
                 Err(NodeDataError::invalid("a schedule trigger needs cron"))
             }
-            _ => Ok(data),
+            _ => {
+                if let Some(expr) = &data.cron {
+                    expr.parse::<crate::schedule::CronSchedule>()
+                        .map_err(NodeDataError::invalid)?;
+                }
+                Ok(data)
+            }
         }
     }
 }
@@ -802,6 +808,14 @@ mod tests {
             ("trigger", json!({"source": "webhook"})),
             ("trigger", json!({"source": "event"})),
             ("trigger", json!({"source": "schedule", "cron": " "})),
+            (
+                "trigger",
+                json!({"source": "schedule", "cron": "every monday"}),
+            ),
+            (
+                "trigger",
+                json!({"source": "schedule", "cron": "0 0 24 * * *"}),
+            ),
             (
                 "trigger",
                 json!({"source": "manual", "reentry": "sometimes"}),

@@ -430,9 +430,10 @@ impl ExecutionMutation {
             db(ctx),
             tenant,
             campaign_id,
-            &group,
+            Some(&group),
             entity::enums::ExecutionType::Manual,
             &entry,
+            None,
         )
         .await?;
         app(ctx).work_queue.notify();

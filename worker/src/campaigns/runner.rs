@@ -213,10 +213,7 @@ impl Runner {
                     .one(&self.db)
                     .await?
                     .ok_or(entity::Error::NotFound("workspace"))?;
-                let tz = ws
-                    .time_zone
-                    .parse()
-                    .unwrap_or(chrono_tz::America::Sao_Paulo);
+                let tz = entity::workspaces::clock(&ws);
                 let channels = self
                     .channels
                     .get(&self.db, &self.secrets, Tenant::new(ws.id))
