@@ -37,7 +37,7 @@ fn whatsapp_journey() -> Value {
     json!({
         "nodes": [
             node("start", "trigger", json!({"source": "manual"})),
-            node("send", "sendMessage", json!({"channel": "whatsapp", "templateName": TEMPLATE, "language": "pt_BR", "variables": {"1": "{{customer.first_name}}"}})),
+            node("send", "sendMessage", json!({"channel": "whatsapp", "templateName": TEMPLATE, "language": "pt_BR", "variables": {"1": "{{customer.first_name}}"}, "buttonVariables": {"0": "minha-area"}})),
             node("end", "exit", json!({}))
         ],
         "edges": [edge("start", "send"), edge("send", "end")]

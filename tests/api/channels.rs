@@ -38,7 +38,7 @@ fn template_message(key: &str, to: &str) -> ChannelMessage {
             name: "boas_vindas".into(),
             language: "pt_BR".into(),
             body_parameters: vec!["Maria".into()],
-            button_url_parameter: Some("abc123".into()),
+            button_url_parameters: vec![(0, "abc123".into())],
         },
     }
 }

@@ -149,7 +149,7 @@ fn channel_message(
                 name,
                 language,
                 body_parameters: rendered.variables.iter().map(|(_, v)| v.clone()).collect(),
-                button_url_parameter: None,
+                button_url_parameters: rendered.button_variables.clone(),
             }
         }
         (Channel::Email, _) => Content::Email {

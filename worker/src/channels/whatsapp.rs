@@ -210,7 +210,7 @@ pub fn message_payload(message: &ChannelMessage) -> Result<Value, SendError> {
             name,
             language,
             body_parameters,
-            button_url_parameter,
+            button_url_parameters,
         } => {
             if name.trim().is_empty() || language.trim().is_empty() {
                 return Err(SendError::permanent(
@@ -231,14 +231,16 @@ pub fn message_payload(message: &ChannelMessage) -> Result<Value, SendError> {
                     "parameters": body_parameters.iter().map(text).collect::<Vec<_>>(),
                 }));
             }
-            if let Some(parameter) = button_url_parameter {
+            for (index, parameter) in button_url_parameters {
                 if parameter.trim().is_empty() {
-                    return Err(SendError::permanent("the button URL parameter is empty"));
+                    return Err(SendError::permanent(format!(
+                        "the URL parameter of button {index} is empty"
+                    )));
                 }
                 components.push(json!({
                     "type": "button",
                     "sub_type": "url",
-                    "index": "0",
+                    "index": index.to_string(),
                     "parameters": [text(parameter)],
                 }));
             }
@@ -701,7 +703,7 @@ mod tests {
             name: "boas_vindas".into(),
             language: "pt_BR".into(),
             body_parameters: vec!["Maria".into()],
-            button_url_parameter: Some("abc123".into()),
+            button_url_parameters: vec![(0, "abc123".into())],
         }))
         .unwrap();
         assert_eq!(
@@ -716,7 +718,7 @@ mod tests {
             name: "ola".into(),
             language: "pt_BR".into(),
             body_parameters: vec![],
-            button_url_parameter: None,
+            button_url_parameters: vec![],
         }))
         .unwrap();
         assert!(payload["template"].get("components").is_none());
@@ -739,7 +741,7 @@ mod tests {
             name: "t".into(),
             language: "pt_BR".into(),
             body_parameters: vec!["".into()],
-            button_url_parameter: None,
+            button_url_parameters: vec![],
         });
         assert_eq!(message_payload(&empty).unwrap_err().class(), "permanent");
     }
