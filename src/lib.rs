@@ -65,6 +65,7 @@ pub fn api_router(
         work_queue: work_queue.clone(),
     });
     api::router(api::AppState {
+        webhook_intake: api::webhooks::intake::WebhookIntake::start(db.clone()),
         db,
         schema,
         jwt,

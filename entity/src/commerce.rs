@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QuerySelect, Set,
@@ -25,6 +25,26 @@ use crate::entities::{
 };
 use crate::error::{Error, Result};
 use crate::tenant::Tenant;
+
+/// Inserts `row` unless it conflicts; returns it when this call created it
+/// (the new row stays locked until commit). One statement for the common
+/// case of a first sighting, where inserting then reading back costs two.
+async fn insert_new<C, A>(
+    db: &C,
+    row: A,
+    conflict: OnConflict,
+) -> Result<Option<<A::Entity as EntityTrait>::Model>>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    Ok(<A::Entity as EntityTrait>::insert_many([row])
+        .on_conflict(conflict)
+        .exec_with_returning(db)
+        .await?
+        .pop())
+}
 
 fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     a.max(b)
@@ -136,36 +156,40 @@ pub async fn upsert_customer<C: ConnectionTrait>(
 ) -> Result<customer::Model> {
     let facts = &facts.fitted();
     let email = normalize_email(&facts.email)?;
+    let phone = facts.phone.as_deref().and_then(|p| normalize_phone(p).ok());
+    let name = facts
+        .name
+        .as_ref()
+        .map(|n| n.trim().chars().take(200).collect::<String>())
+        .filter(|n| !n.is_empty());
     let now = Utc::now();
     let fresh = customer::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
-        hotmart_ucode: Set(None),
+        hotmart_ucode: Set(facts.hotmart_ucode.clone()),
         chatwoot_contact_id: Set(None),
         email: Set(email.clone()),
-        name: Set(None),
-        phone: Set(None),
-        document: Set(None),
-        document_type: Set(None),
+        name: Set(name.clone()),
+        phone: Set(phone.clone()),
+        document: Set(facts.document.clone()),
+        document_type: Set(facts.document.as_ref().and(facts.document_type.clone())),
         tags: Set(json!([])),
         segment: Set(Some(crate::segments::LEAD.to_owned())),
         churn_risk: Set(None),
         ltv_total: Set(Decimal::ZERO),
-        first_activity_at: Set(None),
-        last_activity_at: Set(None),
+        first_activity_at: Set(seen_at),
+        last_activity_at: Set(seen_at),
         consent: Set(json!({})),
         metadata: Set(json!({})),
         created_at: Set(now),
         updated_at: Set(now),
     };
-    insert_ignoring_conflict(
-        db,
-        fresh,
-        OnConflict::columns([customer::Column::WorkspaceId, customer::Column::Email])
-            .do_nothing()
-            .to_owned(),
-    )
-    .await?;
+    let conflict = OnConflict::columns([customer::Column::WorkspaceId, customer::Column::Email])
+        .do_nothing()
+        .to_owned();
+    if let Some(created) = insert_new(db, fresh, conflict).await? {
+        return Ok(created);
+    }
     let current = tenant
         .select::<customer::Entity>()
         .filter(customer::Column::Email.eq(&email))
@@ -173,12 +197,6 @@ pub async fn upsert_customer<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(Error::NotFound("customer"))?;
-    let phone = facts.phone.as_deref().and_then(|p| normalize_phone(p).ok());
-    let name = facts
-        .name
-        .as_ref()
-        .map(|n| n.trim().chars().take(200).collect::<String>())
-        .filter(|n| !n.is_empty());
     let changed = (current.name.is_none() && name.is_some())
         || (current.phone.is_none() && phone.is_some())
         || (current.document.is_none() && facts.document.is_some())
@@ -238,23 +256,28 @@ pub async fn upsert_product<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    insert_ignoring_conflict(
-        db,
-        fresh,
-        OnConflict::columns([
-            product::Column::WorkspaceId,
-            product::Column::HotmartProductId,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .await?;
-    let current = tenant
-        .select::<product::Entity>()
-        .filter(product::Column::HotmartProductId.eq(&facts.hotmart_id))
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound("product"))?;
+    let find = || {
+        tenant
+            .select::<product::Entity>()
+            .filter(product::Column::HotmartProductId.eq(&facts.hotmart_id))
+            .one(db)
+    };
+    // Products are few and seen on every sale: look before inserting.
+    let current = match find().await? {
+        Some(current) => current,
+        None => {
+            let conflict = OnConflict::columns([
+                product::Column::WorkspaceId,
+                product::Column::HotmartProductId,
+            ])
+            .do_nothing()
+            .to_owned();
+            if let Some(created) = insert_new(db, fresh, conflict).await? {
+                return Ok(created);
+            }
+            find().await?.ok_or(Error::NotFound("product"))?
+        }
+    };
     let placeholder = current.name.starts_with("Hotmart product ");
     let better_name = facts
         .name
@@ -296,21 +319,23 @@ pub async fn upsert_offer<C: ConnectionTrait>(
         created_at: Set(now),
         updated_at: Set(now),
     };
-    insert_ignoring_conflict(
-        db,
-        fresh,
-        OnConflict::columns([offer::Column::ProductId, offer::Column::HotmartOfferCode])
-            .do_nothing()
-            .to_owned(),
-    )
-    .await?;
-    tenant
-        .select::<offer::Entity>()
-        .filter(offer::Column::ProductId.eq(product_id))
-        .filter(offer::Column::HotmartOfferCode.eq(code))
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound("offer"))
+    let find = || {
+        tenant
+            .select::<offer::Entity>()
+            .filter(offer::Column::ProductId.eq(product_id))
+            .filter(offer::Column::HotmartOfferCode.eq(code))
+            .one(db)
+    };
+    if let Some(current) = find().await? {
+        return Ok(current);
+    }
+    let conflict = OnConflict::columns([offer::Column::ProductId, offer::Column::HotmartOfferCode])
+        .do_nothing()
+        .to_owned();
+    if let Some(created) = insert_new(db, fresh, conflict).await? {
+        return Ok(created);
+    }
+    find().await?.ok_or(Error::NotFound("offer"))
 }
 
 /// What a source says about one purchase. `None` means "not said".
@@ -365,45 +390,47 @@ where
 {
     let facts = &facts.fitted();
     let now = Utc::now();
-    let initial_status = facts.status.clone().unwrap_or_else(|| "STARTED".to_owned());
-    let fresh_id = new_id();
-    let fresh = transaction::ActiveModel {
-        id: Set(fresh_id),
-        workspace_id: Set(tenant.workspace_id()),
-        code: Set(facts.code.clone()),
-        customer_id: Set(customer_id),
-        product_id: Set(facts.product_id),
-        offer_id: Set(None),
-        subscription_id: Set(None),
-        status: Set(initial_status),
-        amount: Set(Decimal::ZERO),
-        currency: Set("BRL".to_owned()),
-        payment_method: Set(None),
-        installments: Set(None),
-        purchased_at: Set(None),
-        approved_at: Set(None),
-        refunded_at: Set(None),
-        warranty_ends_at: Set(None),
-        billet_url: Set(None),
-        pix_code: Set(None),
-        src: Set(None),
-        sck: Set(None),
-        xcod: Set(None),
-        commission_type: Set(None),
-        recurrence_number: Set(None),
-        // A brand-new row takes the first status as-is; see below.
-        last_event_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
+    // A first sighting is the facts merged into a blank row, inserted at once.
+    let blank = transaction::Model {
+        id: new_id(),
+        workspace_id: tenant.workspace_id(),
+        code: facts.code.clone(),
+        customer_id,
+        product_id: facts.product_id,
+        offer_id: None,
+        subscription_id: None,
+        status: facts.status.clone().unwrap_or_else(|| "STARTED".to_owned()),
+        amount: Decimal::ZERO,
+        currency: "BRL".to_owned(),
+        payment_method: None,
+        installments: None,
+        purchased_at: None,
+        approved_at: None,
+        refunded_at: None,
+        warranty_ends_at: None,
+        billet_url: None,
+        pix_code: None,
+        src: None,
+        sck: None,
+        xcod: None,
+        commission_type: None,
+        recurrence_number: None,
+        last_event_at: None,
+        created_at: now,
+        updated_at: now,
     };
-    insert_ignoring_conflict(
-        db,
-        fresh,
+    let (fresh, _) = merge_transaction(&blank, true, customer_id, facts, &supersedes, now);
+    let conflict =
         OnConflict::columns([transaction::Column::WorkspaceId, transaction::Column::Code])
             .do_nothing()
-            .to_owned(),
-    )
-    .await?;
+            .to_owned();
+    if let Some(created) = insert_new(db, fresh, conflict).await? {
+        return Ok(TransactionChange {
+            transaction: created,
+            previous_status: None,
+            status_changed: true,
+        });
+    }
     let current = tenant
         .select::<transaction::Entity>()
         .filter(transaction::Column::Code.eq(&facts.code))
@@ -411,8 +438,30 @@ where
         .one(db)
         .await?
         .ok_or(Error::NotFound("transaction"))?;
-    let is_new = current.id == fresh_id;
-    let previous_status = (!is_new).then(|| current.status.clone());
+    let previous_status = Some(current.status.clone());
+    let (model, status_changed) =
+        merge_transaction(&current, false, customer_id, facts, &supersedes, now);
+    Ok(TransactionChange {
+        transaction: model.update(db).await?,
+        previous_status,
+        status_changed,
+    })
+}
+
+/// `facts` merged into `current`, and whether its status changed. A new row
+/// takes the first status as-is; a stored one moves only when `supersedes`
+/// says so.
+fn merge_transaction<F>(
+    current: &transaction::Model,
+    is_new: bool,
+    customer_id: Uuid,
+    facts: &TransactionFacts,
+    supersedes: &F,
+    now: DateTime<Utc>,
+) -> (transaction::ActiveModel, bool)
+where
+    F: Fn(&str, Option<DateTime<Utc>>, &str, Option<DateTime<Utc>>) -> bool,
+{
     let mut model = current.clone().into_active_model();
     let mut status_changed = false;
     if let Some(status) = &facts.status {
@@ -425,7 +474,7 @@ where
                     facts.status_at,
                 ));
         if moves {
-            status_changed = previous_status.as_deref() != Some(status.as_str());
+            status_changed = is_new || status != &current.status;
             model.status = Set(status.clone());
             model.last_event_at = Set(facts.status_at.or(current.last_event_at));
         } else if current.last_event_at.is_none()
@@ -466,12 +515,7 @@ where
     model.refunded_at = Set(current.refunded_at.or(facts.refunded_at));
     model.customer_id = Set(customer_id);
     model.updated_at = Set(now);
-    let transaction = model.update(db).await?;
-    Ok(TransactionChange {
-        transaction,
-        previous_status,
-        status_changed: status_changed || is_new,
-    })
+    (model, status_changed || is_new)
 }
 
 /// What a source says about one subscription.
@@ -1101,28 +1145,31 @@ pub async fn refresh_progress<C: ConnectionTrait>(
 }
 
 /// LTV: what the customer paid and kept — approved and complete purchases;
-/// refunded and charged-back ones count nothing.
+/// refunded and charged-back ones count nothing. One statement: the sum is
+/// taken and stored by the database.
 pub async fn recompute_ltv<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     customer_id: Uuid,
-) -> Result<Decimal> {
-    let kept: Decimal = tenant
-        .select::<transaction::Entity>()
-        .filter(transaction::Column::CustomerId.eq(customer_id))
-        .filter(transaction::Column::Status.is_in(["APPROVED", "COMPLETE"]))
-        .all(db)
-        .await?
-        .iter()
-        .map(|t| t.amount)
-        .sum();
-    let ltv = crate::money::amount(kept);
-    let current = tenant.get::<customer::Entity, _>(db, customer_id).await?;
-    if crate::money::amount(current.ltv_total) != ltv {
-        let mut model = current.into_active_model();
-        model.ltv_total = Set(ltv);
-        model.updated_at = Set(Utc::now());
-        model.update(db).await?;
-    }
-    Ok(ltv)
+) -> Result<()> {
+    let kept = Query::select()
+        .expr(Func::coalesce([
+            sea_orm::sea_query::ExprTrait::sum(Expr::col(transaction::Column::Amount)),
+            Expr::val(0),
+        ]))
+        .from(transaction::Entity)
+        .and_where(transaction::Column::WorkspaceId.eq(tenant.workspace_id()))
+        .and_where(transaction::Column::CustomerId.eq(customer_id))
+        .and_where(transaction::Column::Status.is_in(["APPROVED", "COMPLETE"]))
+        .to_owned();
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::LtvTotal,
+            Expr::SubQuery(None, Box::new(kept.into())),
+        )
+        .filter(customer::Column::WorkspaceId.eq(tenant.workspace_id()))
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

@@ -146,8 +146,8 @@ pub async fn mark_delivered<C: ConnectionTrait>(
 }
 
 /// Every consumer handled the event.
-pub async fn mark_dispatched(
-    db: &DatabaseConnection,
+pub async fn mark_dispatched<C: ConnectionTrait>(
+    db: &C,
     event_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<()> {
@@ -168,8 +168,8 @@ pub async fn mark_dispatched(
 }
 
 /// A consumer failed: try again after a backoff (events are never dropped).
-pub async fn retry_later(
-    db: &DatabaseConnection,
+pub async fn retry_later<C: ConnectionTrait>(
+    db: &C,
     event: &domain_event::Model,
     error: &str,
     now: DateTime<Utc>,

@@ -1,6 +1,8 @@
 //! Raw inbound webhook events: stored before the sender gets its 200, then
 //! claimed and applied by the worker, retried with backoff, and finally dead.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
@@ -32,37 +34,46 @@ pub enum Accepted {
 
 /// An inbound event as the receiver stores it.
 #[derive(Debug, Clone)]
-pub struct Inbound<'a> {
-    pub source: &'a str,
-    pub external_id: &'a str,
-    pub event_type: &'a str,
-    pub payload: &'a str,
+pub struct Inbound {
+    pub tenant: Tenant,
+    pub source: &'static str,
+    pub external_id: String,
+    pub event_type: String,
+    pub payload: String,
 }
 
-/// Stores an event unless this workspace already has one with the same
-/// source and external id.
-pub async fn accept<C: ConnectionTrait>(
+/// Stores a batch of events in one statement, skipping every event whose
+/// workspace already has one with the same source and external id (and
+/// every repeat inside the batch after its first); answers per event, in
+/// order. One statement is one commit: a launch-day burst costs one disk
+/// flush per batch rather than one per postback.
+pub async fn accept_many<C: ConnectionTrait>(
     db: &C,
-    tenant: Tenant,
-    inbound: Inbound<'_>,
+    events: &[Inbound],
     received_at: DateTime<Utc>,
-) -> Result<Accepted> {
-    let id = new_id();
-    let row = webhook_event::ActiveModel {
-        id: Set(id),
-        workspace_id: Set(tenant.workspace_id()),
-        source: Set(inbound.source.to_owned()),
-        external_id: Set(inbound.external_id.to_owned()),
-        event_type: Set(inbound.event_type.to_owned()),
-        payload: Set(inbound.payload.to_owned()),
-        status: Set(WebhookEventStatus::Received),
-        attempts: Set(0),
-        last_error: Set(None),
-        received_at: Set(received_at),
-        processed_at: Set(None),
-        next_attempt_at: Set(None),
-    };
-    let inserted = webhook_event::Entity::insert(row)
+) -> Result<Vec<Accepted>> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = events.iter().map(|_| new_id()).collect();
+    let rows = events
+        .iter()
+        .zip(&ids)
+        .map(|(event, id)| webhook_event::ActiveModel {
+            id: Set(*id),
+            workspace_id: Set(event.tenant.workspace_id()),
+            source: Set(event.source.to_owned()),
+            external_id: Set(event.external_id.clone()),
+            event_type: Set(event.event_type.clone()),
+            payload: Set(event.payload.clone()),
+            status: Set(WebhookEventStatus::Received),
+            attempts: Set(0),
+            last_error: Set(None),
+            received_at: Set(received_at),
+            processed_at: Set(None),
+            next_attempt_at: Set(None),
+        });
+    let inserted: HashSet<Uuid> = webhook_event::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
                 webhook_event::Column::WorkspaceId,
@@ -72,13 +83,20 @@ pub async fn accept<C: ConnectionTrait>(
             .do_nothing()
             .to_owned(),
         )
-        .exec_without_returning(db)
-        .await?;
-    Ok(if inserted == 0 {
-        Accepted::Duplicate
-    } else {
-        Accepted::New(id)
-    })
+        .exec_with_returning_keys(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(ids
+        .into_iter()
+        .map(|id| {
+            if inserted.contains(&id) {
+                Accepted::New(id)
+            } else {
+                Accepted::Duplicate
+            }
+        })
+        .collect())
 }
 
 /// Reserves up to `limit` due events (received, or failed and past their
@@ -165,8 +183,8 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 /// Records a failed attempt: retried after a backoff, or dead once attempts run out.
-pub async fn fail(
-    db: &DatabaseConnection,
+pub async fn fail<C: ConnectionTrait>(
+    db: &C,
     event: &webhook_event::Model,
     error: &str,
     now: DateTime<Utc>,
@@ -194,11 +212,10 @@ pub async fn fail(
 
 /// An event that can never be applied as it is: dead at once, with the reason
 /// kept, until someone replays it (after a fix).
-pub async fn bury(
-    db: &DatabaseConnection,
+pub async fn bury<C: ConnectionTrait>(
+    db: &C,
     event: &webhook_event::Model,
     error: &str,
-    _now: DateTime<Utc>,
 ) -> Result<()> {
     let error: String = error.chars().take(MAX_ERROR_LEN).collect();
     webhook_event::Entity::update_many()

@@ -6,7 +6,7 @@
 
 use chrono::Utc;
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DatabaseTransaction};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
 
 use entity::Tenant;
@@ -61,43 +61,61 @@ impl DomainEventConsumer for Timeline {
     }
 }
 
-/// Claims a batch of pending events and delivers each to every consumer;
-/// returns how many events were fully dispatched.
+/// Claims a batch of pending events and delivers each to every consumer, in
+/// one transaction for the batch with a savepoint per delivery (a failing
+/// consumer undoes only its own handling of that event); returns how many
+/// events were fully dispatched.
 pub async fn dispatch_batch(
     db: &DatabaseConnection,
     consumers: &[Box<dyn DomainEventConsumer>],
     limit: u64,
 ) -> Result<usize, entity::Error> {
     let events = entity::domain_events::claim_pending(db, limit, Utc::now()).await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let txn = entity::db::begin_write(db).await?;
     let mut dispatched = 0;
     for event in &events {
-        match deliver(db, consumers, event).await {
+        match deliver(&txn, consumers, event).await {
             Ok(()) => {
-                entity::domain_events::mark_dispatched(db, event.id, Utc::now()).await?;
+                entity::domain_events::mark_dispatched(&txn, event.id, Utc::now()).await?;
                 dispatched += 1;
             }
             Err(err) => {
                 tracing::warn!(domain_event_id = %event.id, event_type = %event.event_type, error = %err, "domain event delivery failed; will retry");
-                entity::domain_events::retry_later(db, event, &err.to_string(), Utc::now()).await?;
+                entity::domain_events::retry_later(&txn, event, &err.to_string(), Utc::now())
+                    .await?;
             }
         }
     }
+    txn.commit().await?;
     Ok(dispatched)
 }
 
 async fn deliver(
-    db: &DatabaseConnection,
+    txn: &DatabaseTransaction,
     consumers: &[Box<dyn DomainEventConsumer>],
     event: &domain_event::Model,
 ) -> Result<(), entity::Error> {
     for consumer in consumers {
-        let txn = entity::db::begin_write(db).await?;
-        if entity::domain_events::delivered(&txn, event.id, consumer.name()).await? {
+        if entity::domain_events::delivered(txn, event.id, consumer.name()).await? {
             continue;
         }
-        consumer.handle(&txn, event).await?;
-        entity::domain_events::mark_delivered(&txn, event.id, consumer.name()).await?;
-        txn.commit().await?;
+        let savepoint = txn.begin().await?;
+        let handled = match consumer.handle(&savepoint, event).await {
+            Ok(()) => {
+                entity::domain_events::mark_delivered(&savepoint, event.id, consumer.name()).await
+            }
+            Err(err) => Err(err),
+        };
+        match handled {
+            Ok(()) => savepoint.commit().await?,
+            Err(err) => {
+                savepoint.rollback().await?;
+                return Err(err);
+            }
+        }
     }
     Ok(())
 }

@@ -43,6 +43,8 @@ pub struct AppState {
     /// Wakes an in-process worker when events are stored.
     pub work_queue: worker::WorkQueue,
     pub hotmart_receivers: Arc<crate::webhooks::hotmart::ReceiverCache>,
+    /// Stores inbound webhooks in group commits.
+    pub webhook_intake: crate::webhooks::intake::WebhookIntake,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

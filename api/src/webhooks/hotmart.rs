@@ -197,19 +197,13 @@ pub async fn receive(
         );
     };
     let inbound = Inbound {
+        tenant: Tenant::new(receiver.workspace_id),
         source: webhook_events::HOTMART,
-        external_id: &envelope.id,
-        event_type: &envelope.event,
-        payload,
+        external_id: envelope.id,
+        event_type: envelope.event,
+        payload: payload.to_owned(),
     };
-    match webhook_events::accept(
-        &state.db,
-        Tenant::new(receiver.workspace_id),
-        inbound,
-        chrono::Utc::now(),
-    )
-    .await
-    {
+    match state.webhook_intake.accept(inbound).await {
         Ok(Accepted::New(id)) => {
             state.work_queue.notify();
             state

@@ -2,4 +2,5 @@
 //! domain work happens in the worker.
 
 pub mod hotmart;
+pub mod intake;
 pub mod whatsapp;

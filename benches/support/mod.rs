@@ -1,0 +1,464 @@
+//! What the benchmarks share: the release binary, scratch databases on both
+//! backends, a `jornada serve` child, GraphQL calls and CPU sampling.
+//! Each bench includes it with `mod support;`.
+
+#![allow(dead_code)] // each bench uses its own part of it
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use rand::RngCore;
+use sea_orm::sqlx;
+use sea_orm::sqlx::Connection as _;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const JWT_SECRET: &str = "jornada-bench-jwt-secret-that-is-long-enough";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// A positive integer from the environment, or `default`.
+pub fn env_number(key: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(key) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .with_context(|| format!("{key} must be a positive integer")),
+        _ => Ok(default),
+    }
+}
+
+/// `JORNADA_BENCH_BACKENDS` (postgres,sqlite).
+pub fn env_backends() -> anyhow::Result<Vec<Backend>> {
+    std::env::var("JORNADA_BENCH_BACKENDS")
+        .unwrap_or_else(|_| "postgres,sqlite".into())
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| match s {
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "sqlite" => Ok(Backend::Sqlite),
+            other => bail!("JORNADA_BENCH_BACKENDS: unknown backend `{other}`"),
+        })
+        .collect()
+}
+
+/// `JORNADA_BENCH_POSTGRES_URL`, where scratch databases are created.
+pub fn env_postgres_url() -> String {
+    std::env::var("JORNADA_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_POSTGRES_URL.into())
+}
+
+/// `cargo bench` passes `--bench`; `cargo test --all-targets` does not, and
+/// a minute-long load has no place in a test run.
+pub fn invoked_as_bench() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// `cargo build --release --bin jornada`, returning the executable's path.
+pub fn build_binary() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+    let mut command = Command::new(cargo);
+    // Cargo gives this process the bench's package variables (CARGO_PKG_*,
+    // CARGO_MANIFEST_DIR, OUT_DIR, …). Build scripts such as ring's track
+    // some of them, so passing them on would rebuild half the dependency
+    // tree here and again at the next `cargo bench`.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let set_by_cargo_for_this_run = ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_CFG_"]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "CARGO_RUSTC_CURRENT_DIR",
+                "OUT_DIR",
+            ]
+            .contains(&key.as_ref());
+        if set_by_cargo_for_this_run {
+            command.env_remove(key.as_ref());
+        }
+    }
+    let output = command
+        .args(["build", "--release", "--bin", "jornada"])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(&manifest)
+        .stderr(Stdio::inherit())
+        .output()
+        .context("cannot run cargo")?;
+    if !output.status.success() {
+        bail!("cargo build --release --bin jornada failed");
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "jornada")
+        .filter_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .next_back()
+        .context("cargo did not report the jornada executable")
+}
+
+/// A database made for one run, removed when dropped.
+pub enum Store {
+    Sqlite(PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        match self {
+            Store::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Store::Postgres { admin_url, name } => {
+                let (admin_url, db_name) = (admin_url.clone(), name.clone());
+                // Dropped inside the bench's runtime: use a thread with its own.
+                let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(async {
+                            let mut admin =
+                                sqlx::postgres::PgConnection::connect(&admin_url).await?;
+                            sqlx::query(sqlx::AssertSqlSafe(format!(
+                                r#"DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)"#
+                            )))
+                            .execute(&mut admin)
+                            .await?;
+                            Ok(())
+                        })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    eprintln!("warning: could not drop the scratch database {name}");
+                }
+            }
+        }
+    }
+}
+
+/// `admin_url` with its database name replaced by `name`.
+pub fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (admin_url, None),
+    };
+    let base = match base.rsplit_once('/') {
+        Some((head, _)) if head.contains("://") && !head.ends_with('/') => head,
+        _ => base.trim_end_matches('/'),
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+pub async fn fresh_database(
+    postgres_url: &str,
+    backend: Backend,
+) -> anyhow::Result<(String, Store)> {
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("jornada-bench-{}.db", Uuid::new_v4()));
+            Ok((
+                format!("sqlite://{}?mode=rwc", path.display()),
+                Store::Sqlite(path),
+            ))
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_url.to_owned();
+            let name = format!("jornada_bench_{}", Uuid::new_v4().simple());
+            let mut admin = sqlx::postgres::PgConnection::connect(&admin_url)
+                .await
+                .with_context(|| format!("PostgreSQL is unreachable at {admin_url}"))?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+                .execute(&mut admin)
+                .await
+                .context("cannot create the scratch database")?;
+            admin.close().await.ok();
+            Ok((
+                database_url(&admin_url, &name),
+                Store::Postgres { admin_url, name },
+            ))
+        }
+    }
+}
+
+/// The `jornada serve` child; stopped with SIGTERM when dropped.
+pub struct Server {
+    pub child: Child,
+    pub address: SocketAddr,
+    log: PathBuf,
+    dir: PathBuf,
+}
+
+impl Server {
+    fn command(binary: &Path, dir: &Path, database_url: &str, bind: &str) -> Command {
+        let mut command = Command::new(binary);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("JORNADA_") && key != "JORNADA_MAX_CONNECTIONS" {
+                command.env_remove(key);
+            }
+        }
+        command
+            .current_dir(dir)
+            .env("JORNADA_DATABASE_URL", database_url)
+            .env("JORNADA_BIND", bind)
+            .env("JORNADA_JWT_SECRET", JWT_SECRET)
+            .env("JORNADA_SECRET_KEY", secret_key())
+            .env("JORNADA_DATA_DIR", dir.join(".jornada"))
+            .env("RUST_LOG", "warn");
+        command
+    }
+
+    pub fn spawn(binary: &Path, database_url: &str) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("jornada-bench-{}", Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let address = free_address()?;
+        let log = dir.join("server.log");
+        let out = File::create(&log)?;
+        let child = Self::command(binary, &dir, database_url, &address.to_string())
+            .arg("serve")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone()?)
+            .stderr(out)
+            .spawn()
+            .context("cannot start jornada serve")?;
+        Ok(Server {
+            child,
+            address,
+            log,
+            dir,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// A service_role token from `jornada token`, run with the server's
+    /// environment. The README spells the role `service_role`; clap's
+    /// default for the enum is `service-role`, so both are tried.
+    pub fn service_token(&self, binary: &Path, database_url: &str) -> anyhow::Result<String> {
+        let mut refusals = Vec::new();
+        for role in ["service_role", "service-role"] {
+            let out = Self::command(binary, &self.dir, database_url, &self.address.to_string())
+                .args(["token", "--role", role, "--ttl", "2h"])
+                .output()
+                .context("cannot run jornada token")?;
+            if out.status.success() {
+                if role != "service_role" {
+                    eprintln!(
+                        "note: `jornada token --role service_role` was refused; used `{role}`"
+                    );
+                }
+                return Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+            }
+            refusals.push(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        bail!("jornada token failed: {}", refusals.join("\n"))
+    }
+
+    pub async fn wait_ready(&mut self, client: &reqwest::Client) -> anyhow::Result<()> {
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(120) {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("jornada exited ({status}): {}", self.log_tail(20));
+            }
+            if let Ok(response) = client.get(self.url("/readyz")).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("/readyz never answered 200: {}", self.log_tail(20))
+    }
+
+    pub fn log_lines(&self) -> Vec<String> {
+        File::open(&self.log)
+            .map(|f| BufReader::new(f).lines().map_while(Result::ok).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn log_tail(&self, n: usize) -> String {
+        let lines = self.log_lines();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    /// SIGTERM, then wait (the worker gets 30 s to finish); SIGKILL after 45 s.
+    pub fn stop(&mut self) -> Option<Duration> {
+        if self.child.try_wait().ok().flatten().is_some() {
+            return None;
+        }
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        while started.elapsed() < Duration::from_secs(45) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return Some(started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("warning: jornada ignored SIGTERM for 45 s; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn secret_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn free_address() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+pub async fn graphql(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    let answer: Value = client
+        .post(server.url("/graphql"))
+        .bearer_auth(token)
+        .json(&json!({"query": query, "variables": variables}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    if answer.get("errors").is_some_and(|e| !e.is_null()) {
+        bail!("GraphQL error: {answer}");
+    }
+    Ok(answer["data"].clone())
+}
+
+/// Cumulative CPU seconds: this process, the server, PostgreSQL backends, the machine.
+#[derive(Clone, Copy, Default)]
+pub struct CpuSample {
+    at: Option<Instant>,
+    client: f64,
+    server: f64,
+    postgres: f64,
+    machine_busy: f64,
+}
+
+/// Linux `/proc`; clock ticks assumed at the usual 100 Hz.
+pub fn process_cpu(stat_path: &Path) -> Option<(String, f64)> {
+    let text = std::fs::read_to_string(stat_path).ok()?;
+    let (left, right) = text.rsplit_once(')')?;
+    let comm = left.split_once('(')?.1.to_owned();
+    let fields: Vec<&str> = right.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((comm, (utime + stime) / 100.0))
+}
+
+pub fn sample_cpu(server_pid: u32) -> CpuSample {
+    let mut sample = CpuSample {
+        at: Some(Instant::now()),
+        ..CpuSample::default()
+    };
+    sample.client = process_cpu(Path::new("/proc/self/stat")).map_or(0.0, |(_, s)| s);
+    sample.server =
+        process_cpu(&PathBuf::from(format!("/proc/{server_pid}/stat"))).map_or(0.0, |(_, s)| s);
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+                && let Some((comm, seconds)) = process_cpu(&entry.path().join("stat"))
+                && comm == "postgres"
+            {
+                sample.postgres += seconds;
+            }
+        }
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/stat")
+        && let Some(line) = stat.lines().next()
+    {
+        let ticks: Vec<f64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|t| t.parse().ok())
+            .collect();
+        // user nice system idle iowait irq softirq steal …
+        let idle = ticks.get(3).copied().unwrap_or(0.0) + ticks.get(4).copied().unwrap_or(0.0);
+        let total: f64 = ticks.iter().take(8).sum();
+        sample.machine_busy = (total - idle) / 100.0;
+    }
+    sample
+}
+
+impl CpuSample {
+    /// Cores used between `self` and `later`: (client, server, postgres, machine).
+    pub fn cores_until(&self, later: &CpuSample) -> (f64, f64, f64, f64) {
+        let wall = match (self.at, later.at) {
+            (Some(t0), Some(t1)) => (t1 - t0).as_secs_f64().max(1e-9),
+            _ => f64::INFINITY,
+        };
+        (
+            (later.client - self.client) / wall,
+            (later.server - self.server) / wall,
+            (later.postgres - self.postgres) / wall,
+            (later.machine_busy - self.machine_busy) / wall,
+        )
+    }
+}
+
+pub fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1000.0
+}
