@@ -320,6 +320,26 @@ pub async fn move_recipient<C: ConnectionTrait>(
     to: Move,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    move_recipient_from(
+        db,
+        recipient_id,
+        from_node,
+        &recipient_status::IN_FLIGHT,
+        to,
+        now,
+    )
+    .await
+}
+
+/// [`move_recipient`] from any of `from_statuses`.
+async fn move_recipient_from<C: ConnectionTrait>(
+    db: &C,
+    recipient_id: Uuid,
+    from_node: &str,
+    from_statuses: &[&str],
+    to: Move,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let mut update = campaign_recipient::Entity::update_many()
         .col_expr(campaign_recipient::Column::Status, Expr::value(to.status))
         .col_expr(
@@ -337,10 +357,122 @@ pub async fn move_recipient<C: ConnectionTrait>(
     let moved = update
         .filter(campaign_recipient::Column::Id.eq(recipient_id))
         .filter(campaign_recipient::Column::CurrentNodeId.eq(from_node))
-        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .filter(campaign_recipient::Column::Status.is_in(from_statuses.iter().copied()))
         .exec(db)
         .await?;
     Ok(moved.rows_affected == 1)
+}
+
+/// The `state` key of a recipient whose `unknown` send was settled as
+/// accepted by the provider: the runner takes it past its send node without
+/// sending (see `worker::campaigns::runner`).
+pub const RECONCILED_KEY: &str = "reconciledSend";
+
+/// A recipient parked `unknown` at the node of `message` takes the outcome
+/// the provider has since reported for it: accepted (sent, delivered, read)
+/// makes it due again at that node, marked [`RECONCILED_KEY`], for the
+/// runner to continue its journey; failed ends it `failed` with the
+/// message's error. Conditional on the recipient still being `unknown` at
+/// that node, so however many callbacks arrive, concurrently or not, it
+/// moves once. A completed execution is reopened so the runner takes the
+/// recipient up again (it completes once more when nobody is left in
+/// flight); a cancelled or failed one is left alone. Returns the execution
+/// when the recipient moved.
+pub async fn settle_unknown_recipient<C: ConnectionTrait>(
+    db: &C,
+    message: &message::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    let (Some(recipient_id), Some(node)) = (message.campaign_recipient_id, &message.node_id) else {
+        return Ok(None);
+    };
+    let to = match message.status {
+        MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Read => Move {
+            status: recipient_status::ACTIVE,
+            node: Some(node.clone()),
+            wake_at: Some(now),
+            state: Some(json!({ RECONCILED_KEY: message.id })),
+            error: None,
+        },
+        MessageStatus::Failed => Move {
+            status: recipient_status::FAILED,
+            node: Some(node.clone()),
+            wake_at: None,
+            state: None,
+            error: Some(
+                message
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the provider reported the message failed".into()),
+            ),
+        },
+        MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Unknown => {
+            return Ok(None);
+        }
+    };
+    let Some(recipient) = campaign_recipient::Entity::find_by_id(recipient_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if recipient.status != recipient_status::UNKNOWN
+        || recipient.current_node_id.as_deref() != Some(node.as_str())
+    {
+        return Ok(None);
+    }
+    let execution_id = recipient.execution_id;
+    let open = campaign_execution::Entity::find_by_id(execution_id)
+        .one(db)
+        .await?
+        .is_some_and(|e| {
+            matches!(
+                e.status,
+                ExecutionStatus::Running | ExecutionStatus::Completed
+            )
+        });
+    if !open {
+        return Ok(None);
+    }
+    let continues = to.status == recipient_status::ACTIVE;
+    if !move_recipient_from(
+        db,
+        recipient_id,
+        node,
+        &[recipient_status::UNKNOWN],
+        to,
+        now,
+    )
+    .await?
+    {
+        return Ok(None);
+    }
+    if continues {
+        // The outcome is known now: the parking note no longer holds.
+        campaign_recipient::Entity::update_many()
+            .col_expr(
+                campaign_recipient::Column::Error,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(campaign_recipient::Column::Id.eq(recipient_id))
+            .exec(db)
+            .await?;
+        campaign_execution::Entity::update_many()
+            .col_expr(
+                campaign_execution::Column::Status,
+                Expr::value(ExecutionStatus::Running),
+            )
+            .col_expr(
+                campaign_execution::Column::CompletedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(campaign_execution::Column::UpdatedAt, Expr::value(now))
+            .filter(campaign_execution::Column::Id.eq(execution_id))
+            .filter(campaign_execution::Column::Status.eq(ExecutionStatus::Completed))
+            .exec(db)
+            .await?;
+    }
+    Ok(Some(execution_id))
 }
 
 /// Stamps a delivery milestone on the recipient (first time only).
