@@ -293,12 +293,47 @@ pub async fn customers_page<C: ConnectionTrait>(
     after: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<Uuid>> {
-    let source_def = source(&group.source)?;
-    if let Some(filter) = &group.filter {
+    page_of(
+        db,
+        tenant,
+        &group.source,
+        group.filter.as_ref(),
+        after,
+        limit,
+    )
+    .await
+}
+
+/// The audience of a run: a target group's customers, or with no group
+/// every customer of the workspace (what a `customers` group without a
+/// filter names), in id order, `limit` at a time after `after`.
+pub async fn audience_page<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    group: Option<&target_group_mapping::Model>,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    match group {
+        Some(group) => customers_page(db, tenant, group, after, limit).await,
+        None => page_of(db, tenant, "customers", None, after, limit).await,
+    }
+}
+
+async fn page_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    source_name: &str,
+    filter: Option<&Value>,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>> {
+    let source_def = source(source_name)?;
+    if let Some(filter) = filter {
         validate_filter(source_def, filter)?;
     }
     let backend = db.get_database_backend();
-    let condition = filter_condition(backend, source_def.name, group.filter.as_ref())?;
+    let condition = filter_condition(backend, source_def.name, filter)?;
     let mut customers = tenant
         .select::<customer::Entity>()
         .select_only()

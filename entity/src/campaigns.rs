@@ -83,6 +83,7 @@ pub async fn create(
         scheduled_at: Set(None),
         started_at: Set(None),
         completed_at: Set(None),
+        schedule_checked_until: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

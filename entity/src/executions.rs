@@ -76,7 +76,14 @@ pub async fn publish(
     .insert(&txn)
     .await?;
     let started_at = current.started_at.or(Some(now));
+    // A schedule trigger counts its fires from the moment the campaign goes
+    // live; republishing a live campaign keeps its place, so a fire already
+    // due is still started.
+    let arm_schedule = current.status != CampaignStatus::Active;
     let mut model = current.into_active_model();
+    if arm_schedule {
+        model.schedule_checked_until = Set(Some(now));
+    }
     model.status = Set(CampaignStatus::Active);
     model.started_at = Set(started_at);
     model.updated_at = Set(now);
@@ -106,9 +113,14 @@ pub async fn set_running(
             if running { "resumed" } else { "paused" }
         )));
     }
+    let now = Utc::now();
     let mut model = current.into_active_model();
+    if running {
+        // Fires that fell while paused are skipped, never replayed.
+        model.schedule_checked_until = Set(Some(now));
+    }
     model.status = Set(to);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
@@ -128,15 +140,18 @@ pub async fn latest_version<C: ConnectionTrait>(
 }
 
 /// Starts an execution of the campaign's latest version over a target
-/// group's customers, each placed at `start_node`; returns it with the
-/// number of recipients.
-pub async fn start(
-    db: &DatabaseConnection,
+/// group's customers (every customer of the workspace without one), each
+/// placed at `start_node`; returns it with the number of recipients.
+/// `scheduled_for` names the cron fire of a `scheduled` execution: a campaign
+/// has at most one execution per fire.
+pub async fn start<C: ConnectionTrait>(
+    db: &C,
     tenant: Tenant,
     campaign_id: Uuid,
-    group: &target_group_mapping::Model,
+    group: Option<&target_group_mapping::Model>,
     execution_type: ExecutionType,
     start_node: &str,
+    scheduled_for: Option<DateTime<Utc>>,
 ) -> Result<(campaign_execution::Model, u64)> {
     let campaign = tenant.get::<campaign::Entity, _>(db, campaign_id).await?;
     if campaign.status != CampaignStatus::Active {
@@ -154,13 +169,17 @@ pub async fn start(
         workspace_id: Set(tenant.workspace_id()),
         campaign_id: Set(campaign_id),
         version_id: Set(version.id),
-        target_group_id: Set(Some(group.id)),
+        target_group_id: Set(group.map(|g| g.id)),
         execution_type: Set(execution_type),
         status: Set(ExecutionStatus::Running),
-        execution_data: Set(json!({"version": version.version, "targetGroup": group.crm_name})),
+        execution_data: Set(json!({
+            "version": version.version,
+            "targetGroup": group.map(|g| g.crm_name.as_str()),
+        })),
         metrics: Set(json!({})),
         started_at: Set(now),
         completed_at: Set(None),
+        scheduled_for: Set(scheduled_for),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -169,7 +188,7 @@ pub async fn start(
     let mut entered = 0u64;
     let mut after = None;
     loop {
-        let page = audiences::customers_page(db, tenant, group, after, 5000).await?;
+        let page = audiences::audience_page(db, tenant, group, after, 5000).await?;
         let Some(last) = page.last().copied() else {
             break;
         };
@@ -302,6 +321,26 @@ pub async fn move_recipient<C: ConnectionTrait>(
     to: Move,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    move_recipient_from(
+        db,
+        recipient_id,
+        from_node,
+        &recipient_status::IN_FLIGHT,
+        to,
+        now,
+    )
+    .await
+}
+
+/// [`move_recipient`] from any of `from_statuses`.
+async fn move_recipient_from<C: ConnectionTrait>(
+    db: &C,
+    recipient_id: Uuid,
+    from_node: &str,
+    from_statuses: &[&str],
+    to: Move,
+    now: DateTime<Utc>,
+) -> Result<bool> {
     let mut update = campaign_recipient::Entity::update_many()
         .col_expr(campaign_recipient::Column::Status, Expr::value(to.status))
         .col_expr(
@@ -319,10 +358,122 @@ pub async fn move_recipient<C: ConnectionTrait>(
     let moved = update
         .filter(campaign_recipient::Column::Id.eq(recipient_id))
         .filter(campaign_recipient::Column::CurrentNodeId.eq(from_node))
-        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .filter(campaign_recipient::Column::Status.is_in(from_statuses.iter().copied()))
         .exec(db)
         .await?;
     Ok(moved.rows_affected == 1)
+}
+
+/// The `state` key of a recipient whose `unknown` send was settled as
+/// accepted by the provider: the runner takes it past its send node without
+/// sending (see `worker::campaigns::runner`).
+pub const RECONCILED_KEY: &str = "reconciledSend";
+
+/// A recipient parked `unknown` at the node of `message` takes the outcome
+/// the provider has since reported for it: accepted (sent, delivered, read)
+/// makes it due again at that node, marked [`RECONCILED_KEY`], for the
+/// runner to continue its journey; failed ends it `failed` with the
+/// message's error. Conditional on the recipient still being `unknown` at
+/// that node, so however many callbacks arrive, concurrently or not, it
+/// moves once. A completed execution is reopened so the runner takes the
+/// recipient up again (it completes once more when nobody is left in
+/// flight); a cancelled or failed one is left alone. Returns the execution
+/// when the recipient moved.
+pub async fn settle_unknown_recipient<C: ConnectionTrait>(
+    db: &C,
+    message: &message::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>> {
+    let (Some(recipient_id), Some(node)) = (message.campaign_recipient_id, &message.node_id) else {
+        return Ok(None);
+    };
+    let to = match message.status {
+        MessageStatus::Sent | MessageStatus::Delivered | MessageStatus::Read => Move {
+            status: recipient_status::ACTIVE,
+            node: Some(node.clone()),
+            wake_at: Some(now),
+            state: Some(json!({ RECONCILED_KEY: message.id })),
+            error: None,
+        },
+        MessageStatus::Failed => Move {
+            status: recipient_status::FAILED,
+            node: Some(node.clone()),
+            wake_at: None,
+            state: None,
+            error: Some(
+                message
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the provider reported the message failed".into()),
+            ),
+        },
+        MessageStatus::Queued | MessageStatus::Sending | MessageStatus::Unknown => {
+            return Ok(None);
+        }
+    };
+    let Some(recipient) = campaign_recipient::Entity::find_by_id(recipient_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if recipient.status != recipient_status::UNKNOWN
+        || recipient.current_node_id.as_deref() != Some(node.as_str())
+    {
+        return Ok(None);
+    }
+    let execution_id = recipient.execution_id;
+    let open = campaign_execution::Entity::find_by_id(execution_id)
+        .one(db)
+        .await?
+        .is_some_and(|e| {
+            matches!(
+                e.status,
+                ExecutionStatus::Running | ExecutionStatus::Completed
+            )
+        });
+    if !open {
+        return Ok(None);
+    }
+    let continues = to.status == recipient_status::ACTIVE;
+    if !move_recipient_from(
+        db,
+        recipient_id,
+        node,
+        &[recipient_status::UNKNOWN],
+        to,
+        now,
+    )
+    .await?
+    {
+        return Ok(None);
+    }
+    if continues {
+        // The outcome is known now: the parking note no longer holds.
+        campaign_recipient::Entity::update_many()
+            .col_expr(
+                campaign_recipient::Column::Error,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(campaign_recipient::Column::Id.eq(recipient_id))
+            .exec(db)
+            .await?;
+        campaign_execution::Entity::update_many()
+            .col_expr(
+                campaign_execution::Column::Status,
+                Expr::value(ExecutionStatus::Running),
+            )
+            .col_expr(
+                campaign_execution::Column::CompletedAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(campaign_execution::Column::UpdatedAt, Expr::value(now))
+            .filter(campaign_execution::Column::Id.eq(execution_id))
+            .filter(campaign_execution::Column::Status.eq(ExecutionStatus::Completed))
+            .exec(db)
+            .await?;
+    }
+    Ok(Some(execution_id))
 }
 
 /// Stamps a delivery milestone on the recipient (first time only).

@@ -87,6 +87,19 @@ pub async fn reserve<C: ConnectionTrait>(
     Ok((message, inserted > 0))
 }
 
+/// The message reserved under `key`, if any.
+pub async fn find_by_key<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    key: &str,
+) -> Result<Option<message::Model>> {
+    Ok(tenant
+        .select::<message::Entity>()
+        .filter(message::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?)
+}
+
 /// Takes the right to call the provider: `queued` → `sending`. Only one
 /// caller ever gets `true` for a message (until a retry puts it back).
 pub async fn claim_for_send<C: ConnectionTrait>(

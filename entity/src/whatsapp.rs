@@ -78,6 +78,8 @@ pub struct StatusCallback {
     pub error_code: Option<i64>,
     /// The E.164 spellings of `recipient_id` ([`phone_candidates`]).
     pub recipient_phones: Vec<String>,
+    /// `biz_opaque_callback_data`: the idempotency key the send carried.
+    pub callback_data: Option<String>,
 }
 
 /// What a status callback did.
@@ -108,17 +110,30 @@ fn superseded_by(status: MessageStatus) -> Vec<MessageStatus> {
 /// forward, stamps its campaign recipient (sent, delivered, opened) and,
 /// for a failure with 131050, records the customer's opt-out.
 ///
-/// A message whose send outcome is unknown (or still `sending`) has no
-/// provider id yet; it is matched by the recipient's phone when it is the
-/// only such WhatsApp message to that number created before the callback,
-/// and takes the callback's id.
+/// The message is found by the idempotency key the send put in
+/// `biz_opaque_callback_data` (the one thing a send whose answer was lost
+/// still shares with Meta; the message then takes the callback's wamid),
+/// else by its wamid. A message whose send outcome is unknown and that
+/// carried no key is matched by the recipient's phone when it is the only
+/// such WhatsApp message to that number created before the callback, and
+/// takes the callback's id.
+///
+/// A campaign recipient parked `unknown` at the message's node takes the
+/// outcome ([`executions::settle_unknown_recipient`]); the execution's
+/// stored metrics are then refreshed.
 pub async fn apply_status_callback(
     db: &DatabaseConnection,
     tenant: Tenant,
     callback: &StatusCallback,
 ) -> Result<StatusOutcome> {
     let txn = begin_write(db).await?;
-    let mut message = find_message(&txn, tenant, &callback.provider_message_id).await?;
+    let mut message = match &callback.callback_data {
+        Some(key) => find_by_callback_data(&txn, tenant, key, callback).await?,
+        None => None,
+    };
+    if message.is_none() {
+        message = find_message(&txn, tenant, &callback.provider_message_id).await?;
+    }
     if message.is_none() {
         message = match_unsettled(&txn, tenant, callback).await?;
     }
@@ -134,6 +149,7 @@ pub async fn apply_status_callback(
     if let Some(recipient_id) = message.campaign_recipient_id {
         stamp_recipient(&txn, recipient_id, &message, callback.at).await?;
     }
+    let settled = executions::settle_unknown_recipient(&txn, &message, Utc::now()).await?;
     if callback.status == MessageStatus::Failed && callback.error_code == Some(OPTED_OUT_CODE) {
         opt_out(
             &txn,
@@ -145,7 +161,12 @@ pub async fn apply_status_callback(
         .await?;
     }
     txn.commit().await?;
-    Ok(if changed {
+    if let Some(execution_id) = settled {
+        // A recipient that failed here is terminal: no runner step follows
+        // to refresh what the execution shows (and it may complete now).
+        executions::refresh_execution(db, execution_id).await?;
+    }
+    Ok(if changed || settled.is_some() {
         StatusOutcome::Applied
     } else {
         StatusOutcome::Unchanged
@@ -164,6 +185,43 @@ async fn find_message<C: ConnectionTrait>(
         .order_by_asc(message::Column::Id)
         .one(db)
         .await?)
+}
+
+/// The WhatsApp message of this workspace whose idempotency key the callback
+/// echoes. It takes the callback's wamid when it has none yet (its send's
+/// answer was lost), conditionally, so concurrent callbacks agree.
+async fn find_by_callback_data<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    key: &str,
+    callback: &StatusCallback,
+) -> Result<Option<message::Model>> {
+    let Some(found) = tenant
+        .select::<message::Entity>()
+        .filter(message::Column::Channel.eq(Channel::Whatsapp))
+        .filter(message::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let wamid = callback.provider_message_id.trim();
+    if found.provider_message_id.is_some() || wamid.is_empty() {
+        return Ok(Some(found));
+    }
+    let stored = message::Entity::update_many()
+        .col_expr(
+            message::Column::ProviderMessageId,
+            Expr::value(Some(wamid.to_owned())),
+        )
+        .filter(message::Column::Id.eq(found.id))
+        .filter(message::Column::ProviderMessageId.is_null())
+        .exec(db)
+        .await?;
+    if stored.rows_affected == 1 {
+        tracing::info!(message_id = %found.id, "a WhatsApp message of unknown outcome was matched by its callback data");
+    }
+    Ok(message::Entity::find_by_id(found.id).one(db).await?)
 }
 
 /// The one `unknown` or `sending` WhatsApp message to the callback's number

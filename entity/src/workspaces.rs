@@ -27,6 +27,16 @@ pub fn validate_slug(slug: &str) -> Result<()> {
     Ok(())
 }
 
+/// The workspace's clock: delays, quiet hours and schedule triggers read it.
+/// Time zones are validated when written, so the default only covers rows
+/// written before that check existed.
+pub fn clock(workspace: &workspace::Model) -> chrono_tz::Tz {
+    workspace
+        .time_zone
+        .parse()
+        .unwrap_or(chrono_tz::America::Sao_Paulo)
+}
+
 pub fn validate_time_zone(time_zone: &str) -> Result<()> {
     time_zone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
         Error::Invalid("timeZone must be an IANA time zone such as America/Sao_Paulo".into())

@@ -17,6 +17,7 @@ mod m20261123_000007_analytics;
 mod m20261123_000008_foreign_key_indexes;
 mod m20261123_000009_domain_events;
 mod m20261123_000010_campaign_views;
+mod m20261124_000011_campaign_schedules;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_foreign_key_indexes::Migration),
             Box::new(m20261123_000009_domain_events::Migration),
             Box::new(m20261123_000010_campaign_views::Migration),
+            Box::new(m20261124_000011_campaign_schedules::Migration),
         ]
     }
 }

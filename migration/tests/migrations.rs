@@ -461,6 +461,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             scheduled_at: Some(at(100)),
             started_at: Some(at(101)),
             completed_at: None,
+            schedule_checked_until: Some(at(101)),
             created_at: at(0),
             updated_at: at(0),
         }
@@ -493,6 +494,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             metrics: json!({"sent": 0, "delivered": 0}),
             started_at: at(101),
             completed_at: None,
+            scheduled_for: Some(at(100)),
             created_at: at(101),
             updated_at: at(101),
         }

@@ -38,7 +38,7 @@ fn template_message(key: &str, to: &str) -> ChannelMessage {
             name: "boas_vindas".into(),
             language: "pt_BR".into(),
             body_parameters: vec!["Maria".into()],
-            button_url_parameter: Some("abc123".into()),
+            button_url_parameters: vec![(0, "abc123".into())],
         },
     }
 }
@@ -106,7 +106,7 @@ async fn whatsapp_template_is_sent_byte_for_byte_as_the_contract_shows() {
     );
     assert_eq!(
         request.raw_body,
-        r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321","type":"template","template":{"name":"boas_vindas","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"Maria"}]},{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"abc123"}]}]}}"#
+        r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321","type":"template","template":{"name":"boas_vindas","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"Maria"}]},{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"abc123"}]}]},"biz_opaque_callback_data":"exec-1:rcpt-1:node-1"}"#
     );
 }
 
@@ -126,7 +126,7 @@ async fn whatsapp_text_is_sent_byte_for_byte() {
 
     assert_eq!(
         meta.message_requests()[0].raw_body,
-        r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321","type":"text","text":{"body":"Oi Maria! Posso ajudar?"}}"#
+        r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321","type":"text","text":{"body":"Oi Maria! Posso ajudar?"},"biz_opaque_callback_data":"k-text"}"#
     );
 }
 

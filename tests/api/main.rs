@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod campaign_reliability;
 mod campaign_runs;
+mod campaign_schedules;
 mod campaigns;
 mod channels;
 mod cli;

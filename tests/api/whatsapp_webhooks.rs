@@ -31,7 +31,7 @@ fn whatsapp_journey() -> Value {
     json!({
         "nodes": [
             node("start", "trigger", json!({"source": "manual"})),
-            node("send", "sendMessage", json!({"channel": "whatsapp", "templateName": "boas_vindas", "language": "pt_BR", "variables": {"1": "{{customer.first_name}}"}})),
+            node("send", "sendMessage", json!({"channel": "whatsapp", "templateName": "boas_vindas", "language": "pt_BR", "variables": {"1": "{{customer.first_name}}"}, "buttonVariables": {"0": "minha-area"}})),
             node("end", "exit", json!({}))
         ],
         "edges": [edge("start", "send"), edge("send", "end")]
@@ -112,12 +112,17 @@ impl Setup {
     /// Creates, publishes and runs the WhatsApp journey over everyone and
     /// waits for it to complete; returns the execution id.
     async fn run(&self, app: &TestApp, name: &str) -> String {
+        self.run_document(app, name, whatsapp_journey()).await
+    }
+
+    /// Like [`Setup::run`], for any journey.
+    async fn run_document(&self, app: &TestApp, name: &str, document: Value) -> String {
         let agent = app.agent_token(self.ws);
         let campaign = app
             .graphql(
                 Some(&agent),
                 "mutation($name: String!, $doc: JSON!) { createCampaign(input: {name: $name, workflowData: $doc}) { id } }",
-                json!({"name": name, "doc": whatsapp_journey()}),
+                json!({"name": name, "doc": document}),
             )
             .await
             .data("createCampaign")["id"]
@@ -773,4 +778,71 @@ async fn template_status_changes_reach_the_mirror(app: TestApp) {
 on_both_backends!(
     whatsapp_template_status,
     template_status_changes_reach_the_mirror
+);
+
+/// The mirrored template's URL button ends in `{{1}}`: a send carries the
+/// button component Meta requires, and a journey without the value is
+/// refused before it can reach Meta (which would answer 132000).
+async fn dynamic_url_buttons_are_sent_with_their_parameter(app: TestApp) {
+    let setup = setup(&app, "botao-url", &["+55 11 98765-4321"]).await;
+    let agent = app.agent_token(setup.ws);
+    let mut without_button = whatsapp_journey();
+    without_button["nodes"][1]["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("buttonVariables");
+    let problems = app
+        .graphql(
+            Some(&agent),
+            "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }",
+            json!({"doc": without_button}),
+        )
+        .await;
+    assert_eq!(
+        problems.data("validateWorkflow"),
+        &json!([{"nodeId": "send", "code": "missing_button_variable"}])
+    );
+    let created = app
+        .graphql(
+            Some(&agent),
+            "mutation($doc: JSON!) { createCampaign(input: {name: \"Sem botão\", workflowData: $doc}) { id } }",
+            json!({"doc": without_button}),
+        )
+        .await;
+    let refused = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
+            json!({"id": created.data("createCampaign")["id"]}),
+        )
+        .await;
+    assert!(
+        refused.body.to_string().contains("missing_button_variable"),
+        "publishing names the problem: {}",
+        refused.body
+    );
+
+    let mut with_button = whatsapp_journey();
+    with_button["nodes"][1]["data"]["buttonVariables"] = json!({"0": "{{customer.first_name}}"});
+    let execution = setup.run_document(&app, "Com botão", with_button).await;
+    assert_eq!(setup.metrics(&app, &execution).await["sent"], 1);
+    let sends = setup.meta.message_requests();
+    assert_eq!(sends.len(), 1, "refused journeys sent nothing");
+    let body = sends[0].body.clone().expect("a JSON body");
+    assert_eq!(
+        body["template"],
+        json!({
+            "name": "boas_vindas",
+            "language": {"code": "pt_BR"},
+            "components": [
+                {"type": "body", "parameters": [{"type": "text", "text": "Aluna0"}]},
+                {"type": "button", "sub_type": "url", "index": "0",
+                 "parameters": [{"type": "text", "text": "Aluna0"}]}
+            ]
+        })
+    );
+}
+on_both_backends!(
+    dynamic_url_buttons_are_sent_with_their_parameter,
+    dynamic_url_buttons_are_sent_with_their_parameter
 );

@@ -80,8 +80,11 @@ impl Worker {
             .map_err(|e| Error::Monitor(format!("segment refresh schedule: {e}")))?;
         let sync_schedule = cron::Schedule::from_str(hotmart::sync::DAILY_SCHEDULE)
             .map_err(|e| Error::Monitor(format!("hotmart sync schedule: {e}")))?;
+        let fire_schedule = cron::Schedule::from_str(campaigns::schedules::TICK_SCHEDULE)
+            .map_err(|e| Error::Monitor(format!("campaign schedule tick: {e}")))?;
         let db = self.db.clone();
         let sync_deps = (self.db.clone(), self.secrets.clone());
+        let (fire_db, fire_queue) = (self.db.clone(), self.queue.clone());
         let monitor = Monitor::new()
             .register(move |_restarts| {
                 WorkerBuilder::new("segment-refresh")
@@ -94,6 +97,13 @@ impl Worker {
                     .backend(CronScheduler::new(sync_schedule.clone()))
                     .data(sync_deps.clone())
                     .build(hotmart::sync::daily_sync)
+            })
+            .register(move |_restarts| {
+                WorkerBuilder::new("campaign-schedules")
+                    .backend(CronScheduler::new(fire_schedule.clone()))
+                    .data(fire_db.clone())
+                    .data(fire_queue.clone())
+                    .build(campaigns::schedules::tick)
             })
             .shutdown_timeout(SHUTDOWN_GRACE);
         tracing::info!(appliers, "worker started");

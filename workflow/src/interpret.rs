@@ -102,6 +102,9 @@ pub struct OutboundMessage {
     pub subject: Option<String>,
     pub body: Option<String>,
     pub variables: Vec<(String, String)>,
+    /// WhatsApp dynamic URL button suffixes by button index.
+    #[serde(default)]
+    pub button_variables: Vec<(u32, String)>,
     pub require_approval: bool,
 }
 
@@ -116,8 +119,11 @@ pub struct RenderedMessage {
     /// Numeric keys (WhatsApp's positional `{{1}}`, `{{2}}`) in numeric
     /// order first, then the others in the builder's order.
     pub variables: Vec<(String, String)>,
-    /// Every URL replaced by a tracked link, across subject, body and
-    /// variables, in that order.
+    /// WhatsApp dynamic URL button suffixes by button index, in index order.
+    #[serde(default)]
+    pub button_variables: Vec<(u32, String)>,
+    /// Every URL replaced by a tracked link, across subject, body,
+    /// variables and button variables, in that order.
     pub links: Vec<TrackedLink>,
     pub require_approval: bool,
 }
@@ -143,12 +149,18 @@ impl OutboundMessage {
             .map(|(key, text)| (key.clone(), render(text)))
             .collect();
         variables.sort_by_key(|(key, _)| key.parse::<u64>().unwrap_or(u64::MAX));
+        let button_variables = self
+            .button_variables
+            .iter()
+            .map(|(index, text)| (*index, render(text)))
+            .collect();
         RenderedMessage {
             channel: self.channel,
             template: self.template.clone(),
             subject,
             body,
             variables,
+            button_variables,
             links,
             require_approval: self.require_approval,
         }
@@ -352,6 +364,7 @@ fn step_node<'g>(
                 subject: message.subject.clone(),
                 body: message.body.clone(),
                 variables: message.variables.clone(),
+                button_variables: message.button_variables.clone(),
                 require_approval: message.require_approval,
             },
             next: target(DEFAULT_HANDLE)?,

@@ -9,6 +9,7 @@
 //!   now) → [`Transition`].
 //! - [`template`]: `{{customer.first_name}}` and `{{link:..}}` rendering.
 //! - [`split`]: the deterministic A/B assignment.
+//! - [`schedule`]: cron fires of schedule triggers.
 //! - [`jobs`]: payloads of the worker's jobs.
 
 pub mod condition;
@@ -18,6 +19,7 @@ pub mod graph;
 pub mod interpret;
 pub mod jobs;
 pub mod nodes;
+pub mod schedule;
 pub mod split;
 pub mod template;
 pub mod time;

@@ -265,7 +265,13 @@ impl TriggerData {
             TriggerSource::Schedule if data.cron.is_none() => {
                 Err(NodeDataError::invalid("a schedule trigger needs cron"))
             }
-            _ => Ok(data),
+            _ => {
+                if let Some(expr) = &data.cron {
+                    expr.parse::<crate::schedule::CronSchedule>()
+                        .map_err(NodeDataError::invalid)?;
+                }
+                Ok(data)
+            }
         }
     }
 }
@@ -458,6 +464,9 @@ pub struct SendMessageData {
     /// Template parameters in the builder's order, values being templates
     /// (`{"1": "{{customer.first_name}}"}`).
     pub variables: Vec<(String, String)>,
+    /// Suffixes of a WhatsApp template's dynamic URL buttons, by button
+    /// index (`{"0": "{{enrollment.access_url}}"}`), in index order.
+    pub button_variables: Vec<(u32, String)>,
     pub require_approval: bool,
 }
 
@@ -474,6 +483,8 @@ impl SendMessageData {
             body: Option<String>,
             #[serde(default)]
             variables: Map<String, Value>,
+            #[serde(default)]
+            button_variables: Map<String, Value>,
             #[serde(default)]
             require_approval: bool,
         }
@@ -499,6 +510,25 @@ impl SendMessageData {
                 ))),
             })
             .collect::<Result<_, _>>()?;
+        let mut button_variables = raw
+            .button_variables
+            .into_iter()
+            .map(|(key, value)| {
+                // Meta numbers a template's buttons from 0; it has at most 10.
+                let index = key.parse::<u32>().ok().filter(|i| *i < 10).ok_or_else(|| {
+                    NodeDataError::invalid(format!(
+                        "buttonVariables keys are button indexes 0 to 9, not {key:?}"
+                    ))
+                })?;
+                match value {
+                    Value::String(text) => Ok((index, text)),
+                    other => Err(NodeDataError::invalid(format!(
+                        "buttonVariables.{key} must be a string, not {other}"
+                    ))),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        button_variables.sort_by_key(|(index, _)| *index);
         let has_body = raw.body.as_deref().is_some_and(|b| !b.trim().is_empty());
         match raw.channel {
             // A WhatsApp message outside the 24 h window must be a template;
@@ -518,6 +548,7 @@ impl SendMessageData {
             subject: raw.subject,
             body: raw.body,
             variables,
+            button_variables,
             require_approval: raw.require_approval,
         })
     }
@@ -802,6 +833,14 @@ mod tests {
             ("trigger", json!({"source": "webhook"})),
             ("trigger", json!({"source": "event"})),
             ("trigger", json!({"source": "schedule", "cron": " "})),
+            (
+                "trigger",
+                json!({"source": "schedule", "cron": "every monday"}),
+            ),
+            (
+                "trigger",
+                json!({"source": "schedule", "cron": "0 0 24 * * *"}),
+            ),
             (
                 "trigger",
                 json!({"source": "manual", "reentry": "sometimes"}),

@@ -49,8 +49,11 @@ pub mod code {
     pub const UNKNOWN_VARIABLE: &str = "unknown_variable";
     /// A `{{` is never closed, or a `{{link:..}}` is neither a URL nor a variable.
     pub const INVALID_TEMPLATE: &str = "invalid_template";
+    /// An approved WhatsApp template has a dynamic URL button the node gives
+    /// no `buttonVariables` value for (Meta would answer 132000).
+    pub const MISSING_BUTTON_VARIABLE: &str = "missing_button_variable";
 
-    pub const ALL: [&str; 18] = [
+    pub const ALL: [&str; 19] = [
         MISSING_TRIGGER,
         MULTIPLE_TRIGGERS,
         DUPLICATE_ID,
@@ -69,6 +72,7 @@ pub mod code {
         TEMPLATE_NOT_APPROVED,
         UNKNOWN_VARIABLE,
         INVALID_TEMPLATE,
+        MISSING_BUTTON_VARIABLE,
     ];
 }
 
@@ -143,6 +147,12 @@ impl TemplateStatus {
 /// `Fn(Channel, &TemplateRef) -> Option<TemplateStatus>` is one.
 pub trait TemplateLookup {
     fn status(&self, channel: Channel, template: &TemplateRef) -> Option<TemplateStatus>;
+
+    /// The indexes of the template's dynamic URL buttons, each needing a
+    /// value; none unless the lookup knows the template's components.
+    fn dynamic_url_buttons(&self, _channel: Channel, _template: &TemplateRef) -> Vec<u32> {
+        Vec::new()
+    }
 }
 
 impl<F> TemplateLookup for F
@@ -165,6 +175,40 @@ pub struct TemplateEntry {
     pub name: String,
     pub language: String,
     pub status: TemplateStatus,
+    /// Indexes of its URL buttons whose URL ends in a `{{1}}` suffix.
+    pub dynamic_url_buttons: Vec<u32>,
+}
+
+impl TemplateEntry {
+    /// The dynamic URL buttons of a template's Meta `components`
+    /// (`[{"type": "BUTTONS", "buttons": [{"type": "URL", "url":
+    /// "https://x/r/{{1}}"}]}]`); buttons are indexed across the component.
+    pub fn dynamic_url_buttons_of(components: &Value) -> Vec<u32> {
+        let Some(components) = components.as_array() else {
+            return Vec::new();
+        };
+        components
+            .iter()
+            .filter(|c| {
+                c.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("buttons"))
+            })
+            .filter_map(|c| c.get("buttons").and_then(Value::as_array))
+            .flat_map(|buttons| buttons.iter().enumerate())
+            .filter(|(_, button)| {
+                button
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("url"))
+                    && button
+                        .get("url")
+                        .and_then(Value::as_str)
+                        .is_some_and(|url| url.contains("{{"))
+            })
+            .filter_map(|(index, _)| u32::try_from(index).ok())
+            .collect()
+    }
 }
 
 /// The workspace's templates in memory: the usual [`TemplateLookup`].
@@ -179,17 +223,16 @@ impl TemplateCatalog {
     }
 }
 
-impl TemplateLookup for TemplateCatalog {
+impl TemplateCatalog {
     /// By id: the entry with that id (or provider id) on that channel. By
     /// name: the entries with that name on that channel, in that language
-    /// when one is given; when several languages match, APPROVED if any is.
-    fn status(&self, channel: Channel, template: &TemplateRef) -> Option<TemplateStatus> {
-        let on_channel = self.entries.iter().filter(|e| e.channel == channel);
+    /// when one is given; when several languages match, an APPROVED one if any.
+    fn entry(&self, channel: Channel, template: &TemplateRef) -> Option<&TemplateEntry> {
+        let mut on_channel = self.entries.iter().filter(|e| e.channel == channel);
         match template {
-            TemplateRef::Id(id) => on_channel
-                .into_iter()
-                .find(|e| e.id == *id || e.provider_id.as_deref() == Some(id))
-                .map(|e| e.status.clone()),
+            TemplateRef::Id(id) => {
+                on_channel.find(|e| e.id == *id || e.provider_id.as_deref() == Some(id))
+            }
             TemplateRef::Name { name, language } => {
                 let matches: Vec<_> = on_channel
                     .filter(|e| e.name == *name)
@@ -199,9 +242,21 @@ impl TemplateLookup for TemplateCatalog {
                     .iter()
                     .find(|e| e.status == TemplateStatus::Approved)
                     .or(matches.first())
-                    .map(|e| e.status.clone())
+                    .copied()
             }
         }
+    }
+}
+
+impl TemplateLookup for TemplateCatalog {
+    fn status(&self, channel: Channel, template: &TemplateRef) -> Option<TemplateStatus> {
+        self.entry(channel, template).map(|e| e.status.clone())
+    }
+
+    fn dynamic_url_buttons(&self, channel: Channel, template: &TemplateRef) -> Vec<u32> {
+        self.entry(channel, template)
+            .map(|e| e.dynamic_url_buttons.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -445,6 +500,9 @@ fn check_references(
             for (key, text) in &message.variables {
                 check_text(node, &format!("variables.{key}"), text, errors);
             }
+            for (index, text) in &message.button_variables {
+                check_text(node, &format!("buttonVariables.{index}"), text, errors);
+            }
         }
         NodeData::Webhook(WebhookData { url, body, .. }) => {
             check_text(node, "url", url, errors);
@@ -496,6 +554,23 @@ fn check_template(
                     status.name()
                 ),
             ))
+        }
+        Some(TemplateStatus::Approved) if channel == Channel::Whatsapp => {
+            for index in ctx.templates.dynamic_url_buttons(channel, template) {
+                let given = message
+                    .button_variables
+                    .iter()
+                    .any(|(i, text)| *i == index && !text.trim().is_empty());
+                if !given {
+                    errors.push(ValidationError::node(
+                        node,
+                        code::MISSING_BUTTON_VARIABLE,
+                        format!(
+                            "button {index} of the WhatsApp template {described} has a dynamic URL: set buttonVariables.{index}"
+                        ),
+                    ));
+                }
+            }
         }
         Some(_) => {}
     }
@@ -602,6 +677,7 @@ mod tests {
             name: name.into(),
             language: language.into(),
             status,
+            dynamic_url_buttons: Vec::new(),
         };
         TemplateCatalog::new(vec![
             entry(
@@ -877,6 +953,65 @@ mod tests {
             codes(self_loop),
             vec![(n("c"), None, code::CYCLE_WITHOUT_WAIT)]
         );
+    }
+
+    #[test]
+    fn dynamic_url_buttons_need_a_value() {
+        let components = json!([
+            {"type": "BODY", "text": "Olá {{1}}"},
+            {"type": "BUTTONS", "buttons": [
+                {"type": "QUICK_REPLY", "text": "Parar"},
+                {"type": "URL", "text": "Site", "url": "https://escola.example"},
+                {"type": "URL", "text": "Acessar", "url": "https://hotmart.com/club/{{1}}"}
+            ]}
+        ]);
+        assert_eq!(TemplateEntry::dynamic_url_buttons_of(&components), vec![2]);
+        let catalog = TemplateCatalog::new(vec![TemplateEntry {
+            id: "t1".into(),
+            provider_id: None,
+            channel: Channel::Whatsapp,
+            name: "acesso".into(),
+            language: "pt_BR".into(),
+            status: TemplateStatus::Approved,
+            dynamic_url_buttons: vec![2],
+        }]);
+        let doc = |data: Value| {
+            json!({
+                "nodes": [
+                    {"id": "t", "type": "trigger", "data": {"source": "manual"}},
+                    {"id": "w", "type": "sendMessage", "data": data},
+                    {"id": "x", "type": "exit"}
+                ],
+                "edges": [
+                    {"id": "1", "source": "t", "target": "w"},
+                    {"id": "2", "source": "w", "target": "x"}
+                ]
+            })
+        };
+        let codes = |data: Value| {
+            let graph = Graph::from_value(&doc(data)).unwrap();
+            validate(&graph, &ValidationContext::new(&catalog))
+                .into_iter()
+                .map(|e| (e.node_id, e.code))
+                .collect::<Vec<_>>()
+        };
+        let base = json!({"channel": "whatsapp", "templateName": "acesso"});
+        assert_eq!(
+            codes(base.clone()),
+            vec![(Some("w".into()), code::MISSING_BUTTON_VARIABLE)]
+        );
+        let mut wrong_index = base.clone();
+        wrong_index["buttonVariables"] = json!({"0": "{{enrollment.access_url}}"});
+        assert_eq!(
+            codes(wrong_index),
+            vec![(Some("w".into()), code::MISSING_BUTTON_VARIABLE)]
+        );
+        let mut given = base.clone();
+        given["buttonVariables"] = json!({"2": "{{enrollment.access_url}}"});
+        assert_eq!(codes(given), vec![]);
+        let mut bad_key = base;
+        bad_key["buttonVariables"] = json!({"first": "x"});
+        assert_eq!(codes(bad_key), vec![(Some("w".into()), code::INVALID_DATA)]);
     }
 
     #[test]

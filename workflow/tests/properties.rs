@@ -28,6 +28,7 @@ fn catalog() -> TemplateCatalog {
             name: "boas_vindas".into(),
             language: "pt_BR".into(),
             status: TemplateStatus::Approved,
+            dynamic_url_buttons: Vec::new(),
         },
         TemplateEntry {
             id: "t-pending".into(),
@@ -36,6 +37,7 @@ fn catalog() -> TemplateCatalog {
             name: "resgate".into(),
             language: "pt_BR".into(),
             status: TemplateStatus::Pending,
+            dynamic_url_buttons: Vec::new(),
         },
     ])
 }
@@ -83,6 +85,7 @@ const WORDS: &[&str] = &[
     "PT0S",
     "P1M",
     "09:00",
+    "0 0 9 * * *",
     "24:00",
     "never",
     "always",
@@ -124,6 +127,7 @@ const KEYS: &[&str] = &[
     "source",
     "event",
     "cron",
+    "buttonVariables",
     "reentry",
     "targetGroupId",
     "duration",

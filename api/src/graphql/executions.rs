@@ -203,6 +203,7 @@ async fn template_catalog(
         .await?
         .into_iter()
         .map(|t| TemplateEntry {
+            dynamic_url_buttons: TemplateEntry::dynamic_url_buttons_of(&t.components),
             id: t.id.to_string(),
             provider_id: t.provider_template_id,
             channel: workflow_channel(t.channel),
@@ -430,9 +431,10 @@ impl ExecutionMutation {
             db(ctx),
             tenant,
             campaign_id,
-            &group,
+            Some(&group),
             entity::enums::ExecutionType::Manual,
             &entry,
+            None,
         )
         .await?;
         app(ctx).work_queue.notify();

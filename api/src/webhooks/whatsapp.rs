@@ -302,6 +302,7 @@ async fn apply(
             status: message_status(status.status),
             at: status.timestamp.unwrap_or(now),
             error_code: status.error_code,
+            callback_data: status.callback_data.clone(),
             recipient_phones: status
                 .recipient_id
                 .as_deref()

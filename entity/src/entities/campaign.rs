@@ -23,6 +23,9 @@ pub struct Model {
     pub scheduled_at: Option<DateTimeUtc>,
     pub started_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
+    /// Schedule triggers: cron fires at or before this instant were already
+    /// started (or fell while the campaign was not active).
+    pub schedule_checked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -22,6 +22,8 @@ pub struct Model {
     pub metrics: Json,
     pub started_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
+    /// The cron fire a `scheduled` execution was started for (unique per campaign).
+    pub scheduled_for: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -27,7 +27,13 @@
 //! Failure injection (checked after authentication):
 //! - [`FakeMeta::fail_recipient`]: every send to that number fails so;
 //! - [`FakeMeta::fail_next`]: the next send fails so (FIFO);
-//! - [`FakeMeta::delay_next_send`]: the next send answers late.
+//! - [`FakeMeta::delay_next_send`]: the next send answers late. Like Meta,
+//!   the fake has taken the message (and given it its wamid) before it
+//!   answers, so a caller that gives up or dies meanwhile still sent it.
+//!
+//! Like Meta, it keeps each accepted message's `biz_opaque_callback_data`
+//! (at most 512 characters, else HTTP 400 code 100) and echoes it in the
+//! status callbacks [`FakeMeta::status_callback`] builds.
 
 #![allow(dead_code)] // shared by many tests; not each uses every helper
 
@@ -262,6 +268,7 @@ impl FakeMeta {
             next_delays: VecDeque::new(),
             templates: Vec::new(),
             sent: 0,
+            accepted_messages: Vec::new(),
         }));
         let app = router(state.clone());
         let server = tokio::spawn(async move {
@@ -358,9 +365,37 @@ impl FakeMeta {
         self.requests_ending("/message_templates")
     }
 
-    /// Messages accepted (answered with a wamid).
+    /// Messages accepted (given a wamid).
     pub fn accepted(&self) -> usize {
         self.lock().sent
+    }
+
+    /// The messages accepted, in order, with their wamids.
+    pub fn accepted_messages(&self) -> Vec<AcceptedMessage> {
+        self.lock().accepted_messages.clone()
+    }
+
+    /// A status callback for an accepted message, as Meta posts it: with the
+    /// message's recipient and the `biz_opaque_callback_data` its send set.
+    /// `None` when the fake never gave out `wamid`.
+    pub fn status_callback(
+        &self,
+        wamid: &str,
+        status: &str,
+        error_code: Option<i64>,
+    ) -> Option<Value> {
+        let accepted = self
+            .lock()
+            .accepted_messages
+            .iter()
+            .find(|m| m.wamid == wamid)
+            .cloned()?;
+        let mut body = status_callback(wamid, status, &accepted.to, error_code);
+        if let Some(data) = accepted.callback_data {
+            body["entry"][0]["changes"][0]["value"]["statuses"][0]["biz_opaque_callback_data"] =
+                json!(data);
+        }
+        Some(body)
     }
 
     fn requests_ending(&self, suffix: &str) -> Vec<RecordedRequest> {
@@ -405,7 +440,8 @@ pub fn template(id: &str, name: &str, language: &str, status: &str, category: &s
     })
 }
 
-/// A status callback body (one status) as Meta posts it.
+/// A status callback body (one status) as Meta posts it, for a message the
+/// fake did not send (see [`FakeMeta::status_callback`] for one it did).
 pub fn status_callback(
     wamid: &str,
     status: &str,
@@ -463,7 +499,21 @@ struct FakeState {
     next_delays: VecDeque<Duration>,
     templates: Vec<Value>,
     sent: usize,
+    accepted_messages: Vec<AcceptedMessage>,
 }
+
+/// A message the fake accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedMessage {
+    pub wamid: String,
+    /// `to` as sent, without `+`.
+    pub to: String,
+    /// `biz_opaque_callback_data` as sent.
+    pub callback_data: Option<String>,
+}
+
+/// Meta's limit on `biz_opaque_callback_data`.
+pub const MAX_CALLBACK_DATA_CHARS: usize = 512;
 
 fn lock(state: &Shared) -> MutexGuard<'_, FakeState> {
     state
@@ -563,10 +613,16 @@ async fn send_message(
         }
         state.next_delays.pop_front()
     };
+    let response = accept_message(&state, &body);
+    // Late, but decided: the message is taken (or refused) either way.
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
     }
-    let Ok(payload) = serde_json::from_slice::<Value>(&body) else {
+    response
+}
+
+fn accept_message(state: &Shared, body: &Bytes) -> Response {
+    let Ok(payload) = serde_json::from_slice::<Value>(body) else {
         return invalid_parameter("The request body is not JSON");
     };
     if payload["messaging_product"] != "whatsapp" {
@@ -591,7 +647,18 @@ async fn send_message(
         }
         _ => return invalid_parameter("Unsupported message type"),
     }
-    let mut state = lock(&state);
+    let callback_data = match &payload["biz_opaque_callback_data"] {
+        Value::Null => None,
+        Value::String(data) if data.chars().count() <= MAX_CALLBACK_DATA_CHARS => {
+            Some(data.clone())
+        }
+        _ => {
+            return invalid_parameter(
+                "biz_opaque_callback_data must be a string of at most 512 characters",
+            );
+        }
+    };
+    let mut state = lock(state);
     let digits = to.trim_start_matches('+').to_owned();
     if let Some(error) = state.recipient_failures.get(&digits).cloned() {
         return error.response();
@@ -605,6 +672,11 @@ async fn send_message(
         BASE64.encode(uuid::Uuid::new_v4().as_bytes()),
         state.sent
     );
+    state.accepted_messages.push(AcceptedMessage {
+        wamid: wamid.clone(),
+        to: digits.clone(),
+        callback_data,
+    });
     axum::Json(json!({
         "messaging_product": "whatsapp",
         "contacts": [{"input": to, "wa_id": digits}],

@@ -3,4 +3,5 @@
 
 pub mod policy;
 pub mod runner;
+pub mod schedules;
 pub mod triggers;

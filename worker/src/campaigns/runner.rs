@@ -149,7 +149,7 @@ fn channel_message(
                 name,
                 language,
                 body_parameters: rendered.variables.iter().map(|(_, v)| v.clone()).collect(),
-                button_url_parameter: None,
+                button_url_parameters: rendered.button_variables.clone(),
             }
         }
         (Channel::Email, _) => Content::Email {
@@ -213,10 +213,7 @@ impl Runner {
                     .one(&self.db)
                     .await?
                     .ok_or(entity::Error::NotFound("workspace"))?;
-                let tz = ws
-                    .time_zone
-                    .parse()
-                    .unwrap_or(chrono_tz::America::Sao_Paulo);
+                let tz = entity::workspaces::clock(&ws);
                 let channels = self
                     .channels
                     .get(&self.db, &self.secrets, Tenant::new(ws.id))
@@ -341,6 +338,17 @@ impl Runner {
             }
             node = target;
             input = next_input;
+        }
+        if claimed.state.get(executions::RECONCILED_KEY).is_some() {
+            match self
+                .past_reconciled_send(claimed, graph, &node, ctx)
+                .await?
+            {
+                Some(Some(next)) => node = next,
+                // Another step moved it already.
+                Some(None) => return Ok(()),
+                None => {}
+            }
         }
         for _ in 0..MAX_STEPS_PER_CLAIM {
             let now = Utc::now();
@@ -629,9 +637,17 @@ impl Runner {
                 ),
             };
             let next_node = to.node.clone();
-            if !executions::move_recipient(&self.db, claimed.id, &node, to, now).await?
-                || !continues
-            {
+            let parks_unknown = to.status == recipient_status::UNKNOWN;
+            let moved = executions::move_recipient(&self.db, claimed.id, &node, to, now).await?;
+            if moved && parks_unknown {
+                // A callback may have settled the message between reading it
+                // and parking the recipient, and found nobody parked yet.
+                let key = outbox::campaign_key(execution.id, claimed.id, &node);
+                if let Some(message) = outbox::find_by_key(&self.db, tenant, &key).await? {
+                    executions::settle_unknown_recipient(&self.db, &message, Utc::now()).await?;
+                }
+            }
+            if !moved || !continues {
                 return Ok(());
             }
             match next_node {
@@ -643,6 +659,41 @@ impl Runner {
             }
         }
         Ok(())
+    }
+
+    /// A recipient whose `unknown` send was since reported accepted
+    /// (`executions::settle_unknown_recipient`) leaves its send node as the
+    /// send had succeeded, without sending and without the send-time checks
+    /// (quiet hours, caps, rate limits: the message already went). Returns
+    /// the node it moved to (`Some(None)` when another step already moved
+    /// it), or `None` when it is not at a send node.
+    async fn past_reconciled_send(
+        &self,
+        claimed: &campaign_recipient::Model,
+        graph: &CompiledGraph,
+        node: &str,
+        ctx: &RecipientContext,
+    ) -> Result<Option<Option<String>>, entity::Error> {
+        let now = Utc::now();
+        let next = match graph.step(node, ctx, StepInput::Enter, now) {
+            Ok(Transition::Send { next, .. } | Transition::CallWebhook { next, .. }) => next,
+            _ => return Ok(None),
+        };
+        let moved = executions::move_recipient(
+            &self.db,
+            claimed.id,
+            node,
+            Move {
+                status: recipient_status::ACTIVE,
+                node: Some(next.clone()),
+                wake_at: Some(now),
+                state: Some(json!({})),
+                error: None,
+            },
+            now,
+        )
+        .await?;
+        Ok(Some(moved.then_some(next)))
     }
 
     /// A waiting recipient whose wait ran out leaves along its timeout branch.

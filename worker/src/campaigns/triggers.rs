@@ -15,7 +15,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 use workflow::Graph;
-use workflow::nodes::{NodeData, Reentry, TriggerSource};
+use workflow::nodes::{NodeData, Reentry, TriggerData, TriggerSource};
 
 use crate::domain_events::DomainEventConsumer;
 
@@ -95,19 +95,12 @@ async fn start_triggered<C: ConnectionTrait>(
         .all(db)
         .await?;
     for campaign in active {
-        let Some(version) = executions::latest_version(db, tenant, campaign.id).await? else {
-            continue;
-        };
-        let Ok(document) = serde_json::from_str::<Value>(&version.workflow_data) else {
-            continue;
-        };
-        let Ok(graph) = Graph::from_value(&document) else {
-            continue;
-        };
-        let Some(trigger) = graph.trigger() else {
-            continue;
-        };
-        let Ok(NodeData::Trigger(data)) = trigger.typed_data() else {
+        let Some(EntryTrigger {
+            version_id,
+            node_id,
+            data,
+        }) = entry_trigger(db, tenant, campaign.id).await?
+        else {
             continue;
         };
         if data.source != TriggerSource::Event
@@ -142,25 +135,54 @@ async fn start_triggered<C: ConnectionTrait>(
         // execution, so its messages get fresh idempotency keys.
         let execution = match (
             &earlier,
-            open_execution(db, tenant, campaign.id, version.id).await?,
+            open_execution(db, tenant, campaign.id, version_id).await?,
         ) {
             (None, Some(open)) => open,
             _ => {
-                new_triggered_execution(db, tenant, &campaign, version.id, &event.event_type)
+                new_triggered_execution(db, tenant, &campaign, version_id, &event.event_type)
                     .await?
             }
         };
-        executions::enroll(
-            db,
-            tenant,
-            &execution,
-            &[customer_id],
-            &trigger.id,
-            Utc::now(),
-        )
-        .await?;
+        executions::enroll(db, tenant, &execution, &[customer_id], &node_id, Utc::now()).await?;
     }
     Ok(())
+}
+
+/// The trigger node of a campaign's published (latest) version.
+pub(crate) struct EntryTrigger {
+    pub version_id: Uuid,
+    pub node_id: String,
+    pub data: TriggerData,
+}
+
+/// Reads the trigger of the version new executions would pin; `None` when
+/// the campaign was never published or its version has no usable trigger
+/// (publishing validates, so only hand-edited rows lack one).
+pub(crate) async fn entry_trigger<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    campaign_id: Uuid,
+) -> Result<Option<EntryTrigger>, entity::Error> {
+    let Some(version) = executions::latest_version(db, tenant, campaign_id).await? else {
+        return Ok(None);
+    };
+    let Ok(document) = serde_json::from_str::<Value>(&version.workflow_data) else {
+        return Ok(None);
+    };
+    let Ok(graph) = Graph::from_value(&document) else {
+        return Ok(None);
+    };
+    let Some(trigger) = graph.trigger() else {
+        return Ok(None);
+    };
+    let Ok(NodeData::Trigger(data)) = trigger.typed_data() else {
+        return Ok(None);
+    };
+    Ok(Some(EntryTrigger {
+        version_id: version.id,
+        node_id: trigger.id.clone(),
+        data,
+    }))
 }
 
 async fn open_execution<C: ConnectionTrait>(
@@ -200,6 +222,7 @@ async fn new_triggered_execution<C: ConnectionTrait>(
         metrics: Set(json!({})),
         started_at: Set(now),
         completed_at: Set(None),
+        scheduled_for: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -85,13 +85,13 @@ impl fmt::Debug for Recipient {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Content {
     /// A provider-approved template (WhatsApp): `body_parameters` fill
-    /// `{{1}}`, `{{2}}`... of the body; `button_url_parameter` completes the
-    /// dynamic URL of the first button.
+    /// `{{1}}`, `{{2}}`... of the body; `button_url_parameters` complete the
+    /// dynamic URLs of the buttons at those indexes.
     Template {
         name: String,
         language: String,
         body_parameters: Vec<String>,
-        button_url_parameter: Option<String>,
+        button_url_parameters: Vec<(u32, String)>,
     },
     /// Free-form text (WhatsApp only inside the 24 h window; SMS; push).
     Text { body: String },

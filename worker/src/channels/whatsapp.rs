@@ -40,6 +40,8 @@ pub const TEMPLATE_PAGE_LIMIT: u32 = 100;
 pub const MAX_TEMPLATE_PAGES: usize = 200;
 /// WhatsApp's limit on a text message body.
 pub const MAX_TEXT_CHARS: usize = 4096;
+/// Meta's limit on `biz_opaque_callback_data`.
+pub const MAX_CALLBACK_DATA_CHARS: usize = 512;
 
 /// Graph error codes, as CONTRACTS.md classifies them.
 pub mod codes {
@@ -210,7 +212,7 @@ pub fn message_payload(message: &ChannelMessage) -> Result<Value, SendError> {
             name,
             language,
             body_parameters,
-            button_url_parameter,
+            button_url_parameters,
         } => {
             if name.trim().is_empty() || language.trim().is_empty() {
                 return Err(SendError::permanent(
@@ -231,14 +233,16 @@ pub fn message_payload(message: &ChannelMessage) -> Result<Value, SendError> {
                     "parameters": body_parameters.iter().map(text).collect::<Vec<_>>(),
                 }));
             }
-            if let Some(parameter) = button_url_parameter {
+            for (index, parameter) in button_url_parameters {
                 if parameter.trim().is_empty() {
-                    return Err(SendError::permanent("the button URL parameter is empty"));
+                    return Err(SendError::permanent(format!(
+                        "the URL parameter of button {index} is empty"
+                    )));
                 }
                 components.push(json!({
                     "type": "button",
                     "sub_type": "url",
-                    "index": "0",
+                    "index": index.to_string(),
                     "parameters": [text(parameter)],
                 }));
             }
@@ -246,13 +250,16 @@ pub fn message_payload(message: &ChannelMessage) -> Result<Value, SendError> {
             if !components.is_empty() {
                 template["components"] = Value::Array(components);
             }
-            Ok(json!({
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": to,
-                "type": "template",
-                "template": template,
-            }))
+            Ok(with_callback_data(
+                json!({
+                    "messaging_product": "whatsapp",
+                    "recipient_type": "individual",
+                    "to": to,
+                    "type": "template",
+                    "template": template,
+                }),
+                message,
+            ))
         }
         Content::Text { body } => {
             if body.trim().is_empty() || body.chars().count() > MAX_TEXT_CHARS {
@@ -260,16 +267,31 @@ pub fn message_payload(message: &ChannelMessage) -> Result<Value, SendError> {
                     "a text message must have 1 to {MAX_TEXT_CHARS} characters"
                 )));
             }
-            Ok(json!({
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": to,
-                "type": "text",
-                "text": {"body": body},
-            }))
+            Ok(with_callback_data(
+                json!({
+                    "messaging_product": "whatsapp",
+                    "recipient_type": "individual",
+                    "to": to,
+                    "type": "text",
+                    "text": {"body": body},
+                }),
+                message,
+            ))
         }
         content => Err(SendError::unsupported(Channel::Whatsapp, content)),
     }
+}
+
+/// Meta echoes `biz_opaque_callback_data` in every status callback of the
+/// message, so a send whose answer was lost (and with it the wamid) is still
+/// recognised by its idempotency key. A key too long for Meta is left out
+/// rather than cut (a cut key would match nothing, or the wrong message).
+fn with_callback_data(mut payload: Value, message: &ChannelMessage) -> Value {
+    let key = message.idempotency_key.as_str();
+    if !key.is_empty() && key.chars().count() <= MAX_CALLBACK_DATA_CHARS {
+        payload["biz_opaque_callback_data"] = json!(key);
+    }
+    payload
 }
 
 /// A Graph error body: `{"error": {"message", "type", "code",
@@ -701,12 +723,26 @@ mod tests {
             name: "boas_vindas".into(),
             language: "pt_BR".into(),
             body_parameters: vec!["Maria".into()],
-            button_url_parameter: Some("abc123".into()),
+            button_url_parameters: vec![(0, "abc123".into())],
         }))
         .unwrap();
         assert_eq!(
             serde_json::to_string(&payload).unwrap(),
-            r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321","type":"template","template":{"name":"boas_vindas","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"Maria"}]},{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"abc123"}]}]}}"#
+            r#"{"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321","type":"template","template":{"name":"boas_vindas","language":{"code":"pt_BR"},"components":[{"type":"body","parameters":[{"type":"text","text":"Maria"}]},{"type":"button","sub_type":"url","index":"0","parameters":[{"type":"text","text":"abc123"}]}]},"biz_opaque_callback_data":"k1"}"#
+        );
+    }
+
+    #[test]
+    fn a_key_longer_than_meta_allows_is_left_out_of_the_callback_data() {
+        let mut long = message(Content::Text { body: "Oi".into() });
+        long.idempotency_key = "k".repeat(MAX_CALLBACK_DATA_CHARS + 1);
+        let payload = message_payload(&long).unwrap();
+        assert!(payload.get("biz_opaque_callback_data").is_none());
+        long.idempotency_key = "k".repeat(MAX_CALLBACK_DATA_CHARS);
+        let payload = message_payload(&long).unwrap();
+        assert_eq!(
+            payload["biz_opaque_callback_data"],
+            json!("k".repeat(MAX_CALLBACK_DATA_CHARS))
         );
     }
 
@@ -716,7 +752,7 @@ mod tests {
             name: "ola".into(),
             language: "pt_BR".into(),
             body_parameters: vec![],
-            button_url_parameter: None,
+            button_url_parameters: vec![],
         }))
         .unwrap();
         assert!(payload["template"].get("components").is_none());
@@ -739,7 +775,7 @@ mod tests {
             name: "t".into(),
             language: "pt_BR".into(),
             body_parameters: vec!["".into()],
-            button_url_parameter: None,
+            button_url_parameters: vec![],
         });
         assert_eq!(message_payload(&empty).unwrap_err().class(), "permanent");
     }

@@ -111,6 +111,9 @@ pub struct StatusUpdate {
     pub error_code: Option<i64>,
     /// `metadata.phone_number_id` of the change: which number sent it.
     pub phone_number_id: Option<String>,
+    /// `biz_opaque_callback_data`: what the send set it to (jornada sets the
+    /// outbox idempotency key). Absent when longer than Meta allows.
+    pub callback_data: Option<String>,
 }
 
 /// One `value.messages[]` item: a user wrote to the business.
@@ -192,6 +195,9 @@ fn list(value: &Value) -> &[Value] {
     value.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
+/// The longest message id kept from a status item (`messages.provider_message_id`).
+const MAX_WAMID_CHARS: usize = 255;
+
 /// Parses a webhook body. Lenient: unknown fields and objects are ignored,
 /// an item missing what identifies it is skipped, and a body of another
 /// object type yields an empty batch. Only a body that is not JSON fails.
@@ -216,7 +222,8 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookBatch, WebhookParseError>
             let phone_number_id = text(&value["metadata"]["phone_number_id"]);
             for status in list(&value["statuses"]) {
                 let (Some(id), Some(state)) = (
-                    text(&status["id"]),
+                    // Longer than any wamid, and than `messages` stores.
+                    text(&status["id"]).filter(|id| id.chars().count() <= MAX_WAMID_CHARS),
                     status["status"].as_str().and_then(DeliveryStatus::parse),
                 ) else {
                     continue;
@@ -230,6 +237,13 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookBatch, WebhookParseError>
                         .first()
                         .and_then(|e| integer(&e["code"])),
                     phone_number_id: phone_number_id.clone(),
+                    callback_data: status["biz_opaque_callback_data"]
+                        .as_str()
+                        .filter(|data| {
+                            !data.is_empty()
+                                && data.chars().count() <= super::whatsapp::MAX_CALLBACK_DATA_CHARS
+                        })
+                        .map(str::to_owned),
                 });
             }
             for message in list(&value["messages"]) {
@@ -328,6 +342,28 @@ mod tests {
         assert!(!verify_signature("app-secret", body, &header[7..]));
         assert!(!verify_signature("", body, &header));
         assert!(!verify_signature("app-secret", body, "sha256="));
+    }
+
+    #[test]
+    fn callback_data_is_kept_and_oversized_values_are_dropped() {
+        let status = |id: &str, data: Value| {
+            serde_json::to_vec(&serde_json::json!({"entry": [{"changes": [{"field": "messages", "value": {
+                "statuses": [{"id": id, "status": "delivered", "biz_opaque_callback_data": data}]
+            }}]}]}))
+            .unwrap()
+        };
+        let batch = parse_webhook(&status("wamid.A", "campaign:e:r:send".into())).unwrap();
+        assert_eq!(
+            batch.statuses[0].callback_data.as_deref(),
+            Some("campaign:e:r:send")
+        );
+        let long = parse_webhook(&status("wamid.A", "x".repeat(513).into())).unwrap();
+        assert_eq!(long.statuses[0].callback_data, None);
+        let not_text = parse_webhook(&status("wamid.A", serde_json::json!({"a": 1}))).unwrap();
+        assert_eq!(not_text.statuses[0].callback_data, None);
+        // An id no wamid is this long: the item is skipped, not stored.
+        let huge = parse_webhook(&status(&"w".repeat(256), "k".into())).unwrap();
+        assert!(huge.statuses.is_empty());
     }
 
     #[test]

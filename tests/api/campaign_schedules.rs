@@ -1,0 +1,296 @@
+//! Schedule-triggered campaigns: each cron fire starts one `scheduled`
+//! execution over the trigger's audience, however often and however many
+//! workers tick; paused campaigns do not fire, and resuming does not replay.
+//! The tick is called with an explicit `now`, as the worker's cron job calls
+//! it with the wall clock.
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+use worker::campaigns::schedules::start_due_fires;
+
+use crate::helpers::TestApp;
+use crate::on_both_backends;
+
+fn node(id: &str, kind: &str, data: Value) -> Value {
+    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "data": data})
+}
+
+/// schedule trigger → log message → exit.
+fn scheduled_journey(trigger: Value) -> Value {
+    json!({
+        "nodes": [
+            node("start", "trigger", trigger),
+            node("hello", "sendMessage", json!({"channel": "log", "body": "Bom dia {{customer.first_name}}"})),
+            node("end", "exit", json!({}))
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "target": "hello"},
+            {"id": "e2", "source": "hello", "target": "end"}
+        ]
+    })
+}
+
+impl TestApp {
+    async fn publish_journey(&self, workspace: Uuid, document: Value) -> String {
+        let agent = self.agent_token(workspace);
+        let created = self
+            .graphql(
+                Some(&agent),
+                "mutation($doc: JSON!) { createCampaign(input: {name: \"Bom dia\", workflowData: $doc}) { id } }",
+                json!({"doc": document}),
+            )
+            .await;
+        let campaign = created.data("createCampaign")["id"]
+            .as_str()
+            .expect("campaign id")
+            .to_owned();
+        let published = self
+            .graphql(
+                Some(&agent),
+                "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
+                json!({"id": campaign}),
+            )
+            .await;
+        assert_eq!(published.data("publishCampaign")["status"], "ACTIVE");
+        campaign
+    }
+
+    /// The campaign's executions as the API lists them: (id, type, status).
+    async fn executions_of(&self, workspace: Uuid, campaign: &str) -> Vec<(String, String)> {
+        let answer = self
+            .graphql(
+                Some(&self.agent_token(workspace)),
+                "query($id: ID!) { campaignExecutions(campaignId: $id) { nodes { id executionType } } }",
+                json!({"id": campaign}),
+            )
+            .await;
+        answer.data("campaignExecutions")["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| {
+                (
+                    n["id"].as_str().unwrap_or_default().to_owned(),
+                    n["executionType"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// 09:00 in São Paulo (the default workspace clock, UTC-3) `days` from today.
+fn nine_in_sao_paulo(days: i64) -> DateTime<Utc> {
+    (Utc::now().date_naive() + Duration::days(days))
+        .and_time(NaiveTime::from_hms_opt(12, 0, 0).expect("time"))
+        .and_utc()
+}
+
+async fn a_schedule_fires_once_per_due_time(app: TestApp) {
+    let ws = app.create_workspace("bom-dia").await;
+    for i in 0..3 {
+        app.create_customer(ws, &format!("aluna{i}@example.com"))
+            .await;
+    }
+    let campaign = app
+        .publish_journey(
+            ws,
+            scheduled_journey(json!({"source": "schedule", "cron": "0 0 9 * * *"})),
+        )
+        .await;
+    let first = nine_in_sao_paulo(1);
+
+    let early = start_due_fires(&app.db, first - Duration::seconds(1))
+        .await
+        .expect("tick");
+    assert!(early.is_empty(), "nothing is due a second before 09:00");
+
+    let fired = start_due_fires(&app.db, first + Duration::seconds(5))
+        .await
+        .expect("tick");
+    assert_eq!(fired.len(), 1, "09:00 fires once");
+    assert_eq!(fired[0].scheduled_for, Some(first));
+    // The same minute ticked again, and by two workers at once: no new run.
+    let again = start_due_fires(&app.db, first + Duration::seconds(30))
+        .await
+        .expect("tick");
+    let (a, b) = tokio::join!(
+        start_due_fires(&app.db, first + Duration::seconds(59)),
+        start_due_fires(&app.db, first + Duration::seconds(59)),
+    );
+    assert!(again.is_empty());
+    assert!(a.expect("tick").is_empty() && b.expect("tick").is_empty());
+
+    let execution = fired[0].id.to_string();
+    let done = app.completed_execution(ws, &execution).await;
+    assert_eq!(
+        done["metrics"]["entered"], 3,
+        "every customer of the workspace"
+    );
+    assert_eq!(done["metrics"]["sent"], 3);
+    assert_eq!(
+        app.executions_of(ws, &campaign).await,
+        vec![(execution.clone(), "SCHEDULED".to_owned())]
+    );
+
+    // The worker was down for four mornings: one catch-up run, for the latest.
+    let latest = nine_in_sao_paulo(5);
+    let caught_up = start_due_fires(&app.db, latest + Duration::hours(2))
+        .await
+        .expect("tick");
+    assert_eq!(caught_up.len(), 1, "missed fires are caught up once");
+    assert_eq!(caught_up[0].scheduled_for, Some(latest));
+    let (a, b) = tokio::join!(
+        start_due_fires(&app.db, latest + Duration::hours(3)),
+        start_due_fires(&app.db, latest + Duration::hours(3)),
+    );
+    assert!(a.expect("tick").is_empty() && b.expect("tick").is_empty());
+    app.completed_execution(ws, &caught_up[0].id.to_string())
+        .await;
+    assert_eq!(app.executions_of(ws, &campaign).await.len(), 2);
+    // Nobody got a run's message twice: one per customer per execution.
+    assert_eq!(app.count_rows("messages").await, 6);
+    assert_eq!(app.count_rows("campaign_recipients").await, 6);
+}
+on_both_backends!(
+    a_schedule_fires_once_per_due_time,
+    a_schedule_fires_once_per_due_time
+);
+
+async fn concurrent_ticks_start_a_fire_once(app: TestApp) {
+    let ws = app.create_workspace("varios-workers").await;
+    for i in 0..20 {
+        app.create_customer(ws, &format!("aluno{i}@example.com"))
+            .await;
+    }
+    let agent = app.agent_token(ws);
+    let group = app
+        .graphql(
+            Some(&agent),
+            "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    let group = group.data("createTargetGroupMapping")["id"]
+        .as_str()
+        .expect("group id")
+        .to_owned();
+    let campaign = app
+        .publish_journey(
+            ws,
+            scheduled_journey(
+                json!({"source": "schedule", "cron": "0 30 8 * * *", "targetGroupId": group}),
+            ),
+        )
+        .await;
+    let due = nine_in_sao_paulo(1) - Duration::minutes(30) + Duration::seconds(1);
+    let ticks: Vec<_> = (0..4)
+        .map(|_| {
+            let db = app.db.clone();
+            tokio::spawn(async move { start_due_fires(&db, due).await })
+        })
+        .collect();
+    let mut started = Vec::new();
+    for tick in ticks {
+        started.extend(tick.await.expect("join").expect("tick"));
+    }
+    assert_eq!(
+        started.len(),
+        1,
+        "four workers ticking at once start one run"
+    );
+    assert_eq!(
+        started[0].target_group_id.map(|g| g.to_string()),
+        Some(group)
+    );
+    let done = app
+        .completed_execution(ws, &started[0].id.to_string())
+        .await;
+    assert_eq!(done["metrics"]["entered"], 20);
+    assert_eq!(app.count_rows("messages").await, 20);
+    assert_eq!(app.executions_of(ws, &campaign).await.len(), 1);
+}
+on_both_backends!(
+    concurrent_ticks_start_a_fire_once,
+    concurrent_ticks_start_a_fire_once
+);
+
+async fn paused_schedules_do_not_fire_and_resuming_does_not_replay(app: TestApp) {
+    let ws = app.create_workspace("pausada").await;
+    app.create_customer(ws, "aluna@example.com").await;
+    let agent = app.agent_token(ws);
+    // Every second: fires keep falling due while the campaign is paused.
+    let campaign = app
+        .publish_journey(
+            ws,
+            scheduled_journey(json!({"source": "schedule", "cron": "* * * * * *"})),
+        )
+        .await;
+    let paused = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { pauseCampaign(id: $id) { status } }",
+            json!({"id": campaign}),
+        )
+        .await;
+    assert_eq!(paused.data("pauseCampaign")["status"], "PAUSED");
+    let while_paused = start_due_fires(&app.db, Utc::now() + Duration::hours(1))
+        .await
+        .expect("tick");
+    assert!(while_paused.is_empty(), "a paused campaign does not fire");
+    assert!(app.executions_of(ws, &campaign).await.is_empty());
+    assert_eq!(app.count_rows("campaign_recipients").await, 0);
+
+    // Let fires fall due in real time while paused.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let resumed = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { resumeCampaign(id: $id) { status updatedAt } }",
+            json!({"id": campaign}),
+        )
+        .await;
+    assert_eq!(resumed.data("resumeCampaign")["status"], "ACTIVE");
+    let resumed_at: DateTime<Utc> = resumed.data("resumeCampaign")["updatedAt"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("updatedAt");
+    // Ticking at the moment of resuming: the fires of the paused seconds are due, but not replayed.
+    let right_after = start_due_fires(&app.db, resumed_at).await.expect("tick");
+    assert!(
+        right_after.is_empty(),
+        "fires that fell while paused are not replayed"
+    );
+
+    // The next fire after resuming does start.
+    let next = start_due_fires(&app.db, resumed_at + Duration::seconds(2))
+        .await
+        .expect("tick");
+    assert_eq!(next.len(), 1);
+    let done = app.completed_execution(ws, &next[0].id.to_string()).await;
+    assert_eq!(done["metrics"]["entered"], 1);
+    assert_eq!(done["metrics"]["sent"], 1);
+}
+on_both_backends!(
+    paused_schedules_do_not_fire_and_resuming_does_not_replay,
+    paused_schedules_do_not_fire_and_resuming_does_not_replay
+);
+
+async fn invalid_cron_is_refused_with_a_node_error(app: TestApp) {
+    let ws = app.create_workspace("cron-ruim").await;
+    let answer = app
+        .graphql(
+            Some(&app.agent_token(ws)),
+            "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code } }",
+            json!({"doc": scheduled_journey(json!({"source": "schedule", "cron": "todo dia às 9"}))}),
+        )
+        .await;
+    assert_eq!(
+        answer.data("validateWorkflow"),
+        &json!([{"nodeId": "start", "code": "invalid_data"}])
+    );
+}
+on_both_backends!(
+    invalid_cron_is_refused_with_a_node_error,
+    invalid_cron_is_refused_with_a_node_error
+);
