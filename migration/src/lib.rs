@@ -18,6 +18,7 @@ mod m20261123_000008_foreign_key_indexes;
 mod m20261123_000009_domain_events;
 mod m20261123_000010_campaign_views;
 mod m20261124_000011_campaign_schedules;
+mod m20261201_000012_transactions_by_customer;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_domain_events::Migration),
             Box::new(m20261123_000010_campaign_views::Migration),
             Box::new(m20261124_000011_campaign_schedules::Migration),
+            Box::new(m20261201_000012_transactions_by_customer::Migration),
         ]
     }
 }
