@@ -591,6 +591,16 @@ impl MessageTally {
     }
 }
 
+/// Whether any recipient of the execution is still active or waiting.
+pub async fn any_in_flight<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Result<bool> {
+    Ok(campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::ExecutionId.eq(execution_id))
+        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .one(db)
+        .await?
+        .is_some())
+}
+
 /// Stores the execution's metrics, and completes it once nobody is in flight.
 pub async fn refresh_execution(
     db: &DatabaseConnection,

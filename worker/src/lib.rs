@@ -157,6 +157,7 @@ impl Worker {
             channels: channels::ChannelsCache::default(),
             lease: self.lease,
             rate_limits: campaigns::policy::RateLimits::default(),
+            metrics_recounted: Default::default(),
         };
         while !*stopped.borrow() {
             match runner.run_batch(BATCH).await {

@@ -31,6 +31,12 @@ use crate::channels::{ChannelMessage, Channels, ChannelsCache, Content, Recipien
 
 /// Steps one recipient may take per claim before yielding to others.
 const MAX_STEPS_PER_CLAIM: usize = 32;
+/// How often a running execution's stored metrics are recounted while
+/// recipients are still in flight. A recount reads every recipient and
+/// message of the execution, so recounting after every batch made a
+/// 100,000-recipient run quadratic; an execution with nobody left in flight
+/// is recounted (and completed) at once.
+const METRICS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Graphs of published versions, read once per process.
 #[derive(Default)]
@@ -73,6 +79,8 @@ pub struct Runner {
     /// How long a claimed recipient or send is reserved (see `entity::outbox::SEND_LEASE`).
     pub lease: Duration,
     pub rate_limits: RateLimits,
+    /// When each execution's stored metrics were last recounted.
+    pub metrics_recounted: HashMap<Uuid, std::time::Instant>,
 }
 
 fn storage_channel(channel: workflow::Channel) -> Channel {
@@ -256,8 +264,19 @@ impl Runner {
                 }
             })
             .await;
+        if self.metrics_recounted.len() > 10_000 {
+            self.metrics_recounted.clear();
+        }
         for execution_id in executions_seen.keys() {
-            executions::refresh_execution(&self.db, *execution_id).await?;
+            let due = self
+                .metrics_recounted
+                .get(execution_id)
+                .is_none_or(|at| at.elapsed() >= METRICS_EVERY);
+            if due || !executions::any_in_flight(&self.db, *execution_id).await? {
+                executions::refresh_execution(&self.db, *execution_id).await?;
+                self.metrics_recounted
+                    .insert(*execution_id, std::time::Instant::now());
+            }
         }
         Ok(claimed.len())
     }
