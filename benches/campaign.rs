@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use support::{
     Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
-    invoked_as_bench, jornada_binary,
+    invoked_as_bench, jornada_binary, on_each_backend,
 };
 
 const TEMPLATE: &str = "boas_vindas_bench";
@@ -63,21 +63,9 @@ fn main() -> anyhow::Result<()> {
         timeout: Duration::from_secs(env_number("JORNADA_BENCH_TIMEOUT_SECONDS", 1800)?),
     };
     let binary = jornada_binary()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let mut failed = false;
-    for &backend in &settings.backends {
-        if let Err(err) = runtime.block_on(bench_backend(&settings, &binary, backend)) {
-            eprintln!("campaign {}: FAILED: {err:#}", backend.name());
-            failed = true;
-        }
-    }
-    if failed {
-        bail!("at least one backend failed");
-    }
-    Ok(())
+    on_each_backend("campaign", &settings.backends, |backend| {
+        bench_backend(&settings, &binary, backend)
+    })
 }
 
 fn node(id: &str, kind: &str, data: Value) -> Value {

@@ -37,7 +37,7 @@ use uuid::Uuid;
 
 use support::{
     Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
-    invoked_as_bench, jornada_binary, percentile, sample_cpu,
+    invoked_as_bench, jornada_binary, on_each_backend, percentile, sample_cpu,
 };
 
 const HOTTOK: &str = "bench-hottok-5f2a9c1e7d";
@@ -79,21 +79,9 @@ fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::from_env()?;
     let binary = jornada_binary()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let mut failed = false;
-    for &backend in &settings.backends {
-        if let Err(err) = runtime.block_on(bench_backend(&settings, &binary, backend)) {
-            eprintln!("webhooks {}: FAILED: {err:#}", backend.name());
-            failed = true;
-        }
-    }
-    if failed {
-        bail!("at least one backend failed");
-    }
-    Ok(())
+    on_each_backend("webhooks", &settings.backends, |backend| {
+        bench_backend(&settings, &binary, backend)
+    })
 }
 
 /// One PURCHASE_APPROVED postback as a full HTTP/1.1 request, with the byte

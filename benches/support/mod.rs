@@ -79,6 +79,31 @@ pub fn invoked_as_bench() -> bool {
     std::env::args().any(|a| a == "--bench")
 }
 
+/// Runs `bench` on each backend in turn, on a two-thread runtime (the
+/// machine's other core is the server's), reporting each failure; fails if
+/// any backend did.
+pub fn on_each_backend<F, Fut>(name: &str, backends: &[Backend], mut bench: F) -> anyhow::Result<()>
+where
+    F: FnMut(Backend) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut failed = false;
+    for &backend in backends {
+        if let Err(err) = runtime.block_on(bench(backend)) {
+            eprintln!("{name} {}: FAILED: {err:#}", backend.name());
+            failed = true;
+        }
+    }
+    if failed {
+        bail!("at least one backend failed");
+    }
+    Ok(())
+}
+
 /// The `jornada` executable cargo built for this bench, with the bench
 /// profile (optimised like release) and the same features.
 pub fn jornada_binary() -> anyhow::Result<PathBuf> {
