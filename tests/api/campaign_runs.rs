@@ -47,8 +47,8 @@ pub fn branching_journey() -> Value {
 }
 
 impl TestApp {
-    /// Creates, publishes and runs a campaign over every customer; returns (campaign, execution).
-    pub async fn run_journey(&self, workspace: Uuid, document: Value) -> (String, String) {
+    /// Creates and publishes a campaign; returns its id.
+    pub async fn publish_journey(&self, workspace: Uuid, document: Value) -> String {
         let agent = self.agent_token(workspace);
         let created = self.graphql(Some(&agent), "mutation($doc: JSON!) { createCampaign(input: {name: \"Jornada\", workflowData: $doc}) { id } }", json!({"doc": document})).await;
         let campaign = created.data("createCampaign")["id"]
@@ -63,6 +63,13 @@ impl TestApp {
             )
             .await;
         assert_eq!(published.data("publishCampaign")["status"], "ACTIVE");
+        campaign
+    }
+
+    /// Creates, publishes and runs a campaign over every customer; returns (campaign, execution).
+    pub async fn run_journey(&self, workspace: Uuid, document: Value) -> (String, String) {
+        let agent = self.agent_token(workspace);
+        let campaign = self.publish_journey(workspace, document).await;
         let group = self.graphql(Some(&agent), "mutation { createTargetGroupMapping(input: {crmName: \"Todos\", source: \"customers\"}) { id } }", json!({})).await;
         let group = group.data("createTargetGroupMapping")["id"]
             .as_str()

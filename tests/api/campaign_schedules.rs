@@ -32,30 +32,6 @@ fn scheduled_journey(trigger: Value) -> Value {
 }
 
 impl TestApp {
-    async fn publish_journey(&self, workspace: Uuid, document: Value) -> String {
-        let agent = self.agent_token(workspace);
-        let created = self
-            .graphql(
-                Some(&agent),
-                "mutation($doc: JSON!) { createCampaign(input: {name: \"Bom dia\", workflowData: $doc}) { id } }",
-                json!({"doc": document}),
-            )
-            .await;
-        let campaign = created.data("createCampaign")["id"]
-            .as_str()
-            .expect("campaign id")
-            .to_owned();
-        let published = self
-            .graphql(
-                Some(&agent),
-                "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
-                json!({"id": campaign}),
-            )
-            .await;
-        assert_eq!(published.data("publishCampaign")["status"], "ACTIVE");
-        campaign
-    }
-
     /// The campaign's executions as the API lists them: (id, type, status).
     async fn executions_of(&self, workspace: Uuid, campaign: &str) -> Vec<(String, String)> {
         let answer = self
