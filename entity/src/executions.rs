@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -341,27 +341,91 @@ async fn move_recipient_from<C: ConnectionTrait>(
     to: Move,
     now: DateTime<Utc>,
 ) -> Result<bool> {
+    let moved = move_recipients_from(
+        db,
+        &[recipient_id],
+        from_node,
+        from_statuses,
+        &to,
+        None,
+        now,
+    )
+    .await?;
+    Ok(moved.len() == 1)
+}
+
+/// Moves every one of `recipient_ids` still at `from_node` (and in flight)
+/// the same way, in one statement; returns those that moved. `sent_at`
+/// stamps the recipients' first send as it goes.
+pub async fn move_recipients<C: ConnectionTrait>(
+    db: &C,
+    recipient_ids: &[Uuid],
+    from_node: &str,
+    to: &Move,
+    sent_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    move_recipients_from(
+        db,
+        recipient_ids,
+        from_node,
+        &recipient_status::IN_FLIGHT,
+        to,
+        sent_at,
+        now,
+    )
+    .await
+}
+
+async fn move_recipients_from<C: ConnectionTrait>(
+    db: &C,
+    recipient_ids: &[Uuid],
+    from_node: &str,
+    from_statuses: &[&str],
+    to: &Move,
+    sent_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    if recipient_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut update = campaign_recipient::Entity::update_many()
         .col_expr(campaign_recipient::Column::Status, Expr::value(to.status))
         .col_expr(
             campaign_recipient::Column::CurrentNodeId,
-            Expr::value(to.node),
+            Expr::value(to.node.clone()),
         )
         .col_expr(campaign_recipient::Column::WakeAt, Expr::value(to.wake_at))
         .col_expr(campaign_recipient::Column::UpdatedAt, Expr::value(now));
-    if let Some(state) = to.state {
-        update = update.col_expr(campaign_recipient::Column::State, Expr::value(state));
+    if let Some(state) = &to.state {
+        update = update.col_expr(
+            campaign_recipient::Column::State,
+            Expr::value(state.clone()),
+        );
     }
-    if let Some(error) = to.error {
-        update = update.col_expr(campaign_recipient::Column::Error, Expr::value(Some(error)));
+    if let Some(error) = &to.error {
+        update = update.col_expr(
+            campaign_recipient::Column::Error,
+            Expr::value(Some(error.clone())),
+        );
     }
-    let moved = update
-        .filter(campaign_recipient::Column::Id.eq(recipient_id))
+    if let Some(at) = sent_at {
+        update = update.col_expr(
+            campaign_recipient::Column::SentAt,
+            Expr::col(campaign_recipient::Column::SentAt).if_null(Expr::value(at)),
+        );
+    }
+    let mut statement = update
+        .filter(campaign_recipient::Column::Id.is_in(recipient_ids.iter().copied()))
         .filter(campaign_recipient::Column::CurrentNodeId.eq(from_node))
         .filter(campaign_recipient::Column::Status.is_in(from_statuses.iter().copied()))
-        .exec(db)
-        .await?;
-    Ok(moved.rows_affected == 1)
+        .into_query();
+    statement.returning_col(campaign_recipient::Column::Id);
+    db.query_all(&statement)
+        .await?
+        .iter()
+        .map(|row| Ok(row.try_get_by_index::<Uuid>(0)?))
+        .collect()
 }
 
 /// The `state` key of a recipient whose `unknown` send was settled as

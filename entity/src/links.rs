@@ -39,6 +39,12 @@ pub async fn create<C: ConnectionTrait>(
     create_with_code(db, tenant, &new_code(), target_url, message_id, customer_id).await
 }
 
+/// Whether a link can be tracked: an http(s) URL of at most 2 KiB.
+pub fn trackable(target_url: &str) -> bool {
+    (target_url.starts_with("https://") || target_url.starts_with("http://"))
+        && target_url.len() <= 2048
+}
+
 /// Creates a tracked link under a code chosen beforehand (rendering picks
 /// codes before the message row exists).
 pub async fn create_with_code<C: ConnectionTrait>(
@@ -49,9 +55,7 @@ pub async fn create_with_code<C: ConnectionTrait>(
     message_id: Option<Uuid>,
     customer_id: Option<Uuid>,
 ) -> Result<tracked_link::Model> {
-    if !(target_url.starts_with("https://") || target_url.starts_with("http://"))
-        || target_url.len() > 2048
-    {
+    if !trackable(target_url) {
         return Err(Error::Invalid("a tracked link needs an http(s) URL".into()));
     }
     Ok(tracked_link::ActiveModel {

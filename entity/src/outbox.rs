@@ -6,6 +6,8 @@
 //! becomes `unknown` and waits for the provider's status callbacks. Nothing
 //! here ever sends a message twice.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -40,6 +42,44 @@ pub struct NewMessage {
     pub node_id: Option<String>,
 }
 
+/// The row of a message about to be reserved.
+fn new_row(
+    tenant: Tenant,
+    new: NewMessage,
+    status: MessageStatus,
+    lease_until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> message::ActiveModel {
+    message::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        customer_id: Set(new.customer_id),
+        channel: Set(new.channel),
+        template_id: Set(new.template_id),
+        content: Set(new.content),
+        idempotency_key: Set(new.idempotency_key),
+        status: Set(status),
+        provider_message_id: Set(None),
+        error: Set(None),
+        campaign_recipient_id: Set(new.campaign_recipient_id),
+        dispatch_item_id: Set(new.dispatch_item_id),
+        node_id: Set(new.node_id),
+        lease_until: Set(lease_until),
+        sent_at: Set(None),
+        delivered_at: Set(None),
+        read_at: Set(None),
+        failed_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+fn on_key_conflict() -> OnConflict {
+    OnConflict::column(message::Column::IdempotencyKey)
+        .do_nothing()
+        .to_owned()
+}
+
 /// Reserves the message under its key, or returns the one already there;
 /// `true` when this call created it.
 pub async fn reserve<C: ConnectionTrait>(
@@ -47,44 +87,51 @@ pub async fn reserve<C: ConnectionTrait>(
     tenant: Tenant,
     new: NewMessage,
 ) -> Result<(message::Model, bool)> {
-    let now = Utc::now();
-    let row = message::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(tenant.workspace_id()),
-        customer_id: Set(new.customer_id),
-        channel: Set(new.channel),
-        template_id: Set(new.template_id),
-        content: Set(new.content),
-        idempotency_key: Set(new.idempotency_key.clone()),
-        status: Set(MessageStatus::Queued),
-        provider_message_id: Set(None),
-        error: Set(None),
-        campaign_recipient_id: Set(new.campaign_recipient_id),
-        dispatch_item_id: Set(new.dispatch_item_id),
-        node_id: Set(new.node_id),
-        lease_until: Set(None),
-        sent_at: Set(None),
-        delivered_at: Set(None),
-        read_at: Set(None),
-        failed_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
+    let key = new.idempotency_key.clone();
+    let row = new_row(tenant, new, MessageStatus::Queued, None, Utc::now());
     let inserted = message::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(message::Column::IdempotencyKey)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(on_key_conflict())
         .exec_without_returning(db)
         .await?;
     let message = message::Entity::find()
-        .filter(message::Column::IdempotencyKey.eq(new.idempotency_key))
+        .filter(message::Column::IdempotencyKey.eq(key))
         .filter(message::Column::WorkspaceId.eq(tenant.workspace_id()))
         .one(db)
         .await?
         .ok_or(Error::NotFound("message"))?;
     Ok((message, inserted > 0))
+}
+
+/// Reserves each message under its key already claimed for its provider
+/// call (`sending`, leased until `now + lease`), all in one statement: a
+/// step's first attempt, where reserving and then claiming would write every
+/// message twice. Returns, in order, the id of each message this call
+/// created, or `None` where the key was taken already: that message is
+/// whatever an earlier attempt left ([`find_by_key`]), and is not claimed.
+pub async fn reserve_claimed<C: ConnectionTrait>(
+    db: &C,
+    messages: Vec<(Tenant, NewMessage)>,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<Vec<Option<Uuid>>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<message::ActiveModel> = messages
+        .into_iter()
+        .map(|(tenant, new)| new_row(tenant, new, MessageStatus::Sending, Some(now + lease), now))
+        .collect();
+    let ids: Vec<Uuid> = rows.iter().map(|row| *row.id.as_ref()).collect();
+    let inserted: HashSet<Uuid> = message::Entity::insert_many(rows)
+        .on_conflict(on_key_conflict())
+        .exec_with_returning_keys(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(ids
+        .into_iter()
+        .map(|id| inserted.contains(&id).then_some(id))
+        .collect())
 }
 
 /// The message reserved under `key`, if any.
@@ -131,11 +178,38 @@ pub async fn record_sent<C: ConnectionTrait>(
     provider_message_id: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    record_sent_many(db, &[(id, provider_message_id.to_owned())], now).await
+}
+
+/// The provider accepted each of these messages (id, provider's id), recorded
+/// in one statement.
+pub async fn record_sent_many<C: ConnectionTrait>(
+    db: &C,
+    accepted: &[(Uuid, String)],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let Some(((first_id, first_provider_id), rest)) = accepted.split_first() else {
+        return Ok(());
+    };
+    let provider_ids = rest.iter().fold(
+        Expr::case(
+            message::Column::Id.eq(*first_id),
+            Expr::value(first_provider_id.clone()),
+        ),
+        |case, (id, provider_id)| {
+            case.case(
+                message::Column::Id.eq(*id),
+                Expr::value(provider_id.clone()),
+            )
+        },
+    );
     message::Entity::update_many()
         .col_expr(message::Column::Status, Expr::value(MessageStatus::Sent))
         .col_expr(
             message::Column::ProviderMessageId,
-            Expr::value(Some(provider_message_id.to_owned())),
+            provider_ids
+                .finally(Expr::col(message::Column::ProviderMessageId))
+                .into(),
         )
         .col_expr(message::Column::SentAt, Expr::value(Some(now)))
         .col_expr(
@@ -143,7 +217,7 @@ pub async fn record_sent<C: ConnectionTrait>(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
-        .filter(message::Column::Id.eq(id))
+        .filter(message::Column::Id.is_in(accepted.iter().map(|(id, _)| *id)))
         .filter(message::Column::Status.is_in([MessageStatus::Sending, MessageStatus::Unknown]))
         .exec(db)
         .await?;

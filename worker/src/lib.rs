@@ -35,6 +35,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Events claimed per batch.
 pub const BATCH: u64 = 64;
+/// Campaign recipients claimed per batch: the runner stores a batch's moves
+/// and messages a few statements per round, so larger batches cost little more.
+pub const RECIPIENT_BATCH: u64 = 512;
 /// Longest an applier waits, before each batch, for inbound webhooks being stored.
 pub const GIVE_WAY: Duration = Duration::from_millis(200);
 
@@ -160,7 +163,7 @@ impl Worker {
             metrics_recounted: Default::default(),
         };
         while !*stopped.borrow() {
-            match runner.run_batch(BATCH).await {
+            match runner.run_batch(RECIPIENT_BATCH).await {
                 Ok(n) if n > 0 => {}
                 Ok(_) => {
                     tokio::select! {

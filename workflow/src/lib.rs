@@ -31,7 +31,7 @@ pub use interpret::{
     CompiledGraph, OutboundMessage, RenderedMessage, StepError, StepInput, Transition,
     WebhookRequest, step,
 };
-pub use nodes::{Channel, NodeData, NodeDataError, NodeType, TemplateRef};
+pub use nodes::{Channel, NodeData, NodeDataError, NodeType, TemplateRef, UpdateCustomerData};
 pub use template::{Rendered, TrackedLink, render};
 pub use validate::{
     TemplateCatalog, TemplateEntry, TemplateLookup, TemplateStatus, ValidationContext,

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use entity::Tenant;
 use entity::entities::enums::{Channel, MessageStatus};
 use entity::entities::{customer, message};
-use sea_orm::{ColumnTrait, DatabaseConnection, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect};
 use uuid::Uuid;
 use workflow::time::{next_time_of_day, parse_time_of_day};
 
@@ -114,20 +114,21 @@ impl SendPolicy {
     }
 
     /// Checks one send to `customer` on `channel`; `free_text` is a WhatsApp
-    /// message that is not a template.
-    pub async fn verdict(
+    /// message that is not a template. `history` is what the customer was
+    /// already sent (see [`SendHistory::of`]).
+    pub fn verdict(
         &self,
-        db: &DatabaseConnection,
         customer: &customer::Model,
+        history: Option<&SendHistory>,
         channel: Channel,
         free_text: bool,
         now: DateTime<Utc>,
-    ) -> Result<Verdict, entity::Error> {
+    ) -> Verdict {
         if channel == Channel::Webhook || channel == Channel::Log {
-            return Ok(Verdict::Go);
+            return Verdict::Go;
         }
         if let Some(until) = self.quiet_until(now) {
-            return Ok(Verdict::Wait(until));
+            return Verdict::Wait(until);
         }
         if channel == Channel::Whatsapp && free_text {
             let open_until = customer
@@ -137,11 +138,58 @@ impl SendPolicy {
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc));
             if open_until.is_none_or(|until| until <= now) {
-                return Ok(Verdict::Refuse(
+                return Verdict::Refuse(
                     "free-form WhatsApp text outside the 24 h window: use an approved template"
                         .into(),
-                ));
+                );
             }
+        }
+        let Some(history) = history else {
+            return Verdict::Go;
+        };
+        if channel == Channel::Whatsapp
+            && let Some(at) = history.last_whatsapp
+            && at + PAIR_RATE > now
+        {
+            return Verdict::Wait(at + PAIR_RATE);
+        }
+        if let Some((cap, window)) = self.frequency_cap {
+            let recent = history.sent.iter().filter(|at| **at > now - window).count();
+            if recent as u64 >= cap {
+                return Verdict::Wait(now + window / 4);
+            }
+        }
+        Verdict::Go
+    }
+
+    /// How far back [`SendHistory::of`] must look for this policy.
+    fn lookback(&self) -> Duration {
+        self.frequency_cap
+            .map_or(PAIR_RATE, |(_, window)| window.max(PAIR_RATE))
+    }
+}
+
+/// The messages a customer was sent lately, as the send rules count them.
+#[derive(Debug, Clone, Default)]
+pub struct SendHistory {
+    /// When the latest WhatsApp message went out.
+    pub last_whatsapp: Option<DateTime<Utc>>,
+    /// When each message on a capped channel (WhatsApp, e-mail, SMS, push) went out.
+    pub sent: Vec<DateTime<Utc>>,
+}
+
+impl SendHistory {
+    /// The recent history of each of `customers`, in one query, looking back
+    /// as far as `policy` needs.
+    pub async fn of<C: sea_orm::ConnectionTrait>(
+        db: &C,
+        customers: &[Uuid],
+        policy: &SendPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<Uuid, SendHistory>, entity::Error> {
+        let mut histories: HashMap<Uuid, SendHistory> = HashMap::new();
+        if customers.is_empty() {
+            return Ok(histories);
         }
         let sent = [
             MessageStatus::Sending,
@@ -150,39 +198,37 @@ impl SendPolicy {
             MessageStatus::Read,
             MessageStatus::Unknown,
         ];
-        if channel == Channel::Whatsapp {
-            let last = message::Entity::find()
-                .filter(message::Column::CustomerId.eq(customer.id))
-                .filter(message::Column::Channel.eq(Channel::Whatsapp))
-                .filter(message::Column::Status.is_in(sent))
-                .order_by_desc(message::Column::UpdatedAt)
-                .one(db)
-                .await?;
-            if let Some(last) = last {
-                let at = last.sent_at.unwrap_or(last.updated_at);
-                if at + PAIR_RATE > now {
-                    return Ok(Verdict::Wait(at + PAIR_RATE));
-                }
-            }
+        // (customer, channel, sent_at, updated_at)
+        type Sent = (Uuid, Channel, Option<DateTime<Utc>>, DateTime<Utc>);
+        let rows: Vec<Sent> = message::Entity::find()
+            .select_only()
+            .column(message::Column::CustomerId)
+            .column(message::Column::Channel)
+            .column(message::Column::SentAt)
+            .column(message::Column::UpdatedAt)
+            .filter(message::Column::CustomerId.is_in(customers.iter().copied()))
+            .filter(message::Column::Status.is_in(sent))
+            .filter(message::Column::UpdatedAt.gt(now - policy.lookback()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (customer, channel, sent_at, updated_at) in rows {
+            let history = histories.entry(customer).or_default();
+            history.record(channel, sent_at.unwrap_or(updated_at));
         }
-        if let Some((cap, window)) = self.frequency_cap {
-            let recent = message::Entity::find()
-                .filter(message::Column::CustomerId.eq(customer.id))
-                .filter(message::Column::Status.is_in(sent))
-                .filter(message::Column::Channel.is_in([
-                    Channel::Whatsapp,
-                    Channel::Email,
-                    Channel::Sms,
-                    Channel::Push,
-                ]))
-                .filter(message::Column::UpdatedAt.gt(now - window))
-                .count(db)
-                .await?;
-            if recent >= cap {
-                return Ok(Verdict::Wait(now + window / 4));
+        Ok(histories)
+    }
+
+    /// Counts a send in the history (one decided in this batch, say).
+    pub fn record(&mut self, channel: Channel, at: DateTime<Utc>) {
+        match channel {
+            Channel::Whatsapp => {
+                self.last_whatsapp = self.last_whatsapp.max(Some(at));
+                self.sent.push(at);
             }
+            Channel::Email | Channel::Sms | Channel::Push => self.sent.push(at),
+            Channel::Webhook | Channel::Log => {}
         }
-        Ok(Verdict::Go)
     }
 }
 
