@@ -4,7 +4,7 @@
 //! a campaign never changes recipients already in flight.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
@@ -35,6 +35,17 @@ pub mod recipient_status {
     pub const UNKNOWN: &str = "unknown";
     pub const CANCELLED: &str = "cancelled";
     pub const IN_FLIGHT: [&str; 2] = [ACTIVE, WAITING];
+}
+
+/// Recipients still in flight, spelled out rather than bound so both
+/// databases see that the query wants rows of the partial index over them
+/// (migration `m20261201_000013_due_work_in_order`).
+fn in_flight() -> Expr {
+    Expr::cust(format!(
+        "\"campaign_recipients\".\"status\" IN ('{}', '{}')",
+        recipient_status::ACTIVE,
+        recipient_status::WAITING
+    ))
 }
 
 /// How long a claimed recipient is reserved for the runner that claimed it,
@@ -271,7 +282,7 @@ pub async fn claim_due(
         .and_where(campaign::Column::Status.eq(CampaignStatus::Active))
         .to_owned();
     let mut due = campaign_recipient::Entity::find()
-        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .filter(in_flight())
         .filter(campaign_recipient::Column::WakeAt.lte(now))
         .filter(campaign_recipient::Column::ExecutionId.in_subquery(live_executions))
         .order_by_asc(campaign_recipient::Column::WakeAt)
@@ -558,26 +569,35 @@ pub async fn mark_recipient<C: ConnectionTrait>(
 
 /// Metrics of an execution, in total and per node.
 pub async fn metrics<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Result<Value> {
-    let recipients = campaign_recipient::Entity::find()
-        .filter(campaign_recipient::Column::ExecutionId.eq(execution_id));
-    let entered = recipients.clone().count(db).await?;
-    let with = |column: campaign_recipient::Column| {
-        recipients.clone().filter(column.is_not_null()).count(db)
+    // One pass over the execution's recipients for every count.
+    let with_status = |statuses: &[&str]| {
+        Func::sum(
+            Expr::case(
+                campaign_recipient::Column::Status.is_in(statuses.iter().copied()),
+                1,
+            )
+            .finally(0),
+        )
     };
-    let clicked = with(campaign_recipient::Column::ClickedAt).await?;
-    let converted = with(campaign_recipient::Column::ConvertedAt).await?;
-    let status_count = |status: &'static str| {
-        recipients
-            .clone()
-            .filter(campaign_recipient::Column::Status.eq(status))
-            .count(db)
-    };
-    let completed = status_count(recipient_status::COMPLETED).await?;
-    let in_flight = recipients
-        .clone()
-        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
-        .count(db)
-        .await?;
+    let (entered, clicked, converted, completed, in_flight): (
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+    ) = campaign_recipient::Entity::find()
+        .select_only()
+        .expr(campaign_recipient::Column::Id.count())
+        .expr(campaign_recipient::Column::ClickedAt.count())
+        .expr(campaign_recipient::Column::ConvertedAt.count())
+        .expr(with_status(&[recipient_status::COMPLETED]))
+        .expr(with_status(&recipient_status::IN_FLIGHT))
+        .filter(campaign_recipient::Column::ExecutionId.eq(execution_id))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or_default();
+    let (completed, in_flight) = (completed.unwrap_or(0), in_flight.unwrap_or(0));
     let rows: Vec<(Option<String>, MessageStatus, i64)> = message::Entity::find()
         .select_only()
         .column(message::Column::NodeId)
@@ -659,7 +679,7 @@ impl MessageTally {
 pub async fn any_in_flight<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Result<bool> {
     Ok(campaign_recipient::Entity::find()
         .filter(campaign_recipient::Column::ExecutionId.eq(execution_id))
-        .filter(campaign_recipient::Column::Status.is_in(recipient_status::IN_FLIGHT))
+        .filter(in_flight())
         .one(db)
         .await?
         .is_some())

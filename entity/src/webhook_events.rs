@@ -108,11 +108,11 @@ pub async fn claim_due(
     now: DateTime<Utc>,
 ) -> Result<Vec<webhook_event::Model>> {
     let txn = crate::db::begin_write(db).await?;
+    // Spelled out rather than bound, so both databases see that the claim
+    // only wants rows of the partial index over due events (migration
+    // `m20261201_000013_due_work_in_order`) and walk it in arrival order.
     let mut due = webhook_event::Entity::find()
-        .filter(
-            webhook_event::Column::Status
-                .is_in([WebhookEventStatus::Received, WebhookEventStatus::Failed]),
-        )
+        .filter(Expr::cust("status IN ('received', 'failed')"))
         .filter(
             webhook_event::Column::NextAttemptAt
                 .is_null()

@@ -19,6 +19,7 @@ mod m20261123_000009_domain_events;
 mod m20261123_000010_campaign_views;
 mod m20261124_000011_campaign_schedules;
 mod m20261201_000012_transactions_by_customer;
+mod m20261201_000013_due_work_in_order;
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_campaign_views::Migration),
             Box::new(m20261124_000011_campaign_schedules::Migration),
             Box::new(m20261201_000012_transactions_by_customer::Migration),
+            Box::new(m20261201_000013_due_work_in_order::Migration),
         ]
     }
 }

@@ -1,0 +1,89 @@
+//! Due webhook events, undispatched domain events and campaign recipients
+//! in flight, indexed in the order their workers take them.
+//!
+//! Each claim takes the oldest due rows first. With only (status,
+//! next_attempt_at), (dispatched_at, next_attempt_at) and (status, wake_at)
+//! to go by, a claim read every due row and sorted them to keep a batch: a
+//! launch-day backlog of 20,000 postbacks, or a 100,000-recipient campaign,
+//! made every claim walk all of them. A partial index over just the rows
+//! still to do, in the order they are taken, lets a claim stop at the first
+//! batch it can take, and costs nothing for rows already done.
+
+use sea_orm_migration::prelude::*;
+
+const DUE_EVENTS: &str = "idx_webhook_events_due_received_at";
+const PENDING_DOMAIN_EVENTS: &str = "idx_domain_events_pending_recorded_at";
+const RECIPIENTS_IN_FLIGHT: &str = "idx_campaign_recipients_in_flight_wake_at";
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden)]
+enum WebhookEvents {
+    Table,
+    Status,
+    ReceivedAt,
+}
+
+#[derive(DeriveIden)]
+enum DomainEvents {
+    Table,
+    DispatchedAt,
+    RecordedAt,
+}
+
+#[derive(DeriveIden)]
+enum CampaignRecipients {
+    Table,
+    Status,
+    WakeAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name(DUE_EVENTS)
+                    .table(WebhookEvents::Table)
+                    .col(WebhookEvents::ReceivedAt)
+                    .and_where(Expr::col(WebhookEvents::Status).is_in(["received", "failed"]))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(PENDING_DOMAIN_EVENTS)
+                    .table(DomainEvents::Table)
+                    .col(DomainEvents::RecordedAt)
+                    .and_where(Expr::col(DomainEvents::DispatchedAt).is_null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(RECIPIENTS_IN_FLIGHT)
+                    .table(CampaignRecipients::Table)
+                    .col(CampaignRecipients::WakeAt)
+                    .and_where(Expr::col(CampaignRecipients::Status).is_in(["active", "waiting"]))
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for (name, table) in [
+            (DUE_EVENTS, WebhookEvents::Table.into_iden()),
+            (PENDING_DOMAIN_EVENTS, DomainEvents::Table.into_iden()),
+            (RECIPIENTS_IN_FLIGHT, CampaignRecipients::Table.into_iden()),
+        ] {
+            manager
+                .drop_index(Index::drop().name(name).table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}
