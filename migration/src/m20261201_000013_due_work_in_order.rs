@@ -7,13 +7,16 @@
 //! launch-day backlog of 20,000 postbacks, or a 100,000-recipient campaign,
 //! made every claim walk all of them. A partial index over just the rows
 //! still to do, in the order they are taken, lets a claim stop at the first
-//! batch it can take, and costs nothing for rows already done.
+//! batch it can take, and costs nothing for rows already done. The
+//! recipients' (status, wake_at) index served the claim alone: it goes, so
+//! a recipient's moves maintain one index fewer.
 
 use sea_orm_migration::prelude::*;
 
 const DUE_EVENTS: &str = "idx_webhook_events_due_received_at";
 const PENDING_DOMAIN_EVENTS: &str = "idx_domain_events_pending_recorded_at";
 const RECIPIENTS_IN_FLIGHT: &str = "idx_campaign_recipients_in_flight_wake_at";
+const RECIPIENTS_BY_STATUS: &str = "idx_campaign_recipients_status_wake_at";
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -71,10 +74,28 @@ impl MigrationTrait for Migration {
                     .and_where(Expr::col(CampaignRecipients::Status).is_in(["active", "waiting"]))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .drop_index(
+                Index::drop()
+                    .name(RECIPIENTS_BY_STATUS)
+                    .table(CampaignRecipients::Table)
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_index(
+                Index::create()
+                    .name(RECIPIENTS_BY_STATUS)
+                    .table(CampaignRecipients::Table)
+                    .col(CampaignRecipients::Status)
+                    .col(CampaignRecipients::WakeAt)
+                    .to_owned(),
+            )
+            .await?;
         for (name, table) in [
             (DUE_EVENTS, WebhookEvents::Table.into_iden()),
             (PENDING_DOMAIN_EVENTS, DomainEvents::Table.into_iden()),

@@ -74,8 +74,19 @@ impl Worker {
             let (worker, stopped) = (self.clone(), stopped.clone());
             loops.spawn(async move { worker.apply_webhook_events(stopped).await });
         }
-        let (worker, runner_stopped) = (self.clone(), stopped.clone());
-        loops.spawn(async move { worker.run_campaigns(runner_stopped).await });
+        // Each runner steps its batch as a sequence of statements, one
+        // connection at a time; on PostgreSQL two of them keep both cores of
+        // the database busy (claims skip each other's locked recipients).
+        let runners = if self.db.get_database_backend() == DbBackend::Postgres {
+            2
+        } else {
+            1
+        };
+        let shared = campaigns::runner::RunnersShared::default();
+        for _ in 0..runners {
+            let (worker, runner_stopped, shared) = (self.clone(), stopped.clone(), shared.clone());
+            loops.spawn(async move { worker.run_campaigns(runner_stopped, shared).await });
+        }
         let (worker, dispatcher_stopped) = (self.clone(), stopped.clone());
         loops.spawn(async move { worker.dispatch_domain_events(dispatcher_stopped).await });
 
@@ -151,7 +162,11 @@ impl Worker {
     }
 
     /// Advances campaign recipients until stopped.
-    async fn run_campaigns(self, mut stopped: watch::Receiver<bool>) {
+    async fn run_campaigns(
+        self,
+        mut stopped: watch::Receiver<bool>,
+        shared: campaigns::runner::RunnersShared,
+    ) {
         let mut runner = campaigns::runner::Runner {
             db: self.db.clone(),
             secrets: self.secrets.clone(),
@@ -159,8 +174,7 @@ impl Worker {
             graphs: campaigns::runner::GraphCache::default(),
             channels: channels::ChannelsCache::default(),
             lease: self.lease,
-            rate_limits: campaigns::policy::RateLimits::default(),
-            metrics_recounted: Default::default(),
+            shared,
         };
         while !*stopped.borrow() {
             match runner.run_batch(RECIPIENT_BATCH).await {

@@ -16,7 +16,7 @@
 //! `sending`, which turns `unknown` and is never resent.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::dispatch::{self, Suggestion};
@@ -93,9 +93,16 @@ pub struct Runner {
     pub channels: ChannelsCache,
     /// How long a claimed recipient or send is reserved (see `entity::outbox::SEND_LEASE`).
     pub lease: Duration,
-    pub rate_limits: RateLimits,
+    pub shared: RunnersShared,
+}
+
+/// What every runner of a process shares.
+#[derive(Clone, Default)]
+pub struct RunnersShared {
+    /// The rate limits, which are per workspace and channel.
+    pub rate_limits: Arc<RateLimits>,
     /// When each execution's stored metrics were last recounted.
-    pub metrics_recounted: HashMap<Uuid, std::time::Instant>,
+    pub metrics_recounted: Arc<Mutex<HashMap<Uuid, std::time::Instant>>>,
 }
 
 /// A claimed recipient on its way through its graph within one batch.
@@ -525,21 +532,30 @@ impl Runner {
             .collect();
         self.run_walks(&mut walks).await?;
         drop(walks);
-        if self.metrics_recounted.len() > 10_000 {
-            self.metrics_recounted.clear();
-        }
         for execution_id in executions_seen.keys() {
-            let due = self
-                .metrics_recounted
-                .get(execution_id)
-                .is_none_or(|at| at.elapsed() >= METRICS_EVERY);
+            let due = {
+                let mut recounted = self.recounted();
+                if recounted.len() > 10_000 {
+                    recounted.clear();
+                }
+                recounted
+                    .get(execution_id)
+                    .is_none_or(|at| at.elapsed() >= METRICS_EVERY)
+            };
             if due || !executions::any_in_flight(&self.db, *execution_id).await? {
                 executions::refresh_execution(&self.db, *execution_id).await?;
-                self.metrics_recounted
+                self.recounted()
                     .insert(*execution_id, std::time::Instant::now());
             }
         }
         Ok(claimed.len())
+    }
+
+    fn recounted(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, std::time::Instant>> {
+        self.shared
+            .metrics_recounted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Rounds of walk, store, act, until every walk of the batch is done.
@@ -621,7 +637,7 @@ impl Runner {
                 free_text,
                 now,
             ) {
-                Verdict::Go => match self.rate_limits.take(
+                Verdict::Go => match self.shared.rate_limits.take(
                     walk.recipient.workspace_id,
                     channel,
                     policy.per_second(channel),
