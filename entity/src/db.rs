@@ -1,9 +1,9 @@
 //! Connection-level helpers shared by api and worker.
 
-use sea_orm::sea_query::LockType;
+use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QuerySelect, Select,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, QuerySelect,
+    Select, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at
@@ -15,6 +15,35 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// Whether `select` finds any row, reading one at most. Periodic writers
+/// ask first, so an idle one takes no write lock (on SQLite an UPDATE that
+/// matches nothing still waits for, and holds, the database's one writer).
+pub async fn any_row<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    select: Select<E>,
+) -> Result<bool, DbErr> {
+    Ok(select
+        .select_only()
+        .expr(Expr::cust("1"))
+        .limit(1)
+        .into_tuple::<i32>()
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// A condition on a status column spelled out rather than bound, so both
+/// databases see that the query wants the rows of a partial index over that
+/// status (PostgreSQL's generic plans and SQLite's planner cannot match a
+/// bound parameter against the index's predicate).
+pub fn status_is<S: AsRef<str>>(table: &str, statuses: impl IntoIterator<Item = S>) -> Expr {
+    let listed: Vec<String> = statuses
+        .into_iter()
+        .map(|s| format!("'{}'", s.as_ref()))
+        .collect();
+    Expr::cust(format!("\"{table}\".\"status\" IN ({})", listed.join(", ")))
 }
 
 /// A new primary key: UUID v7, so keys sort by creation time.

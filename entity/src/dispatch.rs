@@ -5,8 +5,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    ActiveEnum as _, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    EntityTrait, QueryFilter, Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -158,13 +158,22 @@ pub async fn decide(
 /// Pending items past their expiry become `expired` (their recipients leave
 /// by the `expired` branch when their wait runs out).
 pub async fn expire<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64> {
+    // Pending items, as their partial index has them (migration
+    // `m20261201_000013_due_work_in_order`).
+    let pending = || crate::db::status_is("dispatch_queue", [DispatchStatus::Pending.to_value()]);
+    let lapsed = dispatch_item::Entity::find()
+        .filter(pending())
+        .filter(dispatch_item::Column::ExpiresAt.lte(now));
+    if !crate::db::any_row(db, lapsed).await? {
+        return Ok(0);
+    }
     let expired = dispatch_item::Entity::update_many()
         .col_expr(
             dispatch_item::Column::Status,
             Expr::value(DispatchStatus::Expired),
         )
         .col_expr(dispatch_item::Column::UpdatedAt, Expr::value(now))
-        .filter(dispatch_item::Column::Status.eq(DispatchStatus::Pending))
+        .filter(pending())
         .filter(dispatch_item::Column::ExpiresAt.lte(now))
         .exec(db)
         .await?;

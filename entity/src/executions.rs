@@ -37,15 +37,10 @@ pub mod recipient_status {
     pub const IN_FLIGHT: [&str; 2] = [ACTIVE, WAITING];
 }
 
-/// Recipients still in flight, spelled out rather than bound so both
-/// databases see that the query wants rows of the partial index over them
+/// Recipients still in flight, as the partial index over them has it
 /// (migration `m20261201_000013_due_work_in_order`).
 fn in_flight() -> Expr {
-    Expr::cust(format!(
-        "\"campaign_recipients\".\"status\" IN ('{}', '{}')",
-        recipient_status::ACTIVE,
-        recipient_status::WAITING
-    ))
+    crate::db::status_is("campaign_recipients", recipient_status::IN_FLIGHT)
 }
 
 /// How long a claimed recipient is reserved for the runner that claimed it,
@@ -267,6 +262,12 @@ pub async fn claim_due(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Vec<campaign_recipient::Model>> {
+    let due = campaign_recipient::Entity::find()
+        .filter(in_flight())
+        .filter(campaign_recipient::Column::WakeAt.lte(now));
+    if !crate::db::any_row(db, due).await? {
+        return Ok(Vec::new());
+    }
     let txn = begin_write(db).await?;
     let live_executions = Query::select()
         .column((campaign_execution::Entity, campaign_execution::Column::Id))
@@ -677,12 +678,10 @@ impl MessageTally {
 
 /// Whether any recipient of the execution is still active or waiting.
 pub async fn any_in_flight<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Result<bool> {
-    Ok(campaign_recipient::Entity::find()
+    let in_flight = campaign_recipient::Entity::find()
         .filter(campaign_recipient::Column::ExecutionId.eq(execution_id))
-        .filter(in_flight())
-        .one(db)
-        .await?
-        .is_some())
+        .filter(in_flight());
+    Ok(crate::db::any_row(db, in_flight).await?)
 }
 
 /// Stores the execution's metrics, and completes it once nobody is in flight.

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveEnum as _, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -302,10 +302,19 @@ pub async fn retry_later<C: ConnectionTrait>(
 /// Sends whose worker vanished mid-call become `unknown`: never resent, left
 /// for status callbacks to settle. Returns how many.
 pub async fn expire_leases<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<u64> {
+    // Sends under way, as their partial index has them (migration
+    // `m20261201_000013_due_work_in_order`).
+    let sending = || crate::db::status_is("messages", [MessageStatus::Sending.to_value()]);
+    let lapsed = message::Entity::find()
+        .filter(sending())
+        .filter(message::Column::LeaseUntil.lte(now));
+    if !crate::db::any_row(db, lapsed).await? {
+        return Ok(0);
+    }
     let expired = message::Entity::update_many()
         .col_expr(message::Column::Status, Expr::value(MessageStatus::Unknown))
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
-        .filter(message::Column::Status.eq(MessageStatus::Sending))
+        .filter(sending())
         .filter(message::Column::LeaseUntil.lte(now))
         .exec(db)
         .await?;

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
+use sea_orm::ActiveEnum as _;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
@@ -108,11 +109,13 @@ pub async fn claim_due(
     now: DateTime<Utc>,
 ) -> Result<Vec<webhook_event::Model>> {
     let txn = crate::db::begin_write(db).await?;
-    // Spelled out rather than bound, so both databases see that the claim
-    // only wants rows of the partial index over due events (migration
-    // `m20261201_000013_due_work_in_order`) and walk it in arrival order.
+    // The partial index over due events (migration
+    // `m20261201_000013_due_work_in_order`), walked in arrival order.
     let mut due = webhook_event::Entity::find()
-        .filter(Expr::cust("status IN ('received', 'failed')"))
+        .filter(crate::db::status_is(
+            "webhook_events",
+            [WebhookEventStatus::Received, WebhookEventStatus::Failed].map(|s| s.to_value()),
+        ))
         .filter(
             webhook_event::Column::NextAttemptAt
                 .is_null()

@@ -1,5 +1,6 @@
-//! Due webhook events, undispatched domain events and campaign recipients
-//! in flight, indexed in the order their workers take them.
+//! Due webhook events, undispatched domain events, campaign recipients in
+//! flight, sends under way and pending suggestions, indexed in the order
+//! their workers take them.
 //!
 //! Each claim takes the oldest due rows first. With only (status,
 //! next_attempt_at), (dispatched_at, next_attempt_at) and (status, wake_at)
@@ -7,7 +8,9 @@
 //! launch-day backlog of 20,000 postbacks, or a 100,000-recipient campaign,
 //! made every claim walk all of them. A partial index over just the rows
 //! still to do, in the order they are taken, lets a claim stop at the first
-//! batch it can take, and costs nothing for rows already done. The
+//! batch it can take, and costs nothing for rows already done. The runner
+//! looks for lapsed send leases and expired suggestions before every batch:
+//! without an index that was a scan of every message ever sent. The
 //! recipients' (status, wake_at) index served the claim alone: it goes, so
 //! a recipient's moves maintain one index fewer.
 
@@ -17,6 +20,8 @@ const DUE_EVENTS: &str = "idx_webhook_events_due_received_at";
 const PENDING_DOMAIN_EVENTS: &str = "idx_domain_events_pending_recorded_at";
 const RECIPIENTS_IN_FLIGHT: &str = "idx_campaign_recipients_in_flight_wake_at";
 const RECIPIENTS_BY_STATUS: &str = "idx_campaign_recipients_status_wake_at";
+const SENDS_UNDER_WAY: &str = "idx_messages_sending_lease_until";
+const PENDING_SUGGESTIONS: &str = "idx_dispatch_queue_pending_expires_at";
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -40,6 +45,20 @@ enum CampaignRecipients {
     Table,
     Status,
     WakeAt,
+}
+
+#[derive(DeriveIden)]
+enum Messages {
+    Table,
+    Status,
+    LeaseUntil,
+}
+
+#[derive(DeriveIden)]
+enum DispatchQueue {
+    Table,
+    Status,
+    ExpiresAt,
 }
 
 #[async_trait::async_trait]
@@ -76,6 +95,26 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
+            .create_index(
+                Index::create()
+                    .name(SENDS_UNDER_WAY)
+                    .table(Messages::Table)
+                    .col(Messages::LeaseUntil)
+                    .and_where(Expr::col(Messages::Status).eq("sending"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name(PENDING_SUGGESTIONS)
+                    .table(DispatchQueue::Table)
+                    .col(DispatchQueue::ExpiresAt)
+                    .and_where(Expr::col(DispatchQueue::Status).eq("pending"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .drop_index(
                 Index::drop()
                     .name(RECIPIENTS_BY_STATUS)
@@ -100,6 +139,8 @@ impl MigrationTrait for Migration {
             (DUE_EVENTS, WebhookEvents::Table.into_iden()),
             (PENDING_DOMAIN_EVENTS, DomainEvents::Table.into_iden()),
             (RECIPIENTS_IN_FLIGHT, CampaignRecipients::Table.into_iden()),
+            (SENDS_UNDER_WAY, Messages::Table.into_iden()),
+            (PENDING_SUGGESTIONS, DispatchQueue::Table.into_iden()),
         ] {
             manager
                 .drop_index(Index::drop().name(name).table(table).to_owned())

@@ -55,11 +55,24 @@ impl TestApp {
     }
 }
 
-/// 09:00 in São Paulo (the default workspace clock, UTC-3) `days` from today.
-fn nine_in_sao_paulo(days: i64) -> DateTime<Utc> {
-    (Utc::now().date_naive() + Duration::days(days))
-        .and_time(NaiveTime::from_hms_opt(12, 0, 0).expect("time"))
+/// The `nth` (1 = the next) `hour:minute` in São Paulo (the default
+/// workspace clock, UTC-3 all year) after now, whatever the time of day the
+/// tests run at.
+fn next_in_sao_paulo(hour: u32, minute: u32, nth: i64) -> DateTime<Utc> {
+    let now = Utc::now();
+    let today = (now - Duration::hours(3)).date_naive();
+    let mut next = today
+        .and_time(NaiveTime::from_hms_opt(hour, minute, 0).expect("time"))
         .and_utc()
+        + Duration::hours(3);
+    if next <= now {
+        next += Duration::days(1);
+    }
+    next + Duration::days(nth - 1)
+}
+
+fn nine_in_sao_paulo(nth: i64) -> DateTime<Utc> {
+    next_in_sao_paulo(9, 0, nth)
 }
 
 async fn a_schedule_fires_once_per_due_time(app: TestApp) {
@@ -159,7 +172,7 @@ async fn concurrent_ticks_start_a_fire_once(app: TestApp) {
             ),
         )
         .await;
-    let due = nine_in_sao_paulo(1) - Duration::minutes(30) + Duration::seconds(1);
+    let due = next_in_sao_paulo(8, 30, 1) + Duration::seconds(1);
     let ticks: Vec<_> = (0..4)
         .map(|_| {
             let db = app.db.clone();

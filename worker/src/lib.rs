@@ -75,10 +75,10 @@ impl Worker {
             loops.spawn(async move { worker.apply_webhook_events(stopped).await });
         }
         // Each runner steps its batch as a sequence of statements, one
-        // connection at a time; on PostgreSQL two of them keep both cores of
-        // the database busy (claims skip each other's locked recipients).
+        // connection at a time; on PostgreSQL three of them keep the
+        // database's cores busy (claims skip each other's locked recipients).
         let runners = if self.db.get_database_backend() == DbBackend::Postgres {
-            2
+            3
         } else {
             1
         };
