@@ -61,59 +61,67 @@ enum DispatchQueue {
     ExpiresAt,
 }
 
+/// Each partial index: its name, table, column, and the rows it holds.
+fn partial_indexes() -> Vec<(&'static str, DynIden, DynIden, SimpleExpr)> {
+    vec![
+        (
+            DUE_EVENTS,
+            WebhookEvents::Table.into_iden(),
+            WebhookEvents::ReceivedAt.into_iden(),
+            Expr::col(WebhookEvents::Status).is_in(["received", "failed"]),
+        ),
+        (
+            PENDING_DOMAIN_EVENTS,
+            DomainEvents::Table.into_iden(),
+            DomainEvents::RecordedAt.into_iden(),
+            Expr::col(DomainEvents::DispatchedAt).is_null(),
+        ),
+        (
+            RECIPIENTS_IN_FLIGHT,
+            CampaignRecipients::Table.into_iden(),
+            CampaignRecipients::WakeAt.into_iden(),
+            Expr::col(CampaignRecipients::Status).is_in(["active", "waiting"]),
+        ),
+        (
+            SENDS_UNDER_WAY,
+            Messages::Table.into_iden(),
+            Messages::LeaseUntil.into_iden(),
+            Expr::col(Messages::Status).eq("sending"),
+        ),
+        (
+            PENDING_SUGGESTIONS,
+            DispatchQueue::Table.into_iden(),
+            DispatchQueue::ExpiresAt.into_iden(),
+            Expr::col(DispatchQueue::Status).eq("pending"),
+        ),
+    ]
+}
+
+/// The index the in-flight one replaces.
+fn recipients_by_status() -> IndexCreateStatement {
+    Index::create()
+        .name(RECIPIENTS_BY_STATUS)
+        .table(CampaignRecipients::Table)
+        .col(CampaignRecipients::Status)
+        .col(CampaignRecipients::WakeAt)
+        .to_owned()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name(DUE_EVENTS)
-                    .table(WebhookEvents::Table)
-                    .col(WebhookEvents::ReceivedAt)
-                    .and_where(Expr::col(WebhookEvents::Status).is_in(["received", "failed"]))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(PENDING_DOMAIN_EVENTS)
-                    .table(DomainEvents::Table)
-                    .col(DomainEvents::RecordedAt)
-                    .and_where(Expr::col(DomainEvents::DispatchedAt).is_null())
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(RECIPIENTS_IN_FLIGHT)
-                    .table(CampaignRecipients::Table)
-                    .col(CampaignRecipients::WakeAt)
-                    .and_where(Expr::col(CampaignRecipients::Status).is_in(["active", "waiting"]))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(SENDS_UNDER_WAY)
-                    .table(Messages::Table)
-                    .col(Messages::LeaseUntil)
-                    .and_where(Expr::col(Messages::Status).eq("sending"))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(PENDING_SUGGESTIONS)
-                    .table(DispatchQueue::Table)
-                    .col(DispatchQueue::ExpiresAt)
-                    .and_where(Expr::col(DispatchQueue::Status).eq("pending"))
-                    .to_owned(),
-            )
-            .await?;
+        for (name, table, column, rows) in partial_indexes() {
+            manager
+                .create_index(
+                    Index::create()
+                        .name(name)
+                        .table(table)
+                        .col(column)
+                        .and_where(rows)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .drop_index(
                 Index::drop()
@@ -125,23 +133,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name(RECIPIENTS_BY_STATUS)
-                    .table(CampaignRecipients::Table)
-                    .col(CampaignRecipients::Status)
-                    .col(CampaignRecipients::WakeAt)
-                    .to_owned(),
-            )
-            .await?;
-        for (name, table) in [
-            (DUE_EVENTS, WebhookEvents::Table.into_iden()),
-            (PENDING_DOMAIN_EVENTS, DomainEvents::Table.into_iden()),
-            (RECIPIENTS_IN_FLIGHT, CampaignRecipients::Table.into_iden()),
-            (SENDS_UNDER_WAY, Messages::Table.into_iden()),
-            (PENDING_SUGGESTIONS, DispatchQueue::Table.into_iden()),
-        ] {
+        manager.create_index(recipients_by_status()).await?;
+        for (name, table, _, _) in partial_indexes() {
             manager
                 .drop_index(Index::drop().name(name).table(table).to_owned())
                 .await?;
