@@ -113,12 +113,13 @@ impl SendPolicy {
             .flatten()
     }
 
-    /// Checks one send to `customer` on `channel`; `free_text` is a WhatsApp
-    /// message that is not a template. `history` is what the customer was
-    /// already sent (see [`SendHistory::of`]).
+    /// Checks one send on `channel`; `free_text` is a WhatsApp message that
+    /// is not a template, `window_until` when the customer's 24 h WhatsApp
+    /// window closes ([`whatsapp_window_until`]), `history` what the customer
+    /// was already sent ([`SendHistory::of`]).
     pub fn verdict(
         &self,
-        customer: &customer::Model,
+        window_until: Option<DateTime<Utc>>,
         history: Option<&SendHistory>,
         channel: Channel,
         free_text: bool,
@@ -130,19 +131,13 @@ impl SendPolicy {
         if let Some(until) = self.quiet_until(now) {
             return Verdict::Wait(until);
         }
-        if channel == Channel::Whatsapp && free_text {
-            let open_until = customer
-                .metadata
-                .get("whatsappWindowUntil")
-                .and_then(|v| v.as_str())
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map(|t| t.with_timezone(&Utc));
-            if open_until.is_none_or(|until| until <= now) {
-                return Verdict::Refuse(
-                    "free-form WhatsApp text outside the 24 h window: use an approved template"
-                        .into(),
-                );
-            }
+        if channel == Channel::Whatsapp
+            && free_text
+            && window_until.is_none_or(|until| until <= now)
+        {
+            return Verdict::Refuse(
+                "free-form WhatsApp text outside the 24 h window: use an approved template".into(),
+            );
         }
         let Some(history) = history else {
             return Verdict::Go;
@@ -167,6 +162,16 @@ impl SendPolicy {
         self.frequency_cap
             .map_or(PAIR_RATE, |(_, window)| window.max(PAIR_RATE))
     }
+}
+
+/// When the customer's 24 h WhatsApp window (opened by their last message) closes.
+pub fn whatsapp_window_until(customer: &customer::Model) -> Option<DateTime<Utc>> {
+    customer
+        .metadata
+        .get("whatsappWindowUntil")
+        .and_then(|v| v.as_str())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The messages a customer was sent lately, as the send rules count them.
@@ -295,6 +300,61 @@ mod tests {
         assert_eq!(p.quiet_until(day), None);
         assert!(parse_quiet_hours("cedo-tarde").is_none());
         assert_eq!(parse_cap("3/P1D"), Some((3, Duration::days(1))));
+    }
+
+    #[test]
+    fn the_pair_rate_and_the_frequency_cap_count_what_was_sent() {
+        let mut p = policy("");
+        p.frequency_cap = parse_cap("2/PT1H");
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap();
+        let mut history = SendHistory::default();
+        assert_eq!(
+            p.verdict(None, Some(&history), Channel::Whatsapp, false, now),
+            Verdict::Go
+        );
+        // A WhatsApp message two seconds ago: the next waits out the pair rate.
+        history.record(Channel::Whatsapp, now - Duration::seconds(2));
+        assert_eq!(
+            p.verdict(None, Some(&history), Channel::Whatsapp, false, now),
+            Verdict::Wait(now + Duration::seconds(4))
+        );
+        // An e-mail is not held by WhatsApp's pair rate, but counts for the cap.
+        assert_eq!(
+            p.verdict(None, Some(&history), Channel::Email, false, now),
+            Verdict::Go
+        );
+        history.record(Channel::Email, now - Duration::minutes(10));
+        assert_eq!(
+            p.verdict(None, Some(&history), Channel::Email, false, now),
+            Verdict::Wait(now + Duration::minutes(15))
+        );
+        // Sends older than the cap's window no longer count; log sends never do.
+        let later = now + Duration::hours(2);
+        history.record(Channel::Log, later);
+        assert_eq!(
+            p.verdict(None, Some(&history), Channel::Sms, false, later),
+            Verdict::Go
+        );
+    }
+
+    #[test]
+    fn free_text_needs_an_open_window() {
+        let p = policy("");
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap();
+        assert!(matches!(
+            p.verdict(None, None, Channel::Whatsapp, true, now),
+            Verdict::Refuse(_)
+        ));
+        assert_eq!(
+            p.verdict(
+                Some(now + Duration::hours(1)),
+                None,
+                Channel::Whatsapp,
+                true,
+                now
+            ),
+            Verdict::Go
+        );
     }
 
     #[test]

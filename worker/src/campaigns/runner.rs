@@ -39,7 +39,7 @@ use workflow::{
     Transition, UpdateCustomerData,
 };
 
-use super::policy::{RateLimits, SendHistory, SendPolicy, Verdict};
+use super::policy::{RateLimits, SendHistory, SendPolicy, Verdict, whatsapp_window_until};
 use crate::channels::{ChannelMessage, Channels, ChannelsCache, Content, Recipient, SendError};
 
 /// Steps one recipient may take per claim before yielding to others.
@@ -631,7 +631,7 @@ impl Runner {
             let free_text = channel == Channel::Whatsapp && rendered.template.is_none();
             let policy = &walk.setup.policy;
             let verdict = match policy.verdict(
-                customer,
+                whatsapp_window_until(customer),
                 histories.get(&customer.id),
                 channel,
                 free_text,
