@@ -37,7 +37,7 @@ pub const IDLE_POLL: Duration = Duration::from_millis(500);
 pub const BATCH: u64 = 64;
 /// Campaign recipients claimed per batch: the runner stores a batch's moves
 /// and messages a few statements per round, so larger batches cost little more.
-pub const RECIPIENT_BATCH: u64 = 512;
+pub const RECIPIENT_BATCH: u64 = 1024;
 /// Longest an applier waits, before each batch, for inbound webhooks being stored.
 pub const GIVE_WAY: Duration = Duration::from_millis(200);
 
