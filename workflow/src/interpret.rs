@@ -92,8 +92,8 @@ pub enum Transition {
 }
 
 /// A message to send, its texts still templates: the worker renders it
-/// with [`OutboundMessage::render`] inside the transaction that creates the
-/// outbox row, because tracked links are rows of their own.
+/// with [`OutboundMessage::render`], choosing the tracked links' codes, and
+/// stores those links in the transaction that reserves the outbox row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboundMessage {

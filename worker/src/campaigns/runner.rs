@@ -328,9 +328,12 @@ impl<'a> Walk<'a> {
                         to: Recipient::Url(request.url.clone()),
                         content: Content::Json(request.body.clone().unwrap_or(Value::Null)),
                     };
-                    let mut outgoing = Outgoing::new(Channel::Webhook, message, Vec::new());
-                    outgoing.content =
-                        json!({"method": request.method, "url": request.url, "body": request.body});
+                    let outgoing = Outgoing {
+                        channel: Channel::Webhook,
+                        content: json!({"method": request.method, "url": request.url, "body": request.body}),
+                        message,
+                        links: Vec::new(),
+                    };
                     self.leg = Leg::Act(Act::Send {
                         outgoing,
                         next,
@@ -603,6 +606,7 @@ impl Runner {
             }
         }
         let mut template_names = HashMap::new();
+        let public_url = self.public_url.trim_end_matches('/');
         for walk in walks.iter_mut() {
             let Leg::Act(Act::Message { message, next }) = &walk.leg else {
                 continue;
@@ -610,7 +614,6 @@ impl Runner {
             let next = next.clone();
             let key = outbox::campaign_key(walk.execution.id, walk.recipient.id, &walk.at);
             let mut links = Vec::new();
-            let public_url = self.public_url.trim_end_matches('/').to_owned();
             let rendered = message.render(&walk.ctx, &mut |url: &str| {
                 let code = entity::links::new_code();
                 links.push((code.clone(), url.to_owned()));
