@@ -6,11 +6,14 @@
 //! `INSERT .. ON CONFLICT DO NOTHING` and then read back locked, so concurrent
 //! appliers never create duplicates or lose an update.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, Func, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func, OnConflict, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -47,12 +50,12 @@ where
 }
 
 fn later(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-    a.max(b)
+    Ord::max(a, b)
 }
 
 fn earlier(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
+        (Some(a), Some(b)) => Some(Ord::min(a, b)),
         (a, b) => a.or(b),
     }
 }
@@ -154,76 +157,170 @@ pub async fn upsert_customer<C: ConnectionTrait>(
     facts: &PersonFacts,
     seen_at: Option<DateTime<Utc>>,
 ) -> Result<customer::Model> {
-    let facts = &facts.fitted();
-    let email = normalize_email(&facts.email)?;
-    let phone = facts.phone.as_deref().and_then(|p| normalize_phone(p).ok());
-    let name = facts
-        .name
-        .as_ref()
-        .map(|n| n.trim().chars().take(200).collect::<String>())
-        .filter(|n| !n.is_empty());
+    let mut found = upsert_customers(db, tenant, &[(facts.clone(), seen_at)]).await?;
+    found.pop().ok_or(Error::NotFound("customer"))
+}
+
+/// What a batch says about one e-mail address, merged in the batch's order
+/// the way applying its facts one by one would.
+struct PersonMerge {
+    name: Option<String>,
+    phone: Option<String>,
+    document: Option<String>,
+    document_type: Option<String>,
+    hotmart_ucode: Option<String>,
+    first_seen: Option<DateTime<Utc>>,
+    last_seen: Option<DateTime<Utc>>,
+}
+
+/// The customer each person is, in order: created when new; otherwise what
+/// was unknown is filled (a name, a phone, a document, the Hotmart ucode)
+/// and the activity window widened to include when they were seen. The rows
+/// stay locked until commit.
+///
+/// The whole batch costs two statements: one `INSERT .. ON CONFLICT DO
+/// UPDATE` that rewrites only the rows it changes, in e-mail order (so two
+/// appliers lock shared customers in the same order), and one read back.
+pub async fn upsert_customers<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    people: &[(PersonFacts, Option<DateTime<Utc>>)],
+) -> Result<Vec<customer::Model>> {
+    let mut emails = Vec::with_capacity(people.len());
+    let mut merged: std::collections::BTreeMap<String, PersonMerge> = Default::default();
+    for (facts, seen_at) in people {
+        let facts = facts.fitted();
+        let email = normalize_email(&facts.email)?;
+        let phone = facts.phone.as_deref().and_then(|p| normalize_phone(p).ok());
+        let name = facts
+            .name
+            .as_ref()
+            .map(|n| n.trim().chars().take(200).collect::<String>())
+            .filter(|n| !n.is_empty());
+        let entry = merged.entry(email.clone()).or_insert(PersonMerge {
+            name: None,
+            phone: None,
+            document: None,
+            document_type: None,
+            hotmart_ucode: None,
+            first_seen: *seen_at,
+            last_seen: *seen_at,
+        });
+        entry.name = entry.name.take().or(name);
+        entry.phone = entry.phone.take().or(phone);
+        if entry.document.is_none() && facts.document.is_some() {
+            entry.document = facts.document.clone();
+            entry.document_type = facts.document_type.clone();
+        }
+        entry.hotmart_ucode = entry.hotmart_ucode.take().or(facts.hotmart_ucode);
+        entry.first_seen = earlier(entry.first_seen, *seen_at);
+        entry.last_seen = later(entry.last_seen, *seen_at);
+        emails.push(email);
+    }
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
     let now = Utc::now();
-    let fresh = customer::ActiveModel {
+    let rows = merged.iter().map(|(email, person)| customer::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
-        hotmart_ucode: Set(facts.hotmart_ucode.clone()),
+        hotmart_ucode: Set(person.hotmart_ucode.clone()),
         chatwoot_contact_id: Set(None),
         email: Set(email.clone()),
-        name: Set(name.clone()),
-        phone: Set(phone.clone()),
-        document: Set(facts.document.clone()),
-        document_type: Set(facts.document.as_ref().and(facts.document_type.clone())),
+        name: Set(person.name.clone()),
+        phone: Set(person.phone.clone()),
+        document: Set(person.document.clone()),
+        document_type: Set(person.document_type.clone()),
         tags: Set(json!([])),
         segment: Set(Some(crate::segments::LEAD.to_owned())),
         churn_risk: Set(None),
         ltv_total: Set(Decimal::ZERO),
-        first_activity_at: Set(seen_at),
-        last_activity_at: Set(seen_at),
+        first_activity_at: Set(person.first_seen),
+        last_activity_at: Set(person.last_seen),
         consent: Set(json!({})),
         metadata: Set(json!({})),
         created_at: Set(now),
         updated_at: Set(now),
+    });
+    // `customers.x` is the stored row, `excluded.x` the incoming one; both
+    // backends read them the same way inside an upsert.
+    let fill = |column: &str| format!("COALESCE(customers.{column}, excluded.{column})");
+    let fills =
+        |column: &str| format!("(customers.{column} IS NULL AND excluded.{column} IS NOT NULL)");
+    let widen = |column: &str, op: &str| {
+        format!(
+            "CASE WHEN customers.{column} IS NULL OR excluded.{column} {op} customers.{column} \
+             THEN excluded.{column} ELSE customers.{column} END"
+        )
     };
+    let widens = |column: &str, op: &str| {
+        format!(
+            "(excluded.{column} {op} customers.{column} OR {})",
+            fills(column)
+        )
+    };
+    let changed = [
+        fills("name"),
+        fills("phone"),
+        fills("document"),
+        fills("hotmart_ucode"),
+        widens("first_activity_at", "<"),
+        widens("last_activity_at", ">"),
+    ]
+    .join(" OR ");
     let conflict = OnConflict::columns([customer::Column::WorkspaceId, customer::Column::Email])
-        .do_nothing()
+        .values([
+            (customer::Column::Name, Expr::cust(fill("name"))),
+            (customer::Column::Phone, Expr::cust(fill("phone"))),
+            (
+                customer::Column::DocumentType,
+                Expr::cust(
+                    "CASE WHEN customers.document IS NULL THEN excluded.document_type \
+                     ELSE customers.document_type END",
+                ),
+            ),
+            (customer::Column::Document, Expr::cust(fill("document"))),
+            (
+                customer::Column::HotmartUcode,
+                Expr::cust(fill("hotmart_ucode")),
+            ),
+            (
+                customer::Column::FirstActivityAt,
+                Expr::cust(widen("first_activity_at", "<")),
+            ),
+            (
+                customer::Column::LastActivityAt,
+                Expr::cust(widen("last_activity_at", ">")),
+            ),
+            (
+                customer::Column::UpdatedAt,
+                Expr::cust("excluded.updated_at"),
+            ),
+        ])
+        .action_and_where(Expr::cust(changed))
         .to_owned();
-    if let Some(created) = insert_new(db, fresh, conflict).await? {
-        return Ok(created);
-    }
-    let current = tenant
+    customer::Entity::insert_many(rows)
+        .on_conflict(conflict)
+        .exec_without_returning(db)
+        .await?;
+    let stored: HashMap<String, customer::Model> = tenant
         .select::<customer::Entity>()
-        .filter(customer::Column::Email.eq(&email))
+        .filter(customer::Column::Email.is_in(merged.keys().cloned()))
         .lock_for_change()
-        .one(db)
+        .all(db)
         .await?
-        .ok_or(Error::NotFound("customer"))?;
-    let changed = (current.name.is_none() && name.is_some())
-        || (current.phone.is_none() && phone.is_some())
-        || (current.document.is_none() && facts.document.is_some())
-        || (current.hotmart_ucode.is_none() && facts.hotmart_ucode.is_some())
-        || earlier(current.first_activity_at, seen_at) != current.first_activity_at
-        || later(current.last_activity_at, seen_at) != current.last_activity_at;
-    if !changed {
-        return Ok(current);
-    }
-    let mut model = current.clone().into_active_model();
-    if current.name.is_none() && name.is_some() {
-        model.name = Set(name);
-    }
-    if current.phone.is_none() && phone.is_some() {
-        model.phone = Set(phone);
-    }
-    if current.document.is_none() && facts.document.is_some() {
-        model.document = Set(facts.document.clone());
-        model.document_type = Set(facts.document_type.clone());
-    }
-    if current.hotmart_ucode.is_none() && facts.hotmart_ucode.is_some() {
-        model.hotmart_ucode = Set(facts.hotmart_ucode.clone());
-    }
-    model.first_activity_at = Set(earlier(current.first_activity_at, seen_at));
-    model.last_activity_at = Set(later(current.last_activity_at, seen_at));
-    model.updated_at = Set(now);
-    Ok(model.update(db).await?)
+        .into_iter()
+        .map(|c| (c.email.clone(), c))
+        .collect();
+    emails
+        .iter()
+        .map(|email| {
+            stored
+                .get(email)
+                .cloned()
+                .ok_or(Error::NotFound("customer"))
+        })
+        .collect()
 }
 
 /// A product as Hotmart names it.
@@ -388,10 +485,117 @@ where
     C: ConnectionTrait,
     F: Fn(&str, Option<DateTime<Utc>>, &str, Option<DateTime<Utc>>) -> bool,
 {
-    let facts = &facts.fitted();
+    let mut changes =
+        record_transactions(db, tenant, &[(customer_id, facts.clone())], supersedes).await?;
+    changes.pop().ok_or(Error::NotFound("transaction"))
+}
+
+/// [`record_transaction`] for a batch of `(customer, facts)`, in order: the
+/// stored rows are read once (locked), every fact is merged in turn exactly
+/// as one call per fact would, and the result is written with one INSERT for
+/// the new codes and one UPDATE per stored row the batch touched. Answers one
+/// change per fact, in order.
+///
+/// A code another writer inserts between the read and the INSERT fails the
+/// call (`Error::Conflict`); the caller retries, and then finds the row.
+pub async fn record_transactions<C, F>(
+    db: &C,
+    tenant: Tenant,
+    batch: &[(Uuid, TransactionFacts)],
+    supersedes: F,
+) -> Result<Vec<TransactionChange>>
+where
+    C: ConnectionTrait,
+    F: Fn(&str, Option<DateTime<Utc>>, &str, Option<DateTime<Utc>>) -> bool,
+{
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    let batch: Vec<(Uuid, TransactionFacts)> = batch
+        .iter()
+        .map(|(customer_id, facts)| (*customer_id, facts.fitted()))
+        .collect();
+    let codes: Vec<&str> = batch.iter().map(|(_, f)| f.code.as_str()).collect();
+    let mut stored: HashMap<String, transaction::Model> = tenant
+        .select::<transaction::Entity>()
+        .filter(transaction::Column::Code.is_in(codes))
+        .lock_for_change()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.code.clone(), t))
+        .collect();
     let now = Utc::now();
-    // A first sighting is the facts merged into a blank row, inserted at once.
-    let blank = transaction::Model {
+    // Codes first seen in this batch, and stored codes it changed.
+    let mut fresh: Vec<String> = Vec::new();
+    let mut touched: Vec<String> = Vec::new();
+    let mut changes = Vec::with_capacity(batch.len());
+    for (customer_id, facts) in &batch {
+        let (model, previous_status, status_changed) = match stored.get(&facts.code) {
+            Some(current) => {
+                let (model, status_changed) =
+                    merge_transaction(current, false, *customer_id, facts, &supersedes, now);
+                (model, Some(current.status.clone()), status_changed)
+            }
+            None => {
+                let blank = blank_transaction(tenant, *customer_id, facts, now);
+                let (model, _) =
+                    merge_transaction(&blank, true, *customer_id, facts, &supersedes, now);
+                fresh.push(facts.code.clone());
+                (model, None, true)
+            }
+        };
+        let model = model.try_into_model()?;
+        if previous_status.is_some()
+            && !fresh.contains(&facts.code)
+            && !touched.contains(&facts.code)
+        {
+            touched.push(facts.code.clone());
+        }
+        stored.insert(facts.code.clone(), model.clone());
+        changes.push(TransactionChange {
+            transaction: model,
+            previous_status,
+            status_changed,
+        });
+    }
+    if !fresh.is_empty() {
+        let rows = fresh
+            .iter()
+            .map(|code| stored[code].clone().into_active_model().reset_all());
+        let conflict =
+            OnConflict::columns([transaction::Column::WorkspaceId, transaction::Column::Code])
+                .do_nothing()
+                .to_owned();
+        let inserted = transaction::Entity::insert_many(rows)
+            .on_conflict(conflict)
+            .exec_without_returning(db)
+            .await?;
+        if inserted != fresh.len() as u64 {
+            return Err(Error::Conflict(
+                "a transaction was recorded concurrently; retry".to_owned(),
+            ));
+        }
+    }
+    for code in &touched {
+        stored[code]
+            .clone()
+            .into_active_model()
+            .reset_all()
+            .update(db)
+            .await?;
+    }
+    Ok(changes)
+}
+
+/// A first sighting of `facts.code`, before its facts are merged in.
+fn blank_transaction(
+    tenant: Tenant,
+    customer_id: Uuid,
+    facts: &TransactionFacts,
+    now: DateTime<Utc>,
+) -> transaction::Model {
+    transaction::Model {
         id: new_id(),
         workspace_id: tenant.workspace_id(),
         code: facts.code.clone(),
@@ -418,34 +622,7 @@ where
         last_event_at: None,
         created_at: now,
         updated_at: now,
-    };
-    let (fresh, _) = merge_transaction(&blank, true, customer_id, facts, &supersedes, now);
-    let conflict =
-        OnConflict::columns([transaction::Column::WorkspaceId, transaction::Column::Code])
-            .do_nothing()
-            .to_owned();
-    if let Some(created) = insert_new(db, fresh, conflict).await? {
-        return Ok(TransactionChange {
-            transaction: created,
-            previous_status: None,
-            status_changed: true,
-        });
     }
-    let current = tenant
-        .select::<transaction::Entity>()
-        .filter(transaction::Column::Code.eq(&facts.code))
-        .lock_for_change()
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound("transaction"))?;
-    let previous_status = Some(current.status.clone());
-    let (model, status_changed) =
-        merge_transaction(&current, false, customer_id, facts, &supersedes, now);
-    Ok(TransactionChange {
-        transaction: model.update(db).await?,
-        previous_status,
-        status_changed,
-    })
 }
 
 /// `facts` merged into `current`, and whether its status changed. A new row
@@ -664,22 +841,125 @@ pub struct EnrollmentChange {
     pub previous_access: Option<AccessStatus>,
 }
 
-/// Derives the customer's access to a product from their purchases of it: the
-/// most recent settled purchase decides (an approved one grants, a refunded
-/// or charged-back one blocks). No settled purchase, no enrollment.
-pub async fn refresh_enrollment<C: ConnectionTrait>(
+/// Derives each customer's access to a product from their purchases of it:
+/// the most recent settled purchase decides (an approved one grants, a
+/// refunded or charged-back one blocks). No settled purchase, no enrollment.
+///
+/// `refreshes` are `(customer, product, starts_at)` in order; the purchases
+/// and enrollments of the whole batch are read with one query each, every
+/// refresh is decided in turn as one call per refresh would, and only the
+/// enrollments that end up new or changed are written. Answers one change
+/// per refresh, in order.
+pub async fn refresh_enrollments<C: ConnectionTrait>(
     db: &C,
+    tenant: Tenant,
+    refreshes: &[(Uuid, Uuid, Option<DateTime<Utc>>)],
+) -> Result<Vec<EnrollmentChange>> {
+    if refreshes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let customers: Vec<Uuid> = refreshes.iter().map(|r| r.0).collect();
+    let products: Vec<Uuid> = refreshes.iter().map(|r| r.1).collect();
+    let mut purchases: HashMap<(Uuid, Uuid), Vec<transaction::Model>> = HashMap::new();
+    for t in tenant
+        .select::<transaction::Entity>()
+        .filter(transaction::Column::CustomerId.is_in(customers.clone()))
+        .filter(transaction::Column::ProductId.is_in(products.clone()))
+        .all(db)
+        .await?
+    {
+        if let Some(product_id) = t.product_id {
+            purchases
+                .entry((t.customer_id, product_id))
+                .or_default()
+                .push(t);
+        }
+    }
+    let mut enrollments: HashMap<(Uuid, Uuid), enrollment::Model> = tenant
+        .select::<enrollment::Entity>()
+        .filter(enrollment::Column::CustomerId.is_in(customers))
+        .filter(enrollment::Column::ProductId.is_in(products))
+        .lock_for_change()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| ((e.customer_id, e.product_id), e))
+        .collect();
+    let stored: std::collections::HashSet<(Uuid, Uuid)> = enrollments.keys().copied().collect();
+    let now = Utc::now();
+    let mut written: Vec<(Uuid, Uuid)> = Vec::new();
+    let mut changes = Vec::with_capacity(refreshes.len());
+    for &(customer_id, product_id, starts_at) in refreshes {
+        let key = (customer_id, product_id);
+        let existing = enrollments.get(&key);
+        let bought = purchases.get(&key).map(Vec::as_slice).unwrap_or_default();
+        let (next, change) = decide_enrollment(
+            tenant,
+            customer_id,
+            product_id,
+            bought,
+            existing,
+            starts_at,
+            now,
+        );
+        if let Some(next) = next {
+            if !written.contains(&key) {
+                written.push(key);
+            }
+            enrollments.insert(key, next);
+        }
+        changes.push(change);
+    }
+    let (updates, inserts): (Vec<_>, Vec<_>) =
+        written.into_iter().partition(|key| stored.contains(key));
+    if !inserts.is_empty() {
+        let count = inserts.len() as u64;
+        let rows = inserts
+            .iter()
+            .map(|key| enrollments[key].clone().into_active_model().reset_all());
+        let conflict = OnConflict::columns([
+            enrollment::Column::CustomerId,
+            enrollment::Column::ProductId,
+        ])
+        .do_nothing()
+        .to_owned();
+        let inserted = enrollment::Entity::insert_many(rows)
+            .on_conflict(conflict)
+            .exec_without_returning(db)
+            .await?;
+        if inserted != count {
+            return Err(Error::Conflict(
+                "an enrollment was recorded concurrently; retry".to_owned(),
+            ));
+        }
+    }
+    for key in &updates {
+        enrollments[key]
+            .clone()
+            .into_active_model()
+            .reset_all()
+            .update(db)
+            .await?;
+    }
+    Ok(changes)
+}
+
+/// One refresh of the enrollment in `existing` from the customer's
+/// purchases of the product: the enrollment as it must now be stored, if it
+/// changes, and the change.
+fn decide_enrollment(
     tenant: Tenant,
     customer_id: Uuid,
     product_id: Uuid,
+    purchases: &[transaction::Model],
+    existing: Option<&enrollment::Model>,
     starts_at: Option<DateTime<Utc>>,
-) -> Result<EnrollmentChange> {
-    let purchases = tenant
-        .select::<transaction::Entity>()
-        .filter(transaction::Column::CustomerId.eq(customer_id))
-        .filter(transaction::Column::ProductId.eq(product_id))
-        .all(db)
-        .await?;
+    now: DateTime<Utc>,
+) -> (Option<enrollment::Model>, EnrollmentChange) {
+    let unchanged = || EnrollmentChange {
+        previous_access: existing.map(|e| e.access_status),
+        enrollment: existing.cloned(),
+    };
     let latest = purchases
         .iter()
         .filter(|t| access_from(Some(&t.status)).is_some())
@@ -690,18 +970,8 @@ pub async fn refresh_enrollment<C: ConnectionTrait>(
                 t.id,
             )
         });
-    let existing = tenant
-        .select::<enrollment::Entity>()
-        .filter(enrollment::Column::CustomerId.eq(customer_id))
-        .filter(enrollment::Column::ProductId.eq(product_id))
-        .lock_for_change()
-        .one(db)
-        .await?;
     let Some(latest) = latest else {
-        return Ok(EnrollmentChange {
-            previous_access: existing.as_ref().map(|e| e.access_status),
-            enrollment: existing,
-        });
+        return (None, unchanged());
     };
     let access = access_from(Some(&latest.status)).unwrap_or(AccessStatus::Active);
     // A purchase never approved (cancelled billet) grants nothing to enroll in.
@@ -717,7 +987,6 @@ pub async fn refresh_enrollment<C: ConnectionTrait>(
                     | "PROTESTED"
             )
     });
-    let now = Utc::now();
     match existing {
         Some(current) => {
             let previous = current.access_status;
@@ -732,50 +1001,50 @@ pub async fn refresh_enrollment<C: ConnectionTrait>(
                 && current.transaction_id == Some(latest.id)
                 && current.starts_at == starts_at
             {
-                return Ok(EnrollmentChange {
-                    enrollment: Some(current),
-                    previous_access: Some(previous),
-                });
+                return (None, unchanged());
             }
-            let mut model = current.into_active_model();
-            model.access_status = Set(access);
-            model.transaction_id = Set(Some(latest.id));
-            model.starts_at = Set(starts_at);
-            model.updated_at = Set(now);
-            Ok(EnrollmentChange {
-                enrollment: Some(model.update(db).await?),
-                previous_access: Some(previous),
-            })
+            let next = enrollment::Model {
+                access_status: access,
+                transaction_id: Some(latest.id),
+                starts_at,
+                updated_at: now,
+                ..current.clone()
+            };
+            (
+                Some(next.clone()),
+                EnrollmentChange {
+                    enrollment: Some(next),
+                    previous_access: Some(previous),
+                },
+            )
         }
         None if ever_approved => {
-            let created = enrollment::ActiveModel {
-                id: Set(new_id()),
-                workspace_id: Set(tenant.workspace_id()),
-                customer_id: Set(customer_id),
-                product_id: Set(product_id),
-                transaction_id: Set(Some(latest.id)),
-                access_status: Set(access),
-                starts_at: Set(starts_at.or(latest.approved_at).or(latest.purchased_at)),
-                ends_at: Set(None),
-                renews_at: Set(None),
-                first_access_at: Set(None),
-                first_access_origin: Set(None),
-                last_access_at: Set(None),
-                progress_percent: Set(Decimal::ZERO),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(db)
-            .await?;
-            Ok(EnrollmentChange {
-                enrollment: Some(created),
-                previous_access: None,
-            })
+            let created = enrollment::Model {
+                id: new_id(),
+                workspace_id: tenant.workspace_id(),
+                customer_id,
+                product_id,
+                transaction_id: Some(latest.id),
+                access_status: access,
+                starts_at: starts_at.or(latest.approved_at).or(latest.purchased_at),
+                ends_at: None,
+                renews_at: None,
+                first_access_at: None,
+                first_access_origin: None,
+                last_access_at: None,
+                progress_percent: Decimal::ZERO,
+                created_at: now,
+                updated_at: now,
+            };
+            (
+                Some(created.clone()),
+                EnrollmentChange {
+                    enrollment: Some(created),
+                    previous_access: None,
+                },
+            )
         }
-        None => Ok(EnrollmentChange {
-            enrollment: None,
-            previous_access: None,
-        }),
+        None => (None, unchanged()),
     }
 }
 
@@ -1144,22 +1413,31 @@ pub async fn refresh_progress<C: ConnectionTrait>(
     Ok(Some(percent))
 }
 
-/// LTV: what the customer paid and kept — approved and complete purchases;
-/// refunded and charged-back ones count nothing. One statement: the sum is
-/// taken and stored by the database.
+/// LTV: what each customer paid and kept — approved and complete purchases;
+/// refunded and charged-back ones count nothing. One statement for all of
+/// them: the sums are taken and stored by the database.
 pub async fn recompute_ltv<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    customer_id: Uuid,
+    customer_ids: &[Uuid],
 ) -> Result<()> {
+    if customer_ids.is_empty() {
+        return Ok(());
+    }
     let kept = Query::select()
         .expr(Func::coalesce([
-            sea_orm::sea_query::ExprTrait::sum(Expr::col(transaction::Column::Amount)),
+            sea_orm::sea_query::ExprTrait::sum(Expr::col((
+                transaction::Entity,
+                transaction::Column::Amount,
+            ))),
             Expr::val(0),
         ]))
         .from(transaction::Entity)
         .and_where(transaction::Column::WorkspaceId.eq(tenant.workspace_id()))
-        .and_where(transaction::Column::CustomerId.eq(customer_id))
+        .and_where(
+            Expr::col((transaction::Entity, transaction::Column::CustomerId))
+                .equals((customer::Entity, customer::Column::Id)),
+        )
         .and_where(transaction::Column::Status.is_in(["APPROVED", "COMPLETE"]))
         .to_owned();
     customer::Entity::update_many()
@@ -1168,7 +1446,7 @@ pub async fn recompute_ltv<C: ConnectionTrait>(
             Expr::SubQuery(None, Box::new(kept.into())),
         )
         .filter(customer::Column::WorkspaceId.eq(tenant.workspace_id()))
-        .filter(customer::Column::Id.eq(customer_id))
+        .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())

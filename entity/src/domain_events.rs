@@ -42,22 +42,36 @@ pub async fn record<C: ConnectionTrait>(
     tenant: Tenant,
     event: NewDomainEvent,
 ) -> Result<bool> {
-    let row = domain_event::ActiveModel {
+    Ok(record_many(db, tenant, vec![event]).await? > 0)
+}
+
+/// Records every event whose dedupe key is not yet recorded (a key repeated
+/// in `events` records its first), in one statement; returns how many were new.
+pub async fn record_many<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    events: Vec<NewDomainEvent>,
+) -> Result<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let recorded_at = Utc::now();
+    let rows = events.into_iter().map(|event| domain_event::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
         customer_id: Set(event.customer_id),
         event_type: Set(event.event_type.to_owned()),
         data: Set(event.data),
         occurred_at: Set(event.occurred_at),
-        recorded_at: Set(Utc::now()),
+        recorded_at: Set(recorded_at),
         source_event_id: Set(event.source_event_id),
         dedupe_key: Set(event.dedupe_key),
         dispatched_at: Set(None),
         attempts: Set(0),
         next_attempt_at: Set(None),
         last_error: Set(None),
-    };
-    let inserted = domain_event::Entity::insert(row)
+    });
+    Ok(domain_event::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
                 domain_event::Column::WorkspaceId,
@@ -67,8 +81,7 @@ pub async fn record<C: ConnectionTrait>(
             .to_owned(),
         )
         .exec_without_returning(db)
-        .await?;
-    Ok(inserted > 0)
+        .await?)
 }
 
 /// Reserves up to `limit` undelivered events for `LEASE`, oldest first.

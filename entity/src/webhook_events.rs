@@ -72,7 +72,8 @@ pub async fn accept_many<C: ConnectionTrait>(
             last_error: Set(None),
             received_at: Set(received_at),
             processed_at: Set(None),
-            next_attempt_at: Set(None),
+            // Due at once.
+            next_attempt_at: Set(Some(received_at)),
         });
     let inserted: HashSet<Uuid> = webhook_event::Entity::insert_many(rows)
         .on_conflict(
@@ -101,27 +102,24 @@ pub async fn accept_many<C: ConnectionTrait>(
 }
 
 /// Reserves up to `limit` due events (received, or failed and past their
-/// backoff) for `LEASE`, counting the attempt. A worker that dies holding
-/// them lets the lease run out, and another worker takes them again.
+/// backoff) for `LEASE`, counting the attempt, the longest due first. A
+/// worker that dies holding them lets the lease run out, and another worker
+/// takes them again.
 pub async fn claim_due(
     db: &DatabaseConnection,
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Vec<webhook_event::Model>> {
     let txn = crate::db::begin_write(db).await?;
-    // The partial index over due events (migration
-    // `m20261201_000013_due_work_in_order`), walked in arrival order.
+    // The partial index over events still to do, in due order (migration
+    // `m20261202_000014_webhook_events_due_at`): a claim reads its batch and stops.
     let mut due = webhook_event::Entity::find()
         .filter(crate::db::status_is(
             "webhook_events",
             [WebhookEventStatus::Received, WebhookEventStatus::Failed].map(|s| s.to_value()),
         ))
-        .filter(
-            webhook_event::Column::NextAttemptAt
-                .is_null()
-                .or(webhook_event::Column::NextAttemptAt.lte(now)),
-        )
-        .order_by_asc(webhook_event::Column::ReceivedAt)
+        .filter(webhook_event::Column::NextAttemptAt.lte(now))
+        .order_by_asc(webhook_event::Column::NextAttemptAt)
         .limit(limit);
     if db.get_database_backend() == DbBackend::Postgres {
         due = due.lock_with_behavior(
@@ -162,6 +160,19 @@ pub async fn finish<C: ConnectionTrait>(
     status: WebhookEventStatus,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    finish_many(db, &[id], status, now).await
+}
+
+/// [`finish`] for several events, in one statement.
+pub async fn finish_many<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+    status: WebhookEventStatus,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     webhook_event::Entity::update_many()
         .col_expr(webhook_event::Column::Status, Expr::value(status))
         .col_expr(webhook_event::Column::ProcessedAt, Expr::value(now))
@@ -173,7 +184,7 @@ pub async fn finish<C: ConnectionTrait>(
             webhook_event::Column::LastError,
             Expr::value(Option::<String>::None),
         )
-        .filter(webhook_event::Column::Id.eq(id))
+        .filter(webhook_event::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())
@@ -248,7 +259,7 @@ pub async fn replay(
     let mut model: webhook_event::ActiveModel = event.into();
     model.status = Set(WebhookEventStatus::Received);
     model.attempts = Set(0);
-    model.next_attempt_at = Set(None);
+    model.next_attempt_at = Set(Some(Utc::now()));
     let replayed = model.update(&txn).await?;
     txn.commit().await?;
     Ok(replayed)
@@ -276,7 +287,7 @@ pub async fn replay_dead(
         .col_expr(webhook_event::Column::Attempts, Expr::value(0))
         .col_expr(
             webhook_event::Column::NextAttemptAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
+            Expr::value(Some(Utc::now())),
         )
         .filter(webhook_event::Column::Id.is_in(dead.iter().map(|e| e.id)))
         .exec(&txn)

@@ -20,6 +20,7 @@ mod m20261123_000010_campaign_views;
 mod m20261124_000011_campaign_schedules;
 mod m20261201_000012_transactions_by_customer;
 mod m20261201_000013_due_work_in_order;
+mod m20261202_000014_webhook_events_due_at;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000011_campaign_schedules::Migration),
             Box::new(m20261201_000012_transactions_by_customer::Migration),
             Box::new(m20261201_000013_due_work_in_order::Migration),
+            Box::new(m20261202_000014_webhook_events_due_at::Migration),
         ]
     }
 }

@@ -34,7 +34,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// How often an idle worker looks for work no in-process API announced.
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Events claimed per batch.
-pub const BATCH: u64 = 64;
+pub const BATCH: u64 = 256;
 /// Campaign recipients claimed per batch: the runner stores a batch's moves
 /// and messages a few statements per round, so larger batches cost little more.
 pub const RECIPIENT_BATCH: u64 = 1024;

@@ -6,15 +6,18 @@
 //! backlog drain at the speed of the statements rather than of the disk
 //! flushes; the savepoints keep one bad event from undoing the others.
 
+use std::collections::{BTreeMap, HashSet};
+
 use chrono::Utc;
 use entity::Tenant;
 use entity::entities::enums::WebhookEventStatus;
 use entity::entities::webhook_event;
 use entity::webhook_events;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use uuid::Uuid;
 
 use super::apply::{self, Source};
-use super::events::{HotmartEvent, decode, parse_envelope};
+use super::events::{HotmartEvent, Purchase, decode, parse_envelope};
 
 /// Why an event could not be applied.
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +88,10 @@ async fn apply_decoded<C: ConnectionTrait>(
 }
 
 /// Claims up to `limit` due events and applies them; returns how many were claimed.
+///
+/// The purchases of a workspace (a launch day's bulk) are applied together
+/// by [`apply::apply_purchases`], in one savepoint; should that fail, each is
+/// applied on its own like every other event, so only the culprit fails.
 pub async fn apply_batch(db: &DatabaseConnection, limit: u64) -> Result<usize, entity::Error> {
     let events = webhook_events::claim_due(db, limit, Utc::now()).await?;
     if events.is_empty() {
@@ -96,7 +103,44 @@ pub async fn apply_batch(db: &DatabaseConnection, limit: u64) -> Result<usize, e
     // deadlocking. The sort is stable: one customer's events keep their order.
     work.sort_by(|(_, a), (_, b)| customer_of(a).cmp(&customer_of(b)));
     let txn = entity::db::begin_write(db).await?;
+    let mut purchases: BTreeMap<Uuid, Vec<(&webhook_event::Model, &Purchase)>> = BTreeMap::new();
+    for (event, decoded) in &work {
+        if let Ok(HotmartEvent::Purchase(purchase)) = decoded {
+            purchases
+                .entry(event.workspace_id)
+                .or_default()
+                .push((*event, purchase));
+        }
+    }
+    let mut applied: HashSet<Uuid> = HashSet::new();
+    for (workspace_id, batch) in &purchases {
+        let items: Vec<_> = batch
+            .iter()
+            .map(|(event, purchase)| (*purchase, Source::Webhook(event.id)))
+            .collect();
+        let ids: Vec<Uuid> = batch.iter().map(|(event, _)| event.id).collect();
+        let savepoint = txn.begin().await?;
+        let together = async {
+            apply::apply_purchases(&savepoint, Tenant::new(*workspace_id), &items).await?;
+            webhook_events::finish_many(&savepoint, &ids, WebhookEventStatus::Processed, Utc::now())
+                .await
+        };
+        match together.await {
+            Ok(()) => {
+                savepoint.commit().await?;
+                tracing::debug!(events = ids.len(), "webhook purchases applied together");
+                applied.extend(ids);
+            }
+            Err(err) => {
+                savepoint.rollback().await?;
+                tracing::debug!(error = %err, events = ids.len(), "applying purchases together failed; applying them one by one");
+            }
+        }
+    }
     for (event, decoded) in work {
+        if applied.contains(&event.id) {
+            continue;
+        }
         let outcome = match decoded {
             Ok(decoded) => {
                 let savepoint = txn.begin().await?;

@@ -7,11 +7,13 @@
 //! state change records a domain event whose dedupe key names the change, so
 //! a webhook and a sync reporting the same change record it once.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
 use entity::commerce::{self, PersonFacts, ProductFacts, SubscriptionFacts, TransactionFacts};
 use entity::domain_events::{self, NewDomainEvent};
-use entity::entities::{customer, lesson, product, subscription, tracked_link};
+use entity::entities::{customer, lesson, offer, product, subscription, tracked_link};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -80,25 +82,26 @@ struct Happened {
     data: Value,
 }
 
+impl Happened {
+    fn into_event(self, source: Source) -> NewDomainEvent {
+        NewDomainEvent {
+            customer_id: self.customer_id,
+            event_type: self.event_type,
+            data: self.data,
+            occurred_at: self.occurred_at.unwrap_or_else(Utc::now),
+            source_event_id: source.event_id(),
+            dedupe_key: self.dedupe_key,
+        }
+    }
+}
+
 async fn emit<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     source: Source,
     happened: Happened,
 ) -> Result<(), entity::Error> {
-    domain_events::record(
-        db,
-        tenant,
-        NewDomainEvent {
-            customer_id: happened.customer_id,
-            event_type: happened.event_type,
-            data: happened.data,
-            occurred_at: happened.occurred_at.unwrap_or_else(Utc::now),
-            source_event_id: source.event_id(),
-            dedupe_key: happened.dedupe_key,
-        },
-    )
-    .await?;
+    domain_events::record(db, tenant, happened.into_event(source)).await?;
     Ok(())
 }
 
@@ -134,6 +137,14 @@ fn purchase_event_type(status: &PurchaseStatus) -> Option<&'static str> {
     })
 }
 
+/// When the purchase was seen at Hotmart: its event date, else its dates.
+fn seen_at_of(purchase: &Purchase) -> Option<DateTime<Utc>> {
+    purchase
+        .occurred_at
+        .or(purchase.approved_date)
+        .or(purchase.order_date)
+}
+
 /// The nine PURCHASE_* events (and a sale from the sales history).
 pub async fn apply_purchase<C: ConnectionTrait>(
     db: &C,
@@ -141,67 +152,161 @@ pub async fn apply_purchase<C: ConnectionTrait>(
     purchase: &Purchase,
     source: Source,
 ) -> Result<(), entity::Error> {
-    let seen_at = purchase
-        .occurred_at
-        .or(purchase.approved_date)
-        .or(purchase.order_date);
-    let person = PersonFacts {
-        email: purchase.buyer.email.clone(),
-        name: purchase.buyer.name.clone(),
-        phone: purchase.buyer.phone.clone(),
-        document: purchase.buyer.document.clone(),
-        document_type: purchase.buyer.document_type.clone(),
-        hotmart_ucode: None,
-    };
-    let customer = commerce::upsert_customer(db, tenant, &person, seen_at).await?;
-    let product = product_of(db, tenant, &purchase.product).await?;
-    let offer = match (&product, &purchase.offer_code) {
-        (Some(product), Some(code)) => Some(
-            commerce::upsert_offer(
-                db,
-                tenant,
-                product.id,
-                code,
-                purchase.amount,
-                purchase.currency.as_deref(),
-            )
-            .await?,
-        ),
-        _ => None,
-    };
-    let subscription = match purchase
-        .subscription
-        .as_ref()
-        .and_then(|s| s.subscriber_code.clone().map(|code| (s, code)))
-    {
-        Some((details, code)) => {
-            let mut status = details.status.as_ref().map(|s| s.as_str().to_owned());
-            if purchase.kind == EventKind::PurchaseDelayed {
-                status = Some("DELAYED".to_owned());
-            }
-            let facts = SubscriptionFacts {
-                subscriber_code: code,
-                status,
-                status_at: seen_at,
-                product_id: product.as_ref().map(|p| p.id),
-                plan_id: details.plan_id.clone(),
-                plan_name: details.plan_name.clone(),
-                started_at: (purchase.recurrence_number == Some(1))
-                    .then_some(purchase.approved_date.or(purchase.order_date))
-                    .flatten(),
-                recurring_amount: purchase.amount,
-                currency: purchase.currency.clone(),
-                ..SubscriptionFacts::default()
+    apply_purchases(db, tenant, &[(purchase, source)]).await
+}
+
+/// Purchases of one workspace, in order, applied as one batch with the
+/// effects of applying them one by one: the batch's customers are written
+/// with one statement, its transactions, enrollments, lifetime values and
+/// domain events with one or two each, and each distinct product and offer
+/// is looked up once. A launch day's postbacks cost a few statements a batch
+/// instead of a dozen each.
+pub async fn apply_purchases<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    purchases: &[(&Purchase, Source)],
+) -> Result<(), entity::Error> {
+    let seen: Vec<Option<DateTime<Utc>>> = purchases.iter().map(|(p, _)| seen_at_of(p)).collect();
+    let people: Vec<(PersonFacts, Option<DateTime<Utc>>)> = purchases
+        .iter()
+        .zip(&seen)
+        .map(|((purchase, _), seen_at)| {
+            let person = PersonFacts {
+                email: purchase.buyer.email.clone(),
+                name: purchase.buyer.name.clone(),
+                phone: purchase.buyer.phone.clone(),
+                document: purchase.buyer.document.clone(),
+                document_type: purchase.buyer.document_type.clone(),
+                hotmart_ucode: None,
             };
-            Some(
-                commerce::record_subscription(db, tenant, customer.id, &facts)
-                    .await?
-                    .subscription,
-            )
+            (person, *seen_at)
+        })
+        .collect();
+    let customers = commerce::upsert_customers(db, tenant, &people).await?;
+
+    let mut products: HashMap<String, product::Model> = HashMap::new();
+    let mut offers: HashMap<(Uuid, String), offer::Model> = HashMap::new();
+    let mut transactions = Vec::with_capacity(purchases.len());
+    let mut bought: Vec<Option<product::Model>> = Vec::with_capacity(purchases.len());
+    for (((purchase, _), seen_at), customer) in purchases.iter().zip(&seen).zip(&customers) {
+        let seen_at = *seen_at;
+        let product = match &purchase.product.hotmart_id {
+            Some(hotmart_id) => {
+                let known = products.get(hotmart_id);
+                // Looked up again only when this sale names what is still unknown.
+                let learns = known.is_none_or(|p| {
+                    (p.name.starts_with("Hotmart product ") && purchase.product.name.is_some())
+                        || (p.ucode.is_none() && purchase.product.ucode.is_some())
+                });
+                if learns && let Some(found) = product_of(db, tenant, &purchase.product).await? {
+                    products.insert(hotmart_id.clone(), found);
+                }
+                products.get(hotmart_id).cloned()
+            }
+            None => None,
+        };
+        let offer = match (&product, &purchase.offer_code) {
+            (Some(product), Some(code)) => {
+                let key = (product.id, code.clone());
+                if !offers.contains_key(&key) {
+                    let found = commerce::upsert_offer(
+                        db,
+                        tenant,
+                        product.id,
+                        code,
+                        purchase.amount,
+                        purchase.currency.as_deref(),
+                    )
+                    .await?;
+                    offers.insert(key.clone(), found);
+                }
+                offers.get(&key).cloned()
+            }
+            _ => None,
+        };
+        let subscription = match purchase
+            .subscription
+            .as_ref()
+            .and_then(|s| s.subscriber_code.clone().map(|code| (s, code)))
+        {
+            Some((details, code)) => {
+                let mut status = details.status.as_ref().map(|s| s.as_str().to_owned());
+                if purchase.kind == EventKind::PurchaseDelayed {
+                    status = Some("DELAYED".to_owned());
+                }
+                let facts = SubscriptionFacts {
+                    subscriber_code: code,
+                    status,
+                    status_at: seen_at,
+                    product_id: product.as_ref().map(|p| p.id),
+                    plan_id: details.plan_id.clone(),
+                    plan_name: details.plan_name.clone(),
+                    started_at: (purchase.recurrence_number == Some(1))
+                        .then_some(purchase.approved_date.or(purchase.order_date))
+                        .flatten(),
+                    recurring_amount: purchase.amount,
+                    currency: purchase.currency.clone(),
+                    ..SubscriptionFacts::default()
+                };
+                Some(
+                    commerce::record_subscription(db, tenant, customer.id, &facts)
+                        .await?
+                        .subscription,
+                )
+            }
+            None => None,
+        };
+        let facts = transaction_facts(
+            purchase,
+            seen_at,
+            product.as_ref(),
+            offer.as_ref(),
+            subscription.as_ref(),
+        );
+        transactions.push((customer.id, facts));
+        bought.push(product);
+    }
+    let changes = commerce::record_transactions(db, tenant, &transactions, supersedes).await?;
+    let refreshes: Vec<_> = purchases
+        .iter()
+        .zip(&customers)
+        .zip(&bought)
+        .filter_map(|(((purchase, _), customer), product)| {
+            product
+                .as_ref()
+                .map(|p| (customer.id, p.id, purchase.approved_date))
+        })
+        .collect();
+    commerce::refresh_enrollments(db, tenant, &refreshes).await?;
+    let mut paying: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
+    paying.sort_unstable();
+    paying.dedup();
+    commerce::recompute_ltv(db, tenant, &paying).await?;
+
+    let mut events = Vec::new();
+    for ((((purchase, source), seen_at), customer), (product, change)) in purchases
+        .iter()
+        .zip(&seen)
+        .zip(&customers)
+        .zip(bought.iter().zip(&changes))
+    {
+        for happened in purchase_happened(purchase, *seen_at, customer, product.as_ref(), change) {
+            events.push(happened.into_event(*source));
         }
-        None => None,
-    };
-    let facts = TransactionFacts {
+    }
+    domain_events::record_many(db, tenant, events).await?;
+    Ok(())
+}
+
+/// What a source says about the purchase's transaction.
+fn transaction_facts(
+    purchase: &Purchase,
+    seen_at: Option<DateTime<Utc>>,
+    product: Option<&product::Model>,
+    offer: Option<&offer::Model>,
+    subscription: Option<&subscription::Model>,
+) -> TransactionFacts {
+    TransactionFacts {
         code: purchase.transaction.clone(),
         status: Some(purchase.status.as_str().to_owned()),
         status_at: seen_at,
@@ -236,13 +341,18 @@ pub async fn apply_purchase<C: ConnectionTrait>(
         recurrence_number: purchase
             .recurrence_number
             .and_then(|n| i32::try_from(n).ok()),
-    };
-    let change = commerce::record_transaction(db, tenant, customer.id, &facts, supersedes).await?;
-    if let Some(product) = &product {
-        commerce::refresh_enrollment(db, tenant, customer.id, product.id, purchase.approved_date)
-            .await?;
     }
-    commerce::recompute_ltv(db, tenant, customer.id).await?;
+}
+
+/// The domain events one applied purchase records.
+fn purchase_happened(
+    purchase: &Purchase,
+    seen_at: Option<DateTime<Utc>>,
+    customer: &customer::Model,
+    product: Option<&product::Model>,
+    change: &commerce::TransactionChange,
+) -> Vec<Happened> {
+    let mut happened = Vec::new();
     if !change.status_changed {
         // A billet event arriving after the payment it led to: the sale was
         // still recovered, whatever order the events came in.
@@ -266,22 +376,16 @@ pub async fn apply_purchase<C: ConnectionTrait>(
                 } else {
                     change.transaction.last_event_at
                 };
-                emit(
-                    db,
-                    tenant,
-                    source,
-                    Happened {
-                        customer_id: Some(customer.id),
-                        event_type,
-                        dedupe_key: key,
-                        occurred_at: at,
-                        data: data.clone(),
-                    },
-                )
-                .await?;
+                happened.push(Happened {
+                    customer_id: Some(customer.id),
+                    event_type,
+                    dedupe_key: key,
+                    occurred_at: at,
+                    data: data.clone(),
+                });
             }
         }
-        return Ok(());
+        return happened;
     }
     let stored = PurchaseStatus::parse(&change.transaction.status);
     let data = json!({
@@ -295,19 +399,13 @@ pub async fn apply_purchase<C: ConnectionTrait>(
     });
     if let Some(event_type) = purchase_event_type(&stored) {
         let key = format!("transaction:{}:{event_type}", change.transaction.code);
-        emit(
-            db,
-            tenant,
-            source,
-            Happened {
-                customer_id: Some(customer.id),
-                event_type,
-                dedupe_key: key,
-                occurred_at: seen_at,
-                data: data.clone(),
-            },
-        )
-        .await?;
+        happened.push(Happened {
+            customer_id: Some(customer.id),
+            event_type,
+            dedupe_key: key,
+            occurred_at: seen_at,
+            data: data.clone(),
+        });
     }
     let was_pending = change.previous_status.as_deref().is_some_and(|s| {
         matches!(
@@ -317,21 +415,15 @@ pub async fn apply_purchase<C: ConnectionTrait>(
     });
     if stored.is_revenue() && was_pending {
         let key = format!("transaction:{}:sale_recovered", change.transaction.code);
-        emit(
-            db,
-            tenant,
-            source,
-            Happened {
-                customer_id: Some(customer.id),
-                event_type: "sale_recovered",
-                dedupe_key: key,
-                occurred_at: seen_at,
-                data,
-            },
-        )
-        .await?;
+        happened.push(Happened {
+            customer_id: Some(customer.id),
+            event_type: "sale_recovered",
+            dedupe_key: key,
+            occurred_at: seen_at,
+            data,
+        });
     }
-    Ok(())
+    happened
 }
 
 pub async fn apply_cart_abandoned<C: ConnectionTrait>(
