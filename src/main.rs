@@ -7,6 +7,13 @@ use migration::{Migrator, MigratorTrait};
 use tokio::sync::watch;
 use uuid::Uuid;
 
+/// A request allocates and frees many small buffers (bodies, JSON values,
+/// query arguments); mimalloc serves them with less of the CPU than the
+/// system allocator, which under load spent a fifth of jornada's time in
+/// `malloc` and `free`.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "jornada",
