@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Func, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TryIntoModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Iterable,
+    QueryFilter, Set, TryIntoModel,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -493,8 +493,8 @@ where
 /// [`record_transaction`] for a batch of `(customer, facts)`, in order: the
 /// stored rows are read once (locked), every fact is merged in turn exactly
 /// as one call per fact would, and the result is written with one INSERT for
-/// the new codes and one UPDATE per stored row the batch touched. Answers one
-/// change per fact, in order.
+/// the new codes and one for the stored rows the batch changed (an upsert
+/// that rewrites them). Answers one change per fact, in order.
 ///
 /// A code another writer inserts between the read and the INSERT fails the
 /// call (`Error::Conflict`); the caller retries, and then finds the row.
@@ -577,12 +577,28 @@ where
             ));
         }
     }
-    for code in &touched {
-        stored[code]
-            .clone()
-            .into_active_model()
-            .reset_all()
-            .update(db)
+    if !touched.is_empty() {
+        // The stored rows the batch changed (read locked above), rewritten
+        // in one statement.
+        let rows = touched
+            .iter()
+            .map(|code| stored[code].clone().into_active_model().reset_all());
+        let merged = transaction::Column::iter().filter(|c| {
+            !matches!(
+                c,
+                transaction::Column::Id
+                    | transaction::Column::WorkspaceId
+                    | transaction::Column::Code
+                    | transaction::Column::CreatedAt
+            )
+        });
+        let conflict =
+            OnConflict::columns([transaction::Column::WorkspaceId, transaction::Column::Code])
+                .update_columns(merged)
+                .to_owned();
+        transaction::Entity::insert_many(rows)
+            .on_conflict(conflict)
+            .exec_without_returning(db)
             .await?;
     }
     Ok(changes)
@@ -885,7 +901,6 @@ pub async fn refresh_enrollments<C: ConnectionTrait>(
         .into_iter()
         .map(|e| ((e.customer_id, e.product_id), e))
         .collect();
-    let stored: std::collections::HashSet<(Uuid, Uuid)> = enrollments.keys().copied().collect();
     let now = Utc::now();
     let mut written: Vec<(Uuid, Uuid)> = Vec::new();
     let mut changes = Vec::with_capacity(refreshes.len());
@@ -910,35 +925,26 @@ pub async fn refresh_enrollments<C: ConnectionTrait>(
         }
         changes.push(change);
     }
-    let (updates, inserts): (Vec<_>, Vec<_>) =
-        written.into_iter().partition(|key| stored.contains(key));
-    if !inserts.is_empty() {
-        let count = inserts.len() as u64;
-        let rows = inserts
+    if !written.is_empty() {
+        // New and changed enrollments in one statement; a refresh changes
+        // only these columns of a stored one.
+        let rows = written
             .iter()
             .map(|key| enrollments[key].clone().into_active_model().reset_all());
         let conflict = OnConflict::columns([
             enrollment::Column::CustomerId,
             enrollment::Column::ProductId,
         ])
-        .do_nothing()
+        .update_columns([
+            enrollment::Column::AccessStatus,
+            enrollment::Column::TransactionId,
+            enrollment::Column::StartsAt,
+            enrollment::Column::UpdatedAt,
+        ])
         .to_owned();
-        let inserted = enrollment::Entity::insert_many(rows)
+        enrollment::Entity::insert_many(rows)
             .on_conflict(conflict)
             .exec_without_returning(db)
-            .await?;
-        if inserted != count {
-            return Err(Error::Conflict(
-                "an enrollment was recorded concurrently; retry".to_owned(),
-            ));
-        }
-    }
-    for key in &updates {
-        enrollments[key]
-            .clone()
-            .into_active_model()
-            .reset_all()
-            .update(db)
             .await?;
     }
     Ok(changes)

@@ -1605,9 +1605,12 @@ const CULPRIT: &str = "HP9100000099";
 async fn apply_all(app: &TestApp) -> Vec<usize> {
     let mut batches = Vec::new();
     loop {
-        let claimed = worker::hotmart::applier::apply_batch(&app.db, worker::BATCH)
-            .await
-            .expect("apply a batch");
+        let claimed = worker::hotmart::applier::apply_batch(
+            &app.db,
+            worker::batch_size(app.db.get_database_backend()),
+        )
+        .await
+        .expect("apply a batch");
         if claimed == 0 {
             return batches;
         }

@@ -33,8 +33,16 @@ pub enum Error {
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// How often an idle worker looks for work no in-process API announced.
 pub const IDLE_POLL: Duration = Duration::from_millis(500);
-/// Events claimed per batch.
-pub const BATCH: u64 = 256;
+/// Events (webhook or domain) claimed per batch. On PostgreSQL the API's
+/// inserts run beside a batch, so a large one spreads its statements over
+/// more events; SQLite has one writer, every postback arriving meanwhile
+/// waits for the whole batch to commit, so batches stay small there.
+pub fn batch_size(backend: DbBackend) -> u64 {
+    match backend {
+        DbBackend::Postgres => 256,
+        _ => 64,
+    }
+}
 /// Campaign recipients claimed per batch: the runner stores a batch's moves
 /// and messages a few statements per round, so larger batches cost little more.
 pub const RECIPIENT_BATCH: u64 = 1024;
@@ -142,7 +150,12 @@ impl Worker {
     async fn apply_webhook_events(self, mut stopped: watch::Receiver<bool>) {
         while !*stopped.borrow() {
             self.queue.give_way_to_inbound(GIVE_WAY).await;
-            match hotmart::applier::apply_batch(&self.db, BATCH).await {
+            match hotmart::applier::apply_batch(
+                &self.db,
+                batch_size(self.db.get_database_backend()),
+            )
+            .await
+            {
                 Ok(0) => {
                     tokio::select! {
                         _ = self.queue.wait(IDLE_POLL) => {}
@@ -204,7 +217,13 @@ impl Worker {
         ];
         while !*stopped.borrow() {
             self.queue.give_way_to_inbound(GIVE_WAY).await;
-            match domain_events::dispatch_batch(&self.db, &consumers, BATCH).await {
+            match domain_events::dispatch_batch(
+                &self.db,
+                &consumers,
+                batch_size(self.db.get_database_backend()),
+            )
+            .await
+            {
                 Ok(n) if n > 0 => {}
                 Ok(_) => {
                     tokio::select! {
