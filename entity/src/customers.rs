@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::prelude::Decimal;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -380,6 +381,17 @@ pub async fn record_opt_out<C: ConnectionTrait>(
     Ok(updated)
 }
 
+/// An entry for a customer's timeline.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    pub tenant: Tenant,
+    pub customer_id: Uuid,
+    pub activity_type: String,
+    pub description: Option<String>,
+    pub data: Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
 /// Appends an entry to a customer's timeline.
 pub async fn record_activity<C: ConnectionTrait>(
     db: &C,
@@ -389,19 +401,46 @@ pub async fn record_activity<C: ConnectionTrait>(
     description: Option<String>,
     data: Value,
     occurred_at: DateTime<Utc>,
-) -> Result<customer_activity::Model> {
-    Ok(customer_activity::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(tenant.workspace_id()),
-        customer_id: Set(customer_id),
-        activity_type: Set(activity_type.to_owned()),
-        description: Set(description),
-        data: Set(data),
-        occurred_at: Set(occurred_at),
-        created_at: Set(Utc::now()),
+) -> Result<()> {
+    record_activities(
+        db,
+        vec![Activity {
+            tenant,
+            customer_id,
+            activity_type: activity_type.to_owned(),
+            description,
+            data,
+            occurred_at,
+        }],
+    )
+    .await
+}
+
+/// Appends several timeline entries in one statement.
+pub async fn record_activities<C: ConnectionTrait>(
+    db: &C,
+    activities: Vec<Activity>,
+) -> Result<()> {
+    if activities.is_empty() {
+        return Ok(());
     }
-    .insert(db)
-    .await?)
+    let now = Utc::now();
+    let rows = activities
+        .into_iter()
+        .map(|activity| customer_activity::ActiveModel {
+            id: Set(new_id()),
+            workspace_id: Set(activity.tenant.workspace_id()),
+            customer_id: Set(activity.customer_id),
+            activity_type: Set(activity.activity_type),
+            description: Set(activity.description),
+            data: Set(activity.data),
+            occurred_at: Set(activity.occurred_at),
+            created_at: Set(now),
+        });
+    customer_activity::Entity::insert_many(rows)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,21 +2,22 @@
 //! later Chatwoot and tracking) and what reacts to it (campaign triggers,
 //! automation rules, the timeline).
 //!
-//! Recording is idempotent through a dedupe key; delivery is at least once,
-//! and each consumer's handling is recorded in `domain_event_deliveries` in
-//! the same transaction as its own effects, so a redelivered event is
-//! recognised and skipped.
+//! Recording is idempotent through a dedupe key; delivery is at least once.
+//! An event is marked dispatched in the same transaction as every consumer's
+//! effects; when one consumer fails and the event must come round again, the
+//! handling of those that succeeded is recorded in `domain_event_deliveries`,
+//! in that same transaction, so the redelivery skips them.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::db::{begin_write, new_id};
+use crate::db::new_id;
 use crate::entities::{domain_event, domain_event_delivery};
 use crate::error::Result;
 use crate::tenant::Tenant;
@@ -84,14 +85,14 @@ pub async fn record_many<C: ConnectionTrait>(
         .await?)
 }
 
-/// Reserves up to `limit` undelivered events for `LEASE`, oldest first.
+/// Reserves up to `limit` undelivered events for `LEASE`, counting the
+/// attempt; returns them oldest first.
 pub async fn claim_pending(
     db: &DatabaseConnection,
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Vec<domain_event::Model>> {
-    let txn = begin_write(db).await?;
-    let mut pending = domain_event::Entity::find()
+    let pending = domain_event::Entity::find()
         .filter(domain_event::Column::DispatchedAt.is_null())
         .filter(
             domain_event::Column::NextAttemptAt
@@ -100,25 +101,17 @@ pub async fn claim_pending(
         )
         .order_by_asc(domain_event::Column::RecordedAt)
         .limit(limit);
-    if db.get_database_backend() == DbBackend::Postgres {
-        pending = pending.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let events = pending.all(&txn).await?;
-    if !events.is_empty() {
-        domain_event::Entity::update_many()
-            .col_expr(
-                domain_event::Column::NextAttemptAt,
-                Expr::value(now + LEASE),
-            )
-            .col_expr(
-                domain_event::Column::Attempts,
-                Expr::col(domain_event::Column::Attempts).add(1),
-            )
-            .filter(domain_event::Column::Id.is_in(events.iter().map(|e| e.id)))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
+    let reserve = domain_event::Entity::update_many()
+        .col_expr(
+            domain_event::Column::NextAttemptAt,
+            Expr::value(now + LEASE),
+        )
+        .col_expr(
+            domain_event::Column::Attempts,
+            Expr::col(domain_event::Column::Attempts).add(1),
+        );
+    let mut events = crate::db::claim(db, pending, domain_event::Column::Id, reserve).await?;
+    events.sort_by_key(|e| (e.recorded_at, e.id));
     Ok(events)
 }
 
@@ -158,12 +151,15 @@ pub async fn mark_delivered<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Every consumer handled the event.
+/// Every consumer handled these events.
 pub async fn mark_dispatched<C: ConnectionTrait>(
     db: &C,
-    event_id: Uuid,
+    event_ids: &[Uuid],
     now: DateTime<Utc>,
 ) -> Result<()> {
+    if event_ids.is_empty() {
+        return Ok(());
+    }
     domain_event::Entity::update_many()
         .col_expr(domain_event::Column::DispatchedAt, Expr::value(now))
         .col_expr(
@@ -174,21 +170,21 @@ pub async fn mark_dispatched<C: ConnectionTrait>(
             domain_event::Column::LastError,
             Expr::value(Option::<String>::None),
         )
-        .filter(domain_event::Column::Id.eq(event_id))
+        .filter(domain_event::Column::Id.is_in(event_ids.iter().copied()))
         .exec(db)
         .await?;
     Ok(())
 }
 
 /// A consumer failed: try again after a backoff (events are never dropped).
+/// `event` is as claimed, its attempts counting this one.
 pub async fn retry_later<C: ConnectionTrait>(
     db: &C,
     event: &domain_event::Model,
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let attempts = event.attempts + 1;
-    let delay = crate::webhook_events::backoff(attempts);
+    let delay = crate::webhook_events::backoff(event.attempts);
     domain_event::Entity::update_many()
         .col_expr(
             domain_event::Column::NextAttemptAt,

@@ -4,9 +4,9 @@
 //! a campaign never changes recipients already in flight.
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LockBehavior, LockType, OnConflict, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use serde_json::{Value, json};
@@ -270,7 +270,6 @@ pub async fn claim_due(
     if !crate::db::any_row(db, due).await? {
         return Ok(Vec::new());
     }
-    let txn = begin_write(db).await?;
     let live_executions = Query::select()
         .column((campaign_execution::Entity, campaign_execution::Column::Id))
         .from(campaign_execution::Entity)
@@ -284,27 +283,18 @@ pub async fn claim_due(
         .and_where(campaign_execution::Column::Status.eq(ExecutionStatus::Running))
         .and_where(campaign::Column::Status.eq(CampaignStatus::Active))
         .to_owned();
-    let mut due = campaign_recipient::Entity::find()
+    let due = campaign_recipient::Entity::find()
         .filter(in_flight())
         .filter(campaign_recipient::Column::WakeAt.lte(now))
         .filter(campaign_recipient::Column::ExecutionId.in_subquery(live_executions))
         .order_by_asc(campaign_recipient::Column::WakeAt)
         .limit(limit);
-    if db.get_database_backend() == DbBackend::Postgres {
-        due = due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let recipients = due.all(&txn).await?;
-    if !recipients.is_empty() {
-        campaign_recipient::Entity::update_many()
-            .col_expr(
-                campaign_recipient::Column::WakeAt,
-                Expr::value(Some(now + lease)),
-            )
-            .filter(campaign_recipient::Column::Id.is_in(recipients.iter().map(|r| r.id)))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
+    let reserve = campaign_recipient::Entity::update_many().col_expr(
+        campaign_recipient::Column::WakeAt,
+        Expr::value(Some(now + lease)),
+    );
+    let mut recipients = crate::db::claim(db, due, campaign_recipient::Column::Id, reserve).await?;
+    recipients.sort_by_key(|r| r.id);
     Ok(recipients)
 }
 

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveEnum as _;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -104,16 +104,15 @@ pub async fn accept_many<C: ConnectionTrait>(
 /// Reserves up to `limit` due events (received, or failed and past their
 /// backoff) for `LEASE`, counting the attempt, the longest due first. A
 /// worker that dies holding them lets the lease run out, and another worker
-/// takes them again.
+/// takes them again. The batch comes back in arrival order.
 pub async fn claim_due(
     db: &DatabaseConnection,
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Vec<webhook_event::Model>> {
-    let txn = crate::db::begin_write(db).await?;
     // The partial index over events still to do, in due order (migration
     // `m20261202_000014_webhook_events_due_at`): a claim reads its batch and stops.
-    let mut due = webhook_event::Entity::find()
+    let due = webhook_event::Entity::find()
         .filter(crate::db::status_is(
             "webhook_events",
             [WebhookEventStatus::Received, WebhookEventStatus::Failed].map(|s| s.to_value()),
@@ -121,35 +120,18 @@ pub async fn claim_due(
         .filter(webhook_event::Column::NextAttemptAt.lte(now))
         .order_by_asc(webhook_event::Column::NextAttemptAt)
         .limit(limit);
-    if db.get_database_backend() == DbBackend::Postgres {
-        due = due.lock_with_behavior(
-            sea_orm::sea_query::LockType::Update,
-            sea_orm::sea_query::LockBehavior::SkipLocked,
+    let reserve = webhook_event::Entity::update_many()
+        .col_expr(
+            webhook_event::Column::NextAttemptAt,
+            Expr::value(now + LEASE),
+        )
+        .col_expr(
+            webhook_event::Column::Attempts,
+            Expr::col(webhook_event::Column::Attempts).add(1),
         );
-    }
-    let events = due.all(&txn).await?;
-    if !events.is_empty() {
-        webhook_event::Entity::update_many()
-            .col_expr(
-                webhook_event::Column::NextAttemptAt,
-                Expr::value(now + LEASE),
-            )
-            .col_expr(
-                webhook_event::Column::Attempts,
-                Expr::col(webhook_event::Column::Attempts).add(1),
-            )
-            .filter(webhook_event::Column::Id.is_in(events.iter().map(|e| e.id)))
-            .exec(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(events
-        .into_iter()
-        .map(|mut e| {
-            e.attempts += 1;
-            e
-        })
-        .collect())
+    let mut events = crate::db::claim(db, due, webhook_event::Column::Id, reserve).await?;
+    events.sort_by_key(|e| (e.received_at, e.id));
+    Ok(events)
 }
 
 /// Marks an event applied (`Processed`) or deliberately skipped (`Ignored`), inside the

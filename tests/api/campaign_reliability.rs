@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fakes::meta::{self, FakeMeta};
-use crate::helpers::{ApiOnlyApp, Backend, TestApp, postgres_configured, spawn_api_only};
+use crate::helpers::{ApiOnlyApp, TestApp};
 use crate::on_both_backends;
 
 /// The approved WhatsApp template every journey here sends.
@@ -531,26 +531,11 @@ async fn a_worker_killed_mid_campaign_never_sends_twice(api: ApiOnlyApp) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-mod a_worker_killed_mid_campaign {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        a_worker_killed_mid_campaign_never_sends_twice(spawn_api_only(Backend::Sqlite).await).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if !postgres_configured() {
-            eprintln!(
-                "a_worker_killed_mid_campaign: JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI"
-            );
-            return;
-        }
-        a_worker_killed_mid_campaign_never_sends_twice(spawn_api_only(Backend::Postgres).await)
-            .await;
-    }
-}
+on_both_backends!(
+    a_worker_killed_mid_campaign,
+    a_worker_killed_mid_campaign_never_sends_twice,
+    crate::helpers::spawn_api_only
+);
 
 // ---------------------------------------------------------------------------
 // 2. Pause and resume
@@ -1094,29 +1079,11 @@ async fn a_delivered_callback_settles_an_unknown_send_and_its_recipient_goes_on(
     cut.assert_sent_once();
 }
 
-mod a_delivered_callback_settles_an_unknown_send {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        a_delivered_callback_settles_an_unknown_send_and_its_recipient_goes_on(
-            spawn_api_only(Backend::Sqlite).await,
-        )
-        .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if !postgres_configured() {
-            eprintln!("JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
-            return;
-        }
-        a_delivered_callback_settles_an_unknown_send_and_its_recipient_goes_on(
-            spawn_api_only(Backend::Postgres).await,
-        )
-        .await;
-    }
-}
+on_both_backends!(
+    a_delivered_callback_settles_an_unknown_send,
+    a_delivered_callback_settles_an_unknown_send_and_its_recipient_goes_on,
+    crate::helpers::spawn_api_only
+);
 
 async fn repeated_concurrent_callbacks_move_the_recipient_once(api: ApiOnlyApp) {
     let cut = a_send_cut_short(api, "reconcilia-repetido").await;
@@ -1157,29 +1124,11 @@ async fn repeated_concurrent_callbacks_move_the_recipient_once(api: ApiOnlyApp) 
     cut.assert_sent_once();
 }
 
-mod repeated_concurrent_callbacks_move_the_recipient_once {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        repeated_concurrent_callbacks_move_the_recipient_once(
-            spawn_api_only(Backend::Sqlite).await,
-        )
-        .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if !postgres_configured() {
-            eprintln!("JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
-            return;
-        }
-        repeated_concurrent_callbacks_move_the_recipient_once(
-            spawn_api_only(Backend::Postgres).await,
-        )
-        .await;
-    }
-}
+on_both_backends!(
+    repeated_concurrent_callbacks_move_the_recipient_once,
+    repeated_concurrent_callbacks_move_the_recipient_once,
+    crate::helpers::spawn_api_only
+);
 
 async fn a_failed_callback_ends_the_unknown_recipient_failed(api: ApiOnlyApp) {
     let cut = a_send_cut_short(api, "reconcilia-falha").await;
@@ -1216,24 +1165,8 @@ async fn a_failed_callback_ends_the_unknown_recipient_failed(api: ApiOnlyApp) {
     cut.assert_sent_once();
 }
 
-mod a_failed_callback_ends_the_unknown_recipient_failed {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        a_failed_callback_ends_the_unknown_recipient_failed(spawn_api_only(Backend::Sqlite).await)
-            .await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        if !postgres_configured() {
-            eprintln!("JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
-            return;
-        }
-        a_failed_callback_ends_the_unknown_recipient_failed(
-            spawn_api_only(Backend::Postgres).await,
-        )
-        .await;
-    }
-}
+on_both_backends!(
+    a_failed_callback_ends_the_unknown_recipient_failed,
+    a_failed_callback_ends_the_unknown_recipient_failed,
+    crate::helpers::spawn_api_only
+);

@@ -166,16 +166,20 @@ pub fn postgres_configured() -> bool {
 }
 
 /// Declares `$name::sqlite` and `$name::postgres`, each running `$body(app)`
-/// on a fresh app of that backend.
+/// on a fresh app of that backend, made by `$spawn` ([`spawn_app`] unless
+/// named, e.g. [`spawn_api_only`] for a test that runs the worker itself).
 #[macro_export]
 macro_rules! on_both_backends {
     ($name:ident, $body:path) => {
+        $crate::on_both_backends!($name, $body, $crate::helpers::spawn_app);
+    };
+    ($name:ident, $body:path, $spawn:path) => {
         mod $name {
             use super::*;
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $body($crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await).await;
+                $body($spawn($crate::helpers::Backend::Sqlite).await).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +188,7 @@ macro_rules! on_both_backends {
                     eprintln!("{}: JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI", stringify!($name));
                     return;
                 }
-                $body($crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await).await;
+                $body($spawn($crate::helpers::Backend::Postgres).await).await;
             }
         }
     };

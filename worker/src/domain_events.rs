@@ -1,13 +1,16 @@
 //! Delivers recorded domain events to every consumer, at least once.
 //!
-//! A consumer handles an event inside a transaction that also records its
-//! delivery, so its database effects happen exactly once even when the event
-//! comes round again after a crash.
+//! Consumers handle events inside the transaction that marks them dispatched
+//! (or, for an event coming round again, records who already handled it), so
+//! their database effects happen exactly once even after a crash.
+
+use std::collections::HashMap;
 
 use chrono::Utc;
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
+use uuid::Uuid;
 
 use entity::Tenant;
 use entity::entities::domain_event;
@@ -17,11 +20,14 @@ use entity::entities::domain_event;
 pub trait DomainEventConsumer: Send + Sync {
     fn name(&self) -> &'static str;
 
-    /// Handles one event inside `txn`; an error rolls back and retries later.
+    /// Handles `events` (in the order they happened) inside `txn`; an error
+    /// rolls back this consumer's handling of all of them. The dispatcher
+    /// then hands them over one at a time, so only the event that fails is
+    /// retried.
     fn handle<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
-        event: &'a domain_event::Model,
+        events: &'a [&'a domain_event::Model],
     ) -> BoxFuture<'a, Result<(), entity::Error>>;
 }
 
@@ -36,35 +42,42 @@ impl DomainEventConsumer for Timeline {
     fn handle<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
-        event: &'a domain_event::Model,
+        events: &'a [&'a domain_event::Model],
     ) -> BoxFuture<'a, Result<(), entity::Error>> {
         Box::pin(async move {
-            let Some(customer_id) = event.customer_id else {
-                return Ok(());
-            };
-            let mut data = event.data.clone();
-            if let Some(object) = data.as_object_mut() {
-                object.insert("domainEventId".into(), json!(event.id));
-            }
-            entity::customers::record_activity(
-                txn,
-                Tenant::new(event.workspace_id),
-                customer_id,
-                &event.event_type,
-                None,
-                data,
-                event.occurred_at,
-            )
-            .await?;
-            Ok(())
+            let activities = events
+                .iter()
+                .filter_map(|event| {
+                    let customer_id = event.customer_id?;
+                    let mut data = event.data.clone();
+                    if let Some(object) = data.as_object_mut() {
+                        object.insert("domainEventId".into(), json!(event.id));
+                    }
+                    Some(entity::customers::Activity {
+                        tenant: Tenant::new(event.workspace_id),
+                        customer_id,
+                        activity_type: event.event_type.clone(),
+                        description: None,
+                        data,
+                        occurred_at: event.occurred_at,
+                    })
+                })
+                .collect();
+            entity::customers::record_activities(txn, activities).await
         })
     }
 }
 
-/// Claims a batch of pending events and delivers each to every consumer, in
-/// one transaction for the batch with a savepoint per delivery (a failing
-/// consumer undoes only its own handling of that event); returns how many
-/// events were fully dispatched.
+/// Claims a batch of pending events and delivers them to every consumer, in
+/// one transaction: each consumer takes the whole batch at once, in a
+/// savepoint; should that fail, it takes them one at a time, each in its own
+/// savepoint, so a failing event undoes only its own handling. Returns how
+/// many events were fully dispatched.
+///
+/// A delivery is recorded only where it must be remembered: for an event
+/// that will come round again because a consumer failed on it. An event
+/// every consumer handled is marked dispatched in the same transaction as
+/// their effects, which is record enough.
 pub async fn dispatch_batch(
     db: &DatabaseConnection,
     consumers: &[Box<dyn DomainEventConsumer>],
@@ -75,47 +88,70 @@ pub async fn dispatch_batch(
         return Ok(0);
     }
     let txn = entity::db::begin_write(db).await?;
-    let mut dispatched = 0;
-    for event in &events {
-        match deliver(&txn, consumers, event).await {
-            Ok(()) => {
-                entity::domain_events::mark_dispatched(&txn, event.id, Utc::now()).await?;
-                dispatched += 1;
-            }
-            Err(err) => {
-                tracing::warn!(domain_event_id = %event.id, event_type = %event.event_type, error = %err, "domain event delivery failed; will retry");
-                entity::domain_events::retry_later(&txn, event, &err.to_string(), Utc::now())
-                    .await?;
-            }
-        }
-    }
-    txn.commit().await?;
-    Ok(dispatched)
-}
-
-async fn deliver(
-    txn: &DatabaseTransaction,
-    consumers: &[Box<dyn DomainEventConsumer>],
-    event: &domain_event::Model,
-) -> Result<(), entity::Error> {
+    // Per event: the consumers that handled it now, and the first error.
+    let mut handled: HashMap<Uuid, Vec<&'static str>> = HashMap::new();
+    let mut failed: HashMap<Uuid, entity::Error> = HashMap::new();
     for consumer in consumers {
-        if entity::domain_events::delivered(txn, event.id, consumer.name()).await? {
+        let mut todo: Vec<&domain_event::Model> = Vec::with_capacity(events.len());
+        for event in &events {
+            // Only an event claimed before (its attempts count this claim)
+            // can have deliveries recorded by an earlier try.
+            if event.attempts > 1
+                && entity::domain_events::delivered(&txn, event.id, consumer.name()).await?
+            {
+                continue;
+            }
+            todo.push(event);
+        }
+        if todo.is_empty() {
             continue;
         }
-        let savepoint = txn.begin().await?;
-        let handled = match consumer.handle(&savepoint, event).await {
+        let together = txn.begin().await?;
+        match consumer.handle(&together, &todo).await {
             Ok(()) => {
-                entity::domain_events::mark_delivered(&savepoint, event.id, consumer.name()).await
+                together.commit().await?;
+                for event in &todo {
+                    handled.entry(event.id).or_default().push(consumer.name());
+                }
+                continue;
             }
-            Err(err) => Err(err),
-        };
-        match handled {
-            Ok(()) => savepoint.commit().await?,
             Err(err) => {
-                savepoint.rollback().await?;
-                return Err(err);
+                together.rollback().await?;
+                tracing::debug!(consumer = consumer.name(), events = todo.len(), error = %err, "delivering domain events together failed; delivering them one by one");
+            }
+        }
+        for event in todo {
+            let alone = txn.begin().await?;
+            match consumer.handle(&alone, &[event]).await {
+                Ok(()) => {
+                    alone.commit().await?;
+                    handled.entry(event.id).or_default().push(consumer.name());
+                }
+                Err(err) => {
+                    alone.rollback().await?;
+                    tracing::warn!(domain_event_id = %event.id, event_type = %event.event_type, consumer = consumer.name(), error = %err, "domain event delivery failed; will retry");
+                    failed.entry(event.id).or_insert(err);
+                }
             }
         }
     }
-    Ok(())
+    let dispatched: Vec<Uuid> = events
+        .iter()
+        .map(|e| e.id)
+        .filter(|id| !failed.contains_key(id))
+        .collect();
+    entity::domain_events::mark_dispatched(&txn, &dispatched, Utc::now()).await?;
+    for event in &events {
+        let Some(err) = failed.get(&event.id) else {
+            continue;
+        };
+        // The event comes round again: the consumers that handled it now
+        // must then be skipped.
+        for consumer in handled.get(&event.id).into_iter().flatten() {
+            entity::domain_events::mark_delivered(&txn, event.id, consumer).await?;
+        }
+        entity::domain_events::retry_later(&txn, event, &err.to_string(), Utc::now()).await?;
+    }
+    txn.commit().await?;
+    Ok(dispatched.len())
 }

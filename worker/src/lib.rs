@@ -43,6 +43,16 @@ pub fn batch_size(backend: DbBackend) -> u64 {
         _ => 64,
     }
 }
+/// Lanes a webhook batch is split into, each applied in its own transaction
+/// beside the others (events of one customer always share a lane). On
+/// PostgreSQL two keep both of the database's cores busy on one claim;
+/// SQLite has one writer, so one lane.
+pub fn applier_lanes(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => 2,
+        _ => 1,
+    }
+}
 /// Campaign recipients claimed per batch: the runner stores a batch's moves
 /// and messages a few statements per round, so larger batches cost little more.
 pub const RECIPIENT_BATCH: u64 = 1024;
@@ -70,18 +80,11 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         let (stop, stopped) = watch::channel(false);
-        // PostgreSQL hands out batches with SKIP LOCKED, so appliers run side by
-        // side; SQLite has one writer, so one applier.
-        let appliers = if self.db.get_database_backend() == DbBackend::Postgres {
-            2
-        } else {
-            1
-        };
         let mut loops = tokio::task::JoinSet::new();
-        for _ in 0..appliers {
-            let (worker, stopped) = (self.clone(), stopped.clone());
-            loops.spawn(async move { worker.apply_webhook_events(stopped).await });
-        }
+        // One applier claims for all its lanes at once; other worker processes
+        // claim beside it (PostgreSQL's claims skip each other's rows).
+        let (worker, applier_stopped) = (self.clone(), stopped.clone());
+        loops.spawn(async move { worker.apply_webhook_events(applier_stopped).await });
         // Each runner steps its batch as a sequence of statements, one
         // connection at a time; on PostgreSQL three of them keep the
         // database's cores busy (claims skip each other's locked recipients).
@@ -128,7 +131,10 @@ impl Worker {
                     .build(campaigns::schedules::tick)
             })
             .shutdown_timeout(SHUTDOWN_GRACE);
-        tracing::info!(appliers, "worker started");
+        tracing::info!(
+            applier_lanes = applier_lanes(self.db.get_database_backend()),
+            "worker started"
+        );
         let mut monitor_stopped = stopped.clone();
         let monitor_result = monitor
             .run_with_signal(async move {
@@ -148,13 +154,12 @@ impl Worker {
 
     /// Applies stored webhook events until stopped.
     async fn apply_webhook_events(self, mut stopped: watch::Receiver<bool>) {
+        let backend = self.db.get_database_backend();
+        let lanes = applier_lanes(backend);
         while !*stopped.borrow() {
             self.queue.give_way_to_inbound(GIVE_WAY).await;
-            match hotmart::applier::apply_batch(
-                &self.db,
-                batch_size(self.db.get_database_backend()),
-            )
-            .await
+            match hotmart::applier::apply_batch(&self.db, batch_size(backend) * lanes as u64, lanes)
+                .await
             {
                 Ok(0) => {
                     tokio::select! {

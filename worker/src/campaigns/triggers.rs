@@ -2,6 +2,8 @@
 //! for the customer the event is about (under its re-entry rule), and a
 //! recipient waiting for that event moves on along its `event` branch.
 
+use std::collections::BTreeMap;
+
 use chrono::Utc;
 use entity::Tenant;
 use entity::entities::enums::{CampaignStatus, ExecutionStatus, ExecutionType};
@@ -30,37 +32,61 @@ impl DomainEventConsumer for CampaignTriggers {
     fn handle<'a>(
         &'a self,
         txn: &'a DatabaseTransaction,
-        event: &'a domain_event::Model,
+        events: &'a [&'a domain_event::Model],
     ) -> BoxFuture<'a, Result<(), entity::Error>> {
         Box::pin(async move {
-            let Some(customer_id) = event.customer_id else {
-                return Ok(());
-            };
-            let tenant = Tenant::new(event.workspace_id);
-            resume_waiting(txn, tenant, customer_id, &event.event_type).await?;
-            start_triggered(txn, tenant, customer_id, event).await
+            let mut by_workspace: BTreeMap<Uuid, Vec<&domain_event::Model>> = BTreeMap::new();
+            for event in events.iter().filter(|e| e.customer_id.is_some()) {
+                by_workspace
+                    .entry(event.workspace_id)
+                    .or_default()
+                    .push(event);
+            }
+            for (workspace_id, events) in by_workspace {
+                let tenant = Tenant::new(workspace_id);
+                resume_waiting(txn, tenant, &events).await?;
+                let triggers = event_triggers(txn, tenant).await?;
+                for event in &events {
+                    for (campaign, trigger) in &triggers {
+                        if trigger.data.event.as_deref() == Some(event.event_type.as_str()) {
+                            enter(txn, tenant, campaign, trigger, event).await?;
+                        }
+                    }
+                }
+            }
+            Ok(())
         })
     }
 }
 
-/// Recipients of this customer waiting for `event_type` take their `event` branch.
+/// Recipients of these events' customers waiting for one of them take their
+/// `event` branch, on the first such event.
 async fn resume_waiting<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    customer_id: Uuid,
-    event_type: &str,
+    events: &[&domain_event::Model],
 ) -> Result<(), entity::Error> {
+    let mut customers: Vec<Uuid> = events.iter().filter_map(|e| e.customer_id).collect();
+    customers.sort_unstable();
+    customers.dedup();
     let waiting = tenant
         .select::<campaign_recipient::Entity>()
-        .filter(campaign_recipient::Column::CustomerId.eq(customer_id))
+        .filter(campaign_recipient::Column::CustomerId.is_in(customers))
         .filter(campaign_recipient::Column::Status.eq(recipient_status::WAITING))
         .all(db)
         .await?;
     let now = Utc::now();
     for recipient in waiting {
         let state = &recipient.state;
-        if state.get("await").and_then(Value::as_str) != Some("event")
-            || state.get("event").and_then(Value::as_str) != Some(event_type)
+        if state.get("await").and_then(Value::as_str) != Some("event") {
+            continue;
+        }
+        let Some(awaited) = state.get("event").and_then(Value::as_str) else {
+            continue;
+        };
+        if !events
+            .iter()
+            .any(|e| e.customer_id == Some(recipient.customer_id) && e.event_type == awaited)
         {
             continue;
         }
@@ -82,69 +108,76 @@ async fn resume_waiting<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Starts every active campaign whose trigger is this event, for this customer.
-async fn start_triggered<C: ConnectionTrait>(
+/// The active campaigns of a workspace that an event starts, with their triggers.
+async fn event_triggers<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    customer_id: Uuid,
-    event: &domain_event::Model,
-) -> Result<(), entity::Error> {
+) -> Result<Vec<(campaign::Model, EntryTrigger)>, entity::Error> {
     let active = tenant
         .select::<campaign::Entity>()
         .filter(campaign::Column::Status.eq(CampaignStatus::Active))
         .all(db)
         .await?;
+    let mut triggers = Vec::new();
     for campaign in active {
-        let Some(EntryTrigger {
-            version_id,
-            node_id,
-            data,
-        }) = entry_trigger(db, tenant, campaign.id).await?
-        else {
-            continue;
-        };
-        if data.source != TriggerSource::Event
-            || data.event.as_deref() != Some(event.event_type.as_str())
+        if let Some(trigger) = entry_trigger(db, tenant, campaign.id).await?
+            && trigger.data.source == TriggerSource::Event
         {
-            continue;
+            triggers.push((campaign, trigger));
         }
-        let earlier = tenant
-            .select::<campaign_recipient::Entity>()
-            .filter(campaign_recipient::Column::CampaignId.eq(campaign.id))
-            .filter(campaign_recipient::Column::CustomerId.eq(customer_id))
-            .order_by_desc(campaign_recipient::Column::CreatedAt)
-            .one(db)
-            .await?;
-        let may_enter = match (&earlier, &data.reentry) {
-            (None, _) => true,
-            (Some(_), Reentry::Never) => false,
-            (Some(last), Reentry::Always) => {
-                !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
-            }
-            (Some(last), Reentry::After(wait)) => {
-                !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
-                    && wait
-                        .after(last.created_at, chrono_tz::UTC)
-                        .is_some_and(|again| again <= event.occurred_at)
-            }
-        };
-        if !may_enter {
-            continue;
-        }
-        // One execution per entry wave: a customer re-entering gets a fresh
-        // execution, so its messages get fresh idempotency keys.
-        let execution = match (
-            &earlier,
-            open_execution(db, tenant, campaign.id, version_id).await?,
-        ) {
-            (None, Some(open)) => open,
-            _ => {
-                new_triggered_execution(db, tenant, &campaign, version_id, &event.event_type)
-                    .await?
-            }
-        };
-        executions::enroll(db, tenant, &execution, &[customer_id], &node_id, Utc::now()).await?;
     }
+    Ok(triggers)
+}
+
+/// Starts `campaign` for the event's customer, under its re-entry rule.
+async fn enter<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    campaign: &campaign::Model,
+    trigger: &EntryTrigger,
+    event: &domain_event::Model,
+) -> Result<(), entity::Error> {
+    let Some(customer_id) = event.customer_id else {
+        return Ok(());
+    };
+    let EntryTrigger {
+        version_id,
+        node_id,
+        data,
+    } = trigger;
+    let earlier = tenant
+        .select::<campaign_recipient::Entity>()
+        .filter(campaign_recipient::Column::CampaignId.eq(campaign.id))
+        .filter(campaign_recipient::Column::CustomerId.eq(customer_id))
+        .order_by_desc(campaign_recipient::Column::CreatedAt)
+        .one(db)
+        .await?;
+    let may_enter = match (&earlier, &data.reentry) {
+        (None, _) => true,
+        (Some(_), Reentry::Never) => false,
+        (Some(last), Reentry::Always) => {
+            !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
+        }
+        (Some(last), Reentry::After(wait)) => {
+            !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
+                && wait
+                    .after(last.created_at, chrono_tz::UTC)
+                    .is_some_and(|again| again <= event.occurred_at)
+        }
+    };
+    if !may_enter {
+        return Ok(());
+    }
+    // One execution per entry wave: a customer re-entering gets a fresh
+    // execution, so its messages get fresh idempotency keys.
+    let execution = match (
+        &earlier,
+        open_execution(db, tenant, campaign.id, *version_id).await?,
+    ) {
+        (None, Some(open)) => open,
+        _ => new_triggered_execution(db, tenant, campaign, *version_id, &event.event_type).await?,
+    };
+    executions::enroll(db, tenant, &execution, &[customer_id], node_id, Utc::now()).await?;
     Ok(())
 }
 

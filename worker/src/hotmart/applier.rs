@@ -89,15 +89,97 @@ async fn apply_decoded<C: ConnectionTrait>(
 
 /// Claims up to `limit` due events and applies them; returns how many were claimed.
 ///
-/// The purchases of a workspace (a launch day's bulk) are applied together
-/// by [`apply::apply_purchases`], in one savepoint; should that fail, each is
-/// applied on its own like every other event, so only the culprit fails.
-pub async fn apply_batch(db: &DatabaseConnection, limit: u64) -> Result<usize, entity::Error> {
+/// The batch is split by customer into `lanes` (see [`crate::applier_lanes`]),
+/// each applied in its own transaction, side by side, so the database's
+/// cores both work on one batch: one customer's events always share a lane,
+/// in arrival order, two lanes never touch the same customer, and the
+/// products and offers they share are recorded first, in one order, so the
+/// lanes do not deadlock each other.
+pub async fn apply_batch(
+    db: &DatabaseConnection,
+    limit: u64,
+    lanes: usize,
+) -> Result<usize, entity::Error> {
     let events = webhook_events::claim_due(db, limit, Utc::now()).await?;
     if events.is_empty() {
         return Ok(0);
     }
-    let mut work: Vec<_> = events.iter().map(|e| (e, decode_stored(e))).collect();
+    let decoded: Vec<_> = events.iter().map(|e| (e, decode_stored(e))).collect();
+    // An event known by something other than its customer's e-mail (a
+    // subscriber code alone) could touch any lane's rows: such a batch is
+    // applied in one.
+    let lanes = if decoded.iter().all(|(_, d)| customer_of(d).is_some()) {
+        lanes.max(1)
+    } else {
+        1
+    };
+    if lanes > 1 {
+        prepare_catalog(db, &decoded).await;
+    }
+    let mut work: Vec<Vec<Work<'_>>> = (0..lanes).map(|_| Vec::new()).collect();
+    for (event, decoded) in decoded {
+        work[lane_of(customer_of(&decoded), lanes)].push((event, decoded));
+    }
+    let applied = futures::future::join_all(
+        work.into_iter()
+            .filter(|lane| !lane.is_empty())
+            .map(|lane| apply_lane(db, lane)),
+    )
+    .await;
+    // A lane that could not commit leaves its events claimed: their lease
+    // runs out and they are claimed again.
+    applied.into_iter().collect::<Result<Vec<()>, _>>()?;
+    Ok(events.len())
+}
+
+/// Records the products and offers the batch's purchases name before its
+/// lanes run ([`apply::prepare_catalog`]). Should that fail, the lanes
+/// record them themselves, as they would anyway.
+async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
+    let mut purchases: BTreeMap<Uuid, Vec<&Purchase>> = BTreeMap::new();
+    for (event, decoded) in batch {
+        if let Ok(HotmartEvent::Purchase(purchase)) = decoded {
+            purchases
+                .entry(event.workspace_id)
+                .or_default()
+                .push(purchase);
+        }
+    }
+    if purchases.is_empty() {
+        return;
+    }
+    let prepared = async {
+        let txn = entity::db::begin_write(db).await?;
+        for (workspace_id, purchases) in &purchases {
+            apply::prepare_catalog(&txn, Tenant::new(*workspace_id), purchases).await?;
+        }
+        txn.commit().await?;
+        Ok::<_, entity::Error>(())
+    };
+    if let Err(err) = prepared.await {
+        tracing::warn!(error = %err, "recording a webhook batch's products and offers failed");
+    }
+}
+
+type Work<'a> = (&'a webhook_event::Model, Result<HotmartEvent, ApplyError>);
+
+/// The lane of a customer's events.
+fn lane_of(customer: Option<&str>, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let Some(email) = customer else {
+        return 0;
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    email.trim().to_lowercase().hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
+/// Applies one lane of a batch in one transaction.
+///
+/// The purchases of a workspace (a launch day's bulk) are applied together
+/// by [`apply::apply_purchases`], in one savepoint; should that fail, each is
+/// applied on its own like every other event, so only the culprit fails.
+async fn apply_lane(db: &DatabaseConnection, mut work: Vec<Work<'_>>) -> Result<(), entity::Error> {
     // Every applier takes its customers' rows in the same (e-mail) order, so
     // two batches running side by side wait for each other instead of
     // deadlocking. The sort is stable: one customer's events keep their order.
@@ -179,5 +261,5 @@ pub async fn apply_batch(db: &DatabaseConnection, limit: u64) -> Result<usize, e
         }
     }
     txn.commit().await?;
-    Ok(events.len())
+    Ok(())
 }

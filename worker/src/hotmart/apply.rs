@@ -7,7 +7,7 @@
 //! state change records a domain event whose dedupe key names the change, so
 //! a webhook and a sync reporting the same change record it once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
@@ -119,6 +119,69 @@ async fn product_of<C: ConnectionTrait>(
         name: product.name.clone(),
     };
     Ok(Some(commerce::upsert_product(db, tenant, &facts).await?))
+}
+
+/// Records the products and offers `purchases` name (listed in arrival
+/// order), each product and then each offer in one fixed order, so that
+/// transactions applying different customers' purchases side by side find
+/// them in place instead of creating them each in its own order — which
+/// would leave each waiting for a row the other has just inserted. What the
+/// catalogue ends with is what applying the purchases one by one leaves.
+pub async fn prepare_catalog<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    purchases: &[&Purchase],
+) -> Result<(), entity::Error> {
+    let mut products: BTreeMap<&str, ProductFacts> = BTreeMap::new();
+    for purchase in purchases {
+        let Some(hotmart_id) = &purchase.product.hotmart_id else {
+            continue;
+        };
+        let facts = products
+            .entry(hotmart_id.as_str())
+            .or_insert_with(|| ProductFacts {
+                hotmart_id: hotmart_id.clone(),
+                ucode: None,
+                name: None,
+            });
+        // The first sale to tell a name or a ucode is the one that records it.
+        facts.name = facts.name.take().or_else(|| purchase.product.name.clone());
+        facts.ucode = facts
+            .ucode
+            .take()
+            .or_else(|| purchase.product.ucode.clone());
+    }
+    let mut recorded: HashMap<&str, product::Model> = HashMap::new();
+    for (hotmart_id, facts) in &products {
+        recorded.insert(
+            hotmart_id,
+            commerce::upsert_product(db, tenant, facts).await?,
+        );
+    }
+    let mut offers: BTreeMap<(Uuid, &str), &Purchase> = BTreeMap::new();
+    for purchase in purchases {
+        let (Some(hotmart_id), Some(code)) = (&purchase.product.hotmart_id, &purchase.offer_code)
+        else {
+            continue;
+        };
+        if let Some(product) = recorded.get(hotmart_id.as_str()) {
+            offers
+                .entry((product.id, code.as_str()))
+                .or_insert(purchase);
+        }
+    }
+    for ((product_id, code), purchase) in offers {
+        commerce::upsert_offer(
+            db,
+            tenant,
+            product_id,
+            code,
+            purchase.amount,
+            purchase.currency.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// The domain event a purchase status change records.
