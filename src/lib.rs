@@ -29,6 +29,10 @@ pub async fn connect(
         .acquire_timeout(Duration::from_secs(10))
         // Statement logs would carry parameter values: personal data.
         .sqlx_logging(false)
+        // jornada's statements are short; PostgreSQL's JIT compiles any whose
+        // estimate is large (a batch's thousand index probes) and spends more
+        // compiling than running them.
+        .map_sqlx_postgres_opts(|o| o.options([("jit", "off")]))
         .map_sqlx_sqlite_opts(|o| {
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use entity::Tenant;
 use entity::entities::enums::{Channel, MessageStatus};
 use entity::entities::{customer, message};
-use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, QueryFilter, QuerySelect, Statement};
 use uuid::Uuid;
 use workflow::time::{next_time_of_day, parse_time_of_day};
 
@@ -157,6 +157,13 @@ impl SendPolicy {
         Verdict::Go
     }
 
+    /// Most messages per customer [`SendHistory::of`] reads: enough for the
+    /// frequency cap to see it is reached, and far more than the pair rate
+    /// lets through in its window.
+    fn history_limit(&self) -> u64 {
+        self.frequency_cap.map_or(0, |(cap, _)| cap + 1).max(100)
+    }
+
     /// How far back [`SendHistory::of`] must look for this policy.
     fn lookback(&self) -> Duration {
         self.frequency_cap
@@ -172,6 +179,64 @@ pub fn whatsapp_window_until(customer: &customer::Model) -> Option<DateTime<Utc>
         .and_then(|v| v.as_str())
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// A message as the send rules count it: (customer, channel, sent_at, updated_at).
+type Sent = (Uuid, Channel, Option<DateTime<Utc>>, DateTime<Utc>);
+
+/// PostgreSQL: the latest `limit` messages in `statuses` of each customer
+/// updated after `since`, looked up customer by customer through the
+/// customer index. Asked as one list, the planner weighs the status index
+/// against it by statistics a fresh or unanalysed table lacks, and may read
+/// every message sent so far for each batch; the per-customer lateral
+/// lookup costs one index probe per customer whatever the statistics say.
+async fn recent_per_customer<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    customers: &[Uuid],
+    statuses: &[MessageStatus],
+    since: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Sent>, entity::Error> {
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(customers.len() + statuses.len() + 1);
+    let mut ids = Vec::with_capacity(customers.len());
+    for customer in customers {
+        values.push((*customer).into());
+        ids.push(format!("(${}::uuid)", values.len()));
+    }
+    let mut listed = Vec::with_capacity(statuses.len());
+    for status in statuses {
+        values.push(sea_orm::ActiveEnum::to_value(status).into());
+        listed.push(format!("${}", values.len()));
+    }
+    values.push(since.into());
+    let since_param = values.len();
+    let sql = format!(
+        "SELECT m.customer_id, m.channel, m.sent_at, m.updated_at \
+         FROM (VALUES {}) AS c(id) \
+         CROSS JOIN LATERAL (SELECT customer_id, channel, sent_at, updated_at FROM messages \
+           WHERE customer_id = c.id AND status IN ({}) AND updated_at > ${since_param} \
+           ORDER BY updated_at DESC LIMIT {limit}) AS m",
+        ids.join(", "),
+        listed.join(", "),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "customer_id")?,
+                row.try_get("", "channel")?,
+                row.try_get("", "sent_at")?,
+                row.try_get("", "updated_at")?,
+            ))
+        })
+        .collect::<Result<Vec<Sent>, sea_orm::DbErr>>()
+        .map_err(Into::into)
 }
 
 /// The messages a customer was sent lately, as the send rules count them.
@@ -203,20 +268,24 @@ impl SendHistory {
             MessageStatus::Read,
             MessageStatus::Unknown,
         ];
-        // (customer, channel, sent_at, updated_at)
-        type Sent = (Uuid, Channel, Option<DateTime<Utc>>, DateTime<Utc>);
-        let rows: Vec<Sent> = message::Entity::find()
-            .select_only()
-            .column(message::Column::CustomerId)
-            .column(message::Column::Channel)
-            .column(message::Column::SentAt)
-            .column(message::Column::UpdatedAt)
-            .filter(message::Column::CustomerId.is_in(customers.iter().copied()))
-            .filter(message::Column::Status.is_in(sent))
-            .filter(message::Column::UpdatedAt.gt(now - policy.lookback()))
-            .into_tuple()
-            .all(db)
-            .await?;
+        let since = now - policy.lookback();
+        let rows = if db.get_database_backend() == DbBackend::Postgres {
+            recent_per_customer(db, customers, &sent, since, policy.history_limit()).await?
+        } else {
+            // SQLite probes the customer index for each id of the list.
+            message::Entity::find()
+                .select_only()
+                .column(message::Column::CustomerId)
+                .column(message::Column::Channel)
+                .column(message::Column::SentAt)
+                .column(message::Column::UpdatedAt)
+                .filter(message::Column::CustomerId.is_in(customers.iter().copied()))
+                .filter(message::Column::Status.is_in(sent))
+                .filter(message::Column::UpdatedAt.gt(since))
+                .into_tuple()
+                .all(db)
+                .await?
+        };
         for (customer, channel, sent_at, updated_at) in rows {
             let history = histories.entry(customer).or_default();
             history.record(channel, sent_at.unwrap_or(updated_at));

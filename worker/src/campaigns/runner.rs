@@ -536,19 +536,23 @@ impl Runner {
         self.run_walks(&mut walks).await?;
         drop(walks);
         for execution_id in executions_seen.keys() {
+            // The runner that finds a recount due takes it at once, so the
+            // runners beside it do not recount the same execution too.
             let due = {
                 let mut recounted = self.recounted();
                 if recounted.len() > 10_000 {
                     recounted.clear();
                 }
-                recounted
+                let due = recounted
                     .get(execution_id)
-                    .is_none_or(|at| at.elapsed() >= METRICS_EVERY)
+                    .is_none_or(|at| at.elapsed() >= METRICS_EVERY);
+                if due {
+                    recounted.insert(*execution_id, std::time::Instant::now());
+                }
+                due
             };
             if due || !executions::any_in_flight(&self.db, *execution_id).await? {
                 executions::refresh_execution(&self.db, *execution_id).await?;
-                self.recounted()
-                    .insert(*execution_id, std::time::Instant::now());
             }
         }
         Ok(claimed.len())
