@@ -224,3 +224,59 @@ async fn serves_on_postgresql() {
     serve_smoke(&dir, Some(&url)).await;
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The pool's connections to PostgreSQL send each statement at once: a
+/// batch statement longer than one TCP segment never waits for the server's
+/// delayed acknowledgement (Nagle's algorithm is off on their sockets).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_connections_send_without_delay() {
+    use sea_orm::ConnectionTrait;
+    if !postgres_configured() {
+        eprintln!("JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
+        return;
+    }
+    let (url, _store) = fresh_database(Backend::Postgres).await;
+    let db = jornada::connect(&url, 1).await.expect("connect");
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT inet_client_port() AS port",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let port: i32 = row.try_get("", "port").expect("port");
+    let mut found = None;
+    for descriptor in std::fs::read_dir("/proc/self/fd")
+        .expect("descriptors")
+        .flatten()
+    {
+        let Some(fd) = descriptor
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<std::os::fd::RawFd>().ok())
+        else {
+            continue;
+        };
+        if !std::fs::read_link(descriptor.path())
+            .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"))
+        {
+            continue;
+        }
+        // SAFETY: borrowed for two socket-option reads while the pool keeps
+        // its connection open; a descriptor closed meanwhile only fails them.
+        let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd);
+        let local = socket.local_addr().ok().and_then(|a| a.as_socket());
+        if local.is_some_and(|a| i32::from(a.port()) == port) {
+            found = Some(socket.tcp_nodelay().expect("TCP_NODELAY"));
+        }
+    }
+    assert_eq!(
+        found,
+        Some(true),
+        "the pool's socket (port {port}) sends without delay"
+    );
+    db.close().await.expect("close");
+}
