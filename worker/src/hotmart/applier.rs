@@ -163,14 +163,17 @@ async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
 
 type Work<'a> = (&'a webhook_event::Model, Result<HotmartEvent, ApplyError>);
 
-/// The lane of a customer's events.
+/// The lane of a customer's events, by the e-mail customers are keyed on.
 fn lane_of(customer: Option<&str>, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let Some(email) = customer else {
         return 0;
     };
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    email.trim().to_lowercase().hash(&mut hasher);
+    // An address that does not normalise fails to apply in whichever lane.
+    entity::customers::normalize_email(email)
+        .unwrap_or_else(|_| email.to_owned())
+        .hash(&mut hasher);
     (hasher.finish() % lanes as u64) as usize
 }
 
