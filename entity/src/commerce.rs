@@ -857,6 +857,22 @@ pub struct EnrollmentChange {
     pub previous_access: Option<AccessStatus>,
 }
 
+/// What an enrollment is decided from, of each purchase of the product:
+/// a customer with years of renewals has dozens, read on every refresh, so
+/// only these columns come back.
+#[derive(Debug, Clone, sea_orm::DerivePartialModel)]
+#[sea_orm(entity = "transaction::Entity")]
+struct PurchaseOfProduct {
+    id: Uuid,
+    customer_id: Uuid,
+    product_id: Option<Uuid>,
+    status: String,
+    purchased_at: Option<DateTime<Utc>>,
+    approved_at: Option<DateTime<Utc>>,
+    last_event_at: Option<DateTime<Utc>>,
+    recurrence_number: Option<i32>,
+}
+
 /// Derives each customer's access to a product from their purchases of it:
 /// the most recent settled purchase decides (an approved one grants, a
 /// refunded or charged-back one blocks). No settled purchase, no enrollment.
@@ -876,11 +892,12 @@ pub async fn refresh_enrollments<C: ConnectionTrait>(
     }
     let customers: Vec<Uuid> = refreshes.iter().map(|r| r.0).collect();
     let products: Vec<Uuid> = refreshes.iter().map(|r| r.1).collect();
-    let mut purchases: HashMap<(Uuid, Uuid), Vec<transaction::Model>> = HashMap::new();
+    let mut purchases: HashMap<(Uuid, Uuid), Vec<PurchaseOfProduct>> = HashMap::new();
     for t in tenant
         .select::<transaction::Entity>()
         .filter(transaction::Column::CustomerId.is_in(customers.clone()))
         .filter(transaction::Column::ProductId.is_in(products.clone()))
+        .into_partial_model::<PurchaseOfProduct>()
         .all(db)
         .await?
     {
@@ -957,7 +974,7 @@ fn decide_enrollment(
     tenant: Tenant,
     customer_id: Uuid,
     product_id: Uuid,
-    purchases: &[transaction::Model],
+    purchases: &[PurchaseOfProduct],
     existing: Option<&enrollment::Model>,
     starts_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,

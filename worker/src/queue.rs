@@ -2,6 +2,11 @@
 //! The database is the queue; this only shortens the wait. Workers in other
 //! processes find the same work by polling.
 //!
+//! Stored webhooks wake the applier and campaign work wakes a runner, each
+//! through its own signal: on a launch day every postback announces
+//! itself, and a runner woken by each would poll for campaign work that
+//! postbacks never bring (the webhooks bench saw 37,000 such polls in 30 s).
+//!
 //! It also lets background work give way to inbound webhooks: while the API
 //! is storing postbacks, the appliers wait a little before their next batch.
 //! On a launch day, answering Hotmart fast matters more than applying at
@@ -16,7 +21,8 @@ use tokio::sync::Notify;
 
 #[derive(Clone, Default)]
 pub struct WorkQueue {
-    arrived: Arc<Notify>,
+    webhooks: Arc<Notify>,
+    campaigns: Arc<Notify>,
     inbound: Arc<Inbound>,
 }
 
@@ -40,14 +46,25 @@ impl Drop for StoringInbound {
 }
 
 impl WorkQueue {
-    /// Called after work was durably stored.
-    pub fn notify(&self) {
-        self.arrived.notify_one();
+    /// Called after webhook events were durably stored (or put back to apply).
+    pub fn webhooks_stored(&self) {
+        self.webhooks.notify_one();
     }
 
-    /// Waits until work is announced or `at_most` passes.
-    pub async fn wait(&self, at_most: Duration) {
-        let _ = tokio::time::timeout(at_most, self.arrived.notified()).await;
+    /// Waits until stored webhook events are announced or `at_most` passes.
+    pub async fn wait_for_webhooks(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.webhooks.notified()).await;
+    }
+
+    /// Called after campaign work (recipients to step, approved sends) was
+    /// durably stored.
+    pub fn campaign_work_stored(&self) {
+        self.campaigns.notify_one();
+    }
+
+    /// Waits until campaign work is announced or `at_most` passes.
+    pub async fn wait_for_campaign_work(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.campaigns.notified()).await;
     }
 
     /// Marks inbound events as being stored until the guard is dropped.

@@ -132,7 +132,7 @@ impl AutomationMutation {
             None,
         )
         .await?;
-        app(ctx).work_queue.notify();
+        app(ctx).work_queue.campaign_work_stored();
         Ok(decided.into_iter().map(Into::into).collect())
     }
 
@@ -161,7 +161,7 @@ impl AutomationMutation {
             None,
         )
         .await?;
-        app(ctx).work_queue.notify();
+        app(ctx).work_queue.campaign_work_stored();
         Ok(decided.into_iter().map(Into::into).collect())
     }
 }

@@ -396,7 +396,7 @@ impl ExecutionMutation {
     ) -> ApiResult<Campaign> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let resumed = runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, true).await?;
-        app(ctx).work_queue.notify();
+        app(ctx).work_queue.campaign_work_stored();
         resumed.try_into()
     }
 
@@ -437,7 +437,7 @@ impl ExecutionMutation {
             None,
         )
         .await?;
-        app(ctx).work_queue.notify();
+        app(ctx).work_queue.campaign_work_stored();
         Ok(execution.into())
     }
 }

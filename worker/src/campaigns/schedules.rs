@@ -46,7 +46,7 @@ pub async fn tick(
             executions = started.len(),
             "scheduled campaign fires started"
         );
-        queue.notify();
+        queue.campaign_work_stored();
     }
     Ok(())
 }
