@@ -59,23 +59,6 @@ pub fn applier_lanes(backend: DbBackend) -> usize {
 /// Campaign recipients claimed per batch: the runner stores a batch's moves
 /// and messages a few statements per round, so larger batches cost little more.
 pub const RECIPIENT_BATCH: u64 = 1024;
-/// While postbacks are being stored, an applier waits this many times as
-/// long as its last batch took before claiming the next, so the receiver
-/// keeps about four fifths of the machine: on a launch day answering
-/// Hotmart in milliseconds comes first, and the backlog is applied as soon
-/// as the burst eases. The webhooks bench accepted about 6,500 postbacks/s
-/// while an applier gave way 200 ms a batch, and 13,500/s with no applier.
-pub const GIVE_WAY_FACTOR: u32 = 4;
-/// Bounds of that wait, so a quick batch still leaves room and a slow one
-/// never stalls application for long.
-pub const GIVE_WAY_MIN: Duration = Duration::from_millis(200);
-pub const GIVE_WAY_MAX: Duration = Duration::from_secs(2);
-
-/// How long background work waits for inbound postbacks after a batch that took `took`.
-pub fn give_way_after(took: Duration) -> Duration {
-    (took * GIVE_WAY_FACTOR).clamp(GIVE_WAY_MIN, GIVE_WAY_MAX)
-}
-
 /// The background worker of one process.
 #[derive(Clone)]
 pub struct Worker {
@@ -121,21 +104,10 @@ impl Worker {
         let (worker, dispatcher_stopped) = (self.clone(), stopped.clone());
         loops.spawn(async move { worker.dispatch_domain_events(dispatcher_stopped).await });
         if maintenance::autovacuum_is_off(&self.db).await? {
-            tracing::warn!(
-                "autovacuum is off on the database server: the worker analyzes and vacuums jornada's tables itself"
-            );
-            let (db, mut maintenance_stopped) = (self.db.clone(), stopped.clone());
-            loops.spawn(async move {
-                while !*maintenance_stopped.borrow() {
-                    if let Err(err) = maintenance::refresh_statistics(&db).await {
-                        tracing::error!(error = %err, "refreshing table statistics failed");
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(maintenance::EVERY) => {}
-                        _ = maintenance_stopped.changed() => {}
-                    }
-                }
-            });
+            loops.spawn(maintenance::keep_statistics(
+                self.db.clone(),
+                stopped.clone(),
+            ));
         }
 
         let segment_schedule = cron::Schedule::from_str(customers::SEGMENT_REFRESH_SCHEDULE)
@@ -193,14 +165,19 @@ impl Worker {
     async fn apply_webhook_events(self, mut stopped: watch::Receiver<bool>) {
         let backend = self.db.get_database_backend();
         let lanes = applier_lanes(backend);
-        let mut took = Duration::ZERO;
+        let mut last_batch = Duration::ZERO;
         while !*stopped.borrow() {
-            self.queue.give_way_to_inbound(give_way_after(took)).await;
-            let started = std::time::Instant::now();
-            let applied =
-                hotmart::applier::apply_batch(&self.db, batch_size(backend) * lanes as u64, lanes)
-                    .await;
-            took = started.elapsed();
+            let applied = self
+                .queue
+                .in_turn_with_inbound(
+                    &mut last_batch,
+                    hotmart::applier::apply_batch(
+                        &self.db,
+                        batch_size(backend) * lanes as u64,
+                        lanes,
+                    ),
+                )
+                .await;
             match applied {
                 Ok(0) => {
                     tokio::select! {
@@ -261,17 +238,19 @@ impl Worker {
             Box::new(domain_events::Timeline),
             Box::new(campaigns::triggers::CampaignTriggers),
         ];
-        let mut took = Duration::ZERO;
+        let mut last_batch = Duration::ZERO;
         while !*stopped.borrow() {
-            self.queue.give_way_to_inbound(give_way_after(took)).await;
-            let started = std::time::Instant::now();
-            let dispatched = domain_events::dispatch_batch(
-                &self.db,
-                &consumers,
-                batch_size(self.db.get_database_backend()),
-            )
-            .await;
-            took = started.elapsed();
+            let dispatched = self
+                .queue
+                .in_turn_with_inbound(
+                    &mut last_batch,
+                    domain_events::dispatch_batch(
+                        &self.db,
+                        &consumers,
+                        batch_size(self.db.get_database_backend()),
+                    ),
+                )
+                .await;
             match dispatched {
                 Ok(n) if n > 0 => {}
                 Ok(_) => {

@@ -12,6 +12,7 @@
 //! every table more than a fifth dead.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use tokio::sync::watch;
 
 /// How often the worker looks at its tables' statistics.
 pub const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
@@ -27,6 +28,23 @@ const VACUUM_SHARE: f64 = 0.2;
 pub enum Upkeep {
     Analyzed,
     VacuumedAndAnalyzed,
+}
+
+/// Refreshes the statistics every [`EVERY`] until `stopped`; started by the
+/// worker where [`autovacuum_is_off`].
+pub async fn keep_statistics(db: DatabaseConnection, mut stopped: watch::Receiver<bool>) {
+    tracing::warn!(
+        "autovacuum is off on the database server: the worker analyzes and vacuums jornada's tables itself"
+    );
+    while !*stopped.borrow() {
+        if let Err(err) = refresh_statistics(&db).await {
+            tracing::error!(error = %err, "refreshing table statistics failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(EVERY) => {}
+            _ = stopped.changed() => {}
+        }
+    }
 }
 
 /// Whether the server's autovacuum is off, so that the worker must keep the
