@@ -1998,7 +1998,10 @@ async fn upkeep_refreshes_statistics_after_a_burst(served: ApiOnlyApp) {
         );
         return;
     }
-    // Each connection reports its changes to the statistics within seconds.
+    // An idle connection reports its last changes to the statistics up to
+    // ten seconds later (PostgreSQL's idle flush interval): wait for them
+    // all, so that what the upkeep sees is the whole burst.
+    tokio::time::sleep(std::time::Duration::from_secs(12)).await;
     let mut refreshed = BTreeMap::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !["webhook_events", "transactions", "customers"]
