@@ -42,6 +42,25 @@ pub fn normalize_email(raw: &str) -> Result<String> {
     Ok(email)
 }
 
+/// The e-mail as a customer is keyed on it ([`normalize_email`]), or as
+/// given when it does not normalise (such an event fails when applied).
+pub fn email_key(email: &str) -> String {
+    normalize_email(email).unwrap_or_else(|_| email.to_owned())
+}
+
+/// A stable, non-negative 31-bit hash of [`email_key`]. Stored with each
+/// inbound event, it lets appliers split the queue by customer
+/// ([`crate::webhook_events::Partition`]); it is FNV-1a, so every process
+/// and every release computes the same value.
+pub fn customer_hash(email: &str) -> i32 {
+    let hash = email_key(email)
+        .bytes()
+        .fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+    (hash >> 1) as i32
+}
+
 /// Normalises a phone number to E.164, Brazil (+55) when no country is given.
 pub fn normalize_phone(raw: &str) -> Result<String> {
     let invalid = || Error::Invalid("phone is not a valid phone number".into());
@@ -446,6 +465,22 @@ pub async fn record_activities<C: ConnectionTrait>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn customer_hash_follows_the_stored_email_and_never_changes() {
+        // FNV-1a of "ana@exemplo.com", shifted to 31 bits: stored values
+        // must keep meaning the same customer in every release.
+        assert_eq!(customer_hash("ana@exemplo.com"), 0x198f_c90f);
+        assert_eq!(
+            customer_hash(" Ana@Exemplo.COM "),
+            customer_hash("ana@exemplo.com")
+        );
+        assert_ne!(
+            customer_hash("ana@exemplo.com"),
+            customer_hash("ana2@exemplo.com")
+        );
+        assert!(customer_hash("not an address") >= 0);
+    }
 
     #[test]
     fn phones_become_e164_with_brazil_as_default() {

@@ -8,10 +8,10 @@
 //! handling of those that succeeded is recorded in `domain_event_deliveries`,
 //! in that same transaction, so the redelivery skips them.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Set,
 };
 use serde_json::Value;
@@ -21,8 +21,6 @@ use crate::db::new_id;
 use crate::entities::{domain_event, domain_event_delivery};
 use crate::error::Result;
 use crate::tenant::Tenant;
-
-pub const LEASE: Duration = Duration::seconds(60);
 
 /// A domain event about to be recorded.
 #[derive(Debug, Clone)]
@@ -85,32 +83,35 @@ pub async fn record_many<C: ConnectionTrait>(
         .await?)
 }
 
-/// Reserves up to `limit` undelivered events for `LEASE`, counting the
-/// attempt; returns them oldest first.
-pub async fn claim_pending(
-    db: &DatabaseConnection,
-    limit: u64,
-    now: DateTime<Utc>,
-) -> Result<Vec<domain_event::Model>> {
-    let pending = domain_event::Entity::find()
+/// The undelivered events whose next try, if any, is due.
+fn pending(now: DateTime<Utc>) -> sea_orm::Select<domain_event::Entity> {
+    domain_event::Entity::find()
         .filter(domain_event::Column::DispatchedAt.is_null())
         .filter(
             domain_event::Column::NextAttemptAt
                 .is_null()
                 .or(domain_event::Column::NextAttemptAt.lte(now)),
         )
+}
+
+/// Whether any event waits for delivery, read without taking anything: on
+/// SQLite an idle dispatcher asks before it takes the one writer.
+pub async fn any_pending<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<bool> {
+    Ok(crate::db::any_row(db, pending(now)).await?)
+}
+
+/// Takes up to `limit` undelivered events for `txn` to deliver
+/// ([`crate::db::take`]), oldest first: every consumer's effects, and the
+/// events marked dispatched, commit together or not at all.
+pub async fn claim_pending(
+    txn: &DatabaseTransaction,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<domain_event::Model>> {
+    let picked = pending(now)
         .order_by_asc(domain_event::Column::RecordedAt)
         .limit(limit);
-    let reserve = domain_event::Entity::update_many()
-        .col_expr(
-            domain_event::Column::NextAttemptAt,
-            Expr::value(now + LEASE),
-        )
-        .col_expr(
-            domain_event::Column::Attempts,
-            Expr::col(domain_event::Column::Attempts).add(1),
-        );
-    let mut events = crate::db::claim(db, pending, domain_event::Column::Id, reserve).await?;
+    let mut events = crate::db::take(txn, picked).await?;
     events.sort_by_key(|e| (e.recorded_at, e.id));
     Ok(events)
 }
@@ -151,7 +152,12 @@ pub async fn mark_delivered<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Every consumer handled these events.
+/// One more try at delivering an event.
+fn one_more_attempt() -> sea_orm::sea_query::SimpleExpr {
+    Expr::col(domain_event::Column::Attempts).add(1)
+}
+
+/// Every consumer handled these events (on this try).
 pub async fn mark_dispatched<C: ConnectionTrait>(
     db: &C,
     event_ids: &[Uuid],
@@ -162,6 +168,7 @@ pub async fn mark_dispatched<C: ConnectionTrait>(
     }
     domain_event::Entity::update_many()
         .col_expr(domain_event::Column::DispatchedAt, Expr::value(now))
+        .col_expr(domain_event::Column::Attempts, one_more_attempt())
         .col_expr(
             domain_event::Column::NextAttemptAt,
             Expr::value(Option::<DateTime<Utc>>::None),
@@ -177,15 +184,16 @@ pub async fn mark_dispatched<C: ConnectionTrait>(
 }
 
 /// A consumer failed: try again after a backoff (events are never dropped).
-/// `event` is as claimed, its attempts counting this one.
+/// `event` is as taken, its attempts counting the tries before this one.
 pub async fn retry_later<C: ConnectionTrait>(
     db: &C,
     event: &domain_event::Model,
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let delay = crate::webhook_events::backoff(event.attempts);
+    let delay = crate::webhook_events::backoff(event.attempts + 1);
     domain_event::Entity::update_many()
+        .col_expr(domain_event::Column::Attempts, one_more_attempt())
         .col_expr(
             domain_event::Column::NextAttemptAt,
             Expr::value(Some(now + delay)),

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveEnum as _;
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -22,8 +22,6 @@ pub const HOTMART: &str = "hotmart";
 
 /// Attempts before an event is declared dead.
 pub const MAX_ATTEMPTS: i32 = 8;
-/// How long a claimed event is reserved for the worker that claimed it.
-pub const LEASE: Duration = Duration::seconds(60);
 const MAX_ERROR_LEN: usize = 2000;
 
 /// The outcome of storing an inbound event.
@@ -41,6 +39,8 @@ pub struct Inbound {
     pub external_id: String,
     pub event_type: String,
     pub payload: String,
+    /// [`crate::customers::customer_hash`] of the customer it names by e-mail.
+    pub customer_hash: Option<i32>,
 }
 
 /// Stores a batch of events in one statement, skipping every event whose
@@ -74,6 +74,7 @@ pub async fn accept_many<C: ConnectionTrait>(
             processed_at: Set(None),
             // Due at once.
             next_attempt_at: Set(Some(received_at)),
+            customer_hash: Set(event.customer_hash),
         });
     let inserted: HashSet<Uuid> = webhook_event::Entity::insert_many(rows)
         .on_conflict(
@@ -101,37 +102,90 @@ pub async fn accept_many<C: ConnectionTrait>(
         .collect())
 }
 
-/// Reserves up to `limit` due events (received, or failed and past their
-/// backoff) for `LEASE`, counting the attempt, the longest due first. A
-/// worker that dies holding them lets the lease run out, and another worker
-/// takes them again. The batch comes back in arrival order.
-pub async fn claim_due(
-    db: &DatabaseConnection,
-    limit: u64,
-    now: DateTime<Utc>,
-) -> Result<Vec<webhook_event::Model>> {
+/// The due events: received, or failed and past their backoff.
+fn due(now: DateTime<Utc>) -> sea_orm::Select<webhook_event::Entity> {
     // The partial index over events still to do, in due order (migration
-    // `m20261202_000014_webhook_events_due_at`): a claim reads its batch and stops.
-    let due = webhook_event::Entity::find()
+    // `m20261202_000014_webhook_events_due_at`): a pick reads its batch and stops.
+    webhook_event::Entity::find()
         .filter(crate::db::status_is(
             "webhook_events",
             [WebhookEventStatus::Received, WebhookEventStatus::Failed].map(|s| s.to_value()),
         ))
         .filter(webhook_event::Column::NextAttemptAt.lte(now))
+}
+
+/// Whether any of `partition`'s events is due, read without taking
+/// anything: on SQLite an idle applier asks before it takes the one writer.
+pub async fn any_due<C: ConnectionTrait>(
+    db: &C,
+    partition: Partition,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let mut due = due(now);
+    if let Some(mine) = partition.condition() {
+        due = due.filter(mine);
+    }
+    Ok(crate::db::any_row(db, due).await?)
+}
+
+/// The share of the queue one of several appliers running side by side
+/// takes: applier `index` of `of` takes the events whose customer hash
+/// leaves `index` divided by `of`, so two appliers never hold events of one
+/// customer; the first also takes the events that name no customer by
+/// e-mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Partition {
+    /// The whole queue, for a single applier.
+    pub const ALL: Partition = Partition { index: 0, of: 1 };
+
+    fn condition(self) -> Option<SimpleExpr> {
+        if self.of <= 1 {
+            return None;
+        }
+        let hash = Expr::col((webhook_event::Entity, webhook_event::Column::CustomerHash));
+        let mine = hash
+            .clone()
+            .modulo(i32::try_from(self.of).unwrap_or(i32::MAX))
+            .eq(i32::try_from(self.index).unwrap_or(0));
+        Some(if self.index == 0 {
+            mine.or(hash.is_null())
+        } else {
+            mine
+        })
+    }
+}
+
+/// Takes up to `limit` of `partition`'s due events, the longest due first,
+/// for `txn` to apply ([`crate::db::take`]): its commit, with the events
+/// marked [`finish`]ed or [`fail`]ed, ends the attempt; a rollback, or a
+/// worker that dies, leaves them due at once for the next applier, with no
+/// attempt counted. The batch comes back in arrival order.
+pub async fn claim_due(
+    txn: &DatabaseTransaction,
+    partition: Partition,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<webhook_event::Model>> {
+    let mut picked = due(now);
+    if let Some(mine) = partition.condition() {
+        picked = picked.filter(mine);
+    }
+    let picked = picked
         .order_by_asc(webhook_event::Column::NextAttemptAt)
         .limit(limit);
-    let reserve = webhook_event::Entity::update_many()
-        .col_expr(
-            webhook_event::Column::NextAttemptAt,
-            Expr::value(now + LEASE),
-        )
-        .col_expr(
-            webhook_event::Column::Attempts,
-            Expr::col(webhook_event::Column::Attempts).add(1),
-        );
-    let mut events = crate::db::claim(db, due, webhook_event::Column::Id, reserve).await?;
+    let mut events = crate::db::take(txn, picked).await?;
     events.sort_by_key(|e| (e.received_at, e.id));
     Ok(events)
+}
+
+/// One more attempt made on an event.
+fn one_more_attempt() -> SimpleExpr {
+    Expr::col(webhook_event::Column::Attempts).add(1)
 }
 
 /// Marks an event applied (`Processed`) or deliberately skipped (`Ignored`), inside the
@@ -157,6 +211,7 @@ pub async fn finish_many<C: ConnectionTrait>(
     }
     webhook_event::Entity::update_many()
         .col_expr(webhook_event::Column::Status, Expr::value(status))
+        .col_expr(webhook_event::Column::Attempts, one_more_attempt())
         .col_expr(webhook_event::Column::ProcessedAt, Expr::value(now))
         .col_expr(
             webhook_event::Column::NextAttemptAt,
@@ -178,23 +233,25 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds(Ord::min(30_i64 << exponent, 3600))
 }
 
-/// Records a failed attempt: retried after a backoff, or dead once attempts run out.
+/// Records a failed attempt on `event` (as taken, before this attempt):
+/// retried after a backoff, or dead once attempts run out.
 pub async fn fail<C: ConnectionTrait>(
     db: &C,
     event: &webhook_event::Model,
     error: &str,
     now: DateTime<Utc>,
 ) -> Result<WebhookEventStatus> {
-    let status = if event.attempts >= MAX_ATTEMPTS {
+    let attempts = event.attempts + 1;
+    let status = if attempts >= MAX_ATTEMPTS {
         WebhookEventStatus::Dead
     } else {
         WebhookEventStatus::Failed
     };
-    let next_attempt =
-        (status == WebhookEventStatus::Failed).then(|| now + backoff(event.attempts));
+    let next_attempt = (status == WebhookEventStatus::Failed).then(|| now + backoff(attempts));
     let error: String = error.chars().take(MAX_ERROR_LEN).collect();
     webhook_event::Entity::update_many()
         .col_expr(webhook_event::Column::Status, Expr::value(status))
+        .col_expr(webhook_event::Column::Attempts, one_more_attempt())
         .col_expr(
             webhook_event::Column::NextAttemptAt,
             Expr::value(next_attempt),
@@ -219,6 +276,7 @@ pub async fn bury<C: ConnectionTrait>(
             webhook_event::Column::Status,
             Expr::value(WebhookEventStatus::Dead),
         )
+        .col_expr(webhook_event::Column::Attempts, one_more_attempt())
         .col_expr(
             webhook_event::Column::NextAttemptAt,
             Expr::value(Option::<DateTime<Utc>>::None),

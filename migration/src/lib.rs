@@ -21,6 +21,8 @@ mod m20261124_000011_campaign_schedules;
 mod m20261201_000012_transactions_by_customer;
 mod m20261201_000013_due_work_in_order;
 mod m20261202_000014_webhook_events_due_at;
+mod m20261203_000015_domain_events_unread_indexes;
+mod m20261203_000016_webhook_events_customer_hash;
 
 pub struct Migrator;
 
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000012_transactions_by_customer::Migration),
             Box::new(m20261201_000013_due_work_in_order::Migration),
             Box::new(m20261202_000014_webhook_events_due_at::Migration),
+            Box::new(m20261203_000015_domain_events_unread_indexes::Migration),
+            Box::new(m20261203_000016_webhook_events_customer_hash::Migration),
         ]
     }
 }

@@ -539,6 +539,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             received_at: at(0),
             processed_at: Some(at(1)),
             next_attempt_at: Some(at(16)),
+            customer_hash: Some(entity::customers::customer_hash("ana@exemplo.com")),
         }
     );
     let template = round_trip!(

@@ -3,8 +3,7 @@
 //! no customer gets a message twice and every recipient ends accounted for.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use entity::Tenant;
@@ -16,7 +15,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::fakes::meta::{self, FakeMeta};
-use crate::helpers::{ApiOnlyApp, TestApp};
+use crate::helpers::{ApiOnlyApp, ChildWorker, TestApp};
 use crate::on_both_backends;
 
 /// The approved WhatsApp template every journey here sends.
@@ -297,81 +296,6 @@ async fn wait_count(app: &TestApp, table: &str, condition: &str, expected: i64) 
 // ---------------------------------------------------------------------------
 // 1. The worker SIGKILLed mid-campaign
 // ---------------------------------------------------------------------------
-
-/// A `jornada worker` child process over the test database.
-struct ChildWorker {
-    child: Child,
-    log: PathBuf,
-}
-
-impl ChildWorker {
-    fn spawn(api: &ApiOnlyApp, dir: &Path, life: usize) -> Self {
-        let log = dir.join(format!("worker-{life}.log"));
-        let stderr = std::fs::File::create(&log).expect("worker log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jornada"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("JORNADA_") {
-                command.env_remove(key);
-            }
-        }
-        let child = command
-            .arg("worker")
-            .current_dir(dir)
-            .env("RUST_LOG", "warn")
-            .env("JORNADA_DATABASE_URL", &api.database_url)
-            .env("JORNADA_SECRET_KEY", &api.secret_key_text)
-            .env("JORNADA_WORKER_LEASE_SECONDS", "2")
-            .env("JORNADA_DATA_DIR", dir.join("data"))
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("jornada worker starts");
-        Self { child, log }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill {signal} failed");
-    }
-
-    /// SIGKILL, then reap it.
-    fn kill(mut self) {
-        self.signal("-KILL");
-        self.child.wait().expect("reap the killed worker");
-    }
-
-    /// SIGTERM; true when it exited on its own with status 0.
-    async fn terminate(mut self) -> bool {
-        self.signal("-TERM");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.success();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        false
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for ChildWorker {
-    fn drop(&mut self) {
-        // A failed assertion must not leave a worker behind.
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
 
 const KILL_CUSTOMERS: usize = 150;
 const KILLS: usize = 6;

@@ -68,8 +68,9 @@ impl DomainEventConsumer for Timeline {
     }
 }
 
-/// Claims a batch of pending events and delivers them to every consumer, in
-/// one transaction: each consumer takes the whole batch at once, in a
+/// Takes a batch of pending events and delivers them to every consumer, in
+/// one transaction (a dispatcher that dies leaves them pending, and nothing
+/// of their handling stored): each consumer takes the whole batch at once, in a
 /// savepoint; should that fail, it takes them one at a time, each in its own
 /// savepoint, so a failing event undoes only its own handling. Returns how
 /// many events were fully dispatched.
@@ -83,20 +84,27 @@ pub async fn dispatch_batch(
     consumers: &[Box<dyn DomainEventConsumer>],
     limit: u64,
 ) -> Result<usize, entity::Error> {
-    let events = entity::domain_events::claim_pending(db, limit, Utc::now()).await?;
-    if events.is_empty() {
+    let now = Utc::now();
+    // As for webhooks: on SQLite an idle dispatcher looks before it takes the writer.
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite
+        && !entity::domain_events::any_pending(db, now).await?
+    {
         return Ok(0);
     }
     let txn = entity::db::begin_write(db).await?;
+    let events = entity::domain_events::claim_pending(&txn, limit, now).await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
     // Per event: the consumers that handled it now, and the first error.
     let mut handled: HashMap<Uuid, Vec<&'static str>> = HashMap::new();
     let mut failed: HashMap<Uuid, entity::Error> = HashMap::new();
     for consumer in consumers {
         let mut todo: Vec<&domain_event::Model> = Vec::with_capacity(events.len());
         for event in &events {
-            // Only an event claimed before (its attempts count this claim)
-            // can have deliveries recorded by an earlier try.
-            if event.attempts > 1
+            // Only an event that failed before can have deliveries
+            // recorded by an earlier try.
+            if event.attempts > 0
                 && entity::domain_events::delivered(&txn, event.id, consumer.name()).await?
             {
                 continue;

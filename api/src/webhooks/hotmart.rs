@@ -14,12 +14,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use entity::Tenant;
 use entity::webhook_events::{self, Accepted, Inbound};
+use entity::{Tenant, customers};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
-use worker::hotmart::events::parse_envelope;
+use worker::hotmart::events::{decode, parse_envelope};
 
 use crate::http::{AppState, error_response};
 
@@ -196,12 +196,19 @@ pub async fn receive(
             "the body is not UTF-8",
         );
     };
+    // Which customer the event is about, so appliers can split the queue
+    // by customer; an event that does not decode is stored all the same and
+    // fails, with its reason, when applied.
+    let customer_hash = decode(&envelope)
+        .ok()
+        .and_then(|event| event.customer_email().map(customers::customer_hash));
     let inbound = Inbound {
         tenant: Tenant::new(receiver.workspace_id),
         source: webhook_events::HOTMART,
         external_id: envelope.id,
         event_type: envelope.event,
         payload: payload.to_owned(),
+        customer_hash,
     };
     match state.webhook_intake.accept(inbound).await {
         Ok(Accepted::New(id)) => {

@@ -27,6 +27,9 @@ pub struct Model {
     pub received_at: DateTimeUtc,
     pub processed_at: Option<DateTimeUtc>,
     pub next_attempt_at: Option<DateTimeUtc>,
+    /// [`crate::customers::customer_hash`] of the customer the event is
+    /// about, when it names one by e-mail: appliers split the queue by it.
+    pub customer_hash: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

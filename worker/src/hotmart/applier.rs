@@ -1,6 +1,6 @@
-//! The webhook applier: claims stored events and applies a whole batch in one
-//! transaction, each event inside its own savepoint, marking it processed,
-//! ignored, retried with backoff, or dead.
+//! The webhook applier: takes stored events and applies a whole batch in the
+//! transaction that took them, each event inside its own savepoint, marking
+//! it processed, ignored, retried with backoff, or dead.
 //!
 //! One commit per batch instead of one per event is what lets a launch-day
 //! backlog drain at the speed of the statements rather than of the disk
@@ -12,8 +12,10 @@ use chrono::Utc;
 use entity::Tenant;
 use entity::entities::enums::WebhookEventStatus;
 use entity::entities::webhook_event;
-use entity::webhook_events;
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use entity::webhook_events::{self, Partition};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::apply::{self, Source};
@@ -87,54 +89,54 @@ async fn apply_decoded<C: ConnectionTrait>(
     Ok(WebhookEventStatus::Processed)
 }
 
-/// Claims up to `limit` due events and applies them; returns how many were claimed.
+/// Takes up to `limit` of `partition`'s due events and applies them in one
+/// transaction; returns how many were taken.
 ///
-/// The batch is split by customer into `lanes` (see [`crate::applier_lanes`]),
-/// each applied in its own transaction, side by side, so the database's
-/// cores both work on one batch: one customer's events always share a lane,
-/// in arrival order, two lanes never touch the same customer, and the
-/// products and offers they share are recorded first, in one order, so the
-/// lanes do not deadlock each other.
+/// On PostgreSQL several appliers run side by side (see
+/// [`crate::webhook_appliers`]), each taking its own partition of the
+/// queue, split by customer, so their batches never wait on each other's
+/// customer rows (appliers in other processes take the same partitions and
+/// skip each other's rows). An event naming no customer by e-mail (a
+/// subscriber code alone) may still meet another batch's customer; the
+/// two wait for each other, and application is order-tolerant whichever
+/// commits first. The products and offers the batches share are recorded
+/// first, each batch's in a short transaction of their own, in one fixed
+/// order.
 pub async fn apply_batch(
     db: &DatabaseConnection,
+    partition: Partition,
     limit: u64,
-    lanes: usize,
 ) -> Result<usize, entity::Error> {
-    let events = webhook_events::claim_due(db, limit, Utc::now()).await?;
+    let now = Utc::now();
+    // SQLite's write transaction takes its one writer at BEGIN: an idle
+    // applier looks first. PostgreSQL's empty pick costs less than the look.
+    if db.get_database_backend() == DbBackend::Sqlite
+        && !webhook_events::any_due(db, partition, now).await?
+    {
+        return Ok(0);
+    }
+    let txn = entity::db::begin_write(db).await?;
+    let events = webhook_events::claim_due(&txn, partition, limit, now).await?;
     if events.is_empty() {
         return Ok(0);
     }
-    let decoded: Vec<_> = events.iter().map(|e| (e, decode_stored(e))).collect();
-    // An event known by something other than its customer's e-mail (a
-    // subscriber code alone) could touch any lane's rows: such a batch is
-    // applied in one.
-    let lanes = if decoded.iter().all(|(_, d)| customer_of(d).is_some()) {
-        lanes.max(1)
-    } else {
-        1
-    };
-    if lanes > 1 {
-        prepare_catalog(db, &decoded).await;
+    let mut work: Vec<Work<'_>> = events.iter().map(|e| (e, decode_stored(e))).collect();
+    // SQLite's one writer applies one batch at a time, and a second write
+    // transaction would wait for this one.
+    if db.get_database_backend() == DbBackend::Postgres {
+        prepare_catalog(db, &work).await;
     }
-    let mut work: Vec<Vec<Work<'_>>> = (0..lanes).map(|_| Vec::new()).collect();
-    for (event, decoded) in decoded {
-        work[lane_of(customer_of(&decoded), lanes)].push((event, decoded));
-    }
-    let applied = futures::future::join_all(
-        work.into_iter()
-            .filter(|lane| !lane.is_empty())
-            .map(|lane| apply_lane(db, lane)),
-    )
-    .await;
-    // A lane that could not commit leaves its events claimed: their lease
-    // runs out and they are claimed again.
-    applied.into_iter().collect::<Result<Vec<()>, _>>()?;
+    // Every applier takes its customers' rows in the same (e-mail) order.
+    // The sort is stable: one customer's events keep their order.
+    work.sort_by_cached_key(|(_, decoded)| customer_of(decoded).map(entity::customers::email_key));
+    apply_taken(&txn, work).await?;
+    txn.commit().await?;
     Ok(events.len())
 }
 
-/// Records the products and offers the batch's purchases name before its
-/// lanes run ([`apply::prepare_catalog`]). Should that fail, the lanes
-/// record them themselves, as they would anyway.
+/// Records the products and offers the batch's purchases name before it is
+/// applied ([`apply::prepare_catalog`]). Should that fail, applying records
+/// them, as it would anyway.
 async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
     let mut purchases: BTreeMap<Uuid, Vec<&Purchase>> = BTreeMap::new();
     for (event, decoded) in batch {
@@ -163,31 +165,12 @@ async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
 
 type Work<'a> = (&'a webhook_event::Model, Result<HotmartEvent, ApplyError>);
 
-/// The lane of a customer's events, by the e-mail customers are keyed on.
-fn lane_of(customer: Option<&str>, lanes: usize) -> usize {
-    use std::hash::{Hash, Hasher};
-    let Some(email) = customer else {
-        return 0;
-    };
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    // An address that does not normalise fails to apply in whichever lane.
-    entity::customers::normalize_email(email)
-        .unwrap_or_else(|_| email.to_owned())
-        .hash(&mut hasher);
-    (hasher.finish() % lanes as u64) as usize
-}
-
-/// Applies one lane of a batch in one transaction.
+/// Applies a batch taken by `txn`, in its order.
 ///
 /// The purchases of a workspace (a launch day's bulk) are applied together
 /// by [`apply::apply_purchases`], in one savepoint; should that fail, each is
 /// applied on its own like every other event, so only the culprit fails.
-async fn apply_lane(db: &DatabaseConnection, mut work: Vec<Work<'_>>) -> Result<(), entity::Error> {
-    // Every applier takes its customers' rows in the same (e-mail) order, so
-    // two batches running side by side wait for each other instead of
-    // deadlocking. The sort is stable: one customer's events keep their order.
-    work.sort_by(|(_, a), (_, b)| customer_of(a).cmp(&customer_of(b)));
-    let txn = entity::db::begin_write(db).await?;
+async fn apply_taken(txn: &DatabaseTransaction, work: Vec<Work<'_>>) -> Result<(), entity::Error> {
     let mut purchases: BTreeMap<Uuid, Vec<(&webhook_event::Model, &Purchase)>> = BTreeMap::new();
     for (event, decoded) in &work {
         if let Ok(HotmartEvent::Purchase(purchase)) = decoded {
@@ -248,21 +231,20 @@ async fn apply_lane(db: &DatabaseConnection, mut work: Vec<Work<'_>>) -> Result<
             }
             Err(ApplyError::Undecodable(why)) => {
                 tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, error = %why, "webhook event cannot be applied");
-                webhook_events::bury(&txn, event, &why).await?;
+                webhook_events::bury(txn, event, &why).await?;
             }
             Err(ApplyError::Transient(err)) => {
                 // The cause is logged; what users see never carries database text.
                 let status = webhook_events::fail(
-                    &txn,
+                    txn,
                     event,
                     "a temporary failure while applying; it will be retried",
                     Utc::now(),
                 )
                 .await?;
-                tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, attempts = event.attempts, ?status, error = %err, "applying a webhook event failed");
+                tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, attempts = event.attempts + 1, ?status, error = %err, "applying a webhook event failed");
             }
         }
     }
-    txn.commit().await?;
     Ok(())
 }
