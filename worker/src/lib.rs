@@ -181,14 +181,10 @@ impl Worker {
     ) {
         let limit = batch_size(self.db.get_database_backend());
         let mut arrivals = self.queue.webhook_arrivals();
-        let mut last_batch = Duration::ZERO;
         while !*stopped.borrow() {
             let applied = self
                 .queue
-                .in_turn_with_inbound(
-                    &mut last_batch,
-                    hotmart::applier::apply_batch(&self.db, partition, limit),
-                )
+                .in_turn_with_inbound(hotmart::applier::apply_batch(&self.db, partition, limit))
                 .await;
             match applied {
                 Ok(0) => {
@@ -250,18 +246,14 @@ impl Worker {
             Box::new(domain_events::Timeline),
             Box::new(campaigns::triggers::CampaignTriggers),
         ];
-        let mut last_batch = Duration::ZERO;
         while !*stopped.borrow() {
             let dispatched = self
                 .queue
-                .in_turn_with_inbound(
-                    &mut last_batch,
-                    domain_events::dispatch_batch(
-                        &self.db,
-                        &consumers,
-                        batch_size(self.db.get_database_backend()),
-                    ),
-                )
+                .in_turn_with_inbound(domain_events::dispatch_batch(
+                    &self.db,
+                    &consumers,
+                    batch_size(self.db.get_database_backend()),
+                ))
                 .await;
             match dispatched {
                 Ok(n) if n > 0 => {}
