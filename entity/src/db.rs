@@ -35,6 +35,20 @@ pub async fn any_row<E: EntityTrait, C: ConnectionTrait>(
         .is_some())
 }
 
+/// Opens the write transaction a worker takes work in ([`take`]), or none
+/// when `due` has nothing for it. On SQLite, whose BEGIN takes the one
+/// writer, an idle worker looks first ([`any_row`]); on PostgreSQL an empty
+/// take costs less than the look.
+pub async fn begin_taking<E: EntityTrait>(
+    db: &DatabaseConnection,
+    due: Select<E>,
+) -> Result<Option<DatabaseTransaction>, DbErr> {
+    if db.get_database_backend() == DbBackend::Sqlite && !any_row(db, due).await? {
+        return Ok(None);
+    }
+    begin_write(db).await.map(Some)
+}
+
 /// Locks the rows `due` picks for the rest of `txn` and returns them, for
 /// work done wholly inside that transaction: its commit finishes the work
 /// and its rollback, or the death of its connection, puts the rows back at

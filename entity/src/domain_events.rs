@@ -84,7 +84,7 @@ pub async fn record_many<C: ConnectionTrait>(
 }
 
 /// The undelivered events whose next try, if any, is due.
-fn pending(now: DateTime<Utc>) -> sea_orm::Select<domain_event::Entity> {
+pub fn pending(now: DateTime<Utc>) -> sea_orm::Select<domain_event::Entity> {
     domain_event::Entity::find()
         .filter(domain_event::Column::DispatchedAt.is_null())
         .filter(
@@ -92,12 +92,6 @@ fn pending(now: DateTime<Utc>) -> sea_orm::Select<domain_event::Entity> {
                 .is_null()
                 .or(domain_event::Column::NextAttemptAt.lte(now)),
         )
-}
-
-/// Whether any event waits for delivery, read without taking anything: on
-/// SQLite an idle dispatcher asks before it takes the one writer.
-pub async fn any_pending<C: ConnectionTrait>(db: &C, now: DateTime<Utc>) -> Result<bool> {
-    Ok(crate::db::any_row(db, pending(now)).await?)
 }
 
 /// Takes up to `limit` undelivered events for `txn` to deliver

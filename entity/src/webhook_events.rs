@@ -102,32 +102,6 @@ pub async fn accept_many<C: ConnectionTrait>(
         .collect())
 }
 
-/// The due events: received, or failed and past their backoff.
-fn due(now: DateTime<Utc>) -> sea_orm::Select<webhook_event::Entity> {
-    // The partial index over events still to do, in due order (migration
-    // `m20261202_000014_webhook_events_due_at`): a pick reads its batch and stops.
-    webhook_event::Entity::find()
-        .filter(crate::db::status_is(
-            "webhook_events",
-            [WebhookEventStatus::Received, WebhookEventStatus::Failed].map(|s| s.to_value()),
-        ))
-        .filter(webhook_event::Column::NextAttemptAt.lte(now))
-}
-
-/// Whether any of `partition`'s events is due, read without taking
-/// anything: on SQLite an idle applier asks before it takes the one writer.
-pub async fn any_due<C: ConnectionTrait>(
-    db: &C,
-    partition: Partition,
-    now: DateTime<Utc>,
-) -> Result<bool> {
-    let mut due = due(now);
-    if let Some(mine) = partition.condition() {
-        due = due.filter(mine);
-    }
-    Ok(crate::db::any_row(db, due).await?)
-}
-
 /// The share of the queue one of several appliers running side by side
 /// takes: applier `index` of `of` takes the events whose customer hash
 /// leaves `index` divided by `of`, so two appliers never hold events of one
@@ -160,6 +134,22 @@ impl Partition {
     }
 }
 
+/// `partition`'s due events: received, or failed and past their backoff.
+pub fn due(partition: Partition, now: DateTime<Utc>) -> sea_orm::Select<webhook_event::Entity> {
+    // The partial index over events still to do, in due order (migration
+    // `m20261202_000014_webhook_events_due_at`): a pick reads its batch and stops.
+    let due = webhook_event::Entity::find()
+        .filter(crate::db::status_is(
+            "webhook_events",
+            [WebhookEventStatus::Received, WebhookEventStatus::Failed].map(|s| s.to_value()),
+        ))
+        .filter(webhook_event::Column::NextAttemptAt.lte(now));
+    match partition.condition() {
+        Some(mine) => due.filter(mine),
+        None => due,
+    }
+}
+
 /// Takes up to `limit` of `partition`'s due events, the longest due first,
 /// for `txn` to apply ([`crate::db::take`]): its commit, with the events
 /// marked [`finish`]ed or [`fail`]ed, ends the attempt; a rollback, or a
@@ -171,11 +161,7 @@ pub async fn claim_due(
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Vec<webhook_event::Model>> {
-    let mut picked = due(now);
-    if let Some(mine) = partition.condition() {
-        picked = picked.filter(mine);
-    }
-    let picked = picked
+    let picked = due(partition, now)
         .order_by_asc(webhook_event::Column::NextAttemptAt)
         .limit(limit);
     let mut events = crate::db::take(txn, picked).await?;

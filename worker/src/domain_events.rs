@@ -85,13 +85,9 @@ pub async fn dispatch_batch(
     limit: u64,
 ) -> Result<usize, entity::Error> {
     let now = Utc::now();
-    // As for webhooks: on SQLite an idle dispatcher looks before it takes the writer.
-    if db.get_database_backend() == sea_orm::DbBackend::Sqlite
-        && !entity::domain_events::any_pending(db, now).await?
-    {
+    let Some(txn) = entity::db::begin_taking(db, entity::domain_events::pending(now)).await? else {
         return Ok(0);
-    }
-    let txn = entity::db::begin_write(db).await?;
+    };
     let events = entity::domain_events::claim_pending(&txn, limit, now).await?;
     if events.is_empty() {
         return Ok(0);

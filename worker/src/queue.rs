@@ -38,8 +38,8 @@ const GIVE_WAY_MAX: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub struct WorkQueue {
-    /// Counts announcements of stored webhooks; each applier watches it.
-    webhooks: Arc<watch::Sender<u64>>,
+    /// Announces stored webhooks; each applier watches it.
+    webhooks: Arc<watch::Sender<()>>,
     campaigns: Arc<Notify>,
     inbound: Arc<Inbound>,
 }
@@ -47,7 +47,7 @@ pub struct WorkQueue {
 impl Default for WorkQueue {
     fn default() -> Self {
         WorkQueue {
-            webhooks: Arc::new(watch::Sender::new(0)),
+            webhooks: Arc::new(watch::Sender::new(())),
             campaigns: Arc::default(),
             inbound: Arc::default(),
         }
@@ -56,7 +56,7 @@ impl Default for WorkQueue {
 
 /// One applier's view of the announcements of stored webhooks: one made
 /// while it was busy still cuts its next wait short.
-pub struct WebhookArrivals(watch::Receiver<u64>);
+pub struct WebhookArrivals(watch::Receiver<()>);
 
 impl WebhookArrivals {
     /// Waits until stored webhook events are announced or `at_most` passes.
@@ -92,8 +92,7 @@ impl Drop for StoringInbound {
 impl WorkQueue {
     /// Called after webhook events were durably stored (or put back to apply).
     pub fn webhooks_stored(&self) {
-        self.webhooks
-            .send_modify(|announced| *announced = announced.wrapping_add(1));
+        self.webhooks.send_replace(());
     }
 
     /// Announcements of stored webhooks, for one applier to wait on.

@@ -108,14 +108,9 @@ pub async fn apply_batch(
     limit: u64,
 ) -> Result<usize, entity::Error> {
     let now = Utc::now();
-    // SQLite's write transaction takes its one writer at BEGIN: an idle
-    // applier looks first. PostgreSQL's empty pick costs less than the look.
-    if db.get_database_backend() == DbBackend::Sqlite
-        && !webhook_events::any_due(db, partition, now).await?
-    {
+    let Some(txn) = entity::db::begin_taking(db, webhook_events::due(partition, now)).await? else {
         return Ok(0);
-    }
-    let txn = entity::db::begin_write(db).await?;
+    };
     let events = webhook_events::claim_due(&txn, partition, limit, now).await?;
     if events.is_empty() {
         return Ok(0);
