@@ -53,6 +53,34 @@ pub struct Config {
     /// Seconds a worker holds a claimed recipient or send before another may
     /// take it over.
     pub worker_lease_seconds: u32,
+    /// Seconds a client has to send a request's headers (and an idle
+    /// keep-alive connection to start its next request).
+    pub http_header_timeout_seconds: u64,
+    /// Seconds a client has to send a request's body once its headers came.
+    pub http_body_timeout_seconds: u64,
+    /// Most HTTP connections served at once; more wait to be accepted.
+    pub http_max_connections: usize,
+    /// Longest lifetime of a token (`30m`, `12h`, `30d`, or seconds), for
+    /// every role. Unset: 30 days for `authenticated`, none for `service_role`.
+    pub jwt_max_ttl: Option<DurationSetting>,
+}
+
+/// A duration as configured: `30d`, `12h`, `30m`, `90s`, or plain seconds
+/// (which an environment variable hands over as a number).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DurationSetting {
+    Seconds(u64),
+    Text(String),
+}
+
+impl DurationSetting {
+    pub fn duration(&self) -> Result<std::time::Duration, String> {
+        match self {
+            DurationSetting::Seconds(seconds) => parse_duration(&seconds.to_string()),
+            DurationSetting::Text(text) => parse_duration(text),
+        }
+    }
 }
 
 impl Default for Config {
@@ -67,6 +95,10 @@ impl Default for Config {
             log_format: "text".into(),
             public_url: None,
             worker_lease_seconds: 60,
+            http_header_timeout_seconds: 10,
+            http_body_timeout_seconds: 30,
+            http_max_connections: 1024,
+            jwt_max_ttl: None,
         }
     }
 }
@@ -87,6 +119,44 @@ impl Config {
         self.public_url
             .clone()
             .unwrap_or_else(|| format!("http://{}", self.bind))
+    }
+
+    /// How patient the HTTP server is with clients, and with how many.
+    pub fn http_limits(&self) -> anyhow::Result<api::http::serve::HttpLimits> {
+        let seconds = |name: &str, value: u64| {
+            anyhow::ensure!(value > 0, "JORNADA_{name} must be at least 1 second");
+            Ok(std::time::Duration::from_secs(value))
+        };
+        anyhow::ensure!(
+            self.http_max_connections > 0,
+            "JORNADA_HTTP_MAX_CONNECTIONS must be at least 1"
+        );
+        Ok(api::http::serve::HttpLimits {
+            header_read_timeout: seconds(
+                "HTTP_HEADER_TIMEOUT_SECONDS",
+                self.http_header_timeout_seconds,
+            )?,
+            body_read_timeout: seconds(
+                "HTTP_BODY_TIMEOUT_SECONDS",
+                self.http_body_timeout_seconds,
+            )?,
+            max_connections: self.http_max_connections,
+        })
+    }
+
+    /// How long tokens may live, by role.
+    pub fn token_lifetimes(&self) -> anyhow::Result<api::auth::TokenLifetimes> {
+        let max = match &self.jwt_max_ttl {
+            None => None,
+            Some(DurationSetting::Text(text)) if text.trim().is_empty() => None,
+            Some(setting) => {
+                let max = setting
+                    .duration()
+                    .map_err(|e| anyhow::anyhow!("JORNADA_JWT_MAX_TTL: {e}"))?;
+                Some(chrono::Duration::from_std(max).context("JORNADA_JWT_MAX_TTL is too large")?)
+            }
+        };
+        Ok(api::auth::TokenLifetimes::configured(max))
     }
 
     /// The JWT secret: configured, or the development one kept in `data_dir`.
@@ -117,6 +187,30 @@ impl Config {
         entity::SecretKey::parse(text.expose())
             .map_err(|e| anyhow::anyhow!("JORNADA_SECRET_KEY: {e}"))
     }
+}
+
+/// Parses `90s`, `30m`, `12h`, `7d` (or plain seconds).
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30m, 1h or 7d"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: use s, m, h or d")),
+    };
+    number
+        .checked_mul(seconds)
+        .filter(|s| *s > 0)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("`{text}` is not a positive duration"))
 }
 
 /// Reads `data_dir/name`, creating it (mode 0600) with `generate` the first time.
@@ -158,6 +252,49 @@ fn development_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse_in_common_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("86400"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+
+    #[test]
+    fn token_lifetimes_and_http_limits_come_from_the_configuration() {
+        let defaults = Config::default();
+        assert_eq!(
+            defaults.token_lifetimes().expect("defaults"),
+            api::auth::TokenLifetimes::default()
+        );
+        assert_eq!(
+            defaults.http_limits().expect("defaults"),
+            api::http::serve::HttpLimits::default()
+        );
+        let week = Config {
+            jwt_max_ttl: Some(DurationSetting::Text("7d".into())),
+            ..Config::default()
+        };
+        let lifetimes = week.token_lifetimes().expect("7d");
+        assert_eq!(lifetimes.service_role, Some(chrono::Duration::days(7)));
+        assert_eq!(lifetimes.authenticated, Some(chrono::Duration::days(7)));
+        let bad = Config {
+            jwt_max_ttl: Some(DurationSetting::Text("a fortnight".into())),
+            ..Config::default()
+        };
+        assert!(bad.token_lifetimes().is_err());
+        let no_patience = Config {
+            http_header_timeout_seconds: 0,
+            ..Config::default()
+        };
+        assert!(no_patience.http_limits().is_err());
+    }
 
     #[test]
     fn secrets_are_redacted_and_development_ones_persist() {

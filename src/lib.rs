@@ -6,7 +6,6 @@ pub mod config;
 pub mod telemetry;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,20 +145,16 @@ pub fn api_router(
     })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves, then drains
-/// in-flight requests.
+/// Serves `router` on `listener` within `limits` until `shutdown` resolves,
+/// then drains in-flight requests.
 pub async fn serve_http(
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    limits: api::http::serve::HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("HTTP server failed")
+    api::http::serve::serve(listener, router, limits, shutdown).await;
+    Ok(())
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -48,7 +48,7 @@ enum Command {
         #[arg(long)]
         workspace: Option<Uuid>,
         /// Lifetime, e.g. 30m, 1h, 7d.
-        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        #[arg(long, default_value = "1h", value_parser = jornada::config::parse_duration)]
         ttl: Duration,
         /// The `sub` claim (who the token is for).
         #[arg(long)]
@@ -91,30 +91,6 @@ impl From<RoleArg> for api::Role {
     }
 }
 
-/// Parses `90s`, `30m`, `12h`, `7d` (or plain seconds).
-fn parse_ttl(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration such as 30m, 1h or 7d"))?;
-    let seconds = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        _ => return Err(format!("`{text}`: use s, m, h or d")),
-    };
-    number
-        .checked_mul(seconds)
-        .filter(|s| *s > 0)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("`{text}` is not a positive duration"))
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -140,8 +116,16 @@ async fn main() -> anyhow::Result<()> {
             if role == api::Role::Authenticated && workspace.is_none() {
                 anyhow::bail!("an authenticated token needs --workspace <uuid>");
             }
-            let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes());
+            let lifetimes = config.token_lifetimes()?;
             let ttl = chrono::Duration::from_std(ttl).context("ttl too large")?;
+            if let Some(max) = lifetimes.for_role(role).filter(|max| ttl > *max) {
+                anyhow::bail!(
+                    "a {} token may live at most {} hours (JORNADA_JWT_MAX_TTL)",
+                    role.as_str(),
+                    max.num_hours()
+                );
+            }
+            let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes());
             println!("{}", jwt.mint(role, workspace, sub, read_only, ttl));
             Ok(())
         }
@@ -172,7 +156,9 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
         tasks.spawn(async move { worker.run(signal).await.map_err(anyhow::Error::from) });
     }
     if with_api {
-        let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes());
+        let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes())
+            .with_lifetimes(config.token_lifetimes()?);
+        let limits = config.http_limits()?;
         let listener = tokio::net::TcpListener::bind(&config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -181,6 +167,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
         tasks.spawn(jornada::serve_http(
             listener,
             router,
+            limits,
             wait_for_stop(stopped.clone()),
         ));
         println!("jornada is listening on http://{address}");
@@ -229,20 +216,4 @@ async fn migrate(config: Config, action: MigrateAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ttls_parse_in_common_units() {
-        assert_eq!(parse_ttl("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_ttl("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(604_800)));
-        assert!(parse_ttl("0s").is_err());
-        assert!(parse_ttl("1w").is_err());
-        assert!(parse_ttl("h").is_err());
-    }
 }

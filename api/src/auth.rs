@@ -90,6 +90,61 @@ pub enum AuthError {
     MissingWorkspace,
     #[error("the token carries an unknown scope")]
     UnknownScope,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error(
+        "the token's header names critical extensions (`crit`), which jornada does not understand"
+    )]
+    CriticalHeader,
+    #[error("the token lives longer than its role allows")]
+    LivesTooLong,
+    #[error("the token's `sub` is longer than {MAX_SUBJECT_CHARS} characters")]
+    SubjectTooLong,
+}
+
+/// Longest `sub` accepted: it is written as the author of what a caller changes.
+pub const MAX_SUBJECT_CHARS: usize = 256;
+
+/// The longest a token may live, from `iat` (or, without one, from now) to
+/// `exp`, by role; `None` leaves that role's tokens unbounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    /// `authenticated` (and `anon`) tokens: a person's session.
+    pub authenticated: Option<chrono::Duration>,
+    /// `service_role` tokens: integrations, often long-lived on purpose.
+    pub service_role: Option<chrono::Duration>,
+}
+
+impl TokenLifetimes {
+    /// 30 days for a person's token, no bound for a service's.
+    pub const DEFAULT_AUTHENTICATED_DAYS: i64 = 30;
+
+    /// One bound for every role when it is configured; the defaults otherwise.
+    pub fn configured(max: Option<chrono::Duration>) -> Self {
+        match max {
+            Some(max) => TokenLifetimes {
+                authenticated: Some(max),
+                service_role: Some(max),
+            },
+            None => TokenLifetimes::default(),
+        }
+    }
+
+    pub fn for_role(&self, role: Role) -> Option<chrono::Duration> {
+        match role {
+            Role::ServiceRole => self.service_role,
+            Role::Authenticated | Role::Anon => self.authenticated,
+        }
+    }
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        TokenLifetimes {
+            authenticated: Some(chrono::Duration::days(Self::DEFAULT_AUTHENTICATED_DAYS)),
+            service_role: None,
+        }
+    }
 }
 
 /// The HS256 signing secret, shared by the server and `jornada token`.
@@ -97,6 +152,7 @@ pub enum AuthError {
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    lifetimes: TokenLifetimes,
 }
 
 impl std::fmt::Debug for JwtKeys {
@@ -105,15 +161,26 @@ impl std::fmt::Debug for JwtKeys {
     }
 }
 
-/// Clock skew tolerated on `exp`, in seconds.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 const LEEWAY_SECONDS: u64 = 5;
 
 impl JwtKeys {
+    /// Keys for `secret`, with the default [`TokenLifetimes`].
     pub fn new(secret: &[u8]) -> Self {
         JwtKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            lifetimes: TokenLifetimes::default(),
         }
+    }
+
+    pub fn with_lifetimes(mut self, lifetimes: TokenLifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    pub fn lifetimes(&self) -> TokenLifetimes {
+        self.lifetimes
     }
 
     /// Mints a token for `role`, valid for `ttl`.
@@ -147,15 +214,40 @@ impl JwtKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_aud = false;
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp"]);
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map_err(
             |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => AuthError::Expired,
+                jsonwebtoken::errors::ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 _ => AuthError::InvalidToken,
             },
         )?;
+        // jsonwebtoken reads only the header fields it knows; RFC 7515 says a
+        // `crit` jornada does not understand makes the token invalid.
+        if header_is_critical(token) {
+            return Err(AuthError::CriticalHeader);
+        }
         let claims = data.claims;
+        let now = chrono::Utc::now().timestamp();
+        let leeway = LEEWAY_SECONDS as i64;
+        if claims.iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(AuthError::NotYetValid);
+        }
         let role = Role::parse(&claims.role).ok_or(AuthError::UnknownRole)?;
+        if let Some(max) = self.lifetimes.for_role(role) {
+            let lifetime = claims.exp.saturating_sub(claims.iat.unwrap_or(now));
+            if lifetime > max.num_seconds().saturating_add(leeway) {
+                return Err(AuthError::LivesTooLong);
+            }
+        }
+        if claims
+            .sub
+            .as_deref()
+            .is_some_and(|sub| sub.chars().count() > MAX_SUBJECT_CHARS)
+        {
+            return Err(AuthError::SubjectTooLong);
+        }
         let workspace_id = match claims.workspace_id.as_deref() {
             None | Some("") => None,
             Some(text) => Some(Uuid::parse_str(text).map_err(|_| AuthError::MissingWorkspace)?),
@@ -192,6 +284,19 @@ impl JwtKeys {
     }
 }
 
+/// Whether the (already verified) token's header carries `crit`.
+fn header_is_critical(token: &str) -> bool {
+    use base64::Engine;
+    let Some(header) = token.split('.').next() else {
+        return false;
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|header| header.get("crit").is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,6 +320,39 @@ mod tests {
         assert_eq!(caller.workspace_id, Some(ws));
         assert!(caller.read_only);
         assert_eq!(caller.actor(), "agent@cs");
+    }
+
+    #[test]
+    fn lifetimes_bound_each_role_as_configured() {
+        let service_for = |days| {
+            keys().mint(
+                Role::ServiceRole,
+                None,
+                None,
+                false,
+                chrono::Duration::days(days),
+            )
+        };
+        let agent_for = |days| {
+            keys().mint(
+                Role::Authenticated,
+                Some(Uuid::new_v4()),
+                None,
+                false,
+                chrono::Duration::days(days),
+            )
+        };
+        // Defaults: 30 days for a person, no bound for a service.
+        assert!(keys().verify(&agent_for(30)).is_ok());
+        assert_eq!(keys().verify(&agent_for(31)), Err(AuthError::LivesTooLong));
+        assert!(keys().verify(&service_for(3650)).is_ok());
+        // Configured: one bound for every role.
+        let week =
+            keys().with_lifetimes(TokenLifetimes::configured(Some(chrono::Duration::days(7))));
+        assert!(week.verify(&agent_for(7)).is_ok());
+        assert_eq!(week.verify(&agent_for(8)), Err(AuthError::LivesTooLong));
+        assert!(week.verify(&service_for(7)).is_ok());
+        assert_eq!(week.verify(&service_for(8)), Err(AuthError::LivesTooLong));
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod settings;
 pub mod target_groups;
 pub mod templates;
 pub mod tenant;
+pub mod text;
 pub mod webhook_events;
 pub mod whatsapp;
 pub mod workspaces;

@@ -104,7 +104,63 @@ async fn refused_credentials_answer_401_and_run_nothing(app: TestApp) {
         &json!({"sub": "auth-test", "exp": in_an_hour()}),
     );
 
+    let now = chrono::Utc::now().timestamp();
+    let not_yet_valid = sign(
+        Algorithm::HS256,
+        secret,
+        &json!({"role": "service_role", "exp": in_an_hour(), "nbf": now + 600}),
+    );
+    let issued_in_the_future = sign(
+        Algorithm::HS256,
+        secret,
+        &json!({"role": "service_role", "exp": in_an_hour(), "iat": now + 600}),
+    );
+    let critical = {
+        let message = format!(
+            "{}.{}",
+            b64(&json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"]})),
+            b64(&serde_json::to_value(service_claims()).expect("claims"))
+        );
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(secret),
+            Algorithm::HS256,
+        )
+        .expect("sign");
+        format!("{message}.{signature}")
+    };
+    let agent_for_a_year = sign(
+        Algorithm::HS256,
+        secret,
+        &json!({"role": "authenticated", "workspace_id": a.to_string(), "iat": now, "exp": now + 365 * 86_400}),
+    );
+    let agent_for_a_year_without_iat = sign(
+        Algorithm::HS256,
+        secret,
+        &json!({"role": "authenticated", "workspace_id": a.to_string(), "exp": now + 365 * 86_400}),
+    );
+    let long_subject = sign(
+        Algorithm::HS256,
+        secret,
+        &json!({"sub": "x".repeat(api::auth::MAX_SUBJECT_CHARS + 1), "role": "service_role", "exp": in_an_hour()}),
+    );
+
     let cases: Vec<(&str, String)> = vec![
+        ("nbf ten minutes ahead", format!("Bearer {not_yet_valid}")),
+        (
+            "iat ten minutes ahead",
+            format!("Bearer {issued_in_the_future}"),
+        ),
+        ("a crit header", format!("Bearer {critical}")),
+        (
+            "authenticated for a year",
+            format!("Bearer {agent_for_a_year}"),
+        ),
+        (
+            "authenticated for a year, no iat",
+            format!("Bearer {agent_for_a_year_without_iat}"),
+        ),
+        ("a 257-character sub", format!("Bearer {long_subject}")),
         (
             "signed with another secret",
             format!(
@@ -296,6 +352,36 @@ async fn valid_tokens_answer_200(app: TestApp) {
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
         assert_eq!(answer.data("workspace")["id"], ws.as_str());
     }
+
+    // Within the bounds: a person's token for 29 days, valid since a minute
+    // ago, issued a second ahead (clock skew); a service's for ten years; a
+    // workspace id in upper case, the same workspace.
+    let now = chrono::Utc::now().timestamp();
+    let bounded = [
+        json!({"role": "authenticated", "workspace_id": ws.clone(), "iat": now + 1, "nbf": now - 60, "exp": now + 29 * 86_400}),
+        json!({"role": "authenticated", "workspace_id": ws.to_uppercase(), "sub": "s".repeat(api::auth::MAX_SUBJECT_CHARS), "exp": in_an_hour()}),
+    ];
+    for claims in bounded {
+        let token = sign(Algorithm::HS256, app.jwt_secret(), &claims);
+        let answer = app
+            .graphql(Some(&token), "{ workspace { id } }", json!({}))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{claims}: {}", answer.body);
+        assert_eq!(answer.data("workspace")["id"], ws.as_str(), "{claims}");
+    }
+    let service_for_ten_years = sign(
+        Algorithm::HS256,
+        app.jwt_secret(),
+        &json!({"role": "service_role", "iat": now, "exp": now + 3650 * 86_400}),
+    );
+    let answer = app
+        .graphql(
+            Some(&service_for_ten_years),
+            "{ workspaces { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 
     // No header at all is anon: 200 with an UNAUTHENTICATED GraphQL error.
     let anon = app.graphql(None, "{ workspace { id } }", json!({})).await;

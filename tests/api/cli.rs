@@ -93,6 +93,46 @@ fn token_mints_with_the_persisted_development_secret() {
 }
 
 #[test]
+fn token_refuses_to_mint_past_the_lifetime_a_role_allows() {
+    let dir = scratch_dir();
+    let workspace = Uuid::new_v4().to_string();
+    let agent = |ttl: &str| {
+        [
+            "token",
+            "--role",
+            "authenticated",
+            "--workspace",
+            &workspace,
+            "--ttl",
+            ttl,
+        ]
+        .map(str::to_owned)
+    };
+    let (ok, _, stderr) = run(jornada(&dir).args(agent("31d")));
+    assert!(!ok, "31 days for a person's token");
+    assert!(stderr.contains("JORNADA_JWT_MAX_TTL"), "{stderr}");
+    assert!(run(jornada(&dir).args(agent("30d"))).0);
+    let service = |ttl: &str| ["token", "--role", "service_role", "--ttl", ttl].map(str::to_owned);
+    assert!(
+        run(jornada(&dir).args(service("3650d"))).0,
+        "a service's token is unbounded by default"
+    );
+    let (ok, _, stderr) = run(jornada(&dir)
+        .env("JORNADA_JWT_MAX_TTL", "12h")
+        .args(service("13h")));
+    assert!(!ok, "bounded once configured");
+    assert!(stderr.contains("12 hours"), "{stderr}");
+    assert!(
+        run(jornada(&dir)
+            .env("JORNADA_JWT_MAX_TTL", "43200")
+            .args(service("12h")))
+        .0,
+        "the bound may be given in seconds"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn migrate_up_status_and_down() {
     let dir = scratch_dir();
     let status = |dir: &Path| run(jornada(dir).args(["migrate", "status"])).1;
@@ -279,4 +319,69 @@ async fn database_connections_send_without_delay() {
         "the pool's socket (port {port}) sends without delay"
     );
     db.close().await.expect("close");
+}
+
+/// The request that aborted `jornada serve` (a list literal nested 2,000
+/// deep), a hundred times over, in a few shapes: each is answered 400 and
+/// the process goes on serving, worker and all.
+async fn the_process_survives_a_hundred_query_bombs(database_url: Option<&str>) {
+    let dir = scratch_dir();
+    let (mut child, base) = start_serving(&dir, database_url);
+    let client = reqwest::Client::new();
+    let bombs = (0..100).map(|i| {
+        let depth = 2_000 + 37 * i;
+        let body = match i % 3 {
+            0 => crate::deep_input::nested_list_query(depth),
+            1 => serde_json::json!({"query": format!("{}{}", "{ a ".repeat(depth), "}".repeat(depth))}),
+            _ => serde_json::json!({"query": format!("{{ customers(filter: {}1{}) {{ totalCount }} }}", "{search: ".repeat(depth), "}".repeat(depth))}),
+        };
+        let request = client.post(format!("{base}/graphql")).json(&body).send();
+        async move {
+            let response = request.await.expect("the server answers every bomb");
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.expect("a JSON body");
+            (status, body)
+        }
+    });
+    for (status, body) in futures::future::join_all(bombs).await {
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "INVALID_INPUT");
+    }
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "jornada is still running"
+    );
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let answer: serde_json::Value = client
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({"query": "{ __typename }"}))
+        .send()
+        .await
+        .expect("graphql")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(answer["data"]["__typename"], "Query");
+    assert!(stop_gracefully(child), "SIGTERM still stops it cleanly");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn the_process_survives_a_hundred_query_bombs_on_sqlite() {
+    the_process_survives_a_hundred_query_bombs(None).await;
+}
+
+#[tokio::test]
+async fn the_process_survives_a_hundred_query_bombs_on_postgresql() {
+    if !postgres_configured() {
+        eprintln!("JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
+        return;
+    }
+    let (url, _store) = fresh_database(Backend::Postgres).await;
+    the_process_survives_a_hundred_query_bombs(Some(&url)).await;
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use api::http::serve::HttpLimits;
 use api::{JwtKeys, Role};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -113,6 +114,11 @@ pub async fn fresh_database(backend: Backend) -> (String, Store) {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, HttpLimits::default()).await
+}
+
+/// Like [`spawn_app`], serving HTTP within `limits`.
+pub async fn spawn_app_with(backend: Backend, limits: HttpLimits) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         jornada::telemetry::init("text");
     }
@@ -148,6 +154,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let server = tokio::spawn(jornada::serve_http(
         listener,
         router,
+        limits,
         std::future::pending(),
     ));
     TestApp {
@@ -437,6 +444,12 @@ impl TestApp {
         }
     }
 
+    /// Asserts the app still answers a query, after whatever it was put through.
+    pub async fn assert_serving(&self) {
+        let alive = self.graphql(None, "{ __typename }", json!({})).await;
+        assert_eq!(alive.data("__typename"), "Query", "the app still serves");
+    }
+
     /// Counts rows of a table matching a condition written by the test.
     pub async fn count_where(&self, table: &str, condition: &str) -> i64 {
         let backend = self.db.get_database_backend();
@@ -491,6 +504,7 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
     let server = tokio::spawn(jornada::serve_http(
         listener,
         router,
+        HttpLimits::default(),
         std::future::pending(),
     ));
     ApiOnlyApp {

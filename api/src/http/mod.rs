@@ -1,7 +1,9 @@
 //! The HTTP front door: routes, limits, request ids, metrics.
 
 pub mod metrics;
+pub mod serve;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::JwtKeys;
 use crate::graphql::JornadaSchema;
-use crate::graphql::limits::check_expansion;
+use crate::graphql::limits::{TextRefusal, check_expansion, check_text};
 use crate::graphql::loaders::RelationLoader;
 use metrics::Metrics;
 
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(render_metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(refuse_nul_in_path))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(CatchPanicLayer::custom(|_| {
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
@@ -80,12 +83,41 @@ pub fn router(state: AppState) -> Router {
                     .get(&REQUEST_ID)
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %request_id)
+                tracing::info_span!("http", method = %request.method(), path = %logged_path(request.uri().path()), request_id = %request_id)
             }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
         .with_state(state)
+}
+
+/// The path as logged: a segment spelling a UUID in any of its forms (upper
+/// case, braces, `urn:uuid:`, no hyphens) appears in its one canonical form,
+/// so a workspace's requests are found in the logs under one id.
+fn logged_path(path: &str) -> Cow<'_, str> {
+    let canonical = |segment: &str| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        (decoded.len() >= 32)
+            .then(|| uuid::Uuid::parse_str(&decoded).ok())
+            .flatten()
+    };
+    if !path.split('/').any(|segment| canonical(segment).is_some()) {
+        return Cow::Borrowed(path);
+    }
+    let segments: Vec<String> = path
+        .split('/')
+        .map(|segment| canonical(segment).map_or_else(|| segment.to_owned(), |id| id.to_string()))
+        .collect();
+    Cow::Owned(segments.join("/"))
+}
+
+/// The answer to a request whose body came too slowly (see [`serve`]).
+pub fn body_too_slow() -> Response {
+    error_response(
+        StatusCode::REQUEST_TIMEOUT,
+        "INVALID_INPUT",
+        "the request body arrived too slowly",
+    )
 }
 
 /// A GraphQL-shaped error body (`{"errors": [{message, extensions.code}]}`)
@@ -116,6 +148,7 @@ async fn graphql(
     };
     let body = match body {
         Ok(body) => body,
+        Err(rejection) if serve::body_timed_out(&rejection) => return body_too_slow(),
         Err(rejection) => {
             let status = rejection.status();
             let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -154,7 +187,9 @@ async fn graphql(
 
 /// Reads a GraphQL request (an object with a string `query`) or a batch of
 /// at most `MAX_BATCH` of them. Anything else is refused before it can run:
-/// serde would happily read `["{ query }"]` as a request.
+/// serde would happily read `["{ query }"]` as a request. So is a query
+/// text the parser must not see (see [`check_text`]), and a NUL anywhere in
+/// the request, which no stored value may hold.
 fn parse_batch(body: &[u8]) -> Result<BatchRequest, String> {
     const SHAPE: &str = "the body must be a GraphQL request: a JSON object with a string `query` and optional `variables` and `operationName`, or a list of them";
     let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| SHAPE.to_owned())?;
@@ -170,6 +205,18 @@ fn parse_batch(body: &[u8]) -> Result<BatchRequest, String> {
             }
         }
         _ => return Err(SHAPE.to_owned()),
+    }
+    let requests = match &value {
+        serde_json::Value::Array(items) => items.iter().collect(),
+        request => vec![request],
+    };
+    for request in requests {
+        if let Some(query) = request.get("query").and_then(serde_json::Value::as_str) {
+            check_text(query).map_err(|refusal| refusal.message())?;
+        }
+        if entity::text::holds_nul(request) {
+            return Err(TextRefusal::NulCharacter.message());
+        }
     }
     serde_json::from_value(value).map_err(|_| SHAPE.to_owned())
 }
@@ -256,6 +303,43 @@ async fn method_not_allowed() -> Response {
     )
 }
 
+/// A path naming a workspace, a link or anything else never holds a NUL:
+/// none is stored (PostgreSQL's text cannot hold one), so none is looked up.
+async fn refuse_nul_in_path(request: axum::extract::Request, next: middleware::Next) -> Response {
+    if request.uri().path().contains("%00") {
+        return not_found().await;
+    }
+    next.run(request).await
+}
+
 async fn not_found() -> Response {
     error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workspace_ids_are_logged_in_one_spelling() {
+        let id = "0b9c3c52-6b1e-4c57-9d6e-2f1f8e6c1a10";
+        for spelling in [
+            id.to_owned(),
+            id.to_uppercase(),
+            id.replace('-', ""),
+            format!("%7B{id}%7D"),
+            format!("urn:uuid:{id}"),
+        ] {
+            assert_eq!(
+                logged_path(&format!("/webhooks/hotmart/{spelling}")),
+                format!("/webhooks/hotmart/{id}"),
+                "{spelling}"
+            );
+        }
+        assert_eq!(
+            logged_path("/webhooks/hotmart/curso-da-ana"),
+            "/webhooks/hotmart/curso-da-ana"
+        );
+        assert_eq!(logged_path("/graphql"), "/graphql");
+    }
 }

@@ -127,6 +127,14 @@ pub async fn receive(
     };
     let body = match body {
         Ok(body) => body,
+        Err(rejection) if crate::http::serve::body_timed_out(&rejection) => {
+            state.metrics.count(
+                "jornada_hotmart_webhooks_rejected_total",
+                "reason",
+                "too_slow",
+            );
+            return crate::http::body_too_slow();
+        }
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return rejected(
                 &state,

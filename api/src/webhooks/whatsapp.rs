@@ -175,6 +175,10 @@ pub async fn receive(
     };
     let body = match body {
         Ok(body) => body,
+        Err(rejection) if crate::http::serve::body_timed_out(&rejection) => {
+            state.metrics.count(REJECTED, "reason", "too_slow");
+            return crate::http::body_too_slow();
+        }
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             return rejected(
                 &state,

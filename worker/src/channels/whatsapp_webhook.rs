@@ -202,7 +202,11 @@ const MAX_WAMID_CHARS: usize = 255;
 /// an item missing what identifies it is skipped, and a body of another
 /// object type yields an empty batch. Only a body that is not JSON fails.
 pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookBatch, WebhookParseError> {
-    let body: Value = serde_json::from_slice(raw_body).map_err(|_| WebhookParseError::NotJson)?;
+    let mut body: Value =
+        serde_json::from_slice(raw_body).map_err(|_| WebhookParseError::NotJson)?;
+    // No stored text holds a NUL (`entity::text`): a reply or an error
+    // title carrying one keeps the rest.
+    entity::text::strip_nul(&mut body);
     let mut batch = WebhookBatch::default();
     for entry in list(&body["entry"]) {
         for change in list(&entry["changes"]) {

@@ -99,11 +99,14 @@ pub fn parse_envelope(body: &[u8]) -> Result<Envelope, EnvelopeError> {
     };
     let id = envelope_id(object.get("id"))?;
     let event = envelope_event(object.get("event"))?;
-    let data = match object.remove("data") {
+    let mut data = match object.remove("data") {
         None | Some(Value::Null) => Value::Object(Map::new()),
         Some(data @ Value::Object(_)) => data,
         Some(_) => return Err(EnvelopeError::InvalidData),
     };
+    // A NUL in a name or an address is noise no store keeps: it goes here,
+    // once, so every fact decoded from `data` is free of it.
+    entity::text::strip_nul(&mut data);
     let creation_date = object
         .get("creation_date")
         .and_then(timestamp)
