@@ -22,6 +22,7 @@ mod hotmart_resilience;
 mod hotmart_sync;
 mod hotmart_webhooks;
 mod http;
+mod introspection;
 mod isolation;
 mod nul_characters;
 mod roles;

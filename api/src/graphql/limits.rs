@@ -5,15 +5,19 @@
 //! thousand levels deep would overflow its stack and abort the process; and
 //! a `\u0000` escape would reach SQL as a NUL, which PostgreSQL refuses.
 //!
-//! Then fragments that spread each other twice per level expand
-//! exponentially, and the validator walks that expansion before its
-//! complexity limit can refuse it. Here each fragment is sized once, so the
-//! refusal costs microseconds.
+//! Then the parsed document's shape: fragments that spread each other twice
+//! per level expand exponentially, and the validator walks that expansion
+//! before its complexity limit can refuse it. Here each fragment is measured
+//! once, so the refusal costs microseconds; and the depth in fields is
+//! measured here rather than by async-graphql, which would count the chain of
+//! type references every client's introspection query asks for.
 
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::parser::{Positioned, parse_query};
+
+use super::{MAX_DEPTH, MAX_RECURSIVE_DEPTH};
 
 /// Most fields a document may expand to once its fragments are inlined.
 pub const MAX_EXPANDED_FIELDS: usize = 10_000;
@@ -122,6 +126,10 @@ fn escapes_nul(escape: &[u8]) -> bool {
 pub enum Refusal {
     TooLarge,
     FragmentCycle,
+    /// Fields nested deeper than `MAX_DEPTH`, outside introspection.
+    TooDeep,
+    /// Selection sets and fragments nested deeper than `MAX_RECURSIVE_DEPTH`.
+    RecursesTooDeep,
 }
 
 impl Refusal {
@@ -133,24 +141,32 @@ impl Refusal {
             Refusal::FragmentCycle => {
                 "the query's fragments spread each other in a cycle".to_owned()
             }
+            Refusal::TooDeep => format!("the query nests fields more than {MAX_DEPTH} deep"),
+            Refusal::RecursesTooDeep => format!(
+                "the query nests selections and fragments more than {MAX_RECURSIVE_DEPTH} deep"
+            ),
         }
     }
 }
 
-/// Checks a query's expanded size. A document that does not parse is left
+/// Checks a parsed query's shape before async-graphql validates it: its
+/// size with fragments inlined, and its depth in fields. Introspection
+/// (`__schema`, `__type`) counts one level however deep its type references
+/// go, so the query every GraphQL client sends to read the schema runs; the
+/// recursion bound still holds there. A document that does not parse is left
 /// to async-graphql, which reports the syntax error.
-pub fn check_expansion(query: &str) -> Result<(), Refusal> {
+pub fn check_document(query: &str) -> Result<(), Refusal> {
     let Ok(document) = parse_query(query) else {
         return Ok(());
     };
-    let mut sizes: HashMap<String, Option<usize>> = HashMap::new();
+    let mut fragments: HashMap<String, Option<Shape>> = HashMap::new();
     let mut total = 0usize;
     for (_, operation) in document.operations.iter() {
-        total = total.saturating_add(size_of(
-            &document,
-            &operation.node.selection_set,
-            &mut sizes,
-        )?);
+        let shape = shape_of(&document, &operation.node.selection_set, &mut fragments, 0)?;
+        if shape.depth > MAX_DEPTH {
+            return Err(Refusal::TooDeep);
+        }
+        total = total.saturating_add(shape.fields);
         if total > MAX_EXPANDED_FIELDS {
             return Err(Refusal::TooLarge);
         }
@@ -158,49 +174,92 @@ pub fn check_expansion(query: &str) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Fields in a selection set with fragments inlined; `sizes` memoises each
-/// fragment (`None` while it is being sized, to catch cycles).
-fn size_of(
+/// A selection set with its fragments inlined: how many fields, how deep.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    fields: usize,
+    depth: usize,
+}
+
+/// Fields whose subtrees are introspection.
+fn is_introspection(name: &str) -> bool {
+    matches!(name, "__schema" | "__type")
+}
+
+/// Measures `set`; `fragments` memoises each fragment (`None` while it is
+/// being measured, to catch cycles), and `nesting` counts selection sets and
+/// fragments entered, as async-graphql's recursion limit does, so a chain of
+/// thousands of fragments cannot recurse this walk off its stack.
+fn shape_of(
     document: &ExecutableDocument,
     set: &Positioned<SelectionSet>,
-    sizes: &mut HashMap<String, Option<usize>>,
-) -> Result<usize, Refusal> {
-    let mut total = 0usize;
+    fragments: &mut HashMap<String, Option<Shape>>,
+    nesting: usize,
+) -> Result<Shape, Refusal> {
+    if nesting > MAX_RECURSIVE_DEPTH {
+        return Err(Refusal::RecursesTooDeep);
+    }
+    let mut shape = Shape {
+        fields: 0,
+        depth: 0,
+    };
     for selection in &set.node.items {
-        let size = match &selection.node {
+        let inner = match &selection.node {
             Selection::Field(field) => {
-                1usize.saturating_add(size_of(document, &field.node.selection_set, sizes)?)
+                let below = if field.node.selection_set.node.items.is_empty() {
+                    Shape {
+                        fields: 0,
+                        depth: 0,
+                    }
+                } else {
+                    shape_of(document, &field.node.selection_set, fragments, nesting + 1)?
+                };
+                let depth = if is_introspection(field.node.name.node.as_str()) {
+                    1
+                } else {
+                    below.depth + 1
+                };
+                Shape {
+                    fields: below.fields.saturating_add(1),
+                    depth,
+                }
             }
             Selection::InlineFragment(inline) => {
-                size_of(document, &inline.node.selection_set, sizes)?
+                shape_of(document, &inline.node.selection_set, fragments, nesting + 1)?
             }
             Selection::FragmentSpread(spread) => {
-                let name = spread.node.fragment_name.node.to_string();
-                match sizes.get(&name) {
-                    Some(Some(size)) => *size,
+                let name = spread.node.fragment_name.node.as_str();
+                match fragments.get(name) {
+                    Some(Some(known)) => *known,
                     Some(None) => return Err(Refusal::FragmentCycle),
-                    None => match document
-                        .fragments
-                        .get(spread.node.fragment_name.node.as_str())
-                    {
+                    None => match document.fragments.get(name) {
                         // An unknown fragment is a validation error async-graphql reports.
-                        None => 0,
+                        None => Shape {
+                            fields: 0,
+                            depth: 0,
+                        },
                         Some(fragment) => {
-                            sizes.insert(name.clone(), None);
-                            let size = size_of(document, &fragment.node.selection_set, sizes)?;
-                            sizes.insert(name, Some(size));
-                            size
+                            fragments.insert(name.to_owned(), None);
+                            let measured = shape_of(
+                                document,
+                                &fragment.node.selection_set,
+                                fragments,
+                                nesting + 1,
+                            )?;
+                            fragments.insert(name.to_owned(), Some(measured));
+                            measured
                         }
                     },
                 }
             }
         };
-        total = total.saturating_add(size);
-        if total > MAX_EXPANDED_FIELDS {
+        shape.fields = shape.fields.saturating_add(inner.fields);
+        shape.depth = shape.depth.max(inner.depth);
+        if shape.fields > MAX_EXPANDED_FIELDS {
             return Err(Refusal::TooLarge);
         }
     }
-    Ok(total)
+    Ok(shape)
 }
 
 #[cfg(test)]
@@ -286,17 +345,53 @@ mod tests {
     }
 
     #[test]
-    fn exponential_fragments_are_refused_at_once() {
-        assert_eq!(check_expansion(&doubling_fragments(10)), Ok(()));
+    fn depth_counts_fields_outside_introspection() {
+        let nested = |depth: usize| {
+            format!(
+                "{{ {}id{} }}",
+                "a { ".repeat(depth - 1),
+                " }".repeat(depth - 1)
+            )
+        };
+        assert_eq!(check_document(&nested(MAX_DEPTH)), Ok(()));
         assert_eq!(
-            check_expansion(&doubling_fragments(40)),
+            check_document(&nested(MAX_DEPTH + 1)),
+            Err(Refusal::TooDeep)
+        );
+        // Through fragments, as inlined.
+        let through_fragments = "{ a { ...F } } fragment F on T { b { c { d { e { f { g { h { i { j { k } } } } } } } } } }";
+        assert_eq!(check_document(through_fragments), Err(Refusal::TooDeep));
+        // Type references twenty deep under `__schema` and `__type`.
+        let chain = format!("{}name{}", "ofType { ".repeat(20), " }".repeat(20));
+        let introspection = format!(
+            "{{ __schema {{ types {{ fields {{ type {{ {chain} }} }} }} }} __type(name: \"Customer\") {{ fields {{ type {{ {chain} }} }} }} }}"
+        );
+        assert_eq!(check_document(&introspection), Ok(()));
+    }
+
+    #[test]
+    fn a_chain_of_thousands_of_fragments_is_refused_without_recursing_down_it() {
+        let mut query = String::from("{ a { ...F0 } }\n");
+        for i in 0..20_000 {
+            query.push_str(&format!("fragment F{i} on T {{ ...F{} }}\n", i + 1));
+        }
+        query.push_str("fragment F20000 on T { id }\n");
+        assert_eq!(check_text(&query), Ok(()));
+        assert_eq!(check_document(&query), Err(Refusal::RecursesTooDeep));
+    }
+
+    #[test]
+    fn exponential_fragments_are_refused_at_once() {
+        assert_eq!(check_document(&doubling_fragments(10)), Ok(()));
+        assert_eq!(
+            check_document(&doubling_fragments(25)),
             Err(Refusal::TooLarge)
         );
         let cycle = "query { customers { edges { node { ...A } } } } fragment A on Customer { ...B } fragment B on Customer { ...A }";
-        assert_eq!(check_expansion(cycle), Err(Refusal::FragmentCycle));
-        assert_eq!(check_expansion("{ customers { totalCount } }"), Ok(()));
+        assert_eq!(check_document(cycle), Err(Refusal::FragmentCycle));
+        assert_eq!(check_document("{ customers { totalCount } }"), Ok(()));
         assert_eq!(
-            check_expansion("{ not valid"),
+            check_document("{ not valid"),
             Ok(()),
             "syntax errors are async-graphql's to report"
         );

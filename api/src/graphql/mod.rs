@@ -81,7 +81,8 @@ impl Default for SchemaDeps {
 pub fn build_schema(deps: SchemaDeps) -> JornadaSchema {
     Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(deps)
-        .limit_depth(MAX_DEPTH)
+        // The depth in fields (`MAX_DEPTH`) is checked before, by
+        // `limits::check_document`, where introspection counts one level.
         .limit_complexity(MAX_COMPLEXITY)
         .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
         .limit_directives(MAX_DIRECTIVES)

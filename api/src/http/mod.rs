@@ -24,7 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::JwtKeys;
 use crate::graphql::JornadaSchema;
-use crate::graphql::limits::{TextRefusal, check_expansion, check_text};
+use crate::graphql::limits::{TextRefusal, check_document, check_text};
 use crate::graphql::loaders::RelationLoader;
 use metrics::Metrics;
 
@@ -165,7 +165,7 @@ async fn graphql(
     };
     for request in batch.iter() {
         // Refused like any other invalid document: a 200 carrying the error.
-        if let Err(refusal) = check_expansion(&request.query) {
+        if let Err(refusal) = check_document(&request.query) {
             return error_response(StatusCode::OK, "INVALID_INPUT", &refusal.message());
         }
     }
