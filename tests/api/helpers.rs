@@ -66,6 +66,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub jwt: JwtKeys,
     pub secrets: entity::SecretKey,
+    /// The statements the app sends its database, once a test starts it.
+    pub statements: StatementLog,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     worker: tokio::task::JoinHandle<anyhow::Result<()>>,
     // Declared last: dropped after the pool is gone.
@@ -76,6 +78,34 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
         self.worker.abort();
+    }
+}
+
+/// The SQL an app sends its database (API and worker alike), kept while a
+/// test has started the log: `start`, do something, `take`.
+#[derive(Clone, Default)]
+pub struct StatementLog(std::sync::Arc<std::sync::Mutex<Option<Vec<String>>>>);
+
+impl StatementLog {
+    /// A log fed by every statement `db` runs; set before the app clones `db`.
+    fn recording(db: &mut DatabaseConnection) -> Self {
+        let log = StatementLog::default();
+        let sink = log.clone();
+        db.set_metric_callback(move |info| {
+            if let Some(statements) = sink.0.lock().expect("log").as_mut() {
+                statements.push(info.statement.sql.clone());
+            }
+        });
+        log
+    }
+
+    pub fn start(&self) {
+        *self.0.lock().expect("log") = Some(Vec::new());
+    }
+
+    /// What was sent since `start`; the log stops.
+    pub fn take(&self) -> Vec<String> {
+        self.0.lock().expect("log").take().unwrap_or_default()
     }
 }
 
@@ -123,9 +153,10 @@ pub async fn spawn_app_with(backend: Backend, limits: HttpLimits) -> TestApp {
         jornada::telemetry::init("text");
     }
     let (url, store) = fresh_database(backend).await;
-    let db = jornada::connect(&url, 8)
+    let mut db = jornada::connect(&url, 8)
         .await
         .expect("connect to the test database");
+    let statements = StatementLog::recording(&mut db);
     jornada::migrate(&db)
         .await
         .expect("migrate the test database");
@@ -164,6 +195,7 @@ pub async fn spawn_app_with(backend: Backend, limits: HttpLimits) -> TestApp {
         db,
         jwt,
         secrets,
+        statements,
         server,
         _store: store,
     }
@@ -482,9 +514,10 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
         jornada::telemetry::init("text");
     }
     let (database_url, store) = fresh_database(backend).await;
-    let db = jornada::connect(&database_url, 8)
+    let mut db = jornada::connect(&database_url, 8)
         .await
         .expect("connect to the test database");
+    let statements = StatementLog::recording(&mut db);
     jornada::migrate(&db)
         .await
         .expect("migrate the test database");
@@ -516,6 +549,7 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
             db,
             jwt,
             secrets,
+            statements,
             server,
             _store: store,
         },

@@ -24,6 +24,7 @@ mod hotmart_webhooks;
 mod http;
 mod introspection;
 mod isolation;
+mod lists;
 mod nul_characters;
 mod roles;
 mod settings;

@@ -8,10 +8,14 @@
 //! (anon), an agent of the fuzz workspace, a read-only agent of it, or
 //! service_role. The rest is the request body, sent as JSON.
 //!
+//! A stack overflow is reported like any crash, its input saved, with or
+//! without AddressSanitizer (`cargo fuzz run -s none`): see
+//! [`alternate_signal_stack`].
+//!
 //! The database is a SQLite file in the temporary directory, created and
-//! migrated once per fuzzing process and removed when it exits normally;
-//! `JORNADA_FUZZ_DATABASE_URL` names another one (say, a PostgreSQL
-//! database) instead.
+//! migrated once per fuzzing process and removed when it exits normally
+//! (after a crash, by the next process); `JORNADA_FUZZ_DATABASE_URL` names
+//! another one (say, a PostgreSQL database) instead.
 
 #![no_main]
 
@@ -58,6 +62,10 @@ struct App {
 
 static APP: LazyLock<App> = LazyLock::new(App::start);
 
+/// How the SQLite files of fuzzing processes are named in the temporary
+/// directory: this, the process id, `-`, a random suffix.
+const DATABASE_PREFIX: &str = "jornada-fuzz-";
+
 /// The SQLite file this process created, removed at exit.
 static DATABASE_FILE: OnceLock<PathBuf> = OnceLock::new();
 
@@ -69,12 +77,39 @@ extern "C" fn remove_database_file() {
     }
 }
 
+/// Removes the SQLite files of fuzzing processes that are gone: a crash
+/// leaves through `_exit`, past `remove_database_file`.
+fn remove_stale_database_files(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DATABASE_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<libc::pid_t>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only asks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn database_url() -> String {
     if let Ok(url) = std::env::var("JORNADA_FUZZ_DATABASE_URL") {
         return url;
     }
-    let path = std::env::temp_dir().join(format!(
-        "jornada-fuzz-{}-{}.db",
+    let dir = std::env::temp_dir();
+    remove_stale_database_files(&dir);
+    let path = dir.join(format!(
+        "{DATABASE_PREFIX}{}-{}.db",
         std::process::id(),
         Uuid::new_v4().simple()
     ));
@@ -89,9 +124,12 @@ fn database_url() -> String {
 
 impl App {
     fn start() -> App {
+        alternate_signal_stack::handle_segv_on_it();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_stack_size(WORKER_STACK)
+            .on_thread_start(alternate_signal_stack::install)
+            .on_thread_stop(alternate_signal_stack::remove)
             .enable_all()
             .build()
             .expect("tokio runtime");
@@ -186,6 +224,87 @@ fn authorization(jwt: &JwtKeys, role: Role, workspace: Option<Uuid>, read_only: 
     let ttl = chrono::Duration::hours(1);
     let token = jwt.mint(role, workspace, Some("fuzz".into()), read_only, ttl);
     format!("Bearer {token}")
+}
+
+/// A thread that overflows its stack gets a SIGSEGV, and the handler that
+/// reports it (libFuzzer's: it prints the error and saves the input) cannot
+/// run on the exhausted stack: the process would vanish without a trace.
+/// AddressSanitizer gives each thread an alternate signal stack and its
+/// handler runs there; without it (`-s none`) no one does, since libFuzzer's
+/// `main` replaces Rust's, which would have. So the runtime's threads get
+/// one of their own, and the SIGSEGV handler is moved onto it.
+mod alternate_signal_stack {
+    use std::cell::Cell;
+    use std::ptr;
+
+    const SIZE: usize = 256 * 1024;
+
+    thread_local! {
+        /// The stack this module installed on the current thread, if any.
+        static OURS: Cell<*mut [u8]> = const { Cell::new(ptr::slice_from_raw_parts_mut(ptr::null_mut(), 0)) };
+    }
+
+    /// Lets the installed SIGSEGV handler (libFuzzer's, or the
+    /// sanitizer's) run on the thread's alternate stack.
+    pub fn handle_segv_on_it() {
+        // SAFETY: reads and rewrites the current action with one flag more.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(libc::SIGSEGV, ptr::null(), &mut action) == 0
+                && action.sa_sigaction != libc::SIG_DFL
+                && action.sa_flags & libc::SA_ONSTACK == 0
+            {
+                action.sa_flags |= libc::SA_ONSTACK;
+                libc::sigaction(libc::SIGSEGV, &action, ptr::null_mut());
+            }
+        }
+    }
+
+    /// Gives the current thread an alternate signal stack unless it has one
+    /// (AddressSanitizer installs its own).
+    pub fn install() {
+        // SAFETY: the stack handed to the kernel stays allocated until
+        // `remove` takes it back or the thread ends with the process.
+        unsafe {
+            let mut current: libc::stack_t = std::mem::zeroed();
+            if libc::sigaltstack(ptr::null(), &mut current) != 0
+                || current.ss_flags & libc::SS_DISABLE == 0
+            {
+                return;
+            }
+            let memory = Box::into_raw(vec![0u8; SIZE].into_boxed_slice());
+            let stack = libc::stack_t {
+                ss_sp: memory.cast(),
+                ss_flags: 0,
+                ss_size: SIZE,
+            };
+            if libc::sigaltstack(&stack, ptr::null_mut()) == 0 {
+                OURS.set(memory);
+            } else {
+                drop(Box::from_raw(memory));
+            }
+        }
+    }
+
+    /// Takes back the stack `install` gave the current thread.
+    pub fn remove() {
+        let memory = OURS.replace(ptr::slice_from_raw_parts_mut(ptr::null_mut(), 0));
+        if memory.cast::<u8>().is_null() {
+            return;
+        }
+        // SAFETY: the thread is not handling a signal here, so the kernel
+        // lets go of the stack before it is freed.
+        unsafe {
+            let disable = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            if libc::sigaltstack(&disable, ptr::null_mut()) == 0 {
+                drop(Box::from_raw(memory));
+            }
+        }
+    }
 }
 
 /// Sends `POST /graphql` with `body` through a clone of `router`, on the

@@ -92,14 +92,9 @@ impl AutomationQuery {
         if let Some(status) = filter.and_then(|f| f.status) {
             select = select.filter(dispatch_item::Column::Status.eq(StoredStatus::from(status)));
         }
-        paginate(
-            db(ctx),
-            select,
-            dispatch_item::Column::Id,
-            first,
-            after,
-            |m| Ok((m.id, m.into())),
-        )
+        paginate(ctx, select, dispatch_item::Column::Id, first, after, |m| {
+            Ok((m.id, m.into()))
+        })
         .await
     }
 }

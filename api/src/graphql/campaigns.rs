@@ -103,7 +103,7 @@ impl CampaignQuery {
         if let Some(status) = filter.and_then(|f| f.status) {
             select = select.filter(campaign::Column::Status.eq(StoredStatus::from(status)));
         }
-        paginate(db(ctx), select, campaign::Column::Id, first, after, |m| {
+        paginate(ctx, select, campaign::Column::Id, first, after, |m| {
             Ok((m.id, m.try_into()?))
         })
         .await

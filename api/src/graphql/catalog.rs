@@ -166,7 +166,7 @@ impl CatalogQuery {
         if let Some(hotmart_id) = filter.hotmart_product_id {
             select = select.filter(product::Column::HotmartProductId.eq(hotmart_id));
         }
-        paginate(db(ctx), select, product::Column::Id, first, after, |m| {
+        paginate(ctx, select, product::Column::Id, first, after, |m| {
             Ok((m.id, m.into()))
         })
         .await

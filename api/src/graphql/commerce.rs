@@ -10,7 +10,7 @@ use super::catalog::Product;
 use super::connection::{Totals, cost, paginate};
 use super::customers::Customer;
 use super::loaders::{CustomerById, ProductById, load};
-use super::scope::{Access, db, parse_id, tenant};
+use super::scope::{Access, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 /// A Hotmart purchase (one charge of a subscription, or a one-off sale).
@@ -235,14 +235,9 @@ impl CommerceQuery {
         if let Some(to) = filter.to {
             select = select.filter(transaction::Column::PurchasedAt.lt(to));
         }
-        paginate(
-            db(ctx),
-            select,
-            transaction::Column::Id,
-            first,
-            after,
-            |m| Ok((m.id, m.into())),
-        )
+        paginate(ctx, select, transaction::Column::Id, first, after, |m| {
+            Ok((m.id, m.into()))
+        })
         .await
     }
 }

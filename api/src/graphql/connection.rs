@@ -2,15 +2,15 @@
 //! time-ordered UUID v7 primary key.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{OutputType, SimpleObject};
+use async_graphql::{Context, OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
+    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use uuid::Uuid;
 
+use super::scope::db;
 use crate::error::{ApiError, ApiResult};
 
 pub const DEFAULT_PAGE_SIZE: i32 = 50;
@@ -46,9 +46,11 @@ pub fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
         .ok_or_else(|| ApiError::invalid("`after` is not a cursor issued by this API"))
 }
 
-/// One page of `select`, newest first, as a Relay connection.
+/// One page of `select`, newest first, as a Relay connection. The filter is
+/// counted only when the query selects `totalCount`: a list screen that
+/// shows no total pays for no `COUNT(*)` over the workspace.
 pub async fn paginate<E, N>(
-    db: &DatabaseConnection,
+    ctx: &Context<'_>,
     select: Select<E>,
     id_column: E::Column,
     first: Option<i32>,
@@ -67,7 +69,13 @@ where
         )));
     }
     let after = after.as_deref().map(decode_cursor).transpose()?;
-    let total_count = select.clone().count(db).await?;
+    let db = db(ctx);
+    let total_count = if ctx.look_ahead().field("totalCount").exists() {
+        select.clone().count(db).await?
+    } else {
+        // Never shown: the query did not ask for it.
+        0
+    };
     let mut page = select;
     if let Some(after) = after {
         page = page.filter(id_column.lt(after));

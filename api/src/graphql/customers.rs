@@ -223,7 +223,7 @@ impl CustomerQuery {
         if let Some(segment) = filter.segment.as_deref() {
             select = select.filter(filters::in_segment(segment));
         }
-        paginate(db(ctx), select, customer::Column::Id, first, after, |m| {
+        paginate(ctx, select, customer::Column::Id, first, after, |m| {
             Ok((m.id, m.into()))
         })
         .await

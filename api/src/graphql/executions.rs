@@ -122,7 +122,7 @@ impl CampaignExecution {
             select = select.filter(campaign_recipient::Column::Status.eq(status.to_lowercase()));
         }
         paginate(
-            db(ctx),
+            ctx,
             select,
             campaign_recipient::Column::Id,
             first,
@@ -267,7 +267,7 @@ impl ExecutionQuery {
             .select::<campaign_execution::Entity>()
             .filter(campaign_execution::Column::CampaignId.eq(campaign_id));
         paginate(
-            db(ctx),
+            ctx,
             select,
             campaign_execution::Column::Id,
             first,

@@ -151,14 +151,9 @@ impl HotmartQuery {
         if let Some(to) = filter.to {
             select = select.filter(webhook_event::Column::ReceivedAt.lt(to));
         }
-        paginate(
-            db(ctx),
-            select,
-            webhook_event::Column::Id,
-            first,
-            after,
-            |m| Ok((m.id, m.into())),
-        )
+        paginate(ctx, select, webhook_event::Column::Id, first, after, |m| {
+            Ok((m.id, m.into()))
+        })
         .await
     }
 }

@@ -49,7 +49,7 @@ impl SettingQuery {
     ) -> ApiResult<Connection<String, Setting, Totals>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
         paginate(
-            db(ctx),
+            ctx,
             tenant.select::<setting::Entity>(),
             setting::Column::Id,
             first,

@@ -69,7 +69,7 @@ impl TargetGroupQuery {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
         let select = tenant.select::<target_group_mapping::Entity>();
         paginate(
-            db(ctx),
+            ctx,
             select,
             target_group_mapping::Column::Id,
             first,

@@ -181,7 +181,7 @@ impl TemplateQuery {
             select = select.filter(search(text));
         }
         paginate(
-            db(ctx),
+            ctx,
             select,
             message_template::Column::Id,
             first,

@@ -58,7 +58,7 @@ impl WorkspaceQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, Workspace, Totals>> {
         paginate(
-            db(ctx),
+            ctx,
             workspace::Entity::find(),
             workspace::Column::Id,
             first,
