@@ -12,6 +12,10 @@
 //! without AddressSanitizer (`cargo fuzz run -s none`): see
 //! [`alternate_signal_stack`].
 //!
+//! `JORNADA_FUZZ_PRINT=1` prints each request's caller, status and answer,
+//! e.g. to read what the seeds or a crashing input do:
+//! `target/x86_64-unknown-linux-gnu/release/graphql_request seeds/graphql_request/*`.
+//!
 //! The database is a SQLite file in the temporary directory, created and
 //! migrated once per fuzzing process and removed when it exits normally
 //! (after a crash, by the next process); `JORNADA_FUZZ_DATABASE_URL` names
@@ -58,6 +62,8 @@ struct App {
     router: Router,
     jwt: JwtKeys,
     workspace: Uuid,
+    /// `JORNADA_FUZZ_PRINT` is set.
+    print: bool,
 }
 
 static APP: LazyLock<App> = LazyLock::new(App::start);
@@ -176,6 +182,7 @@ impl App {
             router,
             jwt,
             workspace,
+            print: std::env::var_os("JORNADA_FUZZ_PRINT").is_some(),
         };
         // Every caller's token must be accepted, or the fuzzer would only
         // ever meet the 401 that refuses it.
@@ -347,6 +354,12 @@ fuzz_target!(|data: &[u8]| {
         app.authorization(caller).as_deref(),
         Bytes::copy_from_slice(body),
     );
+    if app.print {
+        eprintln!(
+            "{caller:?} → {status}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
     assert!(
         !status.is_server_error(),
         "POST /graphql answered {status}: {}",
