@@ -202,15 +202,19 @@ fn stop_gracefully(mut child: Child) -> bool {
     false
 }
 
-async fn serve_smoke(dir: &Path, database_url: Option<&str>) {
-    let (child, base) = start_serving(dir, database_url);
-    let client = reqwest::Client::new();
+async fn assert_healthy(client: &reqwest::Client, base: &str) {
     let health = client
         .get(format!("{base}/healthz"))
         .send()
         .await
         .expect("healthz");
     assert_eq!(health.status(), 200);
+}
+
+async fn serve_smoke(dir: &Path, database_url: Option<&str>) {
+    let (child, base) = start_serving(dir, database_url);
+    let client = reqwest::Client::new();
+    assert_healthy(&client, &base).await;
     let ready = client
         .get(format!("{base}/readyz"))
         .send()
@@ -351,12 +355,7 @@ async fn the_process_survives_a_hundred_query_bombs(database_url: Option<&str>) 
         child.try_wait().expect("wait").is_none(),
         "jornada is still running"
     );
-    let health = client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .expect("healthz");
-    assert_eq!(health.status(), 200);
+    assert_healthy(&client, &base).await;
     let answer: serde_json::Value = client
         .post(format!("{base}/graphql"))
         .json(&serde_json::json!({"query": "{ __typename }"}))

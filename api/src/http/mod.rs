@@ -95,11 +95,14 @@ pub fn router(state: AppState) -> Router {
 /// case, braces, `urn:uuid:`, no hyphens) appears in its one canonical form,
 /// so a workspace's requests are found in the logs under one id.
 fn logged_path(path: &str) -> Cow<'_, str> {
+    // Shorter than a UUID's 32 digits (percent-encoding only lengthens),
+    // a segment is passed over undecoded: most paths end here.
     let canonical = |segment: &str| {
+        if segment.len() < 32 {
+            return None;
+        }
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
-        (decoded.len() >= 32)
-            .then(|| uuid::Uuid::parse_str(&decoded).ok())
-            .flatten()
+        uuid::Uuid::parse_str(&decoded).ok()
     };
     if !path.split('/').any(|segment| canonical(segment).is_some()) {
         return Cow::Borrowed(path);
