@@ -31,18 +31,16 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use entity::entities::customer;
 use rust_decimal::Decimal;
-use sea_orm::{EntityTrait, Set};
+use sea_orm::Set;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use support::{
     Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
-    invoked_as_bench, jornada_binary, on_each_backend,
+    insert_chunked, invoked_as_bench, jornada_binary, on_each_backend, seeding_connection,
 };
 
 const TEMPLATE: &str = "boas_vindas_bench";
-/// Customers inserted per statement while seeding.
-const SEED_CHUNK: usize = 1_000;
 
 struct Settings {
     recipients: u64,
@@ -121,45 +119,30 @@ fn phone_of(i: u64) -> String {
 /// Inserts `count` customers straight into the database (seed data, not
 /// the code under measurement).
 async fn seed_customers(database_url: &str, workspace: Uuid, count: u64) -> anyhow::Result<()> {
-    let db = sea_orm::Database::connect(
-        sea_orm::ConnectOptions::new(database_url.to_owned())
-            .max_connections(1)
-            .sqlx_logging(false)
-            .to_owned(),
-    )
-    .await
-    .context("cannot open the seeding connection")?;
+    let db = seeding_connection(database_url).await?;
     let now = Utc::now();
-    let mut next = 0;
-    while next < count {
-        let end = (next + SEED_CHUNK as u64).min(count);
-        let rows = (next..end).map(|i| customer::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            workspace_id: Set(workspace),
-            hotmart_ucode: Set(None),
-            chatwoot_contact_id: Set(None),
-            email: Set(format!("aluna{i}@bench.example.com")),
-            name: Set(Some(format!("Aluna{i} Silva"))),
-            phone: Set(Some(phone_of(i))),
-            document: Set(None),
-            document_type: Set(None),
-            tags: Set(json!(["aluna"])),
-            segment: Set(Some("active".to_owned())),
-            churn_risk: Set(None),
-            ltv_total: Set(Decimal::ZERO),
-            first_activity_at: Set(Some(now)),
-            last_activity_at: Set(Some(now)),
-            consent: Set(json!({})),
-            metadata: Set(json!({})),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
-        customer::Entity::insert_many(rows)
-            .exec_without_returning(&db)
-            .await
-            .context("seeding customers failed")?;
-        next = end;
-    }
+    let rows = (0..count).map(|i| customer::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(workspace),
+        hotmart_ucode: Set(None),
+        chatwoot_contact_id: Set(None),
+        email: Set(format!("aluna{i}@bench.example.com")),
+        name: Set(Some(format!("Aluna{i} Silva"))),
+        phone: Set(Some(phone_of(i))),
+        document: Set(None),
+        document_type: Set(None),
+        tags: Set(json!(["aluna"])),
+        segment: Set(Some("active".to_owned())),
+        churn_risk: Set(None),
+        ltv_total: Set(Decimal::ZERO),
+        first_activity_at: Set(Some(now)),
+        last_activity_at: Set(Some(now)),
+        consent: Set(json!({})),
+        metadata: Set(json!({})),
+        created_at: Set(now),
+        updated_at: Set(now),
+    });
+    insert_chunked(&db, rows).await?;
     db.close().await.ok();
     Ok(())
 }

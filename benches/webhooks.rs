@@ -31,10 +31,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use sea_orm::sqlx;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use uuid::Uuid;
 
+use support::http1::{Connection, Reply, post_request};
 use support::{
     Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
     invoked_as_bench, jornada_binary, on_each_backend, percentile, sample_cpu,
@@ -114,11 +113,12 @@ impl RequestTemplate {
             }
         })
         .to_string();
-        let head = format!(
-            "POST /webhooks/hotmart/{SLUG} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\nx-hotmart-hottok: {HOTTOK}\r\ncontent-length: {}\r\n\r\n",
-            body.len()
+        let bytes = post_request(
+            address,
+            &format!("/webhooks/hotmart/{SLUG}"),
+            &[("x-hotmart-hottok", HOTTOK)],
+            &body,
         );
-        let bytes = [head.as_bytes(), body.as_bytes()].concat();
         let find = |mark: &str| {
             bytes
                 .windows(mark.len())
@@ -161,101 +161,14 @@ enum Outcome {
     Status(u16),
 }
 
-/// A keep-alive HTTP/1.1 connection that sends one request at a time.
-struct Connection {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-    filled: usize,
-}
-
-impl Connection {
-    async fn open(address: SocketAddr) -> std::io::Result<Self> {
-        let stream = TcpStream::connect(address).await?;
-        stream.set_nodelay(true)?;
-        Ok(Connection {
-            stream,
-            buffer: vec![0; 16 * 1024],
-            filled: 0,
-        })
-    }
-
-    /// Sends `request` and reads the whole response; `Err` means the
-    /// connection is unusable.
-    async fn exchange(&mut self, request: &[u8]) -> std::io::Result<Outcome> {
-        self.stream.write_all(request).await?;
-        loop {
-            if let Some((head_len, status, body_len, close)) =
-                parse_head(&self.buffer[..self.filled])?
-            {
-                let total = head_len + body_len;
-                if total > self.buffer.len() {
-                    self.buffer.resize(total, 0);
-                }
-                while self.filled < total {
-                    self.read_more().await?;
-                }
-                let body = &self.buffer[head_len..total];
-                let outcome = match status {
-                    200 if contains(body, b"\"duplicate\"") => Outcome::Duplicate,
-                    200 => Outcome::Accepted,
-                    other => Outcome::Status(other),
-                };
-                self.buffer.copy_within(total..self.filled, 0);
-                self.filled -= total;
-                if close {
-                    return Err(std::io::Error::other("the server closed the connection"));
-                }
-                return Ok(outcome);
-            }
-            if self.filled == self.buffer.len() {
-                return Err(std::io::Error::other("response head too large"));
-            }
-            self.read_more().await?;
+impl Outcome {
+    fn of(reply: &Reply<'_>) -> Self {
+        match reply.status {
+            200 if reply.body_contains(b"\"duplicate\"") => Outcome::Duplicate,
+            200 => Outcome::Accepted,
+            other => Outcome::Status(other),
         }
     }
-
-    async fn read_more(&mut self) -> std::io::Result<()> {
-        let n = self.stream.read(&mut self.buffer[self.filled..]).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        self.filled += n;
-        Ok(())
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// `(head length, status, content length, connection: close)` once the head
-/// is complete. Responses without a content-length are treated as broken.
-fn parse_head(data: &[u8]) -> std::io::Result<Option<(usize, u16, usize, bool)>> {
-    let Some(end) = data.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let bad = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why.to_owned());
-    let head = std::str::from_utf8(&data[..end]).map_err(|_| bad("non-UTF-8 head"))?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("no status line"))?;
-    let (mut length, mut close) = (None, false);
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = value.parse().ok();
-        } else if name.eq_ignore_ascii_case("connection") && value.eq_ignore_ascii_case("close") {
-            close = true;
-        }
-    }
-    let length = length.ok_or_else(|| bad("no content-length"))?;
-    Ok(Some((end + 4, status, length, close)))
 }
 
 #[derive(Default)]
@@ -346,7 +259,8 @@ async fn drive(
         seq += stride;
         let sent = Instant::now();
         match tokio::time::timeout(REQUEST_TIMEOUT, conn.exchange(&request)).await {
-            Ok(Ok(outcome)) => {
+            Ok(Ok(reply)) => {
+                let outcome = Outcome::of(&reply);
                 let micros = sent.elapsed().as_micros();
                 stats
                     .latencies
@@ -402,7 +316,10 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
     let mut probe = Connection::open(server.address).await?;
     let mut request = template.bytes.clone();
     template.fill(&mut request, 0);
-    if !matches!(probe.exchange(&request).await?, Outcome::Accepted) {
+    if !matches!(
+        Outcome::of(&probe.exchange(&request).await?),
+        Outcome::Accepted
+    ) {
         bail!("the first webhook was not accepted: {}", server.log_tail(5));
     }
     drop(probe);

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each bench uses its own part of it
 
+pub mod http1;
+
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -263,21 +265,50 @@ impl Server {
     pub fn service_token(&self, binary: &Path, database_url: &str) -> anyhow::Result<String> {
         let mut refusals = Vec::new();
         for role in ["service_role", "service-role"] {
-            let out = Self::command(binary, &self.dir, database_url, &self.address.to_string())
-                .args(["token", "--role", role, "--ttl", "2h"])
-                .output()
-                .context("cannot run jornada token")?;
-            if out.status.success() {
-                if role != "service_role" {
-                    eprintln!(
-                        "note: `jornada token --role service_role` was refused; used `{role}`"
-                    );
+            match self.token(binary, database_url, &["--role", role]) {
+                Ok(token) => {
+                    if role != "service_role" {
+                        eprintln!(
+                            "note: `jornada token --role service_role` was refused; used `{role}`"
+                        );
+                    }
+                    return Ok(token);
                 }
-                return Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned());
+                Err(refusal) => refusals.push(refusal.to_string()),
             }
-            refusals.push(String::from_utf8_lossy(&out.stderr).into_owned());
         }
-        bail!("jornada token failed: {}", refusals.join("\n"))
+        bail!("{}", refusals.join("\n"))
+    }
+
+    /// An authenticated token for one workspace, as a screen of that
+    /// workspace's team holds.
+    pub fn workspace_token(
+        &self,
+        binary: &Path,
+        database_url: &str,
+        workspace: &str,
+    ) -> anyhow::Result<String> {
+        self.token(
+            binary,
+            database_url,
+            &["--role", "authenticated", "--workspace", workspace],
+        )
+    }
+
+    fn token(&self, binary: &Path, database_url: &str, args: &[&str]) -> anyhow::Result<String> {
+        let out = Self::command(binary, &self.dir, database_url, &self.address.to_string())
+            .arg("token")
+            .args(args)
+            .args(["--ttl", "2h"])
+            .output()
+            .context("cannot run jornada token")?;
+        if !out.status.success() {
+            bail!(
+                "jornada token failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     }
 
     pub async fn wait_ready(&mut self, client: &reqwest::Client) -> anyhow::Result<()> {
@@ -441,6 +472,43 @@ impl CpuSample {
             (later.machine_busy - self.machine_busy) / wall,
         )
     }
+}
+
+/// A one-connection pool for writing seed data straight into the database
+/// (set-up, not the code under measurement).
+pub async fn seeding_connection(database_url: &str) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    sea_orm::Database::connect(
+        sea_orm::ConnectOptions::new(database_url.to_owned())
+            .max_connections(1)
+            .sqlx_logging(false)
+            .to_owned(),
+    )
+    .await
+    .context("cannot open the seeding connection")
+}
+
+/// Rows inserted per statement while seeding: under both backends' limits
+/// on bound parameters for the widest seeded table.
+pub const SEED_CHUNK: usize = 1_000;
+
+/// Inserts `rows` in statements of `SEED_CHUNK` rows.
+pub async fn insert_chunked<A>(
+    db: &sea_orm::DatabaseConnection,
+    rows: impl IntoIterator<Item = A>,
+) -> anyhow::Result<()>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+{
+    use sea_orm::EntityTrait;
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<A> = rows.by_ref().take(SEED_CHUNK).collect();
+        <A::Entity as EntityTrait>::insert_many(chunk)
+            .exec_without_returning(db)
+            .await
+            .context("seeding failed")?;
+    }
+    Ok(())
 }
 
 pub fn percentile(sorted: &[u32], p: f64) -> f64 {

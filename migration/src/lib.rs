@@ -7,6 +7,8 @@
 use sea_orm_migration::MigrationTrait;
 pub use sea_orm_migration::MigratorTrait;
 
+mod indexes;
+
 mod m20261123_000001_workspaces_settings;
 mod m20261123_000002_catalog;
 mod m20261123_000003_customers;
@@ -23,6 +25,7 @@ mod m20261201_000013_due_work_in_order;
 mod m20261202_000014_webhook_events_due_at;
 mod m20261203_000015_domain_events_unread_indexes;
 mod m20261203_000016_webhook_events_customer_hash;
+mod m20261204_000017_lists_in_order;
 
 pub struct Migrator;
 
@@ -46,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_webhook_events_due_at::Migration),
             Box::new(m20261203_000015_domain_events_unread_indexes::Migration),
             Box::new(m20261203_000016_webhook_events_customer_hash::Migration),
+            Box::new(m20261204_000017_lists_in_order::Migration),
         ]
     }
 }

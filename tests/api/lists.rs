@@ -114,3 +114,107 @@ on_both_backends!(
     cursors_hold_while_customers_arrive_between_pages,
     cursors_hold_while_customers_arrive_between_pages
 );
+
+/// The statements of `statements` that read `table`.
+fn reads_of<'a>(statements: &'a [String], table: &str) -> Vec<&'a String> {
+    let from = format!("FROM \"{table}\"");
+    statements
+        .iter()
+        .filter(|sql| sql.contains(&from))
+        .collect()
+}
+
+async fn a_page_reads_each_relation_once(app: TestApp) {
+    let ws = app.create_workspace("relacoes").await;
+    let agent = app.agent_token(ws);
+    let product = app
+        .graphql(
+            Some(&agent),
+            "mutation { upsertProduct(input: {hotmartProductId: \"3526906\", name: \"Confeitaria\"}) { id } }",
+            json!({}),
+        )
+        .await
+        .data("upsertProduct")["id"]
+        .as_str()
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+        .expect("a product id");
+    let mut purchases = std::collections::BTreeMap::new();
+    for i in 0..30 {
+        let email = format!("aluna{i}@example.com");
+        let customer = app.create_customer(ws, &email).await;
+        let codes: Vec<String> = (0..i % 4).map(|k| format!("HP{i:04}{k}")).collect();
+        for code in &codes {
+            app.insert_transaction(ws, customer, Some(product), code)
+                .await;
+        }
+        purchases.insert(email, codes.into_iter().rev().collect::<Vec<_>>());
+    }
+    let query = "{ customers(first: 30) { edges { node { email transactions { code product { name } customer { email } } notes { body } } } } }";
+    app.statements.start();
+    let answer = app.graphql(Some(&agent), query, json!({})).await;
+    let statements = app.statements.take();
+    let edges = answer.data("customers")["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    assert_eq!(edges.len(), 30);
+    for edge in &edges {
+        let node = &edge["node"];
+        let email = node["email"].as_str().expect("email");
+        let codes: Vec<&str> = node["transactions"]
+            .as_array()
+            .expect("transactions")
+            .iter()
+            .map(|t| {
+                assert_eq!(t["product"]["name"], "Confeitaria");
+                assert_eq!(t["customer"]["email"], email);
+                t["code"].as_str().expect("code")
+            })
+            .collect();
+        assert_eq!(
+            codes, purchases[email],
+            "{email}: its purchases, newest first"
+        );
+        assert_eq!(node["notes"], json!([]));
+    }
+    // The page, then one statement per relation of the page (the
+    // transactions' customers are the page's own, read once more by id).
+    assert_eq!(
+        reads_of(&statements, "transactions").len(),
+        1,
+        "{statements:#?}"
+    );
+    assert_eq!(
+        reads_of(&statements, "products").len(),
+        1,
+        "{statements:#?}"
+    );
+    assert_eq!(
+        reads_of(&statements, "customer_notes").len(),
+        1,
+        "{statements:#?}"
+    );
+    assert_eq!(
+        reads_of(&statements, "customers").len(),
+        2,
+        "{statements:#?}"
+    );
+    assert_eq!(counts(&statements), 0, "{statements:#?}");
+    // Only the columns the query shows, the keys and what relations stand on.
+    let page = reads_of(&statements, "customers")[0];
+    assert!(page.contains("\"email\""), "{page}");
+    for unasked in ["\"phone\"", "\"metadata\"", "\"consent\"", "\"ltv_total\""] {
+        assert!(!page.contains(unasked), "{unasked} read: {page}");
+    }
+    let purchases = reads_of(&statements, "transactions")[0];
+    for needed in ["\"code\"", "\"customer_id\"", "\"product_id\""] {
+        assert!(purchases.contains(needed), "{needed} not read: {purchases}");
+    }
+    for unasked in ["\"billet_url\"", "\"pix_code\"", "\"amount\""] {
+        assert!(!purchases.contains(unasked), "{unasked} read: {purchases}");
+    }
+}
+on_both_backends!(
+    a_page_reads_each_relation_once,
+    a_page_reads_each_relation_once
+);

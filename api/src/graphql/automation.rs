@@ -9,7 +9,7 @@ use entity::entities::enums::DispatchStatus as StoredStatus;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, app, caller, db, parse_id, tenant};
 use crate::error::ApiResult;
 
@@ -72,6 +72,8 @@ impl From<dispatch_item::Model> for DispatchItem {
 pub struct DispatchFilter {
     pub status: Option<DispatchStatus>,
 }
+
+impl Prefetch for DispatchItem {}
 
 #[derive(Default)]
 pub struct AutomationQuery;

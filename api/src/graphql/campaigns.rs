@@ -7,7 +7,7 @@ use entity::enums::CampaignStatus as StoredStatus;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, caller, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
@@ -83,6 +83,8 @@ fn checked_graph(document: Value) -> ApiResult<Value> {
     workflow::Graph::from_value(&document).map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(document)
 }
+
+impl Prefetch for Campaign {}
 
 #[derive(Default)]
 pub struct CampaignQuery;

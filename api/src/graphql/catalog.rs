@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::connection::{Totals, cost, paginate};
-use super::loaders::{LessonsOf, OffersOf, load};
+use super::connection::{Prefetch, Selected, Totals, cost, paginate};
+use super::loaders::{LessonsOf, OffersOf, load, prefetch};
 use super::scope::{Access, db, parse_id, tenant};
 use crate::error::ApiResult;
 
@@ -43,6 +43,17 @@ impl From<product::Model> for Product {
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
+    }
+}
+
+impl Prefetch for Product {
+    async fn prefetch(ctx: &Context<'_>, node: &Selected<'_>, page: &[Self]) -> ApiResult<()> {
+        let ids = || page.iter().map(|p| p.uuid);
+        futures::try_join!(
+            prefetch(ctx, node.field("offers"), ids().map(OffersOf), |_| ()),
+            prefetch(ctx, node.field("lessons"), ids().map(LessonsOf), |_| ()),
+        )?;
+        Ok(())
     }
 }
 

@@ -7,9 +7,9 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::catalog::Product;
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Selected, Totals, cost, paginate};
 use super::customers::Customer;
-use super::loaders::{CustomerById, ProductById, load};
+use super::loaders::{CustomerById, ProductById, load, prefetch};
 use super::scope::{Access, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
@@ -96,6 +96,26 @@ impl Transaction {
             Some(id) => Ok(load(ctx, ProductById(id)).await?.map(Into::into)),
             None => Ok(None),
         }
+    }
+}
+
+impl Prefetch for Transaction {
+    async fn prefetch(ctx: &Context<'_>, node: &Selected<'_>, page: &[Self]) -> ApiResult<()> {
+        futures::try_join!(
+            prefetch(
+                ctx,
+                node.field("customer"),
+                page.iter().map(|t| CustomerById(t.customer_uuid)),
+                |_| ()
+            ),
+            prefetch(
+                ctx,
+                node.field("product"),
+                page.iter().filter_map(|t| t.product_uuid.map(ProductById)),
+                |_| ()
+            ),
+        )?;
+        Ok(())
     }
 }
 

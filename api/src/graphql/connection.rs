@@ -2,14 +2,13 @@
 //! time-ordered UUID v7 primary key.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, OutputType, SimpleObject};
+use async_graphql::{Context, Lookahead, OutputType, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
-};
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select};
 use uuid::Uuid;
 
+use super::columns::Reads;
 use super::scope::db;
 use crate::error::{ApiError, ApiResult};
 
@@ -22,6 +21,43 @@ const CURSOR_PREFIX: &str = "jornada:";
 pub struct Totals {
     /// How many nodes match the filter, across all pages.
     pub total_count: u64,
+}
+
+/// What a query selects of the nodes of a connection, through `edges {
+/// node }` and through `nodes` alike.
+pub struct Selected<'a>([Lookahead<'a>; 2]);
+
+impl<'a> Selected<'a> {
+    /// The node selection of the connection field `ctx` resolves.
+    pub fn nodes_of(ctx: &'a Context<'_>) -> Self {
+        let connection = ctx.look_ahead();
+        Selected([
+            connection.field("edges").field("node"),
+            connection.field("nodes"),
+        ])
+    }
+
+    pub fn field(&self, name: &str) -> Selected<'a> {
+        let [edges, nodes] = &self.0;
+        Selected([edges.field(name), nodes.field(name)])
+    }
+
+    pub fn exists(&self) -> bool {
+        self.0.iter().any(Lookahead::exists)
+    }
+}
+
+/// What a node type loads for a whole page before any of its nodes
+/// resolves: each relation the query selects, in one statement per
+/// relation, whatever the page size and however busy the server is.
+pub trait Prefetch: Sized + Sync {
+    fn prefetch(
+        _ctx: &Context<'_>,
+        _node: &Selected<'_>,
+        _page: &[Self],
+    ) -> impl std::future::Future<Output = ApiResult<()>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// The query cost of a connection field: its page size times what each node costs.
@@ -48,7 +84,8 @@ pub fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
 
 /// One page of `select`, newest first, as a Relay connection. The filter is
 /// counted only when the query selects `totalCount`: a list screen that
-/// shows no total pays for no `COUNT(*)` over the workspace.
+/// shows no total pays for no `COUNT(*)` over the workspace. The nodes'
+/// relations are loaded for the whole page (see [`Prefetch`]).
 pub async fn paginate<E, N>(
     ctx: &Context<'_>,
     select: Select<E>,
@@ -58,9 +95,9 @@ pub async fn paginate<E, N>(
     node_of: impl Fn(E::Model) -> ApiResult<(Uuid, N)>,
 ) -> ApiResult<Connection<String, N, Totals>>
 where
-    E: EntityTrait,
+    E: Reads,
     E::Model: Sync,
-    N: OutputType,
+    N: OutputType + Prefetch,
 {
     let first = first.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(0..=MAX_PAGE_SIZE).contains(&first) {
@@ -80,18 +117,25 @@ where
     if let Some(after) = after {
         page = page.filter(id_column.lt(after));
     }
-    let rows = page
-        .order_by_desc(id_column)
-        .limit(first as u64 + 1)
-        .all(db)
-        .await?;
+    let node = Selected::nodes_of(ctx);
+    let page = page.order_by_desc(id_column).limit(first as u64 + 1);
+    let rows = E::read(db, page, &node, &[id_column]).await?;
     let has_next = rows.len() > first as usize;
-    let mut connection =
-        Connection::with_additional_fields(after.is_some(), has_next, Totals { total_count });
+    let mut cursors = Vec::with_capacity(rows.len().min(first as usize));
+    let mut nodes = Vec::with_capacity(cursors.capacity());
     for row in rows.into_iter().take(first as usize) {
         let (id, node) = node_of(row)?;
-        connection.edges.push(Edge::new(encode_cursor(id), node));
+        cursors.push(encode_cursor(id));
+        nodes.push(node);
     }
+    N::prefetch(ctx, &node, &nodes).await?;
+    let mut connection =
+        Connection::with_additional_fields(after.is_some(), has_next, Totals { total_count });
+    connection.edges = cursors
+        .into_iter()
+        .zip(nodes)
+        .map(|(cursor, node)| Edge::new(cursor, node))
+        .collect();
     Ok(connection)
 }
 

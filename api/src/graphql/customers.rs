@@ -11,8 +11,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::commerce::{Enrollment, Subscription, Transaction};
-use super::connection::{Totals, cost, paginate};
-use super::loaders::{ActivitiesOf, EnrollmentsOf, NotesOf, SubscriptionsOf, TransactionsOf, load};
+use super::connection::{Prefetch, Selected, Totals, cost, paginate};
+use super::loaders::{
+    ActivitiesOf, CustomerById, EnrollmentsOf, NotesOf, ProductById, SubscriptionsOf,
+    TransactionsOf, load, prefetch,
+};
 use super::scope::{Access, caller, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
@@ -98,6 +101,62 @@ impl Customer {
     /// Notes left by the CS team, newest first.
     async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Vec<CustomerNote>> {
         Ok(all(load(ctx, NotesOf(self.uuid)).await?))
+    }
+}
+
+impl Prefetch for Customer {
+    async fn prefetch(ctx: &Context<'_>, node: &Selected<'_>, page: &[Self]) -> ApiResult<()> {
+        let ids = || page.iter().map(|c| c.uuid);
+        let transactions = node.field("transactions");
+        let (products, ..) = futures::try_join!(
+            prefetch(
+                ctx,
+                node.field("transactions"),
+                ids().map(TransactionsOf),
+                |rows| {
+                    rows.values()
+                        .flatten()
+                        .filter_map(|t| t.product_id)
+                        .collect::<Vec<_>>()
+                }
+            ),
+            prefetch(
+                ctx,
+                node.field("subscriptions"),
+                ids().map(SubscriptionsOf),
+                |_| ()
+            ),
+            prefetch(
+                ctx,
+                node.field("enrollments"),
+                ids().map(EnrollmentsOf),
+                |_| ()
+            ),
+            prefetch(
+                ctx,
+                node.field("activities"),
+                ids().map(ActivitiesOf),
+                |_| ()
+            ),
+            prefetch(ctx, node.field("notes"), ids().map(NotesOf), |_| ()),
+        )?;
+        // The relations of the page's transactions: their customers are
+        // the page's own.
+        futures::try_join!(
+            prefetch(
+                ctx,
+                transactions.field("customer"),
+                ids().map(CustomerById),
+                |_| ()
+            ),
+            prefetch(
+                ctx,
+                transactions.field("product"),
+                products.into_iter().map(ProductById),
+                |_| ()
+            ),
+        )?;
+        Ok(())
     }
 }
 

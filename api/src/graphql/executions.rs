@@ -16,9 +16,9 @@ use workflow::{
 };
 
 use super::campaigns::Campaign;
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Selected, Totals, cost, paginate};
 use super::customers::Customer;
-use super::loaders::{CustomerById, load};
+use super::loaders::{CustomerById, load, prefetch};
 use super::scope::{Access, app, caller, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
@@ -171,6 +171,18 @@ impl From<campaign_recipient::Model> for CampaignRecipient {
     }
 }
 
+impl Prefetch for CampaignRecipient {
+    async fn prefetch(ctx: &Context<'_>, node: &Selected<'_>, page: &[Self]) -> ApiResult<()> {
+        prefetch(
+            ctx,
+            node.field("customer"),
+            page.iter().map(|r| CustomerById(r.customer_uuid)),
+            |_| (),
+        )
+        .await
+    }
+}
+
 #[ComplexObject]
 impl CampaignRecipient {
     async fn customer(&self, ctx: &Context<'_>) -> ApiResult<Customer> {
@@ -227,6 +239,8 @@ async fn problems(
         &ValidationContext::new(&catalog),
     ))
 }
+
+impl Prefetch for CampaignExecution {}
 
 #[derive(Default)]
 pub struct ExecutionQuery;

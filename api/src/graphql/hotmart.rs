@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
 use super::commerce::Subscription;
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, app, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 use worker::hotmart::client::HotmartError;
@@ -121,6 +121,8 @@ impl From<SyncError> for ApiError {
 /// Oldest start a sync may ask for: Hotmart keeps sales history, but a
 /// wider window is a job for several calls.
 const MAX_SYNC_WINDOW_DAYS: i64 = 366;
+
+impl Prefetch for WebhookEvent {}
 
 #[derive(Default)]
 pub struct HotmartQuery;

@@ -3,6 +3,7 @@
 pub mod automation;
 pub mod campaigns;
 pub mod catalog;
+pub mod columns;
 pub mod commerce;
 pub mod connection;
 pub mod customers;

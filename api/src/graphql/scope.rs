@@ -64,9 +64,26 @@ pub fn parse_id(id: &ID, what: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(id.as_str()).map_err(|_| ApiError::invalid(format!("{what} is not a valid ID")))
 }
 
+/// The workspaces a request has found to exist, so a service_role request
+/// naming one in every field looks it up once. Made per request.
+#[derive(Default)]
+pub struct KnownWorkspaces(std::sync::Mutex<std::collections::HashSet<Uuid>>);
+
+impl KnownWorkspaces {
+    fn contains(&self, id: Uuid) -> bool {
+        self.0.lock().is_ok_and(|known| known.contains(&id))
+    }
+
+    fn insert(&self, id: Uuid) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(id);
+        }
+    }
+}
+
 /// The workspace an operation acts in: an authenticated caller's comes from
 /// its token (naming another one behaves as not found); a service_role caller
-/// names it with `workspaceId`.
+/// names it with `workspaceId`, which must exist.
 pub async fn tenant(
     ctx: &Context<'_>,
     workspace_id: Option<&ID>,
@@ -90,10 +107,16 @@ pub async fn tenant(
             let id = named.or(caller.workspace_id).ok_or_else(|| {
                 ApiError::invalid("workspaceId is required for service_role calls")
             })?;
-            entity::workspace::Entity::find_by_id(id)
-                .one(db(ctx))
-                .await?
-                .ok_or(ApiError::NotFound("workspace"))?;
+            let known = ctx.data_opt::<KnownWorkspaces>();
+            if !known.is_some_and(|k| k.contains(id)) {
+                entity::workspace::Entity::find_by_id(id)
+                    .one(db(ctx))
+                    .await?
+                    .ok_or(ApiError::NotFound("workspace"))?;
+                if let Some(known) = known {
+                    known.insert(id);
+                }
+            }
             Ok(Tenant::new(id))
         }
     }

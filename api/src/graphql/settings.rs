@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::setting;
 use entity::settings::{self as config, MASK};
 
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, app, db, tenant};
 use crate::error::ApiResult;
 
@@ -33,6 +33,8 @@ impl From<setting::Model> for Setting {
         }
     }
 }
+
+impl Prefetch for Setting {}
 
 #[derive(Default)]
 pub struct SettingQuery;

@@ -5,7 +5,7 @@ use entity::target_group_mapping;
 use entity::target_groups::{self, TargetGroupChanges, TargetGroupDraft};
 use serde_json::Value;
 
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, db, parse_id, tenant};
 use crate::error::ApiResult;
 
@@ -52,6 +52,8 @@ pub struct UpdateTargetGroupMappingInput {
     pub filter: MaybeUndefined<Json<Value>>,
     pub description: MaybeUndefined<String>,
 }
+
+impl Prefetch for TargetGroupMapping {}
 
 #[derive(Default)]
 pub struct TargetGroupQuery;

@@ -13,7 +13,7 @@ use serde_json::Value;
 use worker::channels::SendError;
 use worker::channels::whatsapp::{self, TemplateSyncError};
 
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, app, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
@@ -134,6 +134,8 @@ impl From<TemplateSyncError> for ApiError {
         }
     }
 }
+
+impl Prefetch for MessageTemplate {}
 
 #[derive(Default)]
 pub struct TemplateQuery;

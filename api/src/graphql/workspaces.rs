@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::workspace;
 use sea_orm::EntityTrait;
 
-use super::connection::{Totals, cost, paginate};
+use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, db, tenant};
 use crate::error::{ApiError, ApiResult};
 
@@ -40,6 +40,8 @@ pub struct CreateWorkspaceInput {
     /// Defaults to America/Sao_Paulo.
     pub time_zone: Option<String>,
 }
+
+impl Prefetch for Workspace {}
 
 #[derive(Default)]
 pub struct WorkspaceQuery;

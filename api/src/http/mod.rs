@@ -26,6 +26,7 @@ use crate::auth::JwtKeys;
 use crate::graphql::JornadaSchema;
 use crate::graphql::limits::{TextRefusal, check_document, check_text};
 use crate::graphql::loaders::RelationLoader;
+use crate::graphql::scope::KnownWorkspaces;
 use metrics::Metrics;
 
 /// Largest accepted `/graphql` body.
@@ -177,6 +178,7 @@ async fn graphql(
         request
             .data
             .insert(RelationLoader::for_request(state.db.clone()));
+        request.data.insert(KnownWorkspaces::default());
     }
     let mut response = state.schema.execute_batch(batch).await;
     with_error_codes(&mut response);
