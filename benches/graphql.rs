@@ -22,7 +22,8 @@
 //! - `JORNADA_BENCH_CONNECTIONS` (8,32): the concurrencies to load with.
 //! - `JORNADA_BENCH_QUERIES` (list,search): which queries to load.
 //! - `JORNADA_BENCH_POSTGRES_URL` (postgres://postgres@127.0.0.1:5432/postgres):
-//!   where a scratch database is created and dropped.
+//!   where a scratch database is created and dropped; server and baseline
+//!   reach it without TLS unless the URL names an `sslmode`.
 //! - `JORNADA_BENCH_BACKENDS` (postgres,sqlite): which backends to run.
 //! - `JORNADA_MAX_CONNECTIONS` (16): the server's pool size, and the baseline's.
 
@@ -530,8 +531,20 @@ async fn check_answers(
     Ok(())
 }
 
+/// `url` asking for a plain connection when it names no `sslmode`: server,
+/// baseline and database share one machine, where TLS between them would
+/// only add its cost to both sides of the comparison.
+fn plain_on_one_machine(url: String) -> String {
+    if !url.starts_with("postgres") || url.contains("sslmode=") {
+        return url;
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}sslmode=disable")
+}
+
 async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> anyhow::Result<()> {
     let (database_url, _store) = fresh_database(&settings.postgres_url, backend).await?;
+    let database_url = plain_on_one_machine(database_url);
     let client = reqwest::Client::new();
     let mut server = Server::spawn(binary, &database_url)?;
     server.wait_ready(&client).await?;

@@ -14,8 +14,8 @@
 
 use std::collections::HashMap;
 
+use async_graphql::parser::Positioned;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::parser::{Positioned, parse_query};
 
 use super::{MAX_DEPTH, MAX_RECURSIVE_DEPTH};
 
@@ -153,16 +153,15 @@ impl Refusal {
 /// size with fragments inlined, and its depth in fields. Introspection
 /// (`__schema`, `__type`) counts one level however deep its type references
 /// go, so the query every GraphQL client sends to read the schema runs; the
-/// recursion bound still holds there. A document that does not parse is left
-/// to async-graphql, which reports the syntax error.
-pub fn check_document(query: &str) -> Result<(), Refusal> {
-    let Ok(document) = parse_query(query) else {
-        return Ok(());
-    };
+/// recursion bound still holds there. The handler hands over the document
+/// async-graphql parsed for the request, which it then runs; a document
+/// that does not parse is left to async-graphql, which reports the syntax
+/// error.
+pub fn check_document(document: &ExecutableDocument) -> Result<(), Refusal> {
     let mut fragments: HashMap<String, Option<Shape>> = HashMap::new();
     let mut total = 0usize;
     for (_, operation) in document.operations.iter() {
-        let shape = shape_of(&document, &operation.node.selection_set, &mut fragments, 0)?;
+        let shape = shape_of(document, &operation.node.selection_set, &mut fragments, 0)?;
         if shape.depth > MAX_DEPTH {
             return Err(Refusal::TooDeep);
         }
@@ -264,7 +263,17 @@ fn shape_of(
 
 #[cfg(test)]
 mod tests {
+    use async_graphql::parser::parse_query;
+
     use super::*;
+
+    /// `check_document` of `query`, parsed as a request's query is.
+    fn check(query: &str) -> Result<(), Refusal> {
+        match parse_query(query) {
+            Ok(document) => check_document(&document),
+            Err(_) => Ok(()),
+        }
+    }
 
     fn nested(depth: usize) -> String {
         format!(
@@ -353,20 +362,17 @@ mod tests {
                 " }".repeat(depth - 1)
             )
         };
-        assert_eq!(check_document(&nested(MAX_DEPTH)), Ok(()));
-        assert_eq!(
-            check_document(&nested(MAX_DEPTH + 1)),
-            Err(Refusal::TooDeep)
-        );
+        assert_eq!(check(&nested(MAX_DEPTH)), Ok(()));
+        assert_eq!(check(&nested(MAX_DEPTH + 1)), Err(Refusal::TooDeep));
         // Through fragments, as inlined.
         let through_fragments = "{ a { ...F } } fragment F on T { b { c { d { e { f { g { h { i { j { k } } } } } } } } } }";
-        assert_eq!(check_document(through_fragments), Err(Refusal::TooDeep));
+        assert_eq!(check(through_fragments), Err(Refusal::TooDeep));
         // Type references twenty deep under `__schema` and `__type`.
         let chain = format!("{}name{}", "ofType { ".repeat(20), " }".repeat(20));
         let introspection = format!(
             "{{ __schema {{ types {{ fields {{ type {{ {chain} }} }} }} }} __type(name: \"Customer\") {{ fields {{ type {{ {chain} }} }} }} }}"
         );
-        assert_eq!(check_document(&introspection), Ok(()));
+        assert_eq!(check(&introspection), Ok(()));
     }
 
     #[test]
@@ -377,21 +383,18 @@ mod tests {
         }
         query.push_str("fragment F20000 on T { id }\n");
         assert_eq!(check_text(&query), Ok(()));
-        assert_eq!(check_document(&query), Err(Refusal::RecursesTooDeep));
+        assert_eq!(check(&query), Err(Refusal::RecursesTooDeep));
     }
 
     #[test]
     fn exponential_fragments_are_refused_at_once() {
-        assert_eq!(check_document(&doubling_fragments(10)), Ok(()));
-        assert_eq!(
-            check_document(&doubling_fragments(25)),
-            Err(Refusal::TooLarge)
-        );
+        assert_eq!(check(&doubling_fragments(10)), Ok(()));
+        assert_eq!(check(&doubling_fragments(25)), Err(Refusal::TooLarge));
         let cycle = "query { customers { edges { node { ...A } } } } fragment A on Customer { ...B } fragment B on Customer { ...A }";
-        assert_eq!(check_document(cycle), Err(Refusal::FragmentCycle));
-        assert_eq!(check_document("{ customers { totalCount } }"), Ok(()));
+        assert_eq!(check(cycle), Err(Refusal::FragmentCycle));
+        assert_eq!(check("{ customers { totalCount } }"), Ok(()));
         assert_eq!(
-            check_document("{ not valid"),
+            check("{ not valid"),
             Ok(()),
             "syntax errors are async-graphql's to report"
         );

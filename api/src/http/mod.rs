@@ -167,9 +167,12 @@ async fn graphql(
         Ok(batch) => batch,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "INVALID_INPUT", &message),
     };
-    for request in batch.iter() {
-        // Refused like any other invalid document: a 200 carrying the error.
-        if let Err(refusal) = check_document(&request.query) {
+    for request in batch.iter_mut() {
+        // Refused like any other invalid document: a 200 carrying the
+        // error. The parsed document is kept for the execution.
+        if let Ok(document) = request.parsed_query()
+            && let Err(refusal) = check_document(document)
+        {
             return error_response(StatusCode::OK, "INVALID_INPUT", &refusal.message());
         }
     }
