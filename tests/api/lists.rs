@@ -218,3 +218,145 @@ on_both_backends!(
     a_page_reads_each_relation_once,
     a_page_reads_each_relation_once
 );
+
+/// Every field of `type_name` that is not an object, as a selection, with
+/// `nested` appended: what a client asking for everything would send.
+async fn every_field(app: &TestApp, token: &str, type_name: &str, nested: &str) -> String {
+    let answer = app
+        .graphql(
+            Some(token),
+            "query($t: String!) { __type(name: $t) { fields { name type { kind ofType { kind ofType { kind ofType { kind } } } } } } }",
+            json!({"t": type_name}),
+        )
+        .await;
+    let leaf = |t: &Value| matches!(t["kind"].as_str(), Some("SCALAR" | "ENUM"));
+    let fields: Vec<String> = answer.data("__type")["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter(|f| {
+            let t = &f["type"];
+            leaf(t)
+                || leaf(&t["ofType"])
+                || leaf(&t["ofType"]["ofType"])
+                || leaf(&t["ofType"]["ofType"]["ofType"])
+        })
+        .map(|f| f["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert!(fields.len() > 3, "{type_name}: {fields:?}");
+    format!("{} {nested}", fields.join(" "))
+}
+
+async fn a_page_answers_every_field_as_a_single_read_does(app: TestApp) {
+    let ws = app.create_workspace("campos").await;
+    let agent = app.agent_token(ws);
+    let product = app
+        .graphql(
+            Some(&agent),
+            "mutation { upsertProduct(input: {hotmartProductId: \"3526906\", name: \"Confeitaria\", ucode: \"c0f3\"}) { id } }",
+            json!({}),
+        )
+        .await
+        .data("upsertProduct")["id"]
+        .as_str()
+        .expect("product id")
+        .to_owned();
+    let product_uuid = uuid::Uuid::parse_str(&product).expect("uuid");
+    for i in 0..3 {
+        let customer = app
+            .graphql(
+                Some(&agent),
+                "mutation($e: String!) { createCustomer(input: {email: $e, name: \"Maria Silva\", phone: \"11987654321\", document: \"12345678909\", tags: [\"aluna\", \"vip\"]}) { id } }",
+                json!({"e": format!("maria{i}@example.com")}),
+            )
+            .await
+            .data("createCustomer")["id"]
+            .as_str()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
+            .expect("customer id");
+        app.insert_transaction(ws, customer, Some(product_uuid), &format!("HP{i}01"))
+            .await;
+        app.insert_transaction(ws, customer, None, &format!("HP{i}02"))
+            .await;
+        app.graphql(
+            Some(&agent),
+            "mutation($id: ID!) { addCustomerNote(id: $id, body: \"Pediu o certificado\") { id } }",
+            json!({"id": customer}),
+        )
+        .await
+        .data("addCustomerNote");
+    }
+    let transaction = every_field(&app, &agent, "Transaction", "").await;
+    let customer = every_field(
+        &app,
+        &agent,
+        "Customer",
+        &format!(
+            "transactions {{ {transaction} product {{ id name }} customer {{ id email }} }} subscriptions {{ {} }} enrollments {{ id }} activities {{ {} }} notes {{ {} }}",
+            every_field(&app, &agent, "Subscription", "").await,
+            every_field(&app, &agent, "CustomerActivity", "").await,
+            every_field(&app, &agent, "CustomerNote", "").await,
+        ),
+    )
+    .await;
+    let listed = app
+        .graphql(
+            Some(&agent),
+            &format!("{{ customers(first: 10) {{ nodes {{ {customer} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let nodes = listed.data("customers")["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    assert_eq!(nodes.len(), 3);
+    for node in &nodes {
+        assert_eq!(node["tags"], json!(["aluna", "vip"]));
+        assert_eq!(node["transactions"].as_array().map(Vec::len), Some(2));
+        let alone = app
+            .graphql(
+                Some(&agent),
+                &format!("query($id: ID!) {{ customer(id: $id) {{ {customer} }} }}"),
+                json!({"id": node["id"]}),
+            )
+            .await;
+        assert_eq!(
+            node,
+            alone.data("customer"),
+            "the page and the single read differ"
+        );
+    }
+
+    let product_fields = every_field(
+        &app,
+        &agent,
+        "Product",
+        &format!(
+            "offers {{ {} }} lessons {{ {} }}",
+            every_field(&app, &agent, "Offer", "").await,
+            every_field(&app, &agent, "Lesson", "").await,
+        ),
+    )
+    .await;
+    let listed = app
+        .graphql(
+            Some(&agent),
+            &format!("{{ products {{ nodes {{ {product_fields} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let alone = app
+        .graphql(
+            Some(&agent),
+            &format!("query($id: ID!) {{ product(id: $id) {{ {product_fields} }} }}"),
+            json!({"id": product}),
+        )
+        .await;
+    assert_eq!(listed.data("products")["nodes"][0]["ucode"], "c0f3");
+    assert_eq!(&listed.data("products")["nodes"][0], alone.data("product"));
+}
+on_both_backends!(
+    a_page_answers_every_field_as_a_single_read_does,
+    a_page_answers_every_field_as_a_single_read_does
+);

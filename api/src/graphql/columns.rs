@@ -11,7 +11,6 @@
 
 use std::future::Future;
 
-use entity::{customer, product, transaction};
 use sea_orm::sea_query::{ColumnType, Value};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable,
@@ -129,11 +128,11 @@ fn value_at(row: &QueryResult, index: usize, column_type: &ColumnType) -> Result
     })
 }
 
-/// Sparse reads for the entities lists read most, and that a page reads
-/// in hundreds of rows.
+/// Entities read sparsely, with the fields that stand on a column not
+/// named after them.
 macro_rules! reads_sparsely {
-    ($($module:ident),* $(,)?) => {$(
-        impl Reads for $module::Entity {
+    ($($module:ident $({ $($field:literal => $column:ident),* $(,)? })?),* $(,)?) => {$(
+        impl Reads for entity::$module::Entity {
             fn read<'a>(
                 db: &'a DatabaseConnection,
                 select: Select<Self>,
@@ -143,23 +142,34 @@ macro_rules! reads_sparsely {
                 read_columns(db, select, needed::<Self>(node, keys))
             }
         }
+
+        impl Sparse for entity::$module::Entity {
+            $(const FIELD_COLUMNS: &'static [(&'static str, entity::$module::Column)] =
+                &[$(($field, entity::$module::Column::$column)),*];)?
+        }
     )*};
 }
 
-reads_sparsely!(customer, transaction, product);
+reads_sparsely!(
+    customer,
+    transaction {
+        "customer" => CustomerId,
+        "product" => ProductId,
+    },
+    product,
+    subscription,
+    customer_activity,
+    customer_note,
+    offer,
+    lesson,
+    setting,
+    target_group_mapping,
+    workspace,
+);
 
-impl Sparse for customer::Entity {}
-
-impl Sparse for transaction::Entity {
-    const FIELD_COLUMNS: &'static [(&'static str, transaction::Column)] = &[
-        ("customer", transaction::Column::CustomerId),
-        ("product", transaction::Column::ProductId),
-    ];
-}
-
-impl Sparse for product::Entity {}
-
-/// Entities read whole.
+/// Entities read whole: their nodes are built from columns beyond the
+/// fields' own (a campaign's document, an item's rendered content), or hold
+/// enumerations, which a sparse read does not decode.
 macro_rules! reads_whole {
     ($($module:ident),* $(,)?) => {$(
         impl Reads for entity::$module::Entity {}
@@ -167,21 +177,13 @@ macro_rules! reads_whole {
 }
 
 reads_whole!(
-    subscription,
     enrollment,
-    customer_activity,
-    customer_note,
-    offer,
-    lesson,
     campaign,
     campaign_execution,
     campaign_recipient,
     dispatch_item,
     message_template,
-    setting,
-    target_group_mapping,
     webhook_event,
-    workspace,
 );
 
 #[cfg(test)]
