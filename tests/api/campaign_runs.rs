@@ -611,3 +611,60 @@ async fn bi_views_report_campaigns(app: TestApp) {
     assert_eq!(active, 1, "the published campaign is active");
 }
 on_both_backends!(bi_views_report_campaigns, bi_views_report_campaigns);
+
+async fn a_trigger_on_an_event_jornada_never_records_is_not_published(app: TestApp) {
+    let ws = app.create_workspace("evento-errado").await;
+    let agent = app.agent_token(ws);
+    let misspelt = json!({
+        "nodes": [
+            node("t", "trigger", json!({"source": "event", "event": "purchase_aproved"})),
+            node("x", "exit", json!({})),
+        ],
+        "edges": [edge("t", "x", None)],
+    });
+    let problems = app
+        .graphql(
+            Some(&agent),
+            "query($doc: JSON!) { validateWorkflow(workflowData: $doc) { nodeId code message } }",
+            json!({"doc": misspelt}),
+        )
+        .await;
+    let problems = problems.data("validateWorkflow").as_array().unwrap().clone();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["nodeId"], "t");
+    assert_eq!(problems[0]["code"], "unknown_event");
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("purchase_approved")
+    );
+    let created = app
+        .graphql(
+            Some(&agent),
+            "mutation($doc: JSON!) { createCampaign(input: {name: \"Boas-vindas\", workflowData: $doc}) { id } }",
+            json!({"doc": misspelt}),
+        )
+        .await;
+    let refused = app
+        .graphql(
+            Some(&agent),
+            "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
+            json!({"id": created.data("createCampaign")["id"]}),
+        )
+        .await;
+    assert_eq!(refused.error_code(), Some("INVALID_INPUT"));
+    assert!(
+        refused.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown_event"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(app.count_rows("campaign_versions").await, 0);
+}
+on_both_backends!(
+    a_trigger_on_an_event_jornada_never_records_is_not_published,
+    a_trigger_on_an_event_jornada_never_records_is_not_published
+);

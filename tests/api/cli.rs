@@ -8,7 +8,7 @@ use std::time::Duration;
 use api::JwtKeys;
 use uuid::Uuid;
 
-use crate::helpers::{Backend, fresh_database, postgres_configured};
+use crate::helpers::{Backend, fresh_database, postgres_runs};
 
 fn jornada(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jornada"));
@@ -257,10 +257,7 @@ async fn a_fresh_run_with_no_configuration_serves_graphiql_on_sqlite() {
 
 #[tokio::test]
 async fn serves_on_postgresql() {
-    if !postgres_configured() {
-        eprintln!(
-            "serves_on_postgresql: JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI"
-        );
+    if !postgres_runs("serves_on_postgresql") {
         return;
     }
     let (url, _store) = fresh_database(Backend::Postgres).await;
@@ -276,8 +273,7 @@ async fn serves_on_postgresql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_connections_send_without_delay() {
     use sea_orm::ConnectionTrait;
-    if !postgres_configured() {
-        eprintln!("JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
+    if !postgres_runs("database_connections_send_without_delay") {
         return;
     }
     let (url, _store) = fresh_database(Backend::Postgres).await;
@@ -377,8 +373,7 @@ async fn the_process_survives_a_hundred_query_bombs_on_sqlite() {
 
 #[tokio::test]
 async fn the_process_survives_a_hundred_query_bombs_on_postgresql() {
-    if !postgres_configured() {
-        eprintln!("JORNADA_TEST_POSTGRES_URL is not set; the PostgreSQL run is left to CI");
+    if !postgres_runs("the_process_survives_a_hundred_query_bombs_on_postgresql") {
         return;
     }
     let (url, _store) = fresh_database(Backend::Postgres).await;

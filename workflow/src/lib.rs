@@ -10,11 +10,13 @@
 //! - [`template`]: `{{customer.first_name}}` and `{{link:..}}` rendering.
 //! - [`split`]: the deterministic A/B assignment.
 //! - [`schedule`]: cron fires of schedule triggers.
+//! - [`events`]: the catalogue of domain events triggers and waits name.
 //! - [`jobs`]: payloads of the worker's jobs.
 
 pub mod condition;
 pub mod context;
 pub mod decimal;
+pub mod events;
 pub mod graph;
 pub mod interpret;
 pub mod jobs;
@@ -26,6 +28,7 @@ pub mod time;
 pub mod validate;
 
 pub use context::{CustomerFields, EnrollmentFields, RecipientContext, Variable};
+pub use events::DomainEventType;
 pub use graph::{Edge, Graph, GraphShapeError, Node};
 pub use interpret::{
     CompiledGraph, OutboundMessage, RenderedMessage, StepError, StepInput, Transition,

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::events::DomainEventType;
 use crate::graph::{Graph, Node};
 use crate::nodes::{Channel, NodeData, NodeType, SendMessageData, TemplateRef, WebhookData};
 use crate::template::{self, TemplateError};
@@ -52,8 +53,11 @@ pub mod code {
     /// An approved WhatsApp template has a dynamic URL button the node gives
     /// no `buttonVariables` value for (Meta would answer 132000).
     pub const MISSING_BUTTON_VARIABLE: &str = "missing_button_variable";
+    /// A trigger, `waitForEvent` or exit goal names an event jornada never
+    /// records (see [`crate::events`]): it would never fire.
+    pub const UNKNOWN_EVENT: &str = "unknown_event";
 
-    pub const ALL: [&str; 19] = [
+    pub const ALL: [&str; 20] = [
         MISSING_TRIGGER,
         MULTIPLE_TRIGGERS,
         DUPLICATE_ID,
@@ -73,6 +77,7 @@ pub mod code {
         UNKNOWN_VARIABLE,
         INVALID_TEMPLATE,
         MISSING_BUTTON_VARIABLE,
+        UNKNOWN_EVENT,
     ];
 }
 
@@ -510,7 +515,32 @@ fn check_references(
                 check_json(node, "body", body, errors);
             }
         }
+        NodeData::Trigger(trigger) => {
+            if let Some(event) = &trigger.event {
+                check_event(node, "event", event, errors);
+            }
+        }
+        NodeData::WaitForEvent(wait) => check_event(node, "event", &wait.event, errors),
+        NodeData::Exit(exit) => {
+            if let Some(goal) = &exit.goal {
+                check_event(node, "goal", goal, errors);
+            }
+        }
         _ => {}
+    }
+}
+
+/// An event name must be one jornada records, or the node never fires.
+fn check_event(node: &Node, field: &str, name: &str, errors: &mut Vec<ValidationError>) {
+    if DomainEventType::parse(name).is_none() {
+        errors.push(ValidationError::node(
+            node,
+            code::UNKNOWN_EVENT,
+            format!(
+                "{field} `{name}` is not an event jornada records; one of: {}",
+                DomainEventType::names()
+            ),
+        ));
     }
 }
 
@@ -756,6 +786,34 @@ mod tests {
     #[test]
     fn a_sound_campaign_has_no_errors() {
         assert_eq!(run(welcome()), vec![]);
+    }
+
+    #[test]
+    fn events_must_be_ones_jornada_records() {
+        let mut doc = welcome();
+        doc["nodes"][0]["data"]["event"] = json!("purchase_aproved");
+        doc["nodes"][4]["data"]["goal"] = json!("first-access");
+        assert_eq!(
+            codes(doc.clone()),
+            vec![
+                (n("t"), None, code::UNKNOWN_EVENT),
+                (n("x"), None, code::UNKNOWN_EVENT),
+            ]
+        );
+        let errors = run(doc);
+        assert!(errors[0].message.contains("`purchase_aproved`"));
+        assert!(errors[0].message.contains("purchase_approved"));
+
+        let mut doc = welcome();
+        doc["nodes"][3] = json!({"id": "d", "type": "waitForEvent",
+            "data": {"event": "module_complete", "timeout": "P3D"}});
+        doc["edges"][4] =
+            json!({"id": "e5", "source": "d", "sourceHandle": "event", "target": "y"});
+        doc["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "e6", "source": "d", "sourceHandle": "timeout", "target": "y"}));
+        assert_eq!(codes(doc), vec![(n("d"), None, code::UNKNOWN_EVENT)]);
     }
 
     #[test]

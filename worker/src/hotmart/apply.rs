@@ -17,6 +17,7 @@ use entity::entities::{customer, lesson, offer, product, subscription, tracked_l
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
 use serde_json::{Value, json};
 use uuid::Uuid;
+use workflow::DomainEventType;
 
 use super::events::{
     CartAbandoned, ChargeDateChanged, EventKind, FirstAccess, ModuleCompleted, OrderFulfillment,
@@ -75,7 +76,7 @@ pub fn supersedes(
 /// A state change to record as a domain event.
 struct Happened {
     customer_id: Option<Uuid>,
-    event_type: &'static str,
+    event_type: DomainEventType,
     /// Names the change itself, so every source reporting it records it once.
     dedupe_key: String,
     occurred_at: Option<DateTime<Utc>>,
@@ -86,7 +87,7 @@ impl Happened {
     fn into_event(self, source: Source) -> NewDomainEvent {
         NewDomainEvent {
             customer_id: self.customer_id,
-            event_type: self.event_type,
+            event_type: self.event_type.as_str(),
             data: self.data,
             occurred_at: self.occurred_at.unwrap_or_else(Utc::now),
             source_event_id: source.event_id(),
@@ -185,17 +186,21 @@ pub async fn prepare_catalog<C: ConnectionTrait>(
 }
 
 /// The domain event a purchase status change records.
-fn purchase_event_type(status: &PurchaseStatus) -> Option<&'static str> {
+fn purchase_event_type(status: &PurchaseStatus) -> Option<DomainEventType> {
     Some(match status {
-        PurchaseStatus::Approved => "purchase_approved",
-        PurchaseStatus::Complete => "purchase_completed",
-        PurchaseStatus::Refunded | PurchaseStatus::PartiallyRefunded => "purchase_refunded",
-        PurchaseStatus::Chargeback => "purchase_chargeback",
-        PurchaseStatus::Protested => "purchase_protested",
-        PurchaseStatus::Cancelled => "purchase_cancelled",
-        PurchaseStatus::Expired => "purchase_expired",
-        PurchaseStatus::PrintedBillet | PurchaseStatus::WaitingPayment => "billet_printed",
-        PurchaseStatus::Overdue => "payment_delayed",
+        PurchaseStatus::Approved => DomainEventType::PurchaseApproved,
+        PurchaseStatus::Complete => DomainEventType::PurchaseCompleted,
+        PurchaseStatus::Refunded | PurchaseStatus::PartiallyRefunded => {
+            DomainEventType::PurchaseRefunded
+        }
+        PurchaseStatus::Chargeback => DomainEventType::PurchaseChargeback,
+        PurchaseStatus::Protested => DomainEventType::PurchaseProtested,
+        PurchaseStatus::Cancelled => DomainEventType::PurchaseCancelled,
+        PurchaseStatus::Expired => DomainEventType::PurchaseExpired,
+        PurchaseStatus::PrintedBillet | PurchaseStatus::WaitingPayment => {
+            DomainEventType::BilletPrinted
+        }
+        PurchaseStatus::Overdue => DomainEventType::PaymentDelayed,
         _ => return None,
     })
 }
@@ -432,9 +437,12 @@ fn purchase_happened(
             && earlier_than_payment
         {
             let data = json!({"transaction": change.transaction.code, "status": paid.as_str(), "productId": product.as_ref().map(|p| p.id)});
-            for event_type in ["billet_printed", "sale_recovered"] {
+            for event_type in [
+                DomainEventType::BilletPrinted,
+                DomainEventType::SaleRecovered,
+            ] {
                 let key = format!("transaction:{}:{event_type}", change.transaction.code);
-                let at = if event_type == "billet_printed" {
+                let at = if event_type == DomainEventType::BilletPrinted {
                     seen_at
                 } else {
                     change.transaction.last_event_at
@@ -480,7 +488,7 @@ fn purchase_happened(
         let key = format!("transaction:{}:sale_recovered", change.transaction.code);
         happened.push(Happened {
             customer_id: Some(customer.id),
-            event_type: "sale_recovered",
+            event_type: DomainEventType::SaleRecovered,
             dedupe_key: key,
             occurred_at: seen_at,
             data,
@@ -511,7 +519,7 @@ pub async fn apply_cart_abandoned<C: ConnectionTrait>(
         source,
         Happened {
             customer_id: Some(customer.id),
-            event_type: "cart_abandoned",
+            event_type: DomainEventType::CartAbandoned,
             dedupe_key: format!("{key}:cart_abandoned"),
             occurred_at: cart.occurred_at,
             data,
@@ -613,7 +621,7 @@ pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
             source,
             Happened {
                 customer_id: Some(customer.id),
-                event_type: "subscription_cancelled",
+                event_type: DomainEventType::SubscriptionCancelled,
                 dedupe_key: key,
                 occurred_at: event.occurred_at.or(event.cancellation_date),
                 data,
@@ -656,7 +664,7 @@ pub async fn apply_plan_switched<C: ConnectionTrait>(
         source,
         Happened {
             customer_id: Some(customer.id),
-            event_type: "plan_switched",
+            event_type: DomainEventType::PlanSwitched,
             dedupe_key: key,
             occurred_at: seen_at,
             data,
@@ -703,7 +711,7 @@ pub async fn apply_charge_date_changed<C: ConnectionTrait>(
         source,
         Happened {
             customer_id: Some(customer.id),
-            event_type: "charge_date_changed",
+            event_type: DomainEventType::ChargeDateChanged,
             dedupe_key: key,
             occurred_at: event.occurred_at,
             data,
@@ -764,7 +772,7 @@ pub async fn apply_first_access<C: ConnectionTrait>(
             source,
             Happened {
                 customer_id: Some(customer.id),
-                event_type: "first_access",
+                event_type: DomainEventType::FirstAccess,
                 dedupe_key: key,
                 occurred_at: Some(at),
                 data,
@@ -821,7 +829,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
             source,
             Happened {
                 customer_id: Some(customer.id),
-                event_type: "first_access",
+                event_type: DomainEventType::FirstAccess,
                 dedupe_key: key,
                 occurred_at: Some(at),
                 data,
@@ -847,7 +855,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         source,
         Happened {
             customer_id: Some(customer.id),
-            event_type: "module_completed",
+            event_type: DomainEventType::ModuleCompleted,
             dedupe_key: key,
             occurred_at: Some(at),
             data,
@@ -889,7 +897,7 @@ pub async fn apply_order_fulfillment<C: ConnectionTrait>(
         source,
         Happened {
             customer_id: customer.map(|c| c.id),
-            event_type: "order_fulfilled",
+            event_type: DomainEventType::OrderFulfilled,
             dedupe_key: key,
             occurred_at: event.occurred_at,
             data,
