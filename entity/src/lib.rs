@@ -11,6 +11,7 @@ pub mod dispatch;
 pub mod domain_events;
 pub mod error;
 pub mod executions;
+pub mod hotmart;
 pub mod links;
 pub mod money;
 pub mod outbox;

@@ -629,7 +629,11 @@ async fn a_trigger_on_an_event_jornada_never_records_is_not_published(app: TestA
             json!({"doc": misspelt}),
         )
         .await;
-    let problems = problems.data("validateWorkflow").as_array().unwrap().clone();
+    let problems = problems
+        .data("validateWorkflow")
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0]["nodeId"], "t");
     assert_eq!(problems[0]["code"], "unknown_event");

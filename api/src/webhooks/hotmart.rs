@@ -14,12 +14,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use entity::hotmart::{decode, parse_envelope};
 use entity::webhook_events::{self, Accepted, Inbound};
 use entity::{Tenant, customers};
 use serde_json::json;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
-use worker::hotmart::events::{decode, parse_envelope};
 
 use crate::http::{AppState, error_response};
 

@@ -26,12 +26,12 @@ use axum::routing::get;
 use chrono::Utc;
 use entity::Tenant;
 use entity::enums::MessageStatus;
+use entity::whatsapp::webhook::{
+    DeliveryStatus, WebhookBatch, is_opt_out, parse_webhook, verify_signature,
+};
 use entity::whatsapp::{self as store, StatusCallback, StatusOutcome};
 use serde_json::json;
 use subtle::ConstantTimeEq;
-use worker::channels::whatsapp::{
-    DeliveryStatus, WebhookBatch, is_opt_out, parse_webhook, verify_signature,
-};
 
 use crate::http::{AppState, error_response};
 

@@ -15,7 +15,6 @@ pub mod http;
 pub mod log;
 pub mod webhook;
 pub mod whatsapp;
-pub mod whatsapp_webhook;
 
 use std::collections::HashMap;
 use std::fmt;

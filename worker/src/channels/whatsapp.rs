@@ -25,9 +25,9 @@ use super::{
     http_url, retry_after_header, scrub,
 };
 
-pub use super::whatsapp_webhook::{
-    DeliveryStatus, InboundMessage, StatusUpdate, WebhookBatch, WebhookParseError, is_opt_out,
-    parse_webhook, signature_header, verify_signature,
+pub use entity::whatsapp::webhook::{
+    DeliveryStatus, InboundMessage, MAX_CALLBACK_DATA_CHARS, StatusUpdate, WebhookBatch,
+    WebhookParseError, is_opt_out, parse_webhook, signature_header, verify_signature,
 };
 
 /// Graph API version used when `whatsapp.base_url` is not set.
@@ -40,8 +40,6 @@ pub const TEMPLATE_PAGE_LIMIT: u32 = 100;
 pub const MAX_TEMPLATE_PAGES: usize = 200;
 /// WhatsApp's limit on a text message body.
 pub const MAX_TEXT_CHARS: usize = 4096;
-/// Meta's limit on `biz_opaque_callback_data`.
-pub const MAX_CALLBACK_DATA_CHARS: usize = 512;
 
 /// Graph error codes, as CONTRACTS.md classifies them.
 pub mod codes {

@@ -19,7 +19,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::apply::{self, Source};
-use super::events::{HotmartEvent, Purchase, decode, parse_envelope};
+use entity::hotmart::{HotmartEvent, Purchase, decode, parse_envelope};
 
 /// Why an event could not be applied.
 #[derive(Debug, thiserror::Error)]

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 use workflow::DomainEventType;
 
-use super::events::{
+use entity::hotmart::{
     CartAbandoned, ChargeDateChanged, EventKind, FirstAccess, ModuleCompleted, OrderFulfillment,
     PlanSwitched, Product, Purchase, PurchaseStatus, Subscriber, SubscriptionCancelled,
 };

@@ -14,7 +14,7 @@ use super::client::{
     HotmartClient, HotmartCredentials, HotmartError, PageLimits, SALE_STATUSES,
     SUBSCRIPTION_STATUSES, Sale, SalesHistoryFilter, SubscriptionFilter,
 };
-use super::events::{
+use entity::hotmart::{
     Buyer, Contact, EventKind, FirstAccess, Origin, Product, Purchase, PurchaseStatus,
 };
 

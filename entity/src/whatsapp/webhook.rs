@@ -1,14 +1,17 @@
-//! Pure helpers for the WhatsApp webhook receiver (CONTRACTS.md section 3):
-//! the `X-Hub-Signature-256` check over the raw body, a lenient parser of
-//! status callbacks and inbound messages, and opt-out detection.
-//!
-//! Re-exported from [`super::whatsapp`].
+//! The WhatsApp Cloud API webhook as it arrives (CONTRACTS.md section 3),
+//! without I/O: the `X-Hub-Signature-256` check over the raw body, a lenient
+//! parser of status callbacks and inbound messages, and opt-out detection.
+//! The api's receiver reads webhooks with it; the worker's provider signs
+//! and reads the same format.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
+
+/// Meta's limit on `biz_opaque_callback_data`.
+pub const MAX_CALLBACK_DATA_CHARS: usize = 512;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -206,7 +209,7 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookBatch, WebhookParseError>
         serde_json::from_slice(raw_body).map_err(|_| WebhookParseError::NotJson)?;
     // No stored text holds a NUL (`entity::text`): a reply or an error
     // title carrying one keeps the rest.
-    entity::text::strip_nul(&mut body);
+    crate::text::strip_nul(&mut body);
     let mut batch = WebhookBatch::default();
     for entry in list(&body["entry"]) {
         for change in list(&entry["changes"]) {
@@ -244,8 +247,7 @@ pub fn parse_webhook(raw_body: &[u8]) -> Result<WebhookBatch, WebhookParseError>
                     callback_data: status["biz_opaque_callback_data"]
                         .as_str()
                         .filter(|data| {
-                            !data.is_empty()
-                                && data.chars().count() <= super::whatsapp::MAX_CALLBACK_DATA_CHARS
+                            !data.is_empty() && data.chars().count() <= MAX_CALLBACK_DATA_CHARS
                         })
                         .map(str::to_owned),
                 });

@@ -6,6 +6,8 @@
 //! every change here is a conditional write: a callback seen twice, or a
 //! lower state arriving after a higher one, changes nothing.
 
+pub mod webhook;
+
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
