@@ -125,22 +125,25 @@ pub fn api_router(
     db: DatabaseConnection,
     jwt: api::JwtKeys,
     secrets: entity::SecretKey,
-    work_queue: worker::WorkQueue,
+    work_signals: entity::WorkSignals,
 ) -> axum::Router {
     let schema = api::build_schema(api::SchemaDeps {
         db: db.clone(),
         secrets: secrets.clone(),
-        work_queue: work_queue.clone(),
+        work_signals: work_signals.clone(),
     });
     api::router(api::AppState {
-        webhook_intake: api::webhooks::intake::WebhookIntake::start(db.clone(), work_queue.clone()),
+        webhook_intake: api::webhooks::intake::WebhookIntake::start(
+            db.clone(),
+            work_signals.clone(),
+        ),
         db,
         schema,
         jwt,
         metrics: Arc::default(),
         migrations: Arc::new(migration_names()),
         secrets,
-        work_queue,
+        work_signals,
         hotmart_receivers: Arc::default(),
     })
 }

@@ -143,12 +143,12 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut tasks = tokio::task::JoinSet::new();
-    let work_queue = worker::WorkQueue::default();
+    let work_signals = entity::WorkSignals::default();
     if with_worker {
         let worker = worker::Worker {
             db: db.clone(),
             secrets: secrets.clone(),
-            queue: work_queue.clone(),
+            signals: work_signals.clone(),
             public_url: config.public_url(),
             lease: chrono::Duration::seconds(i64::from(config.worker_lease_seconds.max(1))),
         };
@@ -163,7 +163,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let address = listener.local_addr()?;
-        let router = jornada::api_router(db.clone(), jwt, secrets, work_queue);
+        let router = jornada::api_router(db.clone(), jwt, secrets, work_signals);
         tasks.spawn(jornada::serve_http(
             listener,
             router,

@@ -24,8 +24,10 @@ pub mod tenant;
 pub mod text;
 pub mod webhook_events;
 pub mod whatsapp;
+pub mod work_signals;
 pub mod workspaces;
 
 pub use error::{Error, Result};
 pub use secrets::SecretKey;
 pub use tenant::{Tenant, TenantOwned};
+pub use work_signals::WorkSignals;

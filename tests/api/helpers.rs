@@ -162,13 +162,18 @@ pub async fn spawn_app_with(backend: Backend, limits: HttpLimits) -> TestApp {
         .expect("migrate the test database");
     let jwt = JwtKeys::new(JWT_SECRET);
     let secrets = entity::SecretKey::parse(&entity::SecretKey::generate_text()).expect("key");
-    let work_queue = worker::WorkQueue::default();
-    let router = jornada::api_router(db.clone(), jwt.clone(), secrets.clone(), work_queue.clone());
+    let work_signals = entity::WorkSignals::default();
+    let router = jornada::api_router(
+        db.clone(),
+        jwt.clone(),
+        secrets.clone(),
+        work_signals.clone(),
+    );
     // The app runs as `jornada serve` does: API and worker side by side.
     let background = worker::Worker {
         db: db.clone(),
         secrets: secrets.clone(),
-        queue: work_queue.clone(),
+        signals: work_signals.clone(),
         public_url: "http://jornada.test".into(),
         lease: chrono::Duration::seconds(60),
     };
@@ -538,7 +543,7 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
         db.clone(),
         jwt.clone(),
         secrets.clone(),
-        worker::WorkQueue::default(),
+        entity::WorkSignals::default(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -9,7 +9,6 @@ pub mod customers;
 pub mod domain_events;
 pub mod hotmart;
 pub mod maintenance;
-pub mod queue;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -19,8 +18,6 @@ use apalis::prelude::*;
 use apalis_cron::CronScheduler;
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::watch;
-
-pub use queue::WorkQueue;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -64,7 +61,7 @@ pub const RECIPIENT_BATCH: u64 = 1024;
 pub struct Worker {
     pub db: DatabaseConnection,
     pub secrets: entity::SecretKey,
-    pub queue: WorkQueue,
+    pub signals: entity::WorkSignals,
     /// Base URL tracked links point at (`{public_url}/r/{code}`).
     pub public_url: String,
     /// How long a claimed recipient or send is reserved before another
@@ -130,7 +127,7 @@ impl Worker {
             .map_err(|e| Error::Monitor(format!("campaign schedule tick: {e}")))?;
         let db = self.db.clone();
         let sync_deps = (self.db.clone(), self.secrets.clone());
-        let (fire_db, fire_queue) = (self.db.clone(), self.queue.clone());
+        let (fire_db, fire_signals) = (self.db.clone(), self.signals.clone());
         let monitor = Monitor::new()
             .register(move |_restarts| {
                 WorkerBuilder::new("segment-refresh")
@@ -148,7 +145,7 @@ impl Worker {
                 WorkerBuilder::new("campaign-schedules")
                     .backend(CronScheduler::new(fire_schedule.clone()))
                     .data(fire_db.clone())
-                    .data(fire_queue.clone())
+                    .data(fire_signals.clone())
                     .build(campaigns::schedules::tick)
             })
             .shutdown_timeout(SHUTDOWN_GRACE);
@@ -180,10 +177,10 @@ impl Worker {
         mut stopped: watch::Receiver<bool>,
     ) {
         let limit = batch_size(self.db.get_database_backend());
-        let mut arrivals = self.queue.webhook_arrivals();
+        let mut arrivals = self.signals.webhook_arrivals();
         while !*stopped.borrow() {
             let applied = self
-                .queue
+                .signals
                 .in_turn_with_inbound(hotmart::applier::apply_batch(&self.db, partition, limit))
                 .await;
             match applied {
@@ -225,7 +222,7 @@ impl Worker {
                 Ok(n) if n > 0 => {}
                 Ok(_) => {
                     tokio::select! {
-                        _ = self.queue.wait_for_campaign_work(IDLE_POLL) => {}
+                        _ = self.signals.wait_for_campaign_work(IDLE_POLL) => {}
                         _ = stopped.changed() => {}
                     }
                 }
@@ -248,7 +245,7 @@ impl Worker {
         ];
         while !*stopped.borrow() {
             let dispatched = self
-                .queue
+                .signals
                 .in_turn_with_inbound(domain_events::dispatch_batch(
                     &self.db,
                     &consumers,

@@ -129,7 +129,7 @@ impl AutomationMutation {
             None,
         )
         .await?;
-        app(ctx).work_queue.campaign_work_stored();
+        app(ctx).work_signals.campaign_work_stored();
         Ok(decided.into_iter().map(Into::into).collect())
     }
 
@@ -158,7 +158,7 @@ impl AutomationMutation {
             None,
         )
         .await?;
-        app(ctx).work_queue.campaign_work_stored();
+        app(ctx).work_signals.campaign_work_stored();
         Ok(decided.into_iter().map(Into::into).collect())
     }
 }

@@ -410,7 +410,7 @@ impl ExecutionMutation {
     ) -> ApiResult<Campaign> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let resumed = runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, true).await?;
-        app(ctx).work_queue.campaign_work_stored();
+        app(ctx).work_signals.campaign_work_stored();
         resumed.try_into()
     }
 
@@ -451,7 +451,7 @@ impl ExecutionMutation {
             None,
         )
         .await?;
-        app(ctx).work_queue.campaign_work_stored();
+        app(ctx).work_signals.campaign_work_stored();
         Ok(execution.into())
     }
 }

@@ -176,7 +176,7 @@ impl HotmartMutation {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let replayed =
             entity::webhook_events::replay(db(ctx), tenant, parse_id(&id, "id")?).await?;
-        app(ctx).work_queue.webhooks_stored();
+        app(ctx).work_signals.webhooks_stored();
         Ok(replayed.into())
     }
 
@@ -252,7 +252,7 @@ impl HotmartMutation {
     ) -> ApiResult<Vec<WebhookEvent>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let replayed = entity::webhook_events::replay_dead(db(ctx), tenant).await?;
-        app(ctx).work_queue.webhooks_stored();
+        app(ctx).work_signals.webhooks_stored();
         Ok(replayed.into_iter().map(Into::into).collect())
     }
 }

@@ -64,7 +64,7 @@ pub struct SchemaDeps {
     pub db: DatabaseConnection,
     pub secrets: entity::SecretKey,
     /// Wakes an in-process worker when a mutation queues work.
-    pub work_queue: worker::WorkQueue,
+    pub work_signals: entity::WorkSignals,
 }
 
 impl Default for SchemaDeps {
@@ -73,7 +73,7 @@ impl Default for SchemaDeps {
             db: DatabaseConnection::default(),
             secrets: entity::SecretKey::parse(&"00".repeat(32))
                 .expect("a constant 32-byte key parses"),
-            work_queue: worker::WorkQueue::default(),
+            work_signals: entity::WorkSignals::default(),
         }
     }
 }

@@ -44,7 +44,7 @@ pub struct AppState {
     pub migrations: Arc<Vec<String>>,
     pub secrets: entity::SecretKey,
     /// Wakes an in-process worker when events are stored.
-    pub work_queue: worker::WorkQueue,
+    pub work_signals: entity::WorkSignals,
     pub hotmart_receivers: Arc<crate::webhooks::hotmart::ReceiverCache>,
     /// Stores inbound webhooks in group commits.
     pub webhook_intake: crate::webhooks::intake::WebhookIntake,

@@ -220,7 +220,7 @@ pub async fn receive(
     };
     match state.webhook_intake.accept(inbound).await {
         Ok(Accepted::New(id)) => {
-            state.work_queue.webhooks_stored();
+            state.work_signals.webhooks_stored();
             state
                 .metrics
                 .count("jornada_hotmart_webhooks_total", "outcome", "accepted");

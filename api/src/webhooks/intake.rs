@@ -26,7 +26,7 @@ type Reply = oneshot::Sender<Result<Accepted, entity::Error>>;
 pub struct WebhookIntake {
     queue: mpsc::Sender<(Inbound, Reply)>,
     /// Tells in-process appliers to give way while events are being stored.
-    work_queue: worker::WorkQueue,
+    work_signals: entity::WorkSignals,
 }
 
 /// Why an event was not stored; the sender should retry.
@@ -40,7 +40,7 @@ pub enum IntakeError {
 
 impl WebhookIntake {
     /// Starts the writer task; it runs until every handle is dropped.
-    pub fn start(db: DatabaseConnection, work_queue: worker::WorkQueue) -> Self {
+    pub fn start(db: DatabaseConnection, work_signals: entity::WorkSignals) -> Self {
         // PostgreSQL overlaps several commits; SQLite has a single writer.
         let writers = match db.get_database_backend() {
             DbBackend::Postgres => 4,
@@ -48,12 +48,15 @@ impl WebhookIntake {
         };
         let (queue, arrivals) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(write_batches(db, arrivals, writers));
-        WebhookIntake { queue, work_queue }
+        WebhookIntake {
+            queue,
+            work_signals,
+        }
     }
 
     /// Stores `event` durably (or finds it already stored).
     pub async fn accept(&self, event: Inbound) -> Result<Accepted, IntakeError> {
-        let _storing = self.work_queue.storing_inbound();
+        let _storing = self.work_signals.storing_inbound();
         let (reply, answer) = oneshot::channel();
         self.queue
             .send((event, reply))

@@ -28,7 +28,7 @@ use workflow::nodes::TriggerSource;
 use workflow::schedule::CronSchedule;
 
 use super::triggers::{EntryTrigger, entry_trigger};
-use crate::WorkQueue;
+use entity::WorkSignals;
 
 /// Every minute, on the minute: the finest schedule a campaign may use is
 /// per minute, and a fire is started within a minute of falling due.
@@ -38,7 +38,7 @@ pub const TICK_SCHEDULE: &str = "0 * * * * *";
 pub async fn tick(
     _tick: Tick,
     db: Data<DatabaseConnection>,
-    queue: Data<WorkQueue>,
+    signals: Data<WorkSignals>,
 ) -> Result<(), BoxDynError> {
     let started = start_due_fires(&db, Utc::now()).await?;
     if !started.is_empty() {
@@ -46,7 +46,7 @@ pub async fn tick(
             executions = started.len(),
             "scheduled campaign fires started"
         );
-        queue.campaign_work_stored();
+        signals.campaign_work_stored();
     }
     Ok(())
 }

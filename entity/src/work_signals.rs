@@ -1,26 +1,22 @@
-//! The handle the API uses to tell an in-process worker that work arrived.
-//! The database is the queue; this only shortens the wait. Workers in other
-//! processes find the same work by polling.
+//! How the parts of one process tell each other that work was stored: the
+//! API's receivers and mutations announce it, an in-process worker stops
+//! waiting and looks. The database holds the work; these signals only
+//! shorten the wait, and workers in other processes find the same work by
+//! polling.
 //!
 //! Stored webhooks wake every idle applier (each takes its own partition of
-//! the queue, so any of them may be the one the event is for), and campaign
-//! work wakes a runner, each through its own signal: on a launch day every
-//! postback announces itself, and a runner woken by each would poll for
-//! campaign work that postbacks never bring (the webhooks bench saw 37,000
-//! such polls in 30 s).
+//! the stored events, so any of them may be the one an event is for);
+//! campaign work wakes one runner, through a signal of its own, so a
+//! launch day's postbacks do not send runners looking for campaign work
+//! they never bring.
 //!
-//! It also lets background work give way to inbound webhooks: while the API
-//! is storing postbacks, the process's background batches (the appliers',
-//! the dispatcher's) take turns, one at a time, each after a pause four
-//! times as long as the last one took, so the receiver keeps most of the
-//! machine (the webhooks bench accepted about 6,500 postbacks/s while an
-//! applier gave way a fixed 200 ms a batch, 13,500/s with no applier, and
-//! 8,800–9,900/s, p99 23–28 ms, while three appliers and the dispatcher
-//! each kept a pacing of their own, against 10,700–10,800/s, p99 14 ms,
-//! sharing one). On a launch day, answering Hotmart fast matters more than
-//! applying at once (a URL that keeps failing gets deactivated), and on
-//! SQLite's single writer a busy applier would otherwise keep the receiver
-//! waiting.
+//! The same handle paces background work while postbacks arrive: batches
+//! of the appliers and the dispatcher then take turns, one at a time, each
+//! after a pause four times as long as the last one took (within bounds),
+//! so the receiver keeps most of the machine. Answering Hotmart fast
+//! matters more than applying at once (a URL that keeps failing gets
+//! deactivated), and on SQLite's single writer a busy applier would
+//! otherwise keep the receiver waiting.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,16 +33,16 @@ const GIVE_WAY_MIN: Duration = Duration::from_millis(200);
 const GIVE_WAY_MAX: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
-pub struct WorkQueue {
+pub struct WorkSignals {
     /// Announces stored webhooks; each applier watches it.
     webhooks: Arc<watch::Sender<()>>,
     campaigns: Arc<Notify>,
     inbound: Arc<Inbound>,
 }
 
-impl Default for WorkQueue {
+impl Default for WorkSignals {
     fn default() -> Self {
-        WorkQueue {
+        WorkSignals {
             webhooks: Arc::new(watch::Sender::new(())),
             campaigns: Arc::default(),
             inbound: Arc::default(),
@@ -76,7 +72,7 @@ struct Inbound {
     turn: tokio::sync::Mutex<Duration>,
 }
 
-/// Held while inbound events are being stored; see [`WorkQueue::storing_inbound`].
+/// Held while inbound events are being stored; see [`WorkSignals::storing_inbound`].
 pub struct StoringInbound {
     inbound: Arc<Inbound>,
 }
@@ -89,7 +85,7 @@ impl Drop for StoringInbound {
     }
 }
 
-impl WorkQueue {
+impl WorkSignals {
     /// Called after webhook events were durably stored (or put back to apply).
     pub fn webhooks_stored(&self) {
         self.webhooks.send_replace(());
