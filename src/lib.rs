@@ -21,9 +21,18 @@ pub async fn connect(
     max_connections: u32,
 ) -> anyhow::Result<DatabaseConnection> {
     // The port of a PostgreSQL server reached over TCP (not a Unix socket).
-    let tcp_port = database_url
-        .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
-        .ok()
+    // Only a PostgreSQL URL is read as one: its parser warns about a
+    // SQLite URL's parameters (`mode=rwc`) it does not know.
+    let is_postgres = ["postgres:", "postgresql:"]
+        .iter()
+        .any(|scheme| database_url.starts_with(scheme));
+    let tcp_port = is_postgres
+        .then(|| {
+            database_url
+                .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+                .ok()
+        })
+        .flatten()
         .filter(|o| o.get_socket().is_none())
         .map(|o| o.get_port());
     let mut options = ConnectOptions::new(database_url.to_owned());

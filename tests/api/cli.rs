@@ -379,3 +379,30 @@ async fn the_process_survives_a_hundred_query_bombs_on_postgresql() {
     let (url, _store) = fresh_database(Backend::Postgres).await;
     the_process_survives_a_hundred_query_bombs(Some(&url)).await;
 }
+
+/// A first run with nothing configured says only what concerns the user's
+/// setup, in plain text when its output is not a terminal.
+#[test]
+fn a_fresh_run_logs_no_stray_warnings_and_no_colour_codes() {
+    let dir = scratch_dir();
+    let out = jornada(&dir)
+        .env("RUST_LOG", "info")
+        .args(["migrate", "up"])
+        .output()
+        .expect("jornada migrate runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a log that goes to a pipe: {stderr:?}"
+    );
+    assert!(
+        !stderr.contains("unrecognized connect parameter"),
+        "the SQLite URL was read as a PostgreSQL one: {stderr}"
+    );
+    assert!(
+        dir.join("jornada.db").exists(),
+        "the default database is made"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
