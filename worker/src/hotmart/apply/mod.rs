@@ -1,0 +1,230 @@
+//! Applies Hotmart's facts to the domain. One function per effect, used by
+//! both sources: webhooks (through `applier`) and the API sync.
+//!
+//! Every function is idempotent and order-tolerant: applying the same facts
+//! twice changes nothing, and a stale fact arriving late never undoes a newer
+//! state (statuses only move up the precedence of `PurchaseStatus`). Each
+//! state change records a domain event whose dedupe key names the change, so
+//! a webhook and a sync reporting the same change record it once.
+//!
+//! One module per part of the domain: [`purchases`], [`subscriptions`] and
+//! the [`members_area`]; what they share (provenance, status precedence,
+//! the catalogue, recording what happened) is here.
+
+mod members_area;
+mod purchases;
+mod subscriptions;
+
+pub use self::members_area::*;
+pub use self::purchases::*;
+pub use self::subscriptions::*;
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Duration, Utc};
+use entity::Tenant;
+use entity::commerce::{self, ProductFacts};
+use entity::domain_events::{self, NewDomainEvent};
+use entity::entities::product;
+use sea_orm::ConnectionTrait;
+use serde_json::Value;
+use uuid::Uuid;
+use workflow::DomainEventType;
+
+use entity::hotmart::{Product, Purchase, PurchaseStatus};
+
+/// How long after a click on one of our links a first access counts as ours.
+pub const ATTRIBUTION_WINDOW: Duration = Duration::days(7);
+
+/// Where a fact came from, for domain events' provenance.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Webhook(Uuid),
+    Sync,
+}
+
+impl Source {
+    fn event_id(self) -> Option<Uuid> {
+        match self {
+            Source::Webhook(id) => Some(id),
+            Source::Sync => None,
+        }
+    }
+
+    /// A key unique to this delivery (for facts that have no natural identity).
+    fn delivery_key(self, fallback: &str) -> String {
+        match self {
+            Source::Webhook(id) => format!("webhook:{id}"),
+            Source::Sync => format!("sync:{fallback}"),
+        }
+    }
+}
+
+/// Whether `new` (dated `new_at`) replaces `current` (dated `current_at`).
+pub fn supersedes(
+    current: &str,
+    current_at: Option<DateTime<Utc>>,
+    new: &str,
+    new_at: Option<DateTime<Utc>>,
+) -> bool {
+    let (current_rank, new_rank) = (
+        PurchaseStatus::parse(current).precedence(),
+        PurchaseStatus::parse(new).precedence(),
+    );
+    match new_rank.cmp(&current_rank) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => match (current_at, new_at) {
+            (Some(current_at), Some(new_at)) => new_at > current_at,
+            (None, Some(_)) => true,
+            _ => false,
+        },
+    }
+}
+
+/// A state change to record as a domain event.
+struct Happened {
+    customer_id: Option<Uuid>,
+    event_type: DomainEventType,
+    /// Names the change itself, so every source reporting it records it once.
+    dedupe_key: String,
+    occurred_at: Option<DateTime<Utc>>,
+    data: Value,
+}
+
+impl Happened {
+    fn into_event(self, source: Source) -> NewDomainEvent {
+        NewDomainEvent {
+            customer_id: self.customer_id,
+            event_type: self.event_type.as_str(),
+            data: self.data,
+            occurred_at: self.occurred_at.unwrap_or_else(Utc::now),
+            source_event_id: source.event_id(),
+            dedupe_key: self.dedupe_key,
+        }
+    }
+}
+
+async fn emit<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    source: Source,
+    happened: Happened,
+) -> Result<(), entity::Error> {
+    domain_events::record(db, tenant, happened.into_event(source)).await?;
+    Ok(())
+}
+
+async fn product_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    product: &Product,
+) -> Result<Option<product::Model>, entity::Error> {
+    let Some(hotmart_id) = &product.hotmart_id else {
+        return Ok(None);
+    };
+    let facts = ProductFacts {
+        hotmart_id: hotmart_id.clone(),
+        ucode: product.ucode.clone(),
+        name: product.name.clone(),
+    };
+    Ok(Some(commerce::upsert_product(db, tenant, &facts).await?))
+}
+
+/// Records the products and offers `purchases` name (listed in arrival
+/// order), each product and then each offer in one fixed order, so that
+/// transactions applying different customers' purchases side by side find
+/// them in place instead of creating them each in its own order — which
+/// would leave each waiting for a row the other has just inserted. What the
+/// catalogue ends with is what applying the purchases one by one leaves.
+pub async fn prepare_catalog<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    purchases: &[&Purchase],
+) -> Result<(), entity::Error> {
+    let mut products: BTreeMap<&str, ProductFacts> = BTreeMap::new();
+    for purchase in purchases {
+        let Some(hotmart_id) = &purchase.product.hotmart_id else {
+            continue;
+        };
+        let facts = products
+            .entry(hotmart_id.as_str())
+            .or_insert_with(|| ProductFacts {
+                hotmart_id: hotmart_id.clone(),
+                ucode: None,
+                name: None,
+            });
+        // The first sale to tell a name or a ucode is the one that records it.
+        facts.name = facts.name.take().or_else(|| purchase.product.name.clone());
+        facts.ucode = facts
+            .ucode
+            .take()
+            .or_else(|| purchase.product.ucode.clone());
+    }
+    let mut recorded: HashMap<&str, product::Model> = HashMap::new();
+    for (hotmart_id, facts) in &products {
+        recorded.insert(
+            hotmart_id,
+            commerce::upsert_product(db, tenant, facts).await?,
+        );
+    }
+    let mut offers: BTreeMap<(Uuid, &str), &Purchase> = BTreeMap::new();
+    for purchase in purchases {
+        let (Some(hotmart_id), Some(code)) = (&purchase.product.hotmart_id, &purchase.offer_code)
+        else {
+            continue;
+        };
+        if let Some(product) = recorded.get(hotmart_id.as_str()) {
+            offers
+                .entry((product.id, code.as_str()))
+                .or_insert(purchase);
+        }
+    }
+    for ((product_id, code), purchase) in offers {
+        commerce::upsert_offer(
+            db,
+            tenant,
+            product_id,
+            code,
+            purchase.amount,
+            purchase.currency.as_deref(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn stale_statuses_never_undo_newer_ones() {
+        let t1 = Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let t2 = Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap());
+        assert!(supersedes("WAITING_PAYMENT", t1, "APPROVED", t2));
+        assert!(
+            supersedes("APPROVED", t2, "REFUNDED", t1),
+            "a refund wins whatever its date"
+        );
+        assert!(
+            !supersedes("REFUNDED", t1, "APPROVED", t2),
+            "a late approval never undoes a refund"
+        );
+        assert!(!supersedes("COMPLETE", t1, "APPROVED", t2));
+        assert!(
+            supersedes("CANCELLED", t1, "APPROVED", t2),
+            "a late payment approves a cancelled billet"
+        );
+        assert!(
+            supersedes("CHARGEBACK", t1, "REFUNDED", t2),
+            "same rank: the later date wins"
+        );
+        assert!(!supersedes("CHARGEBACK", t2, "REFUNDED", t1));
+        assert!(
+            !supersedes("APPROVED", t1, "MYSTERY", t2),
+            "unknown statuses never overwrite known ones"
+        );
+    }
+}
