@@ -118,7 +118,10 @@ fn database_sockets_without_delay(port: u16) {
 fn database_sockets_without_delay(_port: u16) {}
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    Migrator::up(db, None).await.context("migrations failed")
+    Migrator::up(db, None).await.context("migrations failed")?;
+    entity::background_jobs::JobQueue::create_tables(db)
+        .await
+        .context("creating the job queue failed")
 }
 
 /// The names of every migration this build knows, for `/readyz`.

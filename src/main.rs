@@ -198,7 +198,7 @@ async fn migrate(config: Config, action: MigrateAction) -> anyhow::Result<()> {
     let db = jornada::connect(&config.database_url, 2).await?;
     match action {
         MigrateAction::Up => {
-            Migrator::up(&db, None).await?;
+            jornada::migrate(&db).await?;
             println!("all migrations applied");
         }
         MigrateAction::Down { steps } => {

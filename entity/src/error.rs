@@ -14,6 +14,9 @@ pub enum Error {
     Undecryptable,
     #[error(transparent)]
     Database(DbErr),
+    /// The job queue (apalis storage) refused or failed.
+    #[error("the job queue failed: {0}")]
+    Queue(String),
 }
 
 impl From<DbErr> for Error {

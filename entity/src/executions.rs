@@ -299,8 +299,15 @@ pub async fn claim_due(
 }
 
 /// Whether a campaign may send right now (active, not paused).
+///
+/// Read under a share lock on PostgreSQL, for the rest of the caller's
+/// transaction: a pause waits for every round that saw the campaign active
+/// to commit its reservations, so once `pauseCampaign` has returned no
+/// round that read the campaign active is still reserving sends. (SQLite's
+/// one writer already orders the two.)
 pub async fn campaign_sending<C: ConnectionTrait>(db: &C, campaign_id: Uuid) -> Result<bool> {
     Ok(campaign::Entity::find_by_id(campaign_id)
+        .lock(sea_orm::sea_query::LockType::Share)
         .one(db)
         .await?
         .is_some_and(|c| c.status == CampaignStatus::Active))

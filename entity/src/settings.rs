@@ -109,6 +109,26 @@ pub async fn delete(db: &DatabaseConnection, tenant: Tenant, key: &str) -> Resul
     Ok(existing)
 }
 
+/// The settings every call to Hotmart's API needs.
+pub const HOTMART_API_KEYS: &[&str] = &["hotmart.client_id", "hotmart.client_secret"];
+/// The settings mirroring the WhatsApp templates from Meta needs.
+pub const WHATSAPP_TEMPLATE_KEYS: &[&str] = &["whatsapp.token", "whatsapp.waba_id"];
+
+/// The first of `keys` the workspace has not set (or has turned off), if any:
+/// what a job that needs them would fail on, said before it is queued.
+pub async fn first_unset<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    keys: &[&'static str],
+) -> Result<Option<&'static str>> {
+    for key in keys {
+        if !find(db, tenant, key).await?.is_some_and(|row| row.active) {
+            return Ok(Some(key));
+        }
+    }
+    Ok(None)
+}
+
 /// The plaintext of an active setting, for the integrations that use it.
 pub async fn reveal<C: ConnectionTrait>(
     db: &C,

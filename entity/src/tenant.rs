@@ -53,6 +53,7 @@ tenant_owned! {
     tracked_link => "tracked link",
     conversation_tag => "conversation tag",
     analytics_snapshot => "analytics snapshot",
+    background_job => "background job",
 }
 
 /// The capability to act inside one workspace.

@@ -26,6 +26,7 @@ mod m20261202_000014_webhook_events_due_at;
 mod m20261203_000015_domain_events_unread_indexes;
 mod m20261203_000016_webhook_events_customer_hash;
 mod m20261204_000017_lists_in_order;
+mod m20261205_000018_background_jobs;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_domain_events_unread_indexes::Migration),
             Box::new(m20261203_000016_webhook_events_customer_hash::Migration),
             Box::new(m20261204_000017_lists_in_order::Migration),
+            Box::new(m20261205_000018_background_jobs::Migration),
         ]
     }
 }

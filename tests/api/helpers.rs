@@ -491,6 +491,30 @@ impl TestApp {
         }
     }
 
+    /// Follows a background job as a client does, by `backgroundJob(id)`,
+    /// until it has succeeded or failed; returns it then. Panics after 30 s.
+    pub async fn finished_job(&self, token: &str, job: &Value) -> Value {
+        const QUERY: &str = "query($id: ID!) { backgroundJob(id: $id) {
+            id kind status input progress result error { code message } attempts createdAt startedAt finishedAt } }";
+        let limit = std::time::Duration::from_secs(30);
+        let started = std::time::Instant::now();
+        loop {
+            let answer = self
+                .graphql(Some(token), QUERY, json!({"id": job["id"]}))
+                .await;
+            let job = answer.data("backgroundJob").clone();
+            if job["status"] == "SUCCEEDED" || job["status"] == "FAILED" {
+                return job;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "the job is still {} after {limit:?}",
+                job["status"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Asserts the app still answers a query, after whatever it was put through.
     pub async fn assert_serving(&self) {
         let alive = self.graphql(None, "{ __typename }", json!({})).await;

@@ -27,6 +27,36 @@ async fn configure(app: &TestApp, agent: &str, hotmart: &FakeHotmart) {
     }
 }
 
+/// `syncHotmart` as `agent`, followed to its successful end.
+async fn sync(app: &TestApp, agent: &str, since: &str) -> serde_json::Value {
+    let job = app
+        .graphql(
+            Some(agent),
+            "mutation($since: DateTime!) { syncHotmart(since: $since) { id status } }",
+            json!({"since": since}),
+        )
+        .await
+        .data("syncHotmart")
+        .clone();
+    assert_eq!(job["status"], "QUEUED", "the mutation answers at once");
+    let done = app.finished_job(agent, &job).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    done
+}
+
+/// A subscription mutation as `agent`, followed to its successful end.
+async fn subscription_job(app: &TestApp, agent: &str, mutation: &str) -> serde_json::Value {
+    let answer = app.graphql(Some(agent), mutation, json!({})).await;
+    let field = answer.body["data"]
+        .as_object()
+        .and_then(|data| data.values().next())
+        .cloned()
+        .unwrap_or_else(|| panic!("{}", answer.body));
+    let done = app.finished_job(agent, &field).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    done
+}
+
 fn recent_sale(transaction: &str, email: &str, status: &str, days_ago: i64) -> serde_json::Value {
     let mut sale = fake::sale(transaction, email, status);
     let ordered = (Utc::now() - Duration::days(days_ago)).timestamp_millis();
@@ -81,13 +111,21 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
     hotmart.inject_rate_limit(1);
 
     let since = (Utc::now() - Duration::days(7)).to_rfc3339();
-    let synced = app
-        .graphql(Some(&agent), "mutation($since: DateTime!) { syncHotmart(since: $since) { sales subscriptions members lessons failed skipped } }", json!({"since": since}))
-        .await;
+    let synced = sync(&app, &agent, &since).await;
+    assert_eq!(synced["kind"], "HOTMART_SYNC");
     assert_eq!(
-        synced.data("syncHotmart"),
-        &json!({"sales": 2, "subscriptions": 1, "members": 1, "lessons": 2, "failed": 0, "skipped": []})
+        synced["input"],
+        json!({"kind": "hotmart_sync", "since": synced["input"]["since"]})
     );
+    assert_eq!(
+        synced["result"],
+        json!({"pages": 3, "sales": 2, "subscriptions": 1, "members": 1, "lessons": 2, "failed": 0, "skipped": []})
+    );
+    assert_eq!(
+        synced["progress"]["sales"], 2,
+        "progress was reported on the way"
+    );
+    assert_eq!(synced["attempts"], 1);
     app.settle().await;
 
     let customers = app
@@ -144,14 +182,9 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
     );
 
     // A second sync finds nothing new to record.
-    let again = app
-        .graphql(
-            Some(&agent),
-            "mutation($since: DateTime!) { syncHotmart(since: $since) { sales failed } }",
-            json!({"since": since}),
-        )
-        .await;
-    assert_eq!(again.data("syncHotmart"), &json!({"sales": 2, "failed": 0}));
+    let again = sync(&app, &agent, &since).await;
+    assert_eq!(again["result"]["sales"], 2);
+    assert_eq!(again["result"]["failed"], 0);
     app.settle().await;
     assert_eq!(
         app.count_rows("domain_events").await,
@@ -165,27 +198,39 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
         "a second sync records nothing twice"
     );
 
-    let cancelled = app
-        .graphql(Some(&agent), "mutation { cancelSubscription(subscriberCode: \"SUB-1\", sendMail: true) { subscriberCode status cancelledAt } }", json!({}))
-        .await;
-    assert_eq!(
-        cancelled.data("cancelSubscription")["status"],
-        "CANCELLED_BY_SELLER"
-    );
+    let cancelled = subscription_job(&app, &agent, "mutation { cancelSubscription(subscriberCode: \"SUB-1\", sendMail: true) { id kind status } }").await;
+    assert_eq!(cancelled["kind"], "SUBSCRIPTION_CANCEL");
+    assert_eq!(cancelled["result"]["status"], "CANCELLED_BY_SELLER");
+    assert_eq!(cancelled["result"]["subscriberCode"], "SUB-1");
+    assert!(cancelled["result"]["cancelledAt"].is_string());
     assert_eq!(
         hotmart.subscription_status("SUB-1").as_deref(),
         Some("CANCELLED_BY_SELLER")
     );
-    let reactivated = app
-        .graphql(Some(&agent), "mutation { reactivateSubscription(subscriberCode: \"SUB-1\", charge: false) { status } }", json!({}))
-        .await;
-    assert_eq!(
-        reactivated.data("reactivateSubscription")["status"],
-        "ACTIVE"
-    );
+    let reactivated = subscription_job(&app, &agent, "mutation { reactivateSubscription(subscriberCode: \"SUB-1\", charge: false) { id kind status } }").await;
+    assert_eq!(reactivated["kind"], "SUBSCRIPTION_REACTIVATE");
+    assert_eq!(reactivated["result"]["status"], "ACTIVE");
     assert_eq!(
         hotmart.subscription_status("SUB-1").as_deref(),
         Some("ACTIVE")
+    );
+    let subscriptions = app
+        .graphql(
+            Some(&agent),
+            "{ customers { nodes { email subscriptions { subscriberCode status } } } }",
+            json!({}),
+        )
+        .await;
+    let joao = subscriptions.data("customers")["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["email"] == "joao@example.com")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        joao["subscriptions"],
+        json!([{"subscriberCode": "SUB-1", "status": "ACTIVE"}])
     );
     let unknown = app
         .graphql(
@@ -208,7 +253,7 @@ async fn a_sync_without_credentials_says_what_to_set(app: TestApp) {
     let answer = app
         .graphql(
             Some(&agent),
-            "mutation($since: DateTime!) { syncHotmart(since: $since) { sales } }",
+            "mutation($since: DateTime!) { syncHotmart(since: $since) { id } }",
             json!({"since": since}),
         )
         .await;
@@ -222,7 +267,7 @@ async fn a_sync_without_credentials_says_what_to_set(app: TestApp) {
     let ancient = app
         .graphql(
             Some(&agent),
-            "mutation { syncHotmart(since: \"2001-01-01T00:00:00Z\") { sales } }",
+            "mutation { syncHotmart(since: \"2001-01-01T00:00:00Z\") { id } }",
             json!({}),
         )
         .await;
@@ -231,7 +276,7 @@ async fn a_sync_without_credentials_says_what_to_set(app: TestApp) {
     let refused = app
         .graphql(
             Some(&reader),
-            "mutation($since: DateTime!) { syncHotmart(since: $since) { sales } }",
+            "mutation($since: DateTime!) { syncHotmart(since: $since) { id } }",
             json!({"since": since}),
         )
         .await;

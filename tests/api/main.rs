@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod background_jobs;
 mod campaign_reliability;
 mod campaign_runs;
 mod campaign_schedules;

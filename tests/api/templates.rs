@@ -12,7 +12,7 @@ use crate::on_both_backends;
 /// The verify token the tests configure for the webhook handshake.
 pub const VERIFY_TOKEN: &str = "jornada-verify-token";
 
-const SYNC: &str = "mutation { syncTemplates { id name language status category body productId funnel lastSyncedAt } }";
+const SYNC: &str = "mutation { syncTemplates { id kind status } }";
 const LIST: &str = "query($filter: MessageTemplateFilter, $first: Int, $after: String) {
     messageTemplates(filter: $filter, first: $first, after: $after) {
         totalCount pageInfo { hasNextPage endCursor }
@@ -42,12 +42,35 @@ pub async fn configure_whatsapp(app: &TestApp, workspace: Uuid, meta: &FakeMeta)
     set_setting(app, workspace, "whatsapp.verify_token", VERIFY_TOKEN).await;
 }
 
-/// `syncTemplates` as the workspace's agent.
+/// `syncTemplates` as the workspace's agent, followed to its end: the
+/// mirrored templates as `messageTemplates` lists them, in the job's order
+/// (Meta's).
 pub async fn sync_templates(app: &TestApp, workspace: Uuid) -> Value {
-    app.graphql(Some(&app.agent_token(workspace)), SYNC, json!({}))
+    let agent = app.agent_token(workspace);
+    let job = app
+        .graphql(Some(&agent), SYNC, json!({}))
         .await
         .data("syncTemplates")
-        .clone()
+        .clone();
+    assert_eq!(job["kind"], "TEMPLATE_SYNC");
+    assert_eq!(job["status"], "QUEUED", "the mutation answers at once");
+    let done = app.finished_job(&agent, &job).await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let listed = templates(app, &agent, json!({})).await;
+    let mirrored = done["result"]["templates"].as_array().expect("templates");
+    assert_eq!(done["result"]["mirrored"], mirrored.len());
+    mirrored
+        .iter()
+        .map(|t| {
+            listed["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|node| node["id"] == t["id"])
+                .expect("a mirrored template is listed")
+                .clone()
+        })
+        .collect()
 }
 
 async fn templates(app: &TestApp, token: &str, filter: Value) -> Value {
@@ -325,26 +348,48 @@ async fn template_sync_errors_name_what_to_fix(app: TestApp) {
     let message = no_waba.body["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("whatsapp.waba_id"), "{message}");
 
-    // Meta refuses an unknown WABA (code 100) and a bad token (190).
+    // Meta refuses an unknown WABA (code 100) and a bad token (190): the
+    // job is queued, and fails naming what to fix.
+    let failed_sync = || async {
+        let job = sync().await.data("syncTemplates").clone();
+        let done = app.finished_job(&agent, &job).await;
+        assert_eq!(done["status"], "FAILED", "{done}");
+        assert_eq!(done["result"], Value::Null);
+        assert!(done["finishedAt"].is_string());
+        done["error"].clone()
+    };
     set_setting(&app, ws, "whatsapp.waba_id", "000").await;
-    let unknown_waba = sync().await;
-    assert_eq!(unknown_waba.error_code(), Some("INVALID_INPUT"));
-    let message = unknown_waba.body["errors"][0]["message"].as_str().unwrap();
+    let unknown_waba = failed_sync().await;
+    assert_eq!(unknown_waba["code"], "INVALID_INPUT");
+    let message = unknown_waba["message"].as_str().unwrap();
     assert!(message.contains("whatsapp.waba_id"), "{message}");
     set_setting(&app, ws, "whatsapp.waba_id", meta::WABA_ID).await;
     set_setting(&app, ws, "whatsapp.token", "EAAG-revoked-token").await;
-    let revoked = sync().await;
-    assert_eq!(revoked.error_code(), Some("INVALID_INPUT"));
-    let message = revoked.body["errors"][0]["message"].as_str().unwrap();
+    let revoked = failed_sync().await;
+    assert_eq!(revoked["code"], "INVALID_INPUT");
+    let message = revoked["message"].as_str().unwrap();
     assert!(message.contains("whatsapp.token"), "{message}");
-    assert!(!revoked.body.to_string().contains("EAAG-revoked-token"));
+    assert!(!revoked.to_string().contains("EAAG-revoked-token"));
 
     // Meta unreachable: try again later.
     set_setting(&app, ws, "whatsapp.token", meta::TOKEN).await;
     set_setting(&app, ws, "whatsapp.base_url", "http://127.0.0.1:9/v21.0").await;
-    let unreachable = sync().await;
-    assert_eq!(unreachable.error_code(), Some("CONFLICT"));
+    let unreachable = failed_sync().await;
+    assert_eq!(unreachable["code"], "CONFLICT");
     assert_eq!(app.count_rows("message_templates").await, 0);
+
+    // Every attempt is listed, newest first, and can be filtered.
+    let jobs = app
+        .graphql(
+            Some(&agent),
+            "query($filter: BackgroundJobFilter) { backgroundJobs(filter: $filter) { totalCount nodes { kind status error { code } } } }",
+            json!({"filter": {"kind": "TEMPLATE_SYNC", "status": "FAILED"}}),
+        )
+        .await;
+    let jobs = jobs.data("backgroundJobs");
+    assert_eq!(jobs["totalCount"], 3, "the refused ones never became jobs");
+    assert_eq!(jobs["nodes"][0]["error"]["code"], "CONFLICT");
+    assert_eq!(jobs["nodes"][2]["error"]["code"], "INVALID_INPUT");
 }
 on_both_backends!(template_sync_errors, template_sync_errors_name_what_to_fix);
 

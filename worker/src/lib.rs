@@ -3,6 +3,7 @@
 //! the database, so any number of `jornada worker` processes can run beside
 //! the API.
 
+pub mod background_jobs;
 pub mod campaigns;
 pub mod channels;
 pub mod customers;
@@ -53,6 +54,9 @@ pub fn webhook_appliers(backend: DbBackend) -> u32 {
         _ => 1,
     }
 }
+/// How often the background-job worker looks at the job queue when no
+/// notification woke it.
+pub const JOB_POLL: Duration = Duration::from_millis(250);
 /// Campaign recipients claimed per batch: the runner stores a batch's moves
 /// and messages a few statements per round, so larger batches cost little more.
 pub const RECIPIENT_BATCH: u64 = 1024;
@@ -125,6 +129,9 @@ impl Worker {
             .map_err(|e| Error::Monitor(format!("hotmart sync schedule: {e}")))?;
         let fire_schedule = cron::Schedule::from_str(campaigns::schedules::TICK_SCHEDULE)
             .map_err(|e| Error::Monitor(format!("campaign schedule tick: {e}")))?;
+        let recovery_schedule = cron::Schedule::from_str(background_jobs::RECOVERY_SCHEDULE)
+            .map_err(|e| Error::Monitor(format!("job recovery schedule: {e}")))?;
+        let recovery_db = self.db.clone();
         let db = self.db.clone();
         let sync_deps = (self.db.clone(), self.secrets.clone());
         let (fire_db, fire_signals) = (self.db.clone(), self.signals.clone());
@@ -148,7 +155,14 @@ impl Worker {
                     .data(fire_signals.clone())
                     .build(campaigns::schedules::tick)
             })
+            .register(move |_restarts| {
+                WorkerBuilder::new("background-job-recovery")
+                    .backend(CronScheduler::new(recovery_schedule.clone()))
+                    .data(recovery_db.clone())
+                    .build(background_jobs::recover)
+            })
             .shutdown_timeout(SHUTDOWN_GRACE);
+        let monitor = self.register_background_jobs(monitor);
         tracing::info!(
             webhook_appliers = webhook_appliers(self.db.get_database_backend()),
             "worker started"
@@ -168,6 +182,27 @@ impl Worker {
         monitor_result.map_err(|e| Error::Monitor(e.to_string()))?;
         tracing::info!("worker stopped");
         Ok(())
+    }
+
+    /// The worker that runs background jobs from the job queue: woken by
+    /// PostgreSQL's notification of a new task, or by polling on SQLite.
+    fn register_background_jobs(&self, monitor: Monitor) -> Monitor {
+        use entity::background_jobs::JobQueue;
+        let worker = self.clone();
+        match JobQueue::new(&self.db) {
+            JobQueue::Postgres(storage) => monitor.register(move |_restarts| {
+                WorkerBuilder::new("background-jobs")
+                    .backend(storage.clone().with_pubsub().poll_with_interval(JOB_POLL))
+                    .data(worker.clone())
+                    .build(background_jobs::run)
+            }),
+            JobQueue::Sqlite(storage) => monitor.register(move |_restarts| {
+                WorkerBuilder::new("background-jobs")
+                    .backend(storage.clone().poll_with_interval(JOB_POLL))
+                    .data(worker.clone())
+                    .build(background_jobs::run)
+            }),
+        }
     }
 
     /// Applies `partition`'s stored webhook events until stopped.

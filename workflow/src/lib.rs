@@ -11,7 +11,6 @@
 //! - [`split`]: the deterministic A/B assignment.
 //! - [`schedule`]: cron fires of schedule triggers.
 //! - [`events`]: the catalogue of domain events triggers and waits name.
-//! - [`jobs`]: payloads of the worker's jobs.
 
 pub mod condition;
 pub mod context;
@@ -19,7 +18,6 @@ pub mod decimal;
 pub mod events;
 pub mod graph;
 pub mod interpret;
-pub mod jobs;
 pub mod nodes;
 pub mod schedule;
 pub mod split;

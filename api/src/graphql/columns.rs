@@ -177,6 +177,7 @@ macro_rules! reads_whole {
 }
 
 reads_whole!(
+    background_job,
     enrollment,
     campaign,
     campaign_execution,

@@ -6,12 +6,14 @@ use entity::webhook_event;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
-use super::commerce::Subscription;
+use super::background_jobs::{BackgroundJob, submit};
 use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, app, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
-use worker::hotmart::client::HotmartError;
-use worker::hotmart::sync::{self, SyncError};
+use entity::Tenant;
+use entity::background_jobs::JobRequest;
+use entity::settings::HOTMART_API_KEYS;
+use entity::subscription;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "entity::enums::WebhookEventStatus")]
@@ -73,56 +75,27 @@ pub struct WebhookEventFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// What a Hotmart sync looked at and applied.
-#[derive(SimpleObject)]
-pub struct HotmartSyncReport {
-    pub sales: u64,
-    pub subscriptions: u64,
-    pub members: u64,
-    pub lessons: u64,
-    /// Items that could not be applied.
-    pub failed: u64,
-    /// Parts skipped, and why.
-    pub skipped: Vec<String>,
-}
-
-impl From<sync::SyncReport> for HotmartSyncReport {
-    fn from(r: sync::SyncReport) -> Self {
-        HotmartSyncReport {
-            sales: r.sales as u64,
-            subscriptions: r.subscriptions as u64,
-            members: r.members as u64,
-            lessons: r.lessons as u64,
-            failed: r.failed as u64,
-            skipped: r.skipped,
-        }
-    }
-}
-
-impl From<SyncError> for ApiError {
-    fn from(err: SyncError) -> Self {
-        match err {
-            SyncError::NotConfigured(_) => ApiError::InvalidInput(err.to_string()),
-            SyncError::Hotmart(HotmartError::Unauthorized | HotmartError::Forbidden) => {
-                ApiError::InvalidInput("Hotmart refused the configured credentials".into())
-            }
-            SyncError::Hotmart(HotmartError::NotFound) => {
-                ApiError::NotFound("subscription at Hotmart")
-            }
-            SyncError::Hotmart(HotmartError::InvalidParameter(_)) => {
-                ApiError::InvalidInput(err.to_string())
-            }
-            SyncError::Hotmart(other) => ApiError::Internal(std::sync::Arc::new(other)),
-            SyncError::Entity(e) => e.into(),
-        }
-    }
-}
-
 /// Oldest start a sync may ask for: Hotmart keeps sales history, but a
 /// wider window is a job for several calls.
 const MAX_SYNC_WINDOW_DAYS: i64 = 366;
 
 impl Prefetch for WebhookEvent {}
+
+/// The code of one of the workspace's subscriptions, or NOT_FOUND.
+async fn known_subscription(
+    ctx: &Context<'_>,
+    tenant: Tenant,
+    subscriber_code: String,
+) -> ApiResult<String> {
+    let subscriber_code = subscriber_code.trim().to_owned();
+    tenant
+        .select::<subscription::Entity>()
+        .filter(subscription::Column::SubscriberCode.eq(subscriber_code.as_str()))
+        .one(db(ctx))
+        .await?
+        .ok_or(ApiError::NotFound("subscription"))?;
+    Ok(subscriber_code)
+}
 
 #[derive(Default)]
 pub struct HotmartQuery;
@@ -180,28 +153,29 @@ impl HotmartMutation {
         Ok(replayed.into())
     }
 
-    /// Reads sales since `since`, every subscription and the Club's progress
-    /// from Hotmart's API and applies whatever a missed webhook left out.
+    /// Queues a sync: sales since `since`, every subscription and the
+    /// Club's progress read from Hotmart's API, applying whatever a missed
+    /// webhook left out. Answers at once with the job; its `progress`
+    /// counts pages read and records applied, its `result` what was applied.
     #[graphql(guard = "Access::Write")]
     async fn sync_hotmart(
         &self,
         ctx: &Context<'_>,
         workspace_id: Option<ID>,
         since: DateTime<Utc>,
-    ) -> ApiResult<HotmartSyncReport> {
+    ) -> ApiResult<BackgroundJob> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         if since > Utc::now() || Utc::now() - since > chrono::Duration::days(MAX_SYNC_WINDOW_DAYS) {
             return Err(ApiError::invalid(format!(
                 "since must be in the last {MAX_SYNC_WINDOW_DAYS} days"
             )));
         }
-        let deps = app(ctx);
-        Ok(sync::sync_workspace(&deps.db, &deps.secrets, tenant, since)
-            .await?
-            .into())
+        let request = JobRequest::HotmartSync { since };
+        submit(ctx, tenant, HOTMART_API_KEYS, "Hotmart", request).await
     }
 
-    /// Cancels a subscription at Hotmart (optionally e-mailing the subscriber), then locally.
+    /// Queues cancelling a subscription at Hotmart (optionally e-mailing
+    /// the subscriber), then locally; the job's `result` holds the new status.
     #[graphql(guard = "Access::Write")]
     async fn cancel_subscription(
         &self,
@@ -209,17 +183,18 @@ impl HotmartMutation {
         workspace_id: Option<ID>,
         subscriber_code: String,
         #[graphql(default)] send_mail: bool,
-    ) -> ApiResult<Subscription> {
+    ) -> ApiResult<BackgroundJob> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        let deps = app(ctx);
-        Ok(
-            sync::cancel_subscription(&deps.db, &deps.secrets, tenant, &subscriber_code, send_mail)
-                .await?
-                .into(),
-        )
+        let subscriber_code = known_subscription(ctx, tenant, subscriber_code).await?;
+        let request = JobRequest::SubscriptionCancel {
+            subscriber_code,
+            send_mail,
+        };
+        submit(ctx, tenant, HOTMART_API_KEYS, "Hotmart", request).await
     }
 
-    /// Reactivates a subscription at Hotmart (optionally charging at once), then locally.
+    /// Queues reactivating a subscription at Hotmart (optionally charging
+    /// at once), then locally; the job's `result` holds the new status.
     #[graphql(guard = "Access::Write")]
     async fn reactivate_subscription(
         &self,
@@ -227,20 +202,14 @@ impl HotmartMutation {
         workspace_id: Option<ID>,
         subscriber_code: String,
         #[graphql(default)] charge: bool,
-    ) -> ApiResult<Subscription> {
+    ) -> ApiResult<BackgroundJob> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        let deps = app(ctx);
-        Ok(
-            sync::reactivate_subscription(
-                &deps.db,
-                &deps.secrets,
-                tenant,
-                &subscriber_code,
-                charge,
-            )
-            .await?
-            .into(),
-        )
+        let subscriber_code = known_subscription(ctx, tenant, subscriber_code).await?;
+        let request = JobRequest::SubscriptionReactivate {
+            subscriber_code,
+            charge,
+        };
+        submit(ctx, tenant, HOTMART_API_KEYS, "Hotmart", request).await
     }
 
     /// Queues every dead event of the workspace again; returns them.

@@ -1,6 +1,7 @@
 //! The GraphQL schema: one module per domain area, merged here.
 
 pub mod automation;
+pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
 pub mod columns;
@@ -33,6 +34,7 @@ pub struct Query(
     executions::ExecutionQuery,
     automation::AutomationQuery,
     templates::TemplateQuery,
+    background_jobs::BackgroundJobQuery,
 );
 
 #[derive(MergedObject, Default)]

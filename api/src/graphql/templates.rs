@@ -5,16 +5,17 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::background_jobs::JobRequest;
 use entity::enums::Channel;
 use entity::message_template;
+use entity::settings::WHATSAPP_TEMPLATE_KEYS;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ActiveEnum, ColumnTrait, QueryFilter};
 use serde_json::Value;
-use worker::channels::SendError;
-use worker::channels::whatsapp::{self, TemplateSyncError};
 
+use super::background_jobs::{BackgroundJob, submit};
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, app, db, parse_id, tenant};
+use super::scope::{Access, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 const MAX_SEARCH_LEN: usize = 200;
@@ -104,37 +105,6 @@ fn search(text: &str) -> Expr {
         .or(lower(message_template::Column::Body).like(pattern()))
 }
 
-impl From<TemplateSyncError> for ApiError {
-    fn from(err: TemplateSyncError) -> Self {
-        match err {
-            TemplateSyncError::NotConfigured(_) => ApiError::InvalidInput(err.to_string()),
-            TemplateSyncError::Graph(send) => match send {
-                SendError::NotConfigured { reason } => ApiError::InvalidInput(format!(
-                    "WhatsApp is not configured correctly: {reason}"
-                )),
-                SendError::Unauthorized { .. } => ApiError::InvalidInput(
-                    "Meta refused whatsapp.token (expired or revoked): set a valid token".into(),
-                ),
-                SendError::Permanent { code, reason } => ApiError::InvalidInput(format!(
-                    "Meta refused the template listing{}: {reason}; check whatsapp.waba_id and the token's permissions",
-                    code.map(|c| format!(" (code {c})")).unwrap_or_default()
-                )),
-                SendError::Retry { after, .. } | SendError::RetryMuchLater { after, .. } => {
-                    ApiError::Conflict(format!(
-                        "Meta is busy or limiting requests; try again in {} s",
-                        Ord::max(after.as_secs(), 1)
-                    ))
-                }
-                SendError::Unknown { .. } => {
-                    ApiError::Conflict("Meta did not answer in time; try again".into())
-                }
-                other => ApiError::Internal(std::sync::Arc::new(other)),
-            },
-            TemplateSyncError::Entity(e) => e.into(),
-        }
-    }
-}
-
 impl Prefetch for MessageTemplate {}
 
 #[derive(Default)]
@@ -199,23 +169,23 @@ pub struct TemplateMutation;
 
 #[Object]
 impl TemplateMutation {
-    /// Reads every template of the WhatsApp Business Account from Meta
-    /// (settings `whatsapp.token`, `whatsapp.waba_id`, optional
-    /// `whatsapp.base_url`) and mirrors them; local enrichment is kept and
-    /// templates Meta no longer lists become DELETED. Returns the mirrored
-    /// templates in Meta's order. Missing settings are INVALID_INPUT naming
-    /// them; Meta refusing the credentials is INVALID_INPUT; Meta busy or
-    /// unreachable is CONFLICT (try again).
+    /// Queues mirroring every template of the WhatsApp Business Account
+    /// from Meta (settings `whatsapp.token`, `whatsapp.waba_id`, optional
+    /// `whatsapp.base_url`): local enrichment is kept and templates Meta no
+    /// longer lists become DELETED. Answers at once with the job; missing
+    /// settings are INVALID_INPUT naming them. The job's `result` lists the
+    /// mirrored templates in Meta's order; Meta refusing the credentials
+    /// fails it with INVALID_INPUT, Meta busy or unreachable with CONFLICT
+    /// (ask again later).
     #[graphql(guard = "Access::Write")]
     async fn sync_templates(
         &self,
         ctx: &Context<'_>,
         workspace_id: Option<ID>,
-    ) -> ApiResult<Vec<MessageTemplate>> {
+    ) -> ApiResult<BackgroundJob> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        let deps = app(ctx);
-        let mirrored = whatsapp::sync_templates(&deps.db, &deps.secrets, tenant).await?;
-        Ok(mirrored.into_iter().map(Into::into).collect())
+        let request = JobRequest::TemplateSync;
+        submit(ctx, tenant, WHATSAPP_TEMPLATE_KEYS, "WhatsApp", request).await
     }
 
     /// Sets a template's local enrichment: an omitted argument is kept, null

@@ -199,3 +199,43 @@ pub enum DispatchStatus {
     #[serde(rename = "expired")]
     Expired,
 }
+
+/// What a background job does (`workflow::jobs::JobRequest`, by its tag).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+pub enum BackgroundJobKind {
+    #[sea_orm(string_value = "hotmart_sync")]
+    #[serde(rename = "hotmart_sync")]
+    HotmartSync,
+    #[sea_orm(string_value = "subscription_cancel")]
+    #[serde(rename = "subscription_cancel")]
+    SubscriptionCancel,
+    #[sea_orm(string_value = "subscription_reactivate")]
+    #[serde(rename = "subscription_reactivate")]
+    SubscriptionReactivate,
+    #[sea_orm(string_value = "template_sync")]
+    #[serde(rename = "template_sync")]
+    TemplateSync,
+}
+
+/// Where a background job is: queued, running, then succeeded or failed.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Serialize, Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum BackgroundJobStatus {
+    #[sea_orm(string_value = "queued")]
+    #[serde(rename = "queued")]
+    Queued,
+    #[sea_orm(string_value = "running")]
+    #[serde(rename = "running")]
+    Running,
+    #[sea_orm(string_value = "succeeded")]
+    #[serde(rename = "succeeded")]
+    Succeeded,
+    #[sea_orm(string_value = "failed")]
+    #[serde(rename = "failed")]
+    Failed,
+}

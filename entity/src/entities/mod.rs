@@ -2,6 +2,7 @@
 
 pub mod analytics_snapshot;
 pub mod automation_rule;
+pub mod background_job;
 pub mod campaign;
 pub mod campaign_execution;
 pub mod campaign_recipient;
@@ -34,6 +35,7 @@ pub mod workspace;
 pub mod prelude {
     pub use super::analytics_snapshot::Entity as AnalyticsSnapshot;
     pub use super::automation_rule::Entity as AutomationRule;
+    pub use super::background_job::Entity as BackgroundJob;
     pub use super::campaign::Entity as Campaign;
     pub use super::campaign_execution::Entity as CampaignExecution;
     pub use super::campaign_recipient::Entity as CampaignRecipient;

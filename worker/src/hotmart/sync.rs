@@ -14,6 +14,7 @@ use super::client::{
     HotmartClient, HotmartCredentials, HotmartError, PageLimits, SALE_STATUSES,
     SUBSCRIPTION_STATUSES, Sale, SalesHistoryFilter, SubscriptionFilter,
 };
+use crate::background_jobs::JobProgress;
 use entity::hotmart::{
     Buyer, Contact, EventKind, FirstAccess, Origin, Product, Purchase, PurchaseStatus,
 };
@@ -36,6 +37,8 @@ pub enum SyncError {
 /// What a sync looked at and applied.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
+    /// Pages read from Hotmart's API.
+    pub pages: usize,
     pub sales: usize,
     pub subscriptions: usize,
     pub members: usize,
@@ -135,11 +138,14 @@ fn purchase_from_sale(sale: &Sale) -> Option<Purchase> {
 
 /// Syncs one workspace: sales since `since`, every subscription, and Club
 /// progress when a Club subdomain and product are configured.
+/// Reports how far it got to `progress` after each part and every
+/// [`PROGRESS_EVERY`] records.
 pub async fn sync_workspace(
     db: &DatabaseConnection,
     secrets: &entity::SecretKey,
     tenant: Tenant,
     since: DateTime<Utc>,
+    progress: Option<&JobProgress<'_>>,
 ) -> Result<SyncReport, SyncError> {
     let client = HotmartClient::new(credentials(db, secrets, tenant).await?)?;
     let mut report = SyncReport::default();
@@ -155,7 +161,12 @@ pub async fn sync_workspace(
             PageLimits::default(),
         )
         .await?;
-    for sale in &sales.items {
+    report.pages += sales.pages;
+    report_progress(progress, &report).await;
+    for (done, sale) in sales.items.iter().enumerate() {
+        if done > 0 && done % PROGRESS_EVERY == 0 {
+            report_progress(progress, &report).await;
+        }
         let Some(purchase) = purchase_from_sale(sale) else {
             report.failed += 1;
             continue;
@@ -187,7 +198,12 @@ pub async fn sync_workspace(
             PageLimits::default(),
         )
         .await?;
-    for item in &subscriptions.items {
+    report.pages += subscriptions.pages;
+    report_progress(progress, &report).await;
+    for (done, item) in subscriptions.items.iter().enumerate() {
+        if done > 0 && done % PROGRESS_EVERY == 0 {
+            report_progress(progress, &report).await;
+        }
         let (Some(code), Some(email)) = (
             item.subscriber_code.clone(),
             item.subscriber.as_ref().and_then(|s| s.email.clone()),
@@ -258,8 +274,18 @@ pub async fn sync_workspace(
         }
     }
 
+    report_progress(progress, &report).await;
     sync_club(db, secrets, tenant, &client, &mut report).await?;
     Ok(report)
+}
+
+/// Records passed between two progress reports of a sync.
+pub const PROGRESS_EVERY: usize = 100;
+
+async fn report_progress(progress: Option<&JobProgress<'_>>, report: &SyncReport) {
+    if let Some(progress) = progress {
+        progress.report(report).await;
+    }
 }
 
 /// The lesson catalogue and every member's first access and completed lessons.
@@ -329,6 +355,7 @@ async fn sync_club(
         }
     }
     let members = client.club_users(PageLimits::default()).await?;
+    report.pages += members.pages;
     for member in &members.items {
         let (Some(user_id), Some(email)) = (member.user_id.clone(), member.email.clone()) else {
             continue;
@@ -511,7 +538,7 @@ pub async fn sync_all(
     use sea_orm::EntityTrait;
     for workspace in entity::workspace::Entity::find().all(db).await? {
         let tenant = Tenant::new(workspace.id);
-        match sync_workspace(db, secrets, tenant, Utc::now() - DAILY_LOOKBACK).await {
+        match sync_workspace(db, secrets, tenant, Utc::now() - DAILY_LOOKBACK, None).await {
             Ok(report) => {
                 tracing::info!(workspace_id = %workspace.id, ?report, "hotmart sync done")
             }

@@ -1,0 +1,204 @@
+//! Background jobs: one-off work a person asks for through the API (a
+//! Hotmart sync, cancelling or reactivating a subscription, mirroring the
+//! WhatsApp templates), done by the worker, followed through GraphQL.
+//!
+//! A job is two things on the app's own database: a `background_jobs` row,
+//! the state the user reads (queued → running → succeeded | failed, with
+//! progress, result and error), and a task on the apalis job queue
+//! ([`JobQueue`]: `apalis-postgres` or `apalis-sqlite` storage) that
+//! carries a typed [`JobOrder`] to a worker. [`submit`] stores the row,
+//! then pushes the task after the row's commit. The task is keyed by the
+//! job ([`JobQueue::push`]), so pushing it again is harmless, and the worker runs a job
+//! only while its row is queued ([`start`]): a task delivered twice does
+//! the work once. A job whose task was lost (the API died between commit
+//! and push) or whose worker died mid-run is queued and pushed again by
+//! [`recover`].
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::new_id;
+use crate::entities::background_job;
+use crate::entities::enums::{BackgroundJobKind, BackgroundJobStatus};
+use crate::error::{Error, Result};
+use crate::tenant::Tenant;
+
+mod queue;
+mod request;
+
+pub use queue::JobQueue;
+pub use request::{JobErrorCode, JobOrder, JobRequest};
+
+/// A job queued this long whose task never reached the queue is pushed again.
+pub const LOST_AFTER: Duration = Duration::minutes(1);
+/// A job running this long with no progress reported is taken to have
+/// died with its worker, and is queued again.
+pub const STALLED_AFTER: Duration = Duration::minutes(15);
+const MAX_ERROR_LEN: usize = 2000;
+
+impl BackgroundJobKind {
+    /// The kind of job `request` asks for.
+    pub fn of(request: &JobRequest) -> Self {
+        match request {
+            JobRequest::HotmartSync { .. } => BackgroundJobKind::HotmartSync,
+            JobRequest::SubscriptionCancel { .. } => BackgroundJobKind::SubscriptionCancel,
+            JobRequest::SubscriptionReactivate { .. } => BackgroundJobKind::SubscriptionReactivate,
+            JobRequest::TemplateSync => BackgroundJobKind::TemplateSync,
+        }
+    }
+}
+
+/// Stores a job for `request` in the workspace and pushes it onto the
+/// queue; returns it queued.
+pub async fn submit(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    request: JobRequest,
+) -> Result<background_job::Model> {
+    let now = Utc::now();
+    let job = background_job::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        kind: Set(BackgroundJobKind::of(&request)),
+        status: Set(BackgroundJobStatus::Queued),
+        input: Set(serde_json::to_value(&request).map_err(|e| Error::Queue(e.to_string()))?),
+        progress: Set(None),
+        result: Set(None),
+        error_code: Set(None),
+        error_message: Set(None),
+        attempts: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    JobQueue::new(db).push(&job).await?;
+    Ok(job)
+}
+
+/// The queue's order for a stored job.
+pub fn order_of(job: &background_job::Model) -> Result<JobOrder> {
+    Ok(JobOrder {
+        job_id: job.id,
+        workspace_id: job.workspace_id,
+        request: serde_json::from_value(job.input.clone())
+            .map_err(|e| Error::Queue(format!("job {} has an unreadable input: {e}", job.id)))?,
+    })
+}
+
+/// Takes a queued job to run it: it becomes running, with one more
+/// attempt. `None` when the job is not queued (already run, running
+/// elsewhere, or gone), so a task delivered twice runs the job once.
+pub async fn start(db: &DatabaseConnection, id: Uuid) -> Result<Option<background_job::Model>> {
+    let now = Utc::now();
+    let taken = background_job::Entity::update_many()
+        .col_expr(
+            background_job::Column::Status,
+            Expr::value(BackgroundJobStatus::Running),
+        )
+        .col_expr(background_job::Column::StartedAt, Expr::value(now))
+        .col_expr(background_job::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            background_job::Column::Attempts,
+            Expr::col(background_job::Column::Attempts).add(1),
+        )
+        .filter(background_job::Column::Id.eq(id))
+        .filter(background_job::Column::Status.eq(BackgroundJobStatus::Queued))
+        .exec(db)
+        .await?;
+    if taken.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(background_job::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Records how far a running job got.
+pub async fn report_progress(db: &DatabaseConnection, id: Uuid, progress: Value) -> Result<()> {
+    background_job::Entity::update_many()
+        .col_expr(background_job::Column::Progress, Expr::value(progress))
+        .col_expr(background_job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(background_job::Column::Id.eq(id))
+        .filter(background_job::Column::Status.eq(BackgroundJobStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Succeeded(Value),
+    Failed { code: JobErrorCode, message: String },
+}
+
+/// Records how a running job ended.
+pub async fn finish(db: &DatabaseConnection, id: Uuid, outcome: Outcome) -> Result<()> {
+    let now = Utc::now();
+    let mut update = background_job::Entity::update_many()
+        .col_expr(background_job::Column::FinishedAt, Expr::value(now))
+        .col_expr(background_job::Column::UpdatedAt, Expr::value(now));
+    update = match outcome {
+        Outcome::Succeeded(result) => update
+            .col_expr(
+                background_job::Column::Status,
+                Expr::value(BackgroundJobStatus::Succeeded),
+            )
+            .col_expr(background_job::Column::Result, Expr::value(result)),
+        Outcome::Failed { code, message } => update
+            .col_expr(
+                background_job::Column::Status,
+                Expr::value(BackgroundJobStatus::Failed),
+            )
+            .col_expr(
+                background_job::Column::ErrorCode,
+                Expr::value(code.as_str()),
+            )
+            .col_expr(
+                background_job::Column::ErrorMessage,
+                Expr::value(message.chars().take(MAX_ERROR_LEN).collect::<String>()),
+            ),
+    };
+    update
+        .filter(background_job::Column::Id.eq(id))
+        .filter(background_job::Column::Status.eq(BackgroundJobStatus::Running))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Puts lost work back on the queue as of `now`: jobs running with no word
+/// for [`STALLED_AFTER`] are queued again, and every job queued for
+/// [`LOST_AFTER`] has its task pushed again (a no-op when it is there).
+/// Returns how many jobs it pushed.
+pub async fn recover(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize> {
+    background_job::Entity::update_many()
+        .col_expr(
+            background_job::Column::Status,
+            Expr::value(BackgroundJobStatus::Queued),
+        )
+        .col_expr(background_job::Column::UpdatedAt, Expr::value(now))
+        .filter(background_job::Column::Status.eq(BackgroundJobStatus::Running))
+        .filter(background_job::Column::UpdatedAt.lt(now - STALLED_AFTER))
+        .exec(db)
+        .await?;
+    let waiting = background_job::Entity::find()
+        .filter(background_job::Column::Status.eq(BackgroundJobStatus::Queued))
+        .filter(background_job::Column::UpdatedAt.lt(now - LOST_AFTER))
+        .order_by_asc(background_job::Column::UpdatedAt)
+        .limit(500)
+        .all(db)
+        .await?;
+    let queue = JobQueue::new(db);
+    for job in &waiting {
+        queue.push(job).await?;
+    }
+    Ok(waiting.len())
+}

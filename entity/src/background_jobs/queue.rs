@@ -1,0 +1,129 @@
+//! The job queue: apalis storage on the app's own database.
+
+use sea_orm::{DatabaseConnection, DbBackend};
+
+use super::{JobOrder, order_of};
+use crate::entities::background_job;
+use crate::error::{Error, Result};
+
+/// The apalis queue background jobs travel on.
+pub const QUEUE: &str = "background_jobs";
+/// Deliveries of one task before the queue gives up on it. The worker
+/// records a job's failure itself; only a failure to record it (the
+/// database unreachable) makes the queue deliver the task again.
+const MAX_DELIVERIES: usize = 5;
+
+/// The job queue on the app's database: apalis storage of [`JobOrder`]s.
+#[derive(Clone)]
+pub enum JobQueue {
+    Postgres(apalis_postgres::PostgresStorage<JobOrder>),
+    Sqlite(apalis_sqlite::SqliteStorage<JobOrder>),
+}
+
+impl JobQueue {
+    /// The queue on `db`'s pool.
+    pub fn new(db: &DatabaseConnection) -> Self {
+        match db.get_database_backend() {
+            DbBackend::Postgres => JobQueue::Postgres(
+                apalis_postgres::PostgresStorage::new(db.get_postgres_connection_pool())
+                    .with_config(apalis_postgres::Config::default().queue(QUEUE)),
+            ),
+            _ => JobQueue::Sqlite(
+                apalis_sqlite::SqliteStorage::new(db.get_sqlite_connection_pool())
+                    .with_config(apalis_sqlite::Config::default().queue(QUEUE)),
+            ),
+        }
+    }
+
+    /// Creates the queue's tables (the storage's own migrations). Only its
+    /// migrations run: the SQLite storage's `setup` would also turn off
+    /// `synchronous` on a pooled connection, and jornada's commits must
+    /// reach the disk.
+    pub async fn create_tables(db: &DatabaseConnection) -> Result<()> {
+        let outcome = match db.get_database_backend() {
+            DbBackend::Postgres => {
+                apalis_postgres::PostgresStorage::migrations()
+                    .run(db.get_postgres_connection_pool())
+                    .await
+            }
+            _ => {
+                apalis_sqlite::SqliteStorage::migrations()
+                    .run(db.get_sqlite_connection_pool())
+                    .await
+            }
+        };
+        outcome.map_err(|e| Error::Queue(format!("creating the job queue's tables: {e}")))
+    }
+
+    /// Pushes the task of a queued `job`. The task is keyed by the job and
+    /// its attempts so far: pushed again before a worker starts the job, it
+    /// is left as it is; a job queued again after a failed run gets a new one.
+    pub async fn push(&self, job: &background_job::Model) -> Result<()> {
+        use apalis_core::backend::TaskSink;
+        use apalis_core::task::builder::TaskBuilder;
+        let key = format!("{}:{}", job.id, job.attempts);
+        let task = TaskBuilder::new(order_of(job)?)
+            .idempotency_key(&key)
+            .max_attempts(MAX_DELIVERIES)
+            .build();
+        let pushed = match self.clone() {
+            JobQueue::Postgres(mut storage) => storage
+                .push_task(task)
+                .await
+                .map_err(|e| sink_error(e, |e| database_error(e.to_string(), e.as_sqlx()))),
+            JobQueue::Sqlite(mut storage) => storage
+                .push_task(task)
+                .await
+                .map_err(|e| sink_error(e, |e| database_error(e.to_string(), e.as_sqlx()))),
+        };
+        match pushed {
+            Err(Pushed::AlreadyQueued) | Ok(()) => Ok(()),
+            Err(Pushed::Failed(reason)) => Err(Error::Queue(reason)),
+        }
+    }
+}
+
+enum Pushed {
+    AlreadyQueued,
+    Failed(String),
+}
+
+fn sink_error<E: std::error::Error>(
+    err: apalis_core::backend::TaskSinkError<E>,
+    push: impl Fn(&E) -> Pushed,
+) -> Pushed {
+    match &err {
+        apalis_core::backend::TaskSinkError::PushError(e) => push(e),
+        other => Pushed::Failed(other.to_string()),
+    }
+}
+
+fn database_error(text: String, sqlx: Option<&sea_orm::sqlx::Error>) -> Pushed {
+    match sqlx {
+        Some(sea_orm::sqlx::Error::Database(e)) if e.is_unique_violation() => Pushed::AlreadyQueued,
+        _ => Pushed::Failed(text),
+    }
+}
+
+/// The storages' errors, as far as they come from the database.
+trait StorageError {
+    fn as_sqlx(&self) -> Option<&sea_orm::sqlx::Error>;
+}
+
+impl StorageError for apalis_postgres::Error {
+    fn as_sqlx(&self) -> Option<&sea_orm::sqlx::Error> {
+        match self {
+            apalis_postgres::Error::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl StorageError for apalis_sqlite::Error {
+    fn as_sqlx(&self) -> Option<&sea_orm::sqlx::Error> {
+        match self {
+            apalis_sqlite::Error::Database(e) => Some(e),
+            _ => None,
+        }
+    }
+}
