@@ -23,6 +23,9 @@ mod support;
 #[path = "../tests/api/fakes/meta.rs"]
 mod meta;
 
+#[path = "../tests/api/journeys.rs"]
+mod journeys;
+
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -35,9 +38,11 @@ use sea_orm::Set;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use journeys::{branch, edge, node};
 use support::{
     Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
     insert_chunked, invoked_as_bench, jornada_binary, on_each_backend, seeding_connection,
+    whatsapp_workspace,
 };
 
 const TEMPLATE: &str = "boas_vindas_bench";
@@ -66,18 +71,6 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-fn node(id: &str, kind: &str, data: Value) -> Value {
-    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "data": data})
-}
-
-fn edge(source: &str, target: &str, handle: Option<&str>) -> Value {
-    let mut edge = json!({"id": format!("{source}-{target}"), "source": source, "target": target});
-    if let Some(handle) = handle {
-        edge["sourceHandle"] = json!(handle);
-    }
-    edge
-}
-
 fn journey() -> Value {
     json!({
         "nodes": [
@@ -88,10 +81,10 @@ fn journey() -> Value {
             node("skipped", "exit", json!({}))
         ],
         "edges": [
-            edge("start", "aluna", None),
-            edge("aluna", "welcome", Some("true")),
-            edge("aluna", "skipped", Some("false")),
-            edge("welcome", "done", None)
+            edge("start", "aluna"),
+            branch("aluna", "true", "welcome"),
+            branch("aluna", "false", "skipped"),
+            edge("welcome", "done")
         ]
     })
 }
@@ -172,32 +165,8 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
         async move { graphql(client, server, token, query, variables).await }
     };
 
-    let workspace = call(
-        "mutation { createWorkspace(input: {name: \"Bench\", slug: \"bench\"}) { id } }",
-        json!({}),
-    )
-    .await?["createWorkspace"]["id"]
-        .as_str()
-        .context("createWorkspace returned no id")?
-        .to_owned();
-    let mut settings_to_set = fake.settings();
-    // The bench measures jornada, not Meta's default throughput tier.
-    settings_to_set.push(("whatsapp.messages_per_second", "1000000".to_owned()));
-    for (key, value) in settings_to_set {
-        call(
-            "mutation($ws: ID!, $k: String!, $v: String!) { setSetting(workspaceId: $ws, key: $k, value: $v) { key } }",
-            json!({"ws": workspace, "k": key, "v": value}),
-        )
-        .await?;
-    }
-    let synced = call(
-        "mutation($ws: ID!) { syncTemplates(workspaceId: $ws) { name status } }",
-        json!({"ws": workspace}),
-    )
-    .await?;
-    if synced["syncTemplates"][0]["status"] != "APPROVED" {
-        bail!("the template did not sync: {synced}");
-    }
+    let workspace =
+        whatsapp_workspace(&client, &server, &token, "bench", fake.settings(), &[]).await?;
 
     let seeding = Instant::now();
     let workspace_id: Uuid = workspace.parse()?;

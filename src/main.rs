@@ -143,7 +143,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
         let _ = rx.wait_for(|s| *s).await;
     };
     let mut tasks = tokio::task::JoinSet::new();
-    let work_signals = entity::WorkSignals::default();
+    let work_signals = entity::WorkSignals::across_processes(&db);
     if with_worker {
         let worker = worker::Worker {
             db: db.clone(),

@@ -399,6 +399,94 @@ pub async fn graphql(
     Ok(answer["data"].clone())
 }
 
+/// A workspace (`slug`) whose WhatsApp points at a fake Cloud API
+/// (`whatsapp_settings`, plus the rate limit lifted: the benches measure
+/// jornada, not Meta's throughput tier) and whose templates are mirrored
+/// from it; any `extra` settings besides. Returns its id.
+pub async fn whatsapp_workspace(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    slug: &str,
+    whatsapp_settings: Vec<(&'static str, String)>,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<String> {
+    let workspace = graphql(
+        client,
+        server,
+        token,
+        "mutation($slug: String!) { createWorkspace(input: {name: \"Bench\", slug: $slug}) { id } }",
+        json!({"slug": slug}),
+    )
+    .await?["createWorkspace"]["id"]
+        .as_str()
+        .context("createWorkspace returned no id")?
+        .to_owned();
+    let mut settings: Vec<(String, String)> = whatsapp_settings
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    settings.push(("whatsapp.messages_per_second".into(), "1000000".into()));
+    settings.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    for (key, value) in settings {
+        graphql(
+            client,
+            server,
+            token,
+            "mutation($ws: ID!, $k: String!, $v: String!) { setSetting(workspaceId: $ws, key: $k, value: $v) { key } }",
+            json!({"ws": workspace, "k": key, "v": value}),
+        )
+        .await?;
+    }
+    let job = graphql(
+        client,
+        server,
+        token,
+        "mutation($ws: ID!) { syncTemplates(workspaceId: $ws) { id } }",
+        json!({"ws": workspace}),
+    )
+    .await?["syncTemplates"]["id"]
+        .clone();
+    let synced = finished_job(client, server, token, &workspace, &job).await?;
+    if synced["status"] != "SUCCEEDED" {
+        bail!("the templates did not sync: {synced}");
+    }
+    Ok(workspace)
+}
+
+/// Follows a background job until it has succeeded or failed (two minutes at most).
+pub async fn finished_job(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    workspace: &str,
+    job: &Value,
+) -> anyhow::Result<Value> {
+    let started = Instant::now();
+    loop {
+        let current = graphql(
+            client,
+            server,
+            token,
+            "query($ws: ID!, $id: ID!) { backgroundJob(workspaceId: $ws, id: $id) { status result error { code message } } }",
+            json!({"ws": workspace, "id": job}),
+        )
+        .await?["backgroundJob"]
+            .clone();
+        if current["status"] == "SUCCEEDED" || current["status"] == "FAILED" {
+            return Ok(current);
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("the job is still {} after two minutes", current["status"]);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Cumulative CPU seconds: this process, the server, PostgreSQL backends, the machine.
 #[derive(Clone, Copy, Default)]
 pub struct CpuSample {

@@ -21,13 +21,7 @@ const JOB: &str = "query($id: ID!) { backgroundJob(id: $id) { id status attempts
 
 async fn workspace_with_whatsapp(app: &TestApp, slug: &str) -> (FakeMeta, Uuid, String) {
     let meta = FakeMeta::spawn().await;
-    meta.seed_templates([meta::template(
-        "1001",
-        "boas_vindas",
-        "pt_BR",
-        "APPROVED",
-        "UTILITY",
-    )]);
+    meta.seed_templates([meta::welcome_template()]);
     let ws = app.create_workspace(slug).await;
     configure_whatsapp(app, ws, &meta).await;
     let agent = app.agent_token(ws);

@@ -16,20 +16,13 @@ use uuid::Uuid;
 
 use crate::fakes::meta::{self, FakeMeta};
 use crate::helpers::{ApiOnlyApp, ChildWorker, TestApp};
+use crate::journeys::{edge, node};
 use crate::on_both_backends;
 
 /// The approved WhatsApp template every journey here sends.
 const TEMPLATE: &str = "boas_vindas";
 /// How long any wait in these tests may take before it counts as stuck.
 const PATIENCE: Duration = Duration::from_secs(120);
-
-fn node(id: &str, kind: &str, data: Value) -> Value {
-    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "data": data})
-}
-
-fn edge(source: &str, target: &str) -> Value {
-    json!({"id": format!("{source}-{target}"), "source": source, "target": target})
-}
 
 /// trigger → WhatsApp template → exit.
 fn whatsapp_journey() -> Value {
@@ -163,26 +156,8 @@ async fn published_campaign(
     name: &str,
     document: Value,
 ) -> (String, String) {
+    let campaign = app.published_campaign(workspace, name, document).await;
     let agent = app.agent_token(workspace);
-    let created = app
-        .graphql(
-            Some(&agent),
-            "mutation($name: String!, $doc: JSON!) { createCampaign(input: {name: $name, workflowData: $doc}) { id } }",
-            json!({"name": name, "doc": document}),
-        )
-        .await;
-    let campaign = created.data("createCampaign")["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let published = app
-        .graphql(
-            Some(&agent),
-            "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
-            json!({"id": campaign}),
-        )
-        .await;
-    assert_eq!(published.data("publishCampaign")["status"], "ACTIVE");
     let group = app
         .graphql(
             Some(&agent),

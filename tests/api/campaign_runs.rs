@@ -4,19 +4,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::TestApp;
+use crate::journeys::{branch, edge, node};
 use crate::on_both_backends;
-
-fn node(id: &str, kind: &str, data: Value) -> Value {
-    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "data": data})
-}
-
-fn edge(source: &str, target: &str, handle: Option<&str>) -> Value {
-    let mut edge = json!({"id": format!("{source}-{target}"), "source": source, "target": target});
-    if let Some(handle) = handle {
-        edge["sourceHandle"] = json!(handle);
-    }
-    edge
-}
 
 /// trigger → condition(vip) → true: log message with a tracked link → exit;
 /// false: split a/b → a: tag grupo-a → exit; b: e-mail (logged) → exit.
@@ -34,14 +23,14 @@ pub fn branching_journey() -> Value {
             node("end-b", "exit", json!({}))
         ],
         "edges": [
-            edge("start", "vip", None),
-            edge("vip", "vip-msg", Some("true")),
-            edge("vip", "ab", Some("false")),
-            edge("vip-msg", "end-vip", None),
-            edge("ab", "tag-a", Some("a")),
-            edge("ab", "mail-b", Some("b")),
-            edge("tag-a", "end-a", None),
-            edge("mail-b", "end-b", None)
+            edge("start", "vip"),
+            branch("vip", "true", "vip-msg"),
+            branch("vip", "false", "ab"),
+            edge("vip-msg", "end-vip"),
+            branch("ab", "a", "tag-a"),
+            branch("ab", "b", "mail-b"),
+            edge("tag-a", "end-a"),
+            edge("mail-b", "end-b")
         ]
     })
 }
@@ -258,7 +247,7 @@ on_both_backends!(
 async fn invalid_graphs_are_not_published_and_paused_campaigns_do_not_run(app: TestApp) {
     let ws = app.create_workspace("jornada-invalida").await;
     let agent = app.agent_token(ws);
-    let broken = json!({"nodes": [node("start", "trigger", json!({"source": "manual"})), node("c", "condition", json!({"rules": []}))], "edges": [edge("start", "c", None)]});
+    let broken = json!({"nodes": [node("start", "trigger", json!({"source": "manual"})), node("c", "condition", json!({"rules": []}))], "edges": [edge("start", "c")]});
     let created = app.graphql(Some(&agent), "mutation($doc: JSON!) { createCampaign(input: {name: \"Quebrada\", workflowData: $doc}) { id } }", json!({"doc": broken})).await;
     let id = created.data("createCampaign")["id"]
         .as_str()
@@ -334,10 +323,10 @@ fn welcome_journey() -> Value {
             node("rescue", "exit", json!({}))
         ],
         "edges": [
-            edge("start", "welcome", None),
-            edge("welcome", "wait", None),
-            edge("wait", "accessed", Some("event")),
-            edge("wait", "rescue", Some("timeout"))
+            edge("start", "welcome"),
+            edge("welcome", "wait"),
+            branch("wait", "event", "accessed"),
+            branch("wait", "timeout", "rescue")
         ]
     })
 }
@@ -487,11 +476,11 @@ fn gated_journey() -> Value {
             node("late", "exit", json!({}))
         ],
         "edges": [
-            edge("start", "gate", None),
-            edge("gate", "offer", Some("approved")),
-            edge("gate", "no", Some("rejected")),
-            edge("gate", "late", Some("expired")),
-            edge("offer", "done", None)
+            edge("start", "gate"),
+            branch("gate", "approved", "offer"),
+            branch("gate", "rejected", "no"),
+            branch("gate", "expired", "late"),
+            edge("offer", "done")
         ]
     })
 }
@@ -620,7 +609,7 @@ async fn a_trigger_on_an_event_jornada_never_records_is_not_published(app: TestA
             node("t", "trigger", json!({"source": "event", "event": "purchase_aproved"})),
             node("x", "exit", json!({})),
         ],
-        "edges": [edge("t", "x", None)],
+        "edges": [edge("t", "x")],
     });
     let problems = app
         .graphql(

@@ -10,11 +10,8 @@ use uuid::Uuid;
 use worker::campaigns::schedules::start_due_fires;
 
 use crate::helpers::TestApp;
+use crate::journeys::node;
 use crate::on_both_backends;
-
-fn node(id: &str, kind: &str, data: Value) -> Value {
-    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "data": data})
-}
 
 /// schedule trigger → log message → exit.
 fn scheduled_journey(trigger: Value) -> Value {

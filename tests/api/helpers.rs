@@ -492,11 +492,12 @@ impl TestApp {
     }
 
     /// Follows a background job as a client does, by `backgroundJob(id)`,
-    /// until it has succeeded or failed; returns it then. Panics after 30 s.
+    /// until it has succeeded or failed; returns it then. Panics after two
+    /// minutes (a loaded CI machine may be slow; a stuck job never ends).
     pub async fn finished_job(&self, token: &str, job: &Value) -> Value {
         const QUERY: &str = "query($id: ID!) { backgroundJob(id: $id) {
             id kind status input progress result error { code message } attempts createdAt startedAt finishedAt } }";
-        let limit = std::time::Duration::from_secs(30);
+        let limit = std::time::Duration::from_secs(120);
         let started = std::time::Instant::now();
         loop {
             let answer = self
@@ -513,6 +514,32 @@ impl TestApp {
             );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+    }
+
+    /// Creates a campaign of the workspace from a React Flow `document` and
+    /// publishes it, as its agent; returns the campaign's id.
+    pub async fn published_campaign(&self, workspace: Uuid, name: &str, document: Value) -> String {
+        let agent = self.agent_token(workspace);
+        let created = self
+            .graphql(
+                Some(&agent),
+                "mutation($name: String!, $doc: JSON!) { createCampaign(input: {name: $name, workflowData: $doc}) { id } }",
+                json!({"name": name, "doc": document}),
+            )
+            .await;
+        let campaign = created.data("createCampaign")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let published = self
+            .graphql(
+                Some(&agent),
+                "mutation($id: ID!) { publishCampaign(id: $id) { status } }",
+                json!({"id": campaign}),
+            )
+            .await;
+        assert_eq!(published.data("publishCampaign")["status"], "ACTIVE");
+        campaign
     }
 
     /// Asserts the app still answers a query, after whatever it was put through.
@@ -563,11 +590,12 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
     let jwt = JwtKeys::new(JWT_SECRET);
     let secret_key_text = entity::SecretKey::generate_text();
     let secrets = entity::SecretKey::parse(&secret_key_text).expect("key");
+    // Announces stored work to a worker in another process, as `jornada api` does.
     let router = jornada::api_router(
         db.clone(),
         jwt.clone(),
         secrets.clone(),
-        entity::WorkSignals::default(),
+        entity::WorkSignals::across_processes(&db),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -395,13 +395,7 @@ on_both_backends!(template_sync_errors, template_sync_errors_name_what_to_fix);
 
 async fn read_only_tokens_list_templates_but_cannot_change_them(app: TestApp) {
     let meta = FakeMeta::spawn().await;
-    meta.seed_templates([meta::template(
-        "1001",
-        "boas_vindas",
-        "pt_BR",
-        "APPROVED",
-        "UTILITY",
-    )]);
+    meta.seed_templates([meta::welcome_template()]);
     let ws = app.create_workspace("leitura").await;
     configure_whatsapp(&app, ws, &meta).await;
     let reader = app.reader_token(ws);

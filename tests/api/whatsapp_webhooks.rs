@@ -12,19 +12,12 @@ use worker::channels::whatsapp::signature_header;
 
 use crate::fakes::meta::{self as meta, FakeMeta};
 use crate::helpers::TestApp;
+use crate::journeys::{edge, node};
 use crate::on_both_backends;
 use crate::templates::{VERIFY_TOKEN, configure_whatsapp, sync_templates};
 
 /// The fake's `status_callback` timestamp.
 const CALLBACK_AT: i64 = 1_749_416_400;
-
-fn node(id: &str, kind: &str, data: Value) -> Value {
-    json!({"id": id, "type": kind, "position": {"x": 0, "y": 0}, "data": data})
-}
-
-fn edge(source: &str, target: &str) -> Value {
-    json!({"id": format!("{source}-{target}"), "source": source, "target": target})
-}
 
 /// trigger → WhatsApp template → exit.
 fn whatsapp_journey() -> Value {
@@ -58,13 +51,7 @@ struct Setup {
 
 async fn setup(app: &TestApp, slug: &str, phones: &[&str]) -> Setup {
     let meta = FakeMeta::spawn().await;
-    meta.seed_templates([meta::template(
-        "1001",
-        "boas_vindas",
-        "pt_BR",
-        "APPROVED",
-        "UTILITY",
-    )]);
+    meta.seed_templates([meta::welcome_template()]);
     let ws = app.create_workspace(slug).await;
     configure_whatsapp(app, ws, &meta).await;
     assert_eq!(sync_templates(app, ws).await[0]["status"], "APPROVED");

@@ -59,9 +59,36 @@ pub async fn run(order: JobOrder, worker: Data<Worker>) -> Result<(), BoxDynErro
             tracing::warn!(job_id = %job.id, code = code.as_str(), %message, "job failed")
         }
     }
-    background_jobs::finish(db, job.id, outcome).await?;
+    record_outcome(db, job.id, outcome).await?;
+    // A sync applies purchases, subscriptions and progress as webhooks do.
+    worker.signals.domain_events_recorded();
     Ok(())
 }
+
+/// Records how a job ended, trying again for a while when the database is
+/// briefly unavailable (busy, or its pool exhausted): a job left running
+/// would wait for [`background_jobs::STALLED_AFTER`] before it is run again.
+async fn record_outcome(
+    db: &DatabaseConnection,
+    job_id: Uuid,
+    outcome: Outcome,
+) -> Result<(), entity::Error> {
+    let mut delay = std::time::Duration::from_millis(250);
+    for _ in 0..FINISH_ATTEMPTS - 1 {
+        match background_jobs::finish(db, job_id, outcome.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(err) => {
+                tracing::warn!(%job_id, error = %err, ?delay, "job outcome not recorded; trying again");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+        }
+    }
+    background_jobs::finish(db, job_id, outcome).await
+}
+
+/// Tries at recording a job's outcome (over about eight seconds).
+const FINISH_ATTEMPTS: u32 = 6;
 
 async fn perform(
     worker: &Worker,

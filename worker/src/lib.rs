@@ -225,7 +225,7 @@ impl Worker {
                         _ = stopped.changed() => {}
                     }
                 }
-                Ok(_) => {}
+                Ok(_) => self.signals.domain_events_recorded(),
                 Err(err) => {
                     tracing::error!(error = %err, "claiming webhook events failed");
                     tokio::select! {
@@ -278,6 +278,7 @@ impl Worker {
             Box::new(domain_events::Timeline),
             Box::new(campaigns::triggers::CampaignTriggers),
         ];
+        let mut arrivals = self.signals.domain_event_arrivals();
         while !*stopped.borrow() {
             let dispatched = self
                 .signals
@@ -288,10 +289,11 @@ impl Worker {
                 ))
                 .await;
             match dispatched {
-                Ok(n) if n > 0 => {}
+                // Consumers may have enrolled recipients.
+                Ok(n) if n > 0 => self.signals.campaign_work_stored(),
                 Ok(_) => {
                     tokio::select! {
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = arrivals.wait(IDLE_POLL) => {}
                         _ = stopped.changed() => {}
                     }
                 }

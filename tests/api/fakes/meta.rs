@@ -222,6 +222,8 @@ pub struct RecordedRequest {
     pub raw_body: String,
     /// The body as JSON, when it is JSON.
     pub body: Option<Value>,
+    /// When the fake received it.
+    pub received_at: std::time::Instant,
 }
 
 impl RecordedRequest {
@@ -420,6 +422,11 @@ impl FakeMeta {
 // -- Realistic bodies ---------------------------------------------------------
 
 /// A template item as the listing returns it.
+/// The approved `boas_vindas` (pt_BR) template most journeys send.
+pub fn welcome_template() -> Value {
+    template("1001", "boas_vindas", "pt_BR", "APPROVED", "UTILITY")
+}
+
 pub fn template(id: &str, name: &str, language: &str, status: &str, category: &str) -> Value {
     json!({
         "id": id,
@@ -541,6 +548,7 @@ fn router(state: Shared) -> Router {
 
 /// Records every request with its raw body and Authorization header.
 async fn record(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let received_at = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20)
         .await
@@ -559,6 +567,7 @@ async fn record(State(state): State<Shared>, request: Request, next: Next) -> Re
             .map(str::to_owned),
         raw_body: String::from_utf8_lossy(&bytes).into_owned(),
         body: serde_json::from_slice(&bytes).ok(),
+        received_at,
     });
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

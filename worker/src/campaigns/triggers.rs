@@ -2,7 +2,7 @@
 //! for the customer the event is about (under its re-entry rule), and a
 //! recipient waiting for that event moves on along its `event` branch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use entity::Tenant;
@@ -45,13 +45,13 @@ impl DomainEventConsumer for CampaignTriggers {
             for (workspace_id, events) in by_workspace {
                 let tenant = Tenant::new(workspace_id);
                 resume_waiting(txn, tenant, &events).await?;
-                let triggers = event_triggers(txn, tenant).await?;
-                for event in &events {
-                    for (campaign, trigger) in &triggers {
-                        if trigger.data.event.as_deref() == Some(event.event_type.as_str()) {
-                            enter(txn, tenant, campaign, trigger, event).await?;
-                        }
-                    }
+                for (campaign, trigger) in &event_triggers(txn, tenant).await? {
+                    let starting: Vec<&domain_event::Model> = events
+                        .iter()
+                        .copied()
+                        .filter(|e| trigger.data.event.as_deref() == Some(e.event_type.as_str()))
+                        .collect();
+                    enter(txn, tenant, campaign, trigger, &starting).await?;
                 }
             }
             Ok(())
@@ -129,55 +129,89 @@ async fn event_triggers<C: ConnectionTrait>(
     Ok(triggers)
 }
 
-/// Starts `campaign` for the event's customer, under its re-entry rule.
+/// Starts `campaign` for the customers of `events` (in order), under its
+/// re-entry rule, in a few statements whatever the number of events: one
+/// read of the customers' earlier entries, one of the open execution, one
+/// insert of every first entry. A customer re-entering gets an execution
+/// of its own, so its messages get fresh idempotency keys; a customer
+/// entered by one event of the batch is in flight for the next.
 async fn enter<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     campaign: &campaign::Model,
     trigger: &EntryTrigger,
-    event: &domain_event::Model,
+    events: &[&domain_event::Model],
 ) -> Result<(), entity::Error> {
-    let Some(customer_id) = event.customer_id else {
+    let mut customers: Vec<Uuid> = events.iter().filter_map(|e| e.customer_id).collect();
+    if customers.is_empty() {
         return Ok(());
-    };
+    }
+    customers.sort_unstable();
+    customers.dedup();
     let EntryTrigger {
         version_id,
         node_id,
         data,
     } = trigger;
-    let earlier = tenant
+    // The latest entry of each customer, newest last.
+    let mut earlier: HashMap<Uuid, campaign_recipient::Model> = HashMap::new();
+    for recipient in tenant
         .select::<campaign_recipient::Entity>()
         .filter(campaign_recipient::Column::CampaignId.eq(campaign.id))
-        .filter(campaign_recipient::Column::CustomerId.eq(customer_id))
-        .order_by_desc(campaign_recipient::Column::CreatedAt)
-        .one(db)
-        .await?;
-    let may_enter = match (&earlier, &data.reentry) {
-        (None, _) => true,
-        (Some(_), Reentry::Never) => false,
-        (Some(last), Reentry::Always) => {
-            !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
-        }
-        (Some(last), Reentry::After(wait)) => {
-            !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
-                && wait
-                    .after(last.created_at, chrono_tz::UTC)
-                    .is_some_and(|again| again <= event.occurred_at)
-        }
-    };
-    if !may_enter {
-        return Ok(());
+        .filter(campaign_recipient::Column::CustomerId.is_in(customers))
+        .order_by_asc(campaign_recipient::Column::CreatedAt)
+        .all(db)
+        .await?
+    {
+        earlier.insert(recipient.customer_id, recipient);
     }
-    // One execution per entry wave: a customer re-entering gets a fresh
-    // execution, so its messages get fresh idempotency keys.
-    let execution = match (
-        &earlier,
-        open_execution(db, tenant, campaign.id, *version_id).await?,
-    ) {
-        (None, Some(open)) => open,
-        _ => new_triggered_execution(db, tenant, campaign, *version_id, &event.event_type).await?,
-    };
-    executions::enroll(db, tenant, &execution, &[customer_id], node_id, Utc::now()).await?;
+    let mut first_entries = Vec::new();
+    let mut reentries = Vec::new();
+    let mut entered = HashSet::new();
+    for event in events {
+        let Some(customer_id) = event.customer_id else {
+            continue;
+        };
+        if !entered.insert(customer_id) {
+            continue;
+        }
+        let may_enter = match (earlier.get(&customer_id), &data.reentry) {
+            (None, _) => true,
+            (Some(_), Reentry::Never) => false,
+            (Some(last), Reentry::Always) => {
+                !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
+            }
+            (Some(last), Reentry::After(wait)) => {
+                !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
+                    && wait
+                        .after(last.created_at, chrono_tz::UTC)
+                        .is_some_and(|again| again <= event.occurred_at)
+            }
+        };
+        match (may_enter, earlier.contains_key(&customer_id)) {
+            (false, _) => {}
+            (true, false) => first_entries.push(customer_id),
+            (true, true) => reentries.push(customer_id),
+        }
+    }
+    let now = Utc::now();
+    if !first_entries.is_empty() {
+        // First entries share the open execution of this version.
+        let execution = match open_execution(db, tenant, campaign.id, *version_id).await? {
+            Some(open) => open,
+            None => {
+                new_triggered_execution(db, tenant, campaign, *version_id, &events[0].event_type)
+                    .await?
+            }
+        };
+        executions::enroll(db, tenant, &execution, &first_entries, node_id, now).await?;
+    }
+    for customer_id in reentries {
+        let execution =
+            new_triggered_execution(db, tenant, campaign, *version_id, &events[0].event_type)
+                .await?;
+        executions::enroll(db, tenant, &execution, &[customer_id], node_id, now).await?;
+    }
     Ok(())
 }
 

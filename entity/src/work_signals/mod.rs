@@ -1,14 +1,17 @@
-//! How the parts of one process tell each other that work was stored: the
-//! API's receivers and mutations announce it, an in-process worker stops
-//! waiting and looks. The database holds the work; these signals only
-//! shorten the wait, and workers in other processes find the same work by
-//! polling.
+//! How the stages of jornada tell the next one that work was stored: the
+//! API's receivers and mutations announce stored webhooks and campaign
+//! work, the appliers announce recorded domain events, the dispatcher the
+//! recipients it enrolled; a waiting worker stops waiting and looks. The
+//! database holds the work; these signals only shorten the wait, and
+//! polling stays as the fallback. On PostgreSQL the announcements also
+//! reach other processes (`jornada api` beside `jornada worker`) through
+//! `LISTEN/NOTIFY` ([`WorkSignals::across_processes`]).
 //!
 //! Stored webhooks wake every idle applier (each takes its own partition of
-//! the stored events, so any of them may be the one an event is for);
-//! campaign work wakes one runner, through a signal of its own, so a
-//! launch day's postbacks do not send runners looking for campaign work
-//! they never bring.
+//! the stored events, so any of them may be the one an event is for), and
+//! recorded domain events every idle dispatcher; campaign work wakes one
+//! runner, through a signal of its own, so a launch day's postbacks do not
+//! send runners looking for campaign work they never bring.
 //!
 //! The same handle paces background work while postbacks arrive: batches
 //! of the appliers and the dispatcher then take turns, one at a time, each
@@ -22,7 +25,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
+
+mod across_processes;
 
 /// How many times its last batch's duration background work waits while
 /// postbacks are being stored.
@@ -36,26 +41,40 @@ const GIVE_WAY_MAX: Duration = Duration::from_secs(2);
 pub struct WorkSignals {
     /// Announces stored webhooks; each applier watches it.
     webhooks: Arc<watch::Sender<()>>,
+    /// Announces recorded domain events; each dispatcher watches it.
+    domain_events: Arc<watch::Sender<()>>,
     campaigns: Arc<Notify>,
     inbound: Arc<Inbound>,
+    /// Where announcements go to other processes, when they do.
+    broadcast: Option<mpsc::UnboundedSender<Work>>,
 }
 
 impl Default for WorkSignals {
     fn default() -> Self {
         WorkSignals {
             webhooks: Arc::new(watch::Sender::new(())),
+            domain_events: Arc::new(watch::Sender::new(())),
             campaigns: Arc::default(),
             inbound: Arc::default(),
+            broadcast: None,
         }
     }
 }
 
-/// One applier's view of the announcements of stored webhooks: one made
-/// while it was busy still cuts its next wait short.
-pub struct WebhookArrivals(watch::Receiver<()>);
+/// The kinds of work a stage announces to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Work {
+    Webhooks,
+    DomainEvents,
+    Campaigns,
+}
 
-impl WebhookArrivals {
-    /// Waits until stored webhook events are announced or `at_most` passes.
+/// One worker's view of the announcements of one kind of work: one made
+/// while it was busy still cuts its next wait short.
+pub struct Arrivals(watch::Receiver<()>);
+
+impl Arrivals {
+    /// Waits until work is announced or `at_most` passes.
     pub async fn wait(&mut self, at_most: Duration) {
         let _ = tokio::time::timeout(at_most, self.0.changed()).await;
     }
@@ -88,18 +107,48 @@ impl Drop for StoringInbound {
 impl WorkSignals {
     /// Called after webhook events were durably stored (or put back to apply).
     pub fn webhooks_stored(&self) {
-        self.webhooks.send_replace(());
+        self.announce(Work::Webhooks);
     }
 
     /// Announcements of stored webhooks, for one applier to wait on.
-    pub fn webhook_arrivals(&self) -> WebhookArrivals {
-        WebhookArrivals(self.webhooks.subscribe())
+    pub fn webhook_arrivals(&self) -> Arrivals {
+        Arrivals(self.webhooks.subscribe())
+    }
+
+    /// Called after domain events were recorded (an applied batch).
+    pub fn domain_events_recorded(&self) {
+        self.announce(Work::DomainEvents);
+    }
+
+    /// Announcements of recorded domain events, for one dispatcher to wait on.
+    pub fn domain_event_arrivals(&self) -> Arrivals {
+        Arrivals(self.domain_events.subscribe())
     }
 
     /// Called after campaign work (recipients to step, approved sends) was
     /// durably stored.
     pub fn campaign_work_stored(&self) {
-        self.campaigns.notify_one();
+        self.announce(Work::Campaigns);
+    }
+
+    fn announce(&self, work: Work) {
+        self.wake(work);
+        if let Some(broadcast) = &self.broadcast {
+            let _ = broadcast.send(work);
+        }
+    }
+
+    /// Wakes this process's workers waiting for `work`.
+    fn wake(&self, work: Work) {
+        match work {
+            Work::Webhooks => {
+                self.webhooks.send_replace(());
+            }
+            Work::DomainEvents => {
+                self.domain_events.send_replace(());
+            }
+            Work::Campaigns => self.campaigns.notify_one(),
+        }
     }
 
     /// Waits until campaign work is announced or `at_most` passes.
