@@ -406,3 +406,61 @@ fn a_fresh_run_logs_no_stray_warnings_and_no_colour_codes() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The apalis workers a `jornada worker` on SQLite runs, by the names its log gives them.
+const WORKERS: &[&str] = &[
+    "webhook-applier-0",
+    "domain-event-dispatcher",
+    "campaign-runner-0",
+    "background-jobs",
+    "background-job-recovery",
+    "segment-refresh",
+    "hotmart-sync",
+    "campaign-schedules",
+];
+
+/// Every background activity starts as a named worker on the Monitor, and
+/// a SIGTERM stops them all, cleanly, within the grace period.
+#[test]
+fn the_worker_starts_every_named_worker_and_stops_them_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = scratch_dir();
+    let (migrated, _, stderr) = run(jornada(&dir).args(["migrate", "up"]));
+    assert!(migrated, "{stderr}");
+    let mut child = jornada(&dir)
+        .env("RUST_LOG", "info")
+        .arg("worker")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("jornada worker starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (lines, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let started = std::time::Instant::now();
+    while WORKERS
+        .iter()
+        .any(|name| !seen.contains(&format!("Worker {name} started")))
+    {
+        let line = log
+            .recv_timeout(Duration::from_secs(60).saturating_sub(started.elapsed()))
+            .unwrap_or_else(|_| panic!("not every worker started; the log:\n{seen}"));
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    assert!(stop_gracefully(child), "SIGTERM stops the worker with 0");
+    // The process has exited: its log ends, and so does the channel.
+    let rest: Vec<String> = log.iter().collect();
+    assert!(
+        rest.iter().any(|line| line.contains("worker stopped")),
+        "the worker says it stopped: {rest:?}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -1,6 +1,9 @@
-//! Everything that happens in the background: applying webhook events,
-//! delivering domain events, and cron jobs. Workers coordinate only through
-//! the database, so any number of `jornada worker` processes can run beside
+//! Everything that happens in the background, as apalis workers on one
+//! Monitor: the webhook appliers, the domain-event dispatcher and the
+//! campaign runners take turns at batches claimed from jornada's tables
+//! ([`turns`]); background jobs come from the job queue (apalis storage);
+//! cron jobs from `apalis-cron`. Workers coordinate only through the
+//! database, so any number of `jornada worker` processes can run beside
 //! the API.
 
 pub mod background_jobs;
@@ -10,15 +13,19 @@ pub mod customers;
 pub mod domain_events;
 pub mod hotmart;
 pub mod maintenance;
+pub mod tuning;
+pub mod turns;
 
 use std::future::Future;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 
 use apalis::prelude::*;
 use apalis_cron::CronScheduler;
-use sea_orm::{DatabaseConnection, DbBackend};
-use tokio::sync::watch;
+use sea_orm::DatabaseConnection;
+
+pub use tuning::{IDLE_POLL, JOB_POLL, RECIPIENT_BATCH, SHUTDOWN_GRACE, batch_size};
+use turns::{Turn, TurnReport, Turns, Wake};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -28,38 +35,6 @@ pub enum Error {
     Entity(#[from] entity::Error),
 }
 
-/// How long running jobs get to finish after shutdown is requested.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-/// How often an idle worker looks for work no in-process API announced.
-pub const IDLE_POLL: Duration = Duration::from_millis(500);
-/// Events (webhook or domain) claimed per batch. On PostgreSQL the API's
-/// inserts run beside a batch, so a large one spreads its statements over
-/// more events; SQLite has one writer, every postback arriving meanwhile
-/// waits for the whole batch to commit, so batches stay small there.
-pub fn batch_size(backend: DbBackend) -> u64 {
-    match backend {
-        DbBackend::Postgres => 256,
-        _ => 64,
-    }
-}
-/// Webhook appliers running side by side, each taking and applying its own
-/// partition of the queue, split by customer. On PostgreSQL three keep the
-/// database's two cores busy while each waits on its commits and round
-/// trips (the webhooks bench applied 4,100–4,400 postbacks/s after its load
-/// with three, against about 3,100/s when one applier split each batch in
-/// three lanes and waited for the slowest); SQLite has one writer, so one.
-pub fn webhook_appliers(backend: DbBackend) -> u32 {
-    match backend {
-        DbBackend::Postgres => 3,
-        _ => 1,
-    }
-}
-/// How often the background-job worker looks at the job queue when no
-/// notification woke it.
-pub const JOB_POLL: Duration = Duration::from_millis(250);
-/// Campaign recipients claimed per batch: the runner stores a batch's moves
-/// and messages a few statements per round, so larger batches cost little more.
-pub const RECIPIENT_BATCH: u64 = 1024;
 /// The background worker of one process.
 #[derive(Clone)]
 pub struct Worker {
@@ -74,68 +49,29 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Runs every loop and cron job until `shutdown` resolves, then lets
-    /// running work finish.
+    /// Runs every worker until `shutdown` resolves, then lets running work
+    /// finish (within [`SHUTDOWN_GRACE`]).
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let (stop, stopped) = watch::channel(false);
-        let mut loops = tokio::task::JoinSet::new();
-        // Each applier takes its own partition of the queue; appliers in
-        // other processes take the same ones beside them (PostgreSQL's picks
-        // skip each other's rows).
-        let appliers = webhook_appliers(self.db.get_database_backend());
-        for index in 0..appliers {
-            let partition = entity::webhook_events::Partition {
-                index,
-                of: appliers,
-            };
-            let (worker, applier_stopped) = (self.clone(), stopped.clone());
-            loops.spawn(async move {
-                worker
-                    .apply_webhook_events(partition, applier_stopped)
-                    .await
-            });
-        }
-        // Each runner steps its batch as a sequence of statements, one
-        // connection at a time, and spends much of it waiting for commits
-        // and sends; on PostgreSQL six of them keep the database's cores
-        // busy (claims skip each other's locked recipients). The campaign
-        // bench drained 4,200 recipients/s with three, 5,600 with five and
-        // 5,900 with seven.
-        let runners = if self.db.get_database_backend() == DbBackend::Postgres {
-            6
-        } else {
-            1
+        let backend = self.db.get_database_backend();
+        let schedule = |text: &str, what: &str| {
+            cron::Schedule::from_str(text)
+                .map_err(|e| Error::Monitor(format!("{what} schedule: {e}")))
         };
-        let shared = campaigns::runner::RunnersShared::default();
-        for _ in 0..runners {
-            let (worker, runner_stopped, shared) = (self.clone(), stopped.clone(), shared.clone());
-            loops.spawn(async move { worker.run_campaigns(runner_stopped, shared).await });
-        }
-        let (worker, dispatcher_stopped) = (self.clone(), stopped.clone());
-        loops.spawn(async move { worker.dispatch_domain_events(dispatcher_stopped).await });
-        if maintenance::autovacuum_is_off(&self.db).await? {
-            loops.spawn(maintenance::keep_statistics(
-                self.db.clone(),
-                stopped.clone(),
-            ));
-        }
-
-        let segment_schedule = cron::Schedule::from_str(customers::SEGMENT_REFRESH_SCHEDULE)
-            .map_err(|e| Error::Monitor(format!("segment refresh schedule: {e}")))?;
-        let sync_schedule = cron::Schedule::from_str(hotmart::sync::DAILY_SCHEDULE)
-            .map_err(|e| Error::Monitor(format!("hotmart sync schedule: {e}")))?;
-        let fire_schedule = cron::Schedule::from_str(campaigns::schedules::TICK_SCHEDULE)
-            .map_err(|e| Error::Monitor(format!("campaign schedule tick: {e}")))?;
-        let recovery_schedule = cron::Schedule::from_str(background_jobs::RECOVERY_SCHEDULE)
-            .map_err(|e| Error::Monitor(format!("job recovery schedule: {e}")))?;
-        let recovery_db = self.db.clone();
-        let db = self.db.clone();
+        let segment_schedule = schedule(customers::SEGMENT_REFRESH_SCHEDULE, "segment refresh")?;
+        let sync_schedule = schedule(hotmart::sync::DAILY_SCHEDULE, "hotmart sync")?;
+        let fire_schedule = schedule(
+            campaigns::schedules::TICK_SCHEDULE,
+            "campaign schedule tick",
+        )?;
+        let recovery_schedule = schedule(background_jobs::RECOVERY_SCHEDULE, "job recovery")?;
+        let statistics_schedule = schedule(maintenance::SCHEDULE, "statistics upkeep")?;
+        let (db, recovery_db, statistics_db) = (self.db.clone(), self.db.clone(), self.db.clone());
         let sync_deps = (self.db.clone(), self.secrets.clone());
         let (fire_db, fire_signals) = (self.db.clone(), self.signals.clone());
-        let monitor = Monitor::new()
+        let mut monitor = Monitor::new()
             .register(move |_restarts| {
                 WorkerBuilder::new("segment-refresh")
                     .backend(CronScheduler::new(segment_schedule.clone()))
@@ -162,24 +98,92 @@ impl Worker {
                     .build(background_jobs::recover)
             })
             .shutdown_timeout(SHUTDOWN_GRACE);
+        if maintenance::autovacuum_is_off(&self.db).await? {
+            tracing::warn!(
+                "autovacuum is off on the database server: the worker analyzes and vacuums jornada's tables itself"
+            );
+            monitor = monitor.register(move |_restarts| {
+                WorkerBuilder::new("statistics-upkeep")
+                    .backend(CronScheduler::new(statistics_schedule.clone()))
+                    .data(statistics_db.clone())
+                    .build(maintenance::upkeep)
+            });
+        }
+        // Each applier takes its own partition of the queue; appliers in
+        // other processes take the same ones beside them (PostgreSQL's picks
+        // skip each other's rows).
+        let appliers = tuning::webhook_appliers(backend);
+        for index in 0..appliers {
+            let partition = entity::webhook_events::Partition {
+                index,
+                of: appliers,
+            };
+            let worker = self.clone();
+            monitor = monitor.register(move |_restarts| {
+                let (turns, report) =
+                    Turns::new(Wake::Arrivals(worker.signals.webhook_arrivals()), IDLE_POLL);
+                WorkerBuilder::new(format!("webhook-applier-{index}"))
+                    .backend(turns)
+                    .data(Applier {
+                        worker: worker.clone(),
+                        partition,
+                        report,
+                    })
+                    .build(apply_webhook_events)
+            });
+        }
+        let consumers: Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>> = Arc::new(vec![
+            Box::new(domain_events::Timeline),
+            Box::new(campaigns::triggers::CampaignTriggers),
+        ]);
+        let worker = self.clone();
+        monitor = monitor.register(move |_restarts| {
+            let (turns, report) = Turns::new(
+                Wake::Arrivals(worker.signals.domain_event_arrivals()),
+                IDLE_POLL,
+            );
+            WorkerBuilder::new("domain-event-dispatcher")
+                .backend(turns)
+                .data(Dispatcher {
+                    worker: worker.clone(),
+                    consumers: consumers.clone(),
+                    report,
+                })
+                .build(dispatch_domain_events)
+        });
+        let shared = campaigns::runner::RunnersShared::default();
+        for index in 0..tuning::campaign_runners(backend) {
+            let (worker, shared) = (self.clone(), shared.clone());
+            monitor = monitor.register(move |_restarts| {
+                let (turns, report) =
+                    Turns::new(Wake::CampaignWork(worker.signals.clone()), IDLE_POLL);
+                let runner = campaigns::runner::Runner {
+                    db: worker.db.clone(),
+                    secrets: worker.secrets.clone(),
+                    public_url: worker.public_url.clone(),
+                    graphs: campaigns::runner::GraphCache::default(),
+                    channels: channels::ChannelsCache::default(),
+                    lease: worker.lease,
+                    shared: shared.clone(),
+                };
+                WorkerBuilder::new(format!("campaign-runner-{index}"))
+                    .backend(turns)
+                    .data(CampaignRunner {
+                        runner: Arc::new(tokio::sync::Mutex::new(runner)),
+                        report,
+                    })
+                    .build(run_campaigns)
+            });
+        }
         let monitor = self.register_background_jobs(monitor);
-        tracing::info!(
-            webhook_appliers = webhook_appliers(self.db.get_database_backend()),
-            "worker started"
-        );
-        let mut monitor_stopped = stopped.clone();
-        let monitor_result = monitor
+        tracing::info!(webhook_appliers = appliers, "worker started");
+        monitor
             .run_with_signal(async move {
-                tokio::select! {
-                    _ = shutdown => {}
-                    _ = monitor_stopped.wait_for(|s| *s) => {}
-                }
-                let _ = stop.send(true);
+                shutdown.await;
                 Ok(())
             })
-            .await;
-        while loops.join_next().await.is_some() {}
-        monitor_result.map_err(|e| Error::Monitor(e.to_string()))?;
+            .await
+            .map_err(|e| Error::Monitor(e.to_string()))?;
         tracing::info!("worker stopped");
         Ok(())
     }
@@ -204,107 +208,76 @@ impl Worker {
             }),
         }
     }
+}
 
-    /// Applies `partition`'s stored webhook events until stopped.
-    async fn apply_webhook_events(
-        self,
-        partition: entity::webhook_events::Partition,
-        mut stopped: watch::Receiver<bool>,
-    ) {
-        let limit = batch_size(self.db.get_database_backend());
-        let mut arrivals = self.signals.webhook_arrivals();
-        while !*stopped.borrow() {
-            let applied = self
-                .signals
-                .in_turn_with_inbound(hotmart::applier::apply_batch(&self.db, partition, limit))
-                .await;
-            match applied {
-                Ok(0) => {
-                    tokio::select! {
-                        _ = arrivals.wait(IDLE_POLL) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-                Ok(_) => self.signals.domain_events_recorded(),
-                Err(err) => {
-                    tracing::error!(error = %err, "claiming webhook events failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-            }
-        }
-    }
+/// One webhook applier: its partition of the queue.
+#[derive(Clone)]
+struct Applier {
+    worker: Worker,
+    partition: entity::webhook_events::Partition,
+    report: TurnReport,
+}
 
-    /// Advances campaign recipients until stopped.
-    async fn run_campaigns(
-        self,
-        mut stopped: watch::Receiver<bool>,
-        shared: campaigns::runner::RunnersShared,
-    ) {
-        let mut runner = campaigns::runner::Runner {
-            db: self.db.clone(),
-            secrets: self.secrets.clone(),
-            public_url: self.public_url.clone(),
-            graphs: campaigns::runner::GraphCache::default(),
-            channels: channels::ChannelsCache::default(),
-            lease: self.lease,
-            shared,
-        };
-        while !*stopped.borrow() {
-            match runner.run_batch(RECIPIENT_BATCH).await {
-                Ok(n) if n > 0 => {}
-                Ok(_) => {
-                    tokio::select! {
-                        _ = self.signals.wait_for_campaign_work(IDLE_POLL) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "advancing campaign recipients failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-            }
-        }
+/// An applier's turn: one batch of its partition's stored events.
+async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), BoxDynError> {
+    let worker = &applier.worker;
+    let limit = batch_size(worker.db.get_database_backend());
+    let applied = worker
+        .signals
+        .in_turn_with_inbound(hotmart::applier::apply_batch(
+            &worker.db,
+            applier.partition,
+            limit,
+        ))
+        .await;
+    if matches!(applied, Ok(n) if n > 0) {
+        worker.signals.domain_events_recorded();
     }
+    applier.report.result("applying webhook events", applied);
+    Ok(())
+}
 
-    /// Delivers domain events to their consumers until stopped.
-    async fn dispatch_domain_events(self, mut stopped: watch::Receiver<bool>) {
-        let consumers: Vec<Box<dyn domain_events::DomainEventConsumer>> = vec![
-            Box::new(domain_events::Timeline),
-            Box::new(campaigns::triggers::CampaignTriggers),
-        ];
-        let mut arrivals = self.signals.domain_event_arrivals();
-        while !*stopped.borrow() {
-            let dispatched = self
-                .signals
-                .in_turn_with_inbound(domain_events::dispatch_batch(
-                    &self.db,
-                    &consumers,
-                    batch_size(self.db.get_database_backend()),
-                ))
-                .await;
-            match dispatched {
-                // Consumers may have enrolled recipients.
-                Ok(n) if n > 0 => self.signals.campaign_work_stored(),
-                Ok(_) => {
-                    tokio::select! {
-                        _ = arrivals.wait(IDLE_POLL) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-                Err(err) => {
-                    tracing::error!(error = %err, "dispatching domain events failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
-                        _ = stopped.changed() => {}
-                    }
-                }
-            }
-        }
+/// The domain-event dispatcher and the consumers it delivers to.
+#[derive(Clone)]
+struct Dispatcher {
+    worker: Worker,
+    consumers: Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>>,
+    report: TurnReport,
+}
+
+/// A dispatcher's turn: one batch of undelivered domain events.
+async fn dispatch_domain_events(_: Turn, dispatcher: Data<Dispatcher>) -> Result<(), BoxDynError> {
+    let worker = &dispatcher.worker;
+    let dispatched = worker
+        .signals
+        .in_turn_with_inbound(domain_events::dispatch_batch(
+            &worker.db,
+            &dispatcher.consumers,
+            batch_size(worker.db.get_database_backend()),
+        ))
+        .await;
+    if matches!(dispatched, Ok(n) if n > 0) {
+        // Consumers may have enrolled recipients.
+        worker.signals.campaign_work_stored();
     }
+    dispatcher
+        .report
+        .result("dispatching domain events", dispatched);
+    Ok(())
+}
+
+/// One campaign runner, with the caches it keeps between batches.
+#[derive(Clone)]
+struct CampaignRunner {
+    runner: Arc<tokio::sync::Mutex<campaigns::runner::Runner>>,
+    report: TurnReport,
+}
+
+/// A runner's turn: one batch of due recipients.
+async fn run_campaigns(_: Turn, runner: Data<CampaignRunner>) -> Result<(), BoxDynError> {
+    let stepped = runner.runner.lock().await.run_batch(RECIPIENT_BATCH).await;
+    runner
+        .report
+        .result("advancing campaign recipients", stepped);
+    Ok(())
 }

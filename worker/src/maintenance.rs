@@ -11,11 +11,12 @@
 //! table more than a tenth changed since its last analysis, and vacuums
 //! every table more than a fifth dead.
 
+use apalis::prelude::{BoxDynError, Data};
+use apalis_cron::Tick;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
-use tokio::sync::watch;
 
-/// How often the worker looks at its tables' statistics.
-pub const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// Every ten seconds the worker looks at its tables' statistics.
+pub const SCHEDULE: &str = "*/10 * * * * *";
 /// autovacuum's defaults: `autovacuum_analyze_threshold` and `_scale_factor`.
 const ANALYZE_BASE: f64 = 50.0;
 const ANALYZE_SHARE: f64 = 0.1;
@@ -30,21 +31,11 @@ pub enum Upkeep {
     VacuumedAndAnalyzed,
 }
 
-/// Refreshes the statistics every [`EVERY`] until `stopped`; started by the
-/// worker where [`autovacuum_is_off`].
-pub async fn keep_statistics(db: DatabaseConnection, mut stopped: watch::Receiver<bool>) {
-    tracing::warn!(
-        "autovacuum is off on the database server: the worker analyzes and vacuums jornada's tables itself"
-    );
-    while !*stopped.borrow() {
-        if let Err(err) = refresh_statistics(&db).await {
-            tracing::error!(error = %err, "refreshing table statistics failed");
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(EVERY) => {}
-            _ = stopped.changed() => {}
-        }
-    }
+/// The upkeep cron's tick, registered by the worker where
+/// [`autovacuum_is_off`]: refreshes what autovacuum would have.
+pub async fn upkeep(_tick: Tick, db: Data<DatabaseConnection>) -> Result<(), BoxDynError> {
+    refresh_statistics(&db).await?;
+    Ok(())
 }
 
 /// Whether the server's autovacuum is off, so that the worker must keep the

@@ -14,6 +14,8 @@ use super::{Work, WorkSignals};
 
 /// The channel jornada's processes notify each other on.
 const CHANNEL: &str = "jornada_work";
+/// The least time between two rounds of NOTIFYs from one process.
+const NOTIFY_GAP: std::time::Duration = std::time::Duration::from_millis(10);
 /// Waits after a failure to listen, before trying again.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -52,8 +54,10 @@ impl WorkSignals {
     }
 }
 
-/// Sends this process's announcements to the others. Announcements made
-/// while a NOTIFY is on its way are folded into one per kind of work.
+/// Sends this process's announcements to the others, at most one round of
+/// NOTIFYs every [`NOTIFY_GAP`]: announcements made meanwhile (a launch
+/// day's postbacks announce every group commit) are folded into one per
+/// kind of work, so the database is not asked for thousands a second.
 async fn notify(pool: PgPool, mut announced: mpsc::UnboundedReceiver<Work>) {
     while let Some(first) = announced.recv().await {
         let mut pending = vec![first];
@@ -75,6 +79,7 @@ async fn notify(pool: PgPool, mut announced: mpsc::UnboundedReceiver<Work>) {
                 tracing::debug!(error = %err, "work announcement not sent to other processes");
             }
         }
+        tokio::time::sleep(NOTIFY_GAP).await;
     }
 }
 

@@ -1,0 +1,49 @@
+//! How hard the worker works, per database backend, in one place. SQLite has
+//! one writer: one worker of each kind, small batches, so a postback being
+//! stored never waits long behind a batch. PostgreSQL takes writers side by
+//! side: several appliers and runners keep its cores busy while each waits
+//! on its commits and round trips. `docs/operations.md` explains the figures.
+
+use std::time::Duration;
+
+use sea_orm::DbBackend;
+
+/// How long running work gets to finish after shutdown is requested.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// How often an idle worker looks for work nothing announced.
+pub const IDLE_POLL: Duration = Duration::from_millis(500);
+/// How often the background-job worker looks at the job queue when no
+/// notification woke it.
+pub const JOB_POLL: Duration = Duration::from_millis(250);
+/// Campaign recipients claimed per batch: the runner stores a batch's moves
+/// and messages a few statements per round, so larger batches cost little more.
+pub const RECIPIENT_BATCH: u64 = 1024;
+
+/// Events (webhook or domain) claimed per batch. On PostgreSQL the API's
+/// inserts run beside a batch, so a large one spreads its statements over
+/// more events; on SQLite every postback arriving meanwhile waits for the
+/// whole batch to commit.
+pub fn batch_size(backend: DbBackend) -> u64 {
+    match backend {
+        DbBackend::Postgres => 256,
+        _ => 64,
+    }
+}
+
+/// Webhook appliers running side by side, each taking and applying its own
+/// partition of the queue, split by customer.
+pub fn webhook_appliers(backend: DbBackend) -> u32 {
+    match backend {
+        DbBackend::Postgres => 3,
+        _ => 1,
+    }
+}
+
+/// Campaign runners running side by side; their claims skip each other's
+/// locked recipients.
+pub fn campaign_runners(backend: DbBackend) -> u32 {
+    match backend {
+        DbBackend::Postgres => 6,
+        _ => 1,
+    }
+}
