@@ -29,6 +29,7 @@ mod journeys;
 mod lists;
 mod nul_characters;
 mod processes;
+mod readme;
 mod roles;
 mod settings;
 mod slow_clients;

@@ -56,8 +56,11 @@ pub mod code {
     /// A trigger, `waitForEvent` or exit goal names an event jornada never
     /// records (see [`crate::events`]): it would never fire.
     pub const UNKNOWN_EVENT: &str = "unknown_event";
+    /// A WhatsApp message's `variables` do not match the body parameters of
+    /// its approved template (Meta would answer 132000).
+    pub const TEMPLATE_PARAMETERS: &str = "template_parameters";
 
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         MISSING_TRIGGER,
         MULTIPLE_TRIGGERS,
         DUPLICATE_ID,
@@ -78,6 +81,7 @@ pub mod code {
         INVALID_TEMPLATE,
         MISSING_BUTTON_VARIABLE,
         UNKNOWN_EVENT,
+        TEMPLATE_PARAMETERS,
     ];
 }
 
@@ -158,6 +162,12 @@ pub trait TemplateLookup {
     fn dynamic_url_buttons(&self, _channel: Channel, _template: &TemplateRef) -> Vec<u32> {
         Vec::new()
     }
+
+    /// How many parameters the template's body takes; `None` unless the
+    /// lookup knows the template's components.
+    fn body_parameters(&self, _channel: Channel, _template: &TemplateRef) -> Option<usize> {
+        None
+    }
 }
 
 impl<F> TemplateLookup for F
@@ -182,9 +192,38 @@ pub struct TemplateEntry {
     pub status: TemplateStatus,
     /// Indexes of its URL buttons whose URL ends in a `{{1}}` suffix.
     pub dynamic_url_buttons: Vec<u32>,
+    /// How many parameters its body takes (`None` when unknown).
+    pub body_parameters: Option<usize>,
 }
 
 impl TemplateEntry {
+    /// How many distinct parameters (`{{1}}`, `{{2}}`, or named ones) the
+    /// BODY component of a template's Meta `components` takes; `None` when
+    /// the components hold no body.
+    pub fn body_parameters_of(components: &Value) -> Option<usize> {
+        let text = components
+            .as_array()?
+            .iter()
+            .find(|c| {
+                c.get("type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.eq_ignore_ascii_case("body"))
+            })?
+            .get("text")
+            .and_then(Value::as_str)?;
+        let mut parameters = HashSet::new();
+        let mut rest = text;
+        while let Some(open) = rest.find("{{") {
+            let after = &rest[open + 2..];
+            let Some(close) = after.find("}}") else {
+                break;
+            };
+            parameters.insert(after[..close].trim());
+            rest = &after[close + 2..];
+        }
+        Some(parameters.len())
+    }
+
     /// The dynamic URL buttons of a template's Meta `components`
     /// (`[{"type": "BUTTONS", "buttons": [{"type": "URL", "url":
     /// "https://x/r/{{1}}"}]}]`); buttons are indexed across the component.
@@ -262,6 +301,10 @@ impl TemplateLookup for TemplateCatalog {
         self.entry(channel, template)
             .map(|e| e.dynamic_url_buttons.clone())
             .unwrap_or_default()
+    }
+
+    fn body_parameters(&self, channel: Channel, template: &TemplateRef) -> Option<usize> {
+        self.entry(channel, template)?.body_parameters
     }
 }
 
@@ -586,6 +629,18 @@ fn check_template(
             ))
         }
         Some(TemplateStatus::Approved) if channel == Channel::Whatsapp => {
+            if let Some(wanted) = ctx.templates.body_parameters(channel, template)
+                && wanted != message.variables.len()
+            {
+                errors.push(ValidationError::node(
+                    node,
+                    code::TEMPLATE_PARAMETERS,
+                    format!(
+                        "the body of the WhatsApp template {described} takes {wanted} parameter(s), and variables gives {}: give one value per parameter, in order",
+                        message.variables.len()
+                    ),
+                ));
+            }
             for index in ctx.templates.dynamic_url_buttons(channel, template) {
                 let given = message
                     .button_variables
@@ -708,6 +763,7 @@ mod tests {
             language: language.into(),
             status,
             dynamic_url_buttons: Vec::new(),
+            body_parameters: None,
         };
         TemplateCatalog::new(vec![
             entry(
@@ -1032,6 +1088,7 @@ mod tests {
             language: "pt_BR".into(),
             status: TemplateStatus::Approved,
             dynamic_url_buttons: vec![2],
+            body_parameters: None,
         }]);
         let doc = |data: Value| {
             json!({
@@ -1070,6 +1127,64 @@ mod tests {
         let mut bad_key = base;
         bad_key["buttonVariables"] = json!({"first": "x"});
         assert_eq!(codes(bad_key), vec![(Some("w".into()), code::INVALID_DATA)]);
+    }
+
+    #[test]
+    fn variables_must_match_the_template_body_parameters() {
+        let components = json!([
+            {"type": "HEADER", "format": "TEXT", "text": "Oi {{1}}"},
+            {"type": "BODY", "text": "Olá {{1}}, seu acesso a {{2}} chegou. {{1}}!"}
+        ]);
+        assert_eq!(TemplateEntry::body_parameters_of(&components), Some(2));
+        assert_eq!(
+            TemplateEntry::body_parameters_of(&json!([{"type": "BODY", "text": "Bem-vinda!"}])),
+            Some(0)
+        );
+        assert_eq!(TemplateEntry::body_parameters_of(&json!([])), None);
+        let catalog = TemplateCatalog::new(vec![TemplateEntry {
+            id: "t1".into(),
+            provider_id: None,
+            channel: Channel::Whatsapp,
+            name: "acesso".into(),
+            language: "pt_BR".into(),
+            status: TemplateStatus::Approved,
+            dynamic_url_buttons: Vec::new(),
+            body_parameters: TemplateEntry::body_parameters_of(&components),
+        }]);
+        let codes = |variables: Value| {
+            let graph = Graph::from_value(&json!({
+                "nodes": [
+                    {"id": "t", "type": "trigger", "data": {"source": "manual"}},
+                    {"id": "w", "type": "sendMessage", "data": {"channel": "whatsapp", "templateName": "acesso", "variables": variables}},
+                    {"id": "x", "type": "exit"}
+                ],
+                "edges": [
+                    {"id": "1", "source": "t", "target": "w"},
+                    {"id": "2", "source": "w", "target": "x"}
+                ]
+            }))
+            .unwrap();
+            validate(&graph, &ValidationContext::new(&catalog))
+                .into_iter()
+                .map(|e| (e.node_id, e.code))
+                .collect::<Vec<_>>()
+        };
+        let mismatch = vec![(Some("w".into()), code::TEMPLATE_PARAMETERS)];
+        assert_eq!(codes(json!({})), mismatch, "none given");
+        assert_eq!(
+            codes(json!({"1": "{{customer.first_name}}"})),
+            mismatch,
+            "one missing"
+        );
+        assert_eq!(
+            codes(json!({"1": "{{customer.first_name}}", "2": "Confeitaria", "3": "x"})),
+            mismatch,
+            "one too many"
+        );
+        assert_eq!(
+            codes(json!({"1": "{{customer.first_name}}", "2": "Confeitaria"})),
+            vec![]
+        );
     }
 
     #[test]

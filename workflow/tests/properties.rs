@@ -29,6 +29,7 @@ fn catalog() -> TemplateCatalog {
             language: "pt_BR".into(),
             status: TemplateStatus::Approved,
             dynamic_url_buttons: Vec::new(),
+            body_parameters: None,
         },
         TemplateEntry {
             id: "t-pending".into(),
@@ -38,6 +39,7 @@ fn catalog() -> TemplateCatalog {
             language: "pt_BR".into(),
             status: TemplateStatus::Pending,
             dynamic_url_buttons: Vec::new(),
+            body_parameters: None,
         },
     ])
 }

@@ -216,6 +216,7 @@ async fn template_catalog(
         .into_iter()
         .map(|t| TemplateEntry {
             dynamic_url_buttons: TemplateEntry::dynamic_url_buttons_of(&t.components),
+            body_parameters: TemplateEntry::body_parameters_of(&t.components),
             id: t.id.to_string(),
             provider_id: t.provider_template_id,
             channel: workflow_channel(t.channel),
