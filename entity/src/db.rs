@@ -1,10 +1,10 @@
 //! Connection-level helpers shared by api and worker.
 
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, QueryTrait, Select, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait, UpdateMany,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait, Select,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait, UpdateMany,
 };
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at
@@ -139,3 +139,39 @@ pub trait LockForChange: QuerySelect {
 }
 
 impl<E: EntityTrait> LockForChange for Select<E> {}
+
+/// Inserts `row` unless it conflicts; returns it when this call created it
+/// (the new row stays locked until commit). One statement for the common
+/// case of a first sighting, where inserting then reading back costs two.
+pub(crate) async fn insert_new<C, A>(
+    db: &C,
+    row: A,
+    conflict: OnConflict,
+) -> crate::error::Result<Option<<A::Entity as EntityTrait>::Model>>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    Ok(<A::Entity as EntityTrait>::insert_many([row])
+        .on_conflict(conflict)
+        .exec_with_returning(db)
+        .await?
+        .pop())
+}
+
+pub(crate) async fn insert_ignoring_conflict<C, A>(
+    db: &C,
+    row: A,
+    conflict: OnConflict,
+) -> crate::error::Result<()>
+where
+    C: ConnectionTrait,
+    A: ActiveModelTrait,
+{
+    <A::Entity as EntityTrait>::insert(row)
+        .on_conflict(conflict)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}

@@ -393,7 +393,7 @@ async fn access_past_its_end_is_cancelled(app: TestApp) {
     let seeded = seed_purchases(&app).await;
     let now = Utc::now();
     let tenant = entity::Tenant::new(seeded.workspace);
-    entity::commerce::set_access_end(
+    entity::enrollments::set_access_end(
         &app.db,
         tenant,
         seeded.customer,
@@ -403,7 +403,7 @@ async fn access_past_its_end_is_cancelled(app: TestApp) {
     )
     .await
     .expect("the enrollment exists");
-    entity::commerce::set_access_end(
+    entity::enrollments::set_access_end(
         &app.db,
         tenant,
         seeded.other_customer,
@@ -414,13 +414,13 @@ async fn access_past_its_end_is_cancelled(app: TestApp) {
     .await
     .expect("the enrollment exists");
     assert_eq!(
-        entity::commerce::expire_ended_access(&app.db, now)
+        entity::enrollments::expire_ended_access(&app.db, now)
             .await
             .unwrap(),
         1
     );
     assert_eq!(
-        entity::commerce::expire_ended_access(&app.db, now)
+        entity::enrollments::expire_ended_access(&app.db, now)
             .await
             .unwrap(),
         0,

@@ -837,7 +837,7 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
     .iter()
     .enumerate()
     {
-        let module = entity::commerce::upsert_module(
+        let module = entity::catalog::upsert_module(
             &app.db,
             tenant,
             product,
@@ -849,11 +849,11 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
         .await
         .expect("module");
         for lesson in 1..=2 {
-            entity::commerce::upsert_lesson(
+            entity::catalog::upsert_lesson(
                 &app.db,
                 tenant,
                 product,
-                &entity::commerce::LessonFacts {
+                &entity::catalog::LessonFacts {
                     hotmart_page_id: format!("{module_id}-{lesson}"),
                     page_name: format!("Aula {lesson}"),
                     module_id: Some(module.id),

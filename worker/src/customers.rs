@@ -13,7 +13,7 @@ pub async fn refresh_segments(
     _tick: Tick,
     db: Data<DatabaseConnection>,
 ) -> Result<(), BoxDynError> {
-    let ended = entity::commerce::expire_ended_access(&*db, Utc::now()).await?;
+    let ended = entity::enrollments::expire_ended_access(&*db, Utc::now()).await?;
     if ended > 0 {
         tracing::info!(ended, "access past its end cancelled");
     }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 // ---------------------------------------------------------------------------
 // Vocabularies
 // ---------------------------------------------------------------------------
@@ -115,6 +117,32 @@ impl PurchaseStatus {
             | Self::UnderAnalisys
             | Self::PreOrder => 10,
             Self::Other(_) => 0,
+        }
+    }
+
+    /// Whether a transaction's stored status `current` (dated `current_at`)
+    /// gives way to `new` (dated `new_at`): a higher precedence always
+    /// wins, whatever the dates (a late APPROVED never beats a REFUNDED);
+    /// between equals the later date wins; an undated report never
+    /// replaces a dated one.
+    pub fn supersedes(
+        current: &str,
+        current_at: Option<DateTime<Utc>>,
+        new: &str,
+        new_at: Option<DateTime<Utc>>,
+    ) -> bool {
+        let (current_rank, new_rank) = (
+            PurchaseStatus::parse(current).precedence(),
+            PurchaseStatus::parse(new).precedence(),
+        );
+        match new_rank.cmp(&current_rank) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => match (current_at, new_at) {
+                (Some(current_at), Some(new_at)) => new_at > current_at,
+                (None, Some(_)) => true,
+                _ => false,
+            },
         }
     }
 
@@ -297,5 +325,42 @@ impl EventKind {
 impl fmt::Display for EventKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn stale_statuses_never_undo_newer_ones() {
+        let supersedes = PurchaseStatus::supersedes;
+        let t1 = Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
+        let t2 = Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap());
+        assert!(supersedes("WAITING_PAYMENT", t1, "APPROVED", t2));
+        assert!(
+            supersedes("APPROVED", t2, "REFUNDED", t1),
+            "a refund wins whatever its date"
+        );
+        assert!(
+            !supersedes("REFUNDED", t1, "APPROVED", t2),
+            "a late approval never undoes a refund"
+        );
+        assert!(!supersedes("COMPLETE", t1, "APPROVED", t2));
+        assert!(
+            supersedes("CANCELLED", t1, "APPROVED", t2),
+            "a late payment approves a cancelled billet"
+        );
+        assert!(
+            supersedes("CHARGEBACK", t1, "REFUNDED", t2),
+            "same rank: the later date wins"
+        );
+        assert!(!supersedes("CHARGEBACK", t2, "REFUNDED", t1));
+        assert!(
+            !supersedes("APPROVED", t1, "MYSTERY", t2),
+            "unknown statuses never overwrite known ones"
+        );
     }
 }

@@ -4,8 +4,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
-use entity::commerce::{self, LessonFacts, PersonFacts, ProductFacts, SubscriptionFacts};
 use entity::entities::{lesson, subscription};
+use entity::{
+    catalog::{self, LessonFacts, ProductFacts},
+    customers::{self, PersonFacts},
+    enrollments,
+    subscriptions::{self, SubscriptionFacts},
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter};
 use serde::Serialize;
 
@@ -222,10 +227,10 @@ pub async fn sync_workspace(
                 ..PersonFacts::default()
             };
             let customer =
-                commerce::upsert_customer(&txn, tenant, &person, item.accession_date).await?;
+                customers::upsert_customer(&txn, tenant, &person, item.accession_date).await?;
             let product = match item.product.as_ref().and_then(|p| p.id.clone()) {
                 Some(hotmart_id) => Some(
-                    commerce::upsert_product(
+                    catalog::record_product(
                         &txn,
                         tenant,
                         &ProductFacts {
@@ -258,7 +263,7 @@ pub async fn sync_workspace(
                     .and_then(|p| p.recurrency_period)
                     .and_then(|d| i32::try_from(d).ok()),
             };
-            commerce::record_subscription(&txn, tenant, customer.id, &facts).await?;
+            subscriptions::record_subscription(&txn, tenant, customer.id, &facts).await?;
             Ok(())
         }
         .await;
@@ -311,7 +316,7 @@ async fn sync_club(
         );
         return Ok(());
     };
-    let product = commerce::upsert_product(
+    let product = catalog::record_product(
         db,
         tenant,
         &ProductFacts {
@@ -325,7 +330,7 @@ async fn sync_club(
             continue;
         };
         let position = module.sequence.and_then(|s| i32::try_from(s).ok());
-        let stored = commerce::upsert_module(
+        let stored = catalog::upsert_module(
             db,
             tenant,
             product.id,
@@ -350,7 +355,7 @@ async fn sync_club(
                     .and_then(|s| i32::try_from(s).ok())
                     .unwrap_or(0),
             };
-            commerce::upsert_lesson(db, tenant, product.id, &facts).await?;
+            catalog::upsert_lesson(db, tenant, product.id, &facts).await?;
             report.lessons += 1;
         }
     }
@@ -369,7 +374,7 @@ async fn sync_club(
             .await
             .map_err(entity::Error::from)?;
         let applied: Result<(), entity::Error> = async {
-            let customer = commerce::upsert_customer(
+            let customer = customers::upsert_customer(
                 &txn,
                 tenant,
                 &PersonFacts {
@@ -416,9 +421,9 @@ async fn sync_club(
                 // The catalogue sync owns names and order; a member's list only fills gaps.
                 let stored = match known {
                     Some(existing) => existing,
-                    None => commerce::upsert_lesson(&txn, tenant, product.id, &facts).await?,
+                    None => catalog::upsert_lesson(&txn, tenant, product.id, &facts).await?,
                 };
-                commerce::record_lesson_progress(
+                enrollments::record_lesson_progress(
                     &txn,
                     tenant,
                     customer.id,
@@ -428,7 +433,7 @@ async fn sync_club(
                 )
                 .await?;
             }
-            commerce::refresh_progress(&txn, tenant, customer.id, product.id).await?;
+            enrollments::refresh_progress(&txn, tenant, customer.id, product.id).await?;
             Ok(())
         }
         .await;
@@ -478,7 +483,8 @@ async fn record_status(
     let txn = entity::db::begin_write(db)
         .await
         .map_err(entity::Error::from)?;
-    let change = commerce::record_subscription(&txn, tenant, current.customer_id, &facts).await?;
+    let change =
+        subscriptions::record_subscription(&txn, tenant, current.customer_id, &facts).await?;
     txn.commit().await.map_err(entity::Error::from)?;
     Ok(change.subscription)
 }

@@ -2,8 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::Tenant;
-use entity::commerce::{self, PersonFacts};
 use entity::entities::{lesson, tracked_link};
+use entity::{
+    catalog,
+    customers::{self, PersonFacts},
+    enrollments,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
@@ -49,14 +53,14 @@ pub async fn apply_first_access<C: ConnectionTrait>(
         phone: event.user.phone.clone(),
         ..PersonFacts::default()
     };
-    let customer = commerce::upsert_customer(db, tenant, &person, Some(at)).await?;
+    let customer = customers::upsert_customer(db, tenant, &person, Some(at)).await?;
     let Some(product) = product_of(db, tenant, &event.product).await? else {
         return Err(entity::Error::Invalid(
             "a first access without a product".into(),
         ));
     };
     let origin = first_access_origin(db, tenant, customer.id, at).await?;
-    if commerce::record_access(db, tenant, customer.id, product.id, at, origin).await? {
+    if enrollments::record_access(db, tenant, customer.id, product.id, at, origin).await? {
         let data = json!({"productId": product.id, "origin": origin});
         let key = format!("access:{}:{}:first_access", customer.id, product.id);
         emit(
@@ -89,7 +93,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         phone: event.user.phone.clone(),
         ..PersonFacts::default()
     };
-    let customer = commerce::upsert_customer(db, tenant, &person, Some(at)).await?;
+    let customer = customers::upsert_customer(db, tenant, &person, Some(at)).await?;
     let Some(product) = product_of(db, tenant, &event.product).await? else {
         return Err(entity::Error::Invalid(
             "a module completion without a product".into(),
@@ -101,7 +105,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         .clone()
         .or_else(|| event.module.name.clone())
         .unwrap_or_default();
-    let module = commerce::upsert_module(
+    let module = catalog::upsert_module(
         db,
         tenant,
         product.id,
@@ -113,7 +117,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
     .await?;
     let origin = first_access_origin(db, tenant, customer.id, at).await?;
     // Completing a module proves an access, even if CLUB_FIRST_ACCESS comes later.
-    if commerce::record_access(db, tenant, customer.id, product.id, at, origin).await? {
+    if enrollments::record_access(db, tenant, customer.id, product.id, at, origin).await? {
         let key = format!("access:{}:{}:first_access", customer.id, product.id);
         let data = json!({"productId": product.id, "origin": origin});
         emit(
@@ -136,10 +140,10 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         .all(db)
         .await?;
     for lesson in &lessons {
-        commerce::record_lesson_progress(db, tenant, customer.id, lesson.id, true, Some(at))
+        enrollments::record_lesson_progress(db, tenant, customer.id, lesson.id, true, Some(at))
             .await?;
     }
-    commerce::refresh_progress(db, tenant, customer.id, product.id).await?;
+    enrollments::refresh_progress(db, tenant, customer.id, product.id).await?;
     let data = json!({"productId": product.id, "moduleId": module.id, "moduleName": module.name, "hotmartModuleId": event.module.id});
     let key = format!("progress:{}:{}:module_completed", customer.id, module.id);
     emit(

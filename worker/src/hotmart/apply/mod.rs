@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
-use entity::commerce::{self, ProductFacts};
+use entity::catalog::{self, ProductFacts};
 use entity::domain_events::{self, NewDomainEvent};
 use entity::entities::product;
 use sea_orm::ConnectionTrait;
@@ -31,7 +31,7 @@ use serde_json::Value;
 use uuid::Uuid;
 use workflow::DomainEventType;
 
-use entity::hotmart::{Product, Purchase, PurchaseStatus};
+use entity::hotmart::{Product, Purchase};
 
 /// How long after a click on one of our links a first access counts as ours.
 pub const ATTRIBUTION_WINDOW: Duration = Duration::days(7);
@@ -57,28 +57,6 @@ impl Source {
             Source::Webhook(id) => format!("webhook:{id}"),
             Source::Sync => format!("sync:{fallback}"),
         }
-    }
-}
-
-/// Whether `new` (dated `new_at`) replaces `current` (dated `current_at`).
-pub fn supersedes(
-    current: &str,
-    current_at: Option<DateTime<Utc>>,
-    new: &str,
-    new_at: Option<DateTime<Utc>>,
-) -> bool {
-    let (current_rank, new_rank) = (
-        PurchaseStatus::parse(current).precedence(),
-        PurchaseStatus::parse(new).precedence(),
-    );
-    match new_rank.cmp(&current_rank) {
-        std::cmp::Ordering::Greater => true,
-        std::cmp::Ordering::Less => false,
-        std::cmp::Ordering::Equal => match (current_at, new_at) {
-            (Some(current_at), Some(new_at)) => new_at > current_at,
-            (None, Some(_)) => true,
-            _ => false,
-        },
     }
 }
 
@@ -128,7 +106,7 @@ async fn product_of<C: ConnectionTrait>(
         ucode: product.ucode.clone(),
         name: product.name.clone(),
     };
-    Ok(Some(commerce::upsert_product(db, tenant, &facts).await?))
+    Ok(Some(catalog::record_product(db, tenant, &facts).await?))
 }
 
 /// Records the products and offers `purchases` name (listed in arrival
@@ -165,7 +143,7 @@ pub async fn prepare_catalog<C: ConnectionTrait>(
     for (hotmart_id, facts) in &products {
         recorded.insert(
             hotmart_id,
-            commerce::upsert_product(db, tenant, facts).await?,
+            catalog::record_product(db, tenant, facts).await?,
         );
     }
     let mut offers: BTreeMap<(Uuid, &str), &Purchase> = BTreeMap::new();
@@ -181,7 +159,7 @@ pub async fn prepare_catalog<C: ConnectionTrait>(
         }
     }
     for ((product_id, code), purchase) in offers {
-        commerce::upsert_offer(
+        catalog::upsert_offer(
             db,
             tenant,
             product_id,
@@ -192,39 +170,4 @@ pub async fn prepare_catalog<C: ConnectionTrait>(
         .await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn stale_statuses_never_undo_newer_ones() {
-        let t1 = Some(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap());
-        let t2 = Some(Utc.with_ymd_and_hms(2026, 1, 2, 0, 0, 0).unwrap());
-        assert!(supersedes("WAITING_PAYMENT", t1, "APPROVED", t2));
-        assert!(
-            supersedes("APPROVED", t2, "REFUNDED", t1),
-            "a refund wins whatever its date"
-        );
-        assert!(
-            !supersedes("REFUNDED", t1, "APPROVED", t2),
-            "a late approval never undoes a refund"
-        );
-        assert!(!supersedes("COMPLETE", t1, "APPROVED", t2));
-        assert!(
-            supersedes("CANCELLED", t1, "APPROVED", t2),
-            "a late payment approves a cancelled billet"
-        );
-        assert!(
-            supersedes("CHARGEBACK", t1, "REFUNDED", t2),
-            "same rank: the later date wins"
-        );
-        assert!(!supersedes("CHARGEBACK", t2, "REFUNDED", t1));
-        assert!(
-            !supersedes("APPROVED", t1, "MYSTERY", t2),
-            "unknown statuses never overwrite known ones"
-        );
-    }
 }

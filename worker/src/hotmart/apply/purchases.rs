@@ -5,9 +5,15 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::Tenant;
-use entity::commerce::{self, PersonFacts, SubscriptionFacts, TransactionFacts};
 use entity::domain_events::{self};
 use entity::entities::{customer, offer, product, subscription};
+use entity::{
+    catalog,
+    customers::{self, PersonFacts},
+    enrollments, lifetime_value,
+    subscriptions::{self, SubscriptionFacts},
+    transactions::{self, TransactionFacts},
+};
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
@@ -82,7 +88,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
             (person, *seen_at)
         })
         .collect();
-    let customers = commerce::upsert_customers(db, tenant, &people).await?;
+    let customers = customers::upsert_customers(db, tenant, &people).await?;
 
     let mut products: HashMap<String, product::Model> = HashMap::new();
     let mut offers: HashMap<(Uuid, String), offer::Model> = HashMap::new();
@@ -109,7 +115,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
             (Some(product), Some(code)) => {
                 let key = (product.id, code.clone());
                 if !offers.contains_key(&key) {
-                    let found = commerce::upsert_offer(
+                    let found = catalog::upsert_offer(
                         db,
                         tenant,
                         product.id,
@@ -149,7 +155,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
                     ..SubscriptionFacts::default()
                 };
                 Some(
-                    commerce::record_subscription(db, tenant, customer.id, &facts)
+                    subscriptions::record_subscription(db, tenant, customer.id, &facts)
                         .await?
                         .subscription,
                 )
@@ -166,7 +172,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
         transactions.push((customer.id, facts));
         bought.push(product);
     }
-    let changes = commerce::record_transactions(db, tenant, &transactions, supersedes).await?;
+    let changes = transactions::record_transactions(db, tenant, &transactions).await?;
     let refreshes: Vec<_> = purchases
         .iter()
         .zip(&customers)
@@ -177,11 +183,11 @@ pub async fn apply_purchases<C: ConnectionTrait>(
                 .map(|p| (customer.id, p.id, purchase.approved_date))
         })
         .collect();
-    commerce::refresh_enrollments(db, tenant, &refreshes).await?;
+    enrollments::refresh_enrollments(db, tenant, &refreshes).await?;
     let mut paying: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
     paying.sort_unstable();
     paying.dedup();
-    commerce::recompute_ltv(db, tenant, &paying).await?;
+    lifetime_value::recompute_ltv(db, tenant, &paying).await?;
 
     let mut events = Vec::new();
     for ((((purchase, source), seen_at), customer), (product, change)) in purchases
@@ -250,7 +256,7 @@ fn purchase_happened(
     seen_at: Option<DateTime<Utc>>,
     customer: &customer::Model,
     product: Option<&product::Model>,
-    change: &commerce::TransactionChange,
+    change: &transactions::TransactionChange,
 ) -> Vec<Happened> {
     let mut happened = Vec::new();
     if !change.status_changed {
@@ -341,7 +347,7 @@ pub async fn apply_cart_abandoned<C: ConnectionTrait>(
         phone: cart.buyer.phone.clone(),
         ..PersonFacts::default()
     };
-    let customer = commerce::upsert_customer(db, tenant, &person, cart.occurred_at).await?;
+    let customer = customers::upsert_customer(db, tenant, &person, cart.occurred_at).await?;
     let product = product_of(db, tenant, &cart.product).await?;
     let data = json!({"productId": product.as_ref().map(|p| p.id), "offerCode": cart.offer_code});
     let key = source.delivery_key(&format!("cart:{}:{:?}", customer.id, cart.occurred_at));
@@ -368,7 +374,7 @@ pub async fn apply_order_fulfillment<C: ConnectionTrait>(
 ) -> Result<(), entity::Error> {
     let customer = match &event.email {
         Some(email) => Some(
-            commerce::upsert_customer(
+            customers::upsert_customer(
                 db,
                 tenant,
                 &PersonFacts {

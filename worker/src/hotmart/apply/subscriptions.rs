@@ -2,8 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use entity::Tenant;
-use entity::commerce::{self, PersonFacts, SubscriptionFacts};
 use entity::entities::{customer, subscription};
+use entity::{
+    customers::{self, PersonFacts},
+    enrollments,
+    subscriptions::{self, SubscriptionFacts},
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde_json::json;
 use workflow::DomainEventType;
@@ -34,7 +38,7 @@ async fn subscriber_customer<C: ConnectionTrait>(
             phone: phone.cloned(),
             ..PersonFacts::default()
         };
-        return commerce::upsert_customer(db, tenant, &person, seen_at).await;
+        return customers::upsert_customer(db, tenant, &person, seen_at).await;
     }
     let known = tenant
         .select::<subscription::Entity>()
@@ -56,7 +60,7 @@ async fn subscriber_customer<C: ConnectionTrait>(
         phone: phone.cloned(),
         ..PersonFacts::default()
     };
-    commerce::upsert_customer(db, tenant, &person, seen_at).await
+    customers::upsert_customer(db, tenant, &person, seen_at).await
 }
 
 pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
@@ -82,11 +86,11 @@ pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
         recurring_amount: event.actual_recurrence_value,
         ..SubscriptionFacts::default()
     };
-    let change = commerce::record_subscription(db, tenant, customer.id, &facts).await?;
+    let change = subscriptions::record_subscription(db, tenant, customer.id, &facts).await?;
     let product_id = product.map(|p| p.id).or(change.subscription.product_id);
     if let Some(product_id) = product_id {
         // Access runs until the end of the period already paid for.
-        commerce::set_access_end(
+        enrollments::set_access_end(
             db,
             tenant,
             customer.id,
@@ -136,7 +140,7 @@ pub async fn apply_plan_switched<C: ConnectionTrait>(
         next_charge_at: event.date_next_charge,
         ..SubscriptionFacts::default()
     };
-    commerce::record_subscription(db, tenant, customer.id, &facts).await?;
+    subscriptions::record_subscription(db, tenant, customer.id, &facts).await?;
     let data = json!({"subscriberCode": subscriber.code, "planId": facts.plan_id, "planName": facts.plan_name});
     let key = format!(
         "{}:plan_switched",
@@ -183,7 +187,7 @@ pub async fn apply_charge_date_changed<C: ConnectionTrait>(
         next_charge_at: event.date_next_charge,
         ..SubscriptionFacts::default()
     };
-    commerce::record_subscription(db, tenant, customer.id, &facts).await?;
+    subscriptions::record_subscription(db, tenant, customer.id, &facts).await?;
     let data = json!({"subscriberCode": subscriber.code, "newChargeDay": event.new_charge_day, "oldChargeDay": event.old_charge_day, "nextChargeAt": event.date_next_charge});
     let key = format!(
         "{}:charge_date_changed",

@@ -16,6 +16,10 @@ use crate::entities::{customer, customer_activity, customer_note};
 use crate::error::{Error, Result};
 use crate::tenant::Tenant;
 
+mod from_sources;
+
+pub use from_sources::{PersonFacts, upsert_customer, upsert_customers};
+
 pub const MAX_TAGS: usize = 100;
 pub const MAX_TAG_LEN: usize = 64;
 pub const MAX_NOTE_LEN: usize = 10_000;
