@@ -1,6 +1,6 @@
 //! Connection-level helpers shared by api and worker.
 
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, QueryTrait, Select,
@@ -174,4 +174,38 @@ where
         .exec_without_returning(db)
         .await?;
     Ok(())
+}
+
+/// The share of a queue one of several workers running side by side takes:
+/// worker `index` of `of` takes the rows whose customer hash leaves `index`
+/// divided by `of`, so two workers never hold rows of one customer and each
+/// customer's rows are worked in order; the first also takes the rows that
+/// name no customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Partition {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Partition {
+    /// The whole queue, for a single worker.
+    pub const ALL: Partition = Partition { index: 0, of: 1 };
+
+    /// The condition keeping this partition's rows, given the expression of
+    /// a row's customer hash (a non-negative integer, NULL when the row
+    /// names no customer); `None` for the whole queue.
+    pub fn keeps(self, hash: Expr) -> Option<Expr> {
+        if self.of <= 1 {
+            return None;
+        }
+        let mine = hash
+            .clone()
+            .modulo(i32::try_from(self.of).unwrap_or(i32::MAX))
+            .eq(i32::try_from(self.index).unwrap_or(0));
+        Some(if self.index == 0 {
+            mine.or(hash.is_null())
+        } else {
+            mine
+        })
+    }
 }

@@ -17,7 +17,7 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::db::new_id;
+use crate::db::{Partition, new_id};
 use crate::entities::{domain_event, domain_event_delivery};
 use crate::error::Result;
 use crate::tenant::Tenant;
@@ -83,15 +83,23 @@ pub async fn record_many<C: ConnectionTrait>(
         .await?)
 }
 
-/// The undelivered events whose next try, if any, is due.
-pub fn pending(now: DateTime<Utc>) -> sea_orm::Select<domain_event::Entity> {
-    domain_event::Entity::find()
+/// `partition`'s undelivered events whose next try, if any, is due.
+/// Dispatchers split the queue by customer only on PostgreSQL (the hash is
+/// its `hashtext`); on SQLite one dispatcher takes [`Partition::ALL`].
+pub fn pending(partition: Partition, now: DateTime<Utc>) -> sea_orm::Select<domain_event::Entity> {
+    let pending = domain_event::Entity::find()
         .filter(domain_event::Column::DispatchedAt.is_null())
         .filter(
             domain_event::Column::NextAttemptAt
                 .is_null()
                 .or(domain_event::Column::NextAttemptAt.lte(now)),
-        )
+        );
+    let customer_hash =
+        Expr::cust(r#"(hashtext("domain_events"."customer_id"::text) & 2147483647)"#);
+    match partition.keeps(customer_hash) {
+        Some(mine) => pending.filter(mine),
+        None => pending,
+    }
 }
 
 /// Takes up to `limit` undelivered events for `txn` to deliver
@@ -99,10 +107,11 @@ pub fn pending(now: DateTime<Utc>) -> sea_orm::Select<domain_event::Entity> {
 /// events marked dispatched, commit together or not at all.
 pub async fn claim_pending(
     txn: &DatabaseTransaction,
+    partition: Partition,
     limit: u64,
     now: DateTime<Utc>,
 ) -> Result<Vec<domain_event::Model>> {
-    let picked = pending(now)
+    let picked = pending(partition, now)
         .order_by_asc(domain_event::Column::RecordedAt)
         .limit(limit);
     let mut events = crate::db::take(txn, picked).await?;

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::db::new_id;
+use crate::db::{Partition, new_id};
 use crate::entities::enums::WebhookEventStatus;
 use crate::entities::webhook_event;
 use crate::error::Result;
@@ -102,38 +102,6 @@ pub async fn accept_many<C: ConnectionTrait>(
         .collect())
 }
 
-/// The share of the queue one of several appliers running side by side
-/// takes: applier `index` of `of` takes the events whose customer hash
-/// leaves `index` divided by `of`, so two appliers never hold events of one
-/// customer; the first also takes the events that name no customer by
-/// e-mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Partition {
-    pub index: u32,
-    pub of: u32,
-}
-
-impl Partition {
-    /// The whole queue, for a single applier.
-    pub const ALL: Partition = Partition { index: 0, of: 1 };
-
-    fn condition(self) -> Option<SimpleExpr> {
-        if self.of <= 1 {
-            return None;
-        }
-        let hash = Expr::col((webhook_event::Entity, webhook_event::Column::CustomerHash));
-        let mine = hash
-            .clone()
-            .modulo(i32::try_from(self.of).unwrap_or(i32::MAX))
-            .eq(i32::try_from(self.index).unwrap_or(0));
-        Some(if self.index == 0 {
-            mine.or(hash.is_null())
-        } else {
-            mine
-        })
-    }
-}
-
 /// `partition`'s due events: received, or failed and past their backoff.
 pub fn due(partition: Partition, now: DateTime<Utc>) -> sea_orm::Select<webhook_event::Entity> {
     // The partial index over events still to do, in due order (migration
@@ -144,7 +112,10 @@ pub fn due(partition: Partition, now: DateTime<Utc>) -> sea_orm::Select<webhook_
             [WebhookEventStatus::Received, WebhookEventStatus::Failed].map(|s| s.to_value()),
         ))
         .filter(webhook_event::Column::NextAttemptAt.lte(now));
-    match partition.condition() {
+    match partition.keeps(Expr::col((
+        webhook_event::Entity,
+        webhook_event::Column::CustomerHash,
+    ))) {
         Some(mine) => due.filter(mine),
         None => due,
     }

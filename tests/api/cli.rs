@@ -410,7 +410,7 @@ fn a_fresh_run_logs_no_stray_warnings_and_no_colour_codes() {
 /// The apalis workers a `jornada worker` on SQLite runs, by the names its log gives them.
 const WORKERS: &[&str] = &[
     "webhook-applier-0",
-    "domain-event-dispatcher",
+    "domain-event-dispatcher-0",
     "campaign-runner-0",
     "background-jobs",
     "background-job-recovery",

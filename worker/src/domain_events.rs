@@ -13,6 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use entity::Tenant;
+use entity::db::Partition;
 use entity::entities::domain_event;
 
 /// Something that reacts to domain events (campaign triggers, automation
@@ -76,19 +77,24 @@ impl DomainEventConsumer for Timeline {
 /// many events were fully dispatched.
 ///
 /// A delivery is recorded only where it must be remembered: for an event
-/// that will come round again because a consumer failed on it. An event
+/// that will come round again because a consumer failed on it. Dispatchers
+/// side by side take their own `partition` of the events, by customer, so
+/// one customer's events are delivered in order, by one of them. An event
 /// every consumer handled is marked dispatched in the same transaction as
 /// their effects, which is record enough.
 pub async fn dispatch_batch(
     db: &DatabaseConnection,
     consumers: &[Box<dyn DomainEventConsumer>],
+    partition: Partition,
     limit: u64,
 ) -> Result<usize, entity::Error> {
     let now = Utc::now();
-    let Some(txn) = entity::db::begin_taking(db, entity::domain_events::pending(now)).await? else {
+    let Some(txn) =
+        entity::db::begin_taking(db, entity::domain_events::pending(partition, now)).await?
+    else {
         return Ok(0);
     };
-    let events = entity::domain_events::claim_pending(&txn, limit, now).await?;
+    let events = entity::domain_events::claim_pending(&txn, partition, limit, now).await?;
     if events.is_empty() {
         return Ok(0);
     }

@@ -9,10 +9,10 @@
 pub mod background_jobs;
 pub mod campaigns;
 pub mod channels;
-pub mod customers;
 pub mod domain_events;
 pub mod hotmart;
 pub mod maintenance;
+pub mod segments;
 pub mod tuning;
 pub mod turns;
 
@@ -60,7 +60,7 @@ impl Worker {
             cron::Schedule::from_str(text)
                 .map_err(|e| Error::Monitor(format!("{what} schedule: {e}")))
         };
-        let segment_schedule = schedule(customers::SEGMENT_REFRESH_SCHEDULE, "segment refresh")?;
+        let segment_schedule = schedule(segments::SEGMENT_REFRESH_SCHEDULE, "segment refresh")?;
         let sync_schedule = schedule(hotmart::sync::DAILY_SCHEDULE, "hotmart sync")?;
         let fire_schedule = schedule(
             campaigns::schedules::TICK_SCHEDULE,
@@ -76,7 +76,7 @@ impl Worker {
                 WorkerBuilder::new("segment-refresh")
                     .backend(CronScheduler::new(segment_schedule.clone()))
                     .data(db.clone())
-                    .build(customers::refresh_segments)
+                    .build(segments::refresh_segments)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("hotmart-sync")
@@ -114,7 +114,7 @@ impl Worker {
         // skip each other's rows).
         let appliers = tuning::webhook_appliers(backend);
         for index in 0..appliers {
-            let partition = entity::webhook_events::Partition {
+            let partition = entity::db::Partition {
                 index,
                 of: appliers,
             };
@@ -136,21 +136,31 @@ impl Worker {
             Box::new(domain_events::Timeline),
             Box::new(campaigns::triggers::CampaignTriggers),
         ]);
-        let worker = self.clone();
-        monitor = monitor.register(move |_restarts| {
-            let (turns, report) = Turns::new(
-                Wake::Arrivals(worker.signals.domain_event_arrivals()),
-                IDLE_POLL,
-            );
-            WorkerBuilder::new("domain-event-dispatcher")
-                .backend(turns)
-                .data(Dispatcher {
-                    worker: worker.clone(),
-                    consumers: consumers.clone(),
-                    report,
-                })
-                .build(dispatch_domain_events)
-        });
+        // Dispatchers likewise take their own partition, by customer, so one
+        // customer's events are delivered in order.
+        let dispatchers = tuning::domain_event_dispatchers(backend);
+        for index in 0..dispatchers {
+            let partition = entity::db::Partition {
+                index,
+                of: dispatchers,
+            };
+            let (worker, consumers) = (self.clone(), consumers.clone());
+            monitor = monitor.register(move |_restarts| {
+                let (turns, report) = Turns::new(
+                    Wake::Arrivals(worker.signals.domain_event_arrivals()),
+                    IDLE_POLL,
+                );
+                WorkerBuilder::new(format!("domain-event-dispatcher-{index}"))
+                    .backend(turns)
+                    .data(Dispatcher {
+                        worker: worker.clone(),
+                        consumers: consumers.clone(),
+                        partition,
+                        report,
+                    })
+                    .build(dispatch_domain_events)
+            });
+        }
         let shared = campaigns::runner::RunnersShared::default();
         for index in 0..tuning::campaign_runners(backend) {
             let (worker, shared) = (self.clone(), shared.clone());
@@ -214,7 +224,7 @@ impl Worker {
 #[derive(Clone)]
 struct Applier {
     worker: Worker,
-    partition: entity::webhook_events::Partition,
+    partition: entity::db::Partition,
     report: TurnReport,
 }
 
@@ -237,11 +247,12 @@ async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), Box
     Ok(())
 }
 
-/// The domain-event dispatcher and the consumers it delivers to.
+/// One domain-event dispatcher: its partition and the consumers it delivers to.
 #[derive(Clone)]
 struct Dispatcher {
     worker: Worker,
     consumers: Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>>,
+    partition: entity::db::Partition,
     report: TurnReport,
 }
 
@@ -253,6 +264,7 @@ async fn dispatch_domain_events(_: Turn, dispatcher: Data<Dispatcher>) -> Result
         .in_turn_with_inbound(domain_events::dispatch_batch(
             &worker.db,
             &dispatcher.consumers,
+            dispatcher.partition,
             batch_size(worker.db.get_database_backend()),
         ))
         .await;

@@ -39,6 +39,15 @@ pub fn webhook_appliers(backend: DbBackend) -> u32 {
     }
 }
 
+/// Domain-event dispatchers running side by side, each delivering its own
+/// partition of the events, split by customer.
+pub fn domain_event_dispatchers(backend: DbBackend) -> u32 {
+    match backend {
+        DbBackend::Postgres => 2,
+        _ => 1,
+    }
+}
+
 /// Campaign runners running side by side; their claims skip each other's
 /// locked recipients.
 pub fn campaign_runners(backend: DbBackend) -> u32 {

@@ -1,6 +1,5 @@
 //! The GraphQL schema: one module per domain area, merged here.
 
-pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
@@ -8,6 +7,7 @@ pub mod columns;
 pub mod commerce;
 pub mod connection;
 pub mod customers;
+pub mod dispatch;
 pub mod executions;
 pub mod hotmart;
 pub mod limits;
@@ -32,7 +32,7 @@ pub struct Query(
     settings::SettingQuery,
     hotmart::HotmartQuery,
     executions::ExecutionQuery,
-    automation::AutomationQuery,
+    dispatch::DispatchQuery,
     templates::TemplateQuery,
     background_jobs::BackgroundJobQuery,
 );
@@ -47,7 +47,7 @@ pub struct Mutation(
     settings::SettingMutation,
     hotmart::HotmartMutation,
     executions::ExecutionMutation,
-    automation::AutomationMutation,
+    dispatch::DispatchMutation,
     templates::TemplateMutation,
 );
 

@@ -54,7 +54,7 @@ pub fn email_key(email: &str) -> String {
 
 /// A stable, non-negative 31-bit hash of [`email_key`]. Stored with each
 /// inbound event, it lets appliers split the queue by customer
-/// ([`crate::webhook_events::Partition`]); it is FNV-1a, so every process
+/// ([`crate::db::Partition`]); it is FNV-1a, so every process
 /// and every release computes the same value.
 pub fn customer_hash(email: &str) -> i32 {
     let hash = email_key(email)

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use entity::db::Partition;
 use entity::webhook_event;
-use entity::webhook_events::Partition;
 use futures::future::join_all;
 use sea_orm::{DbBackend, EntityTrait};
 use serde_json::{Value, json};

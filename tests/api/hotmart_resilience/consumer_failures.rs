@@ -1,6 +1,7 @@
 //! Domain events when a consumer fails: the failed ones are retried, the
 //! consumers that handled them are not run twice.
 
+use entity::db::Partition;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 
@@ -93,7 +94,7 @@ async fn failing_consumer_retries_without_repeating_the_others(served: ApiOnlyAp
         Box::new(RefusingConsumer(refuser.clone())),
     ];
     let dispatch = || async {
-        worker::domain_events::dispatch_batch(&app.db, &consumers, 256)
+        worker::domain_events::dispatch_batch(&app.db, &consumers, Partition::ALL, 256)
             .await
             .expect("dispatch") as i64
     };

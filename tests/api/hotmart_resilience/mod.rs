@@ -287,7 +287,7 @@ async fn apply_all(app: &TestApp) -> Vec<usize> {
         let backend = app.db.get_database_backend();
         let claimed = worker::hotmart::applier::apply_batch(
             &app.db,
-            entity::webhook_events::Partition::ALL,
+            entity::db::Partition::ALL,
             worker::batch_size(backend),
         )
         .await

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::Utc;
 use entity::Tenant;
+use entity::db::LockForChange;
 use entity::entities::enums::{CampaignStatus, ExecutionStatus, ExecutionType};
 use entity::entities::{campaign, campaign_execution, campaign_recipient, domain_event};
 use entity::executions::{self, Move, recipient_status};
@@ -196,12 +197,31 @@ async fn enter<C: ConnectionTrait>(
     }
     let now = Utc::now();
     if !first_entries.is_empty() {
-        // First entries share the open execution of this version.
+        // First entries share the open execution of this version. The
+        // dispatcher that opens one holds the campaign until it commits, so
+        // dispatchers side by side never open two.
         let execution = match open_execution(db, tenant, campaign.id, *version_id).await? {
             Some(open) => open,
             None => {
-                new_triggered_execution(db, tenant, campaign, *version_id, &events[0].event_type)
-                    .await?
+                tenant
+                    .select::<campaign::Entity>()
+                    .filter(campaign::Column::Id.eq(campaign.id))
+                    .lock_for_change()
+                    .one(db)
+                    .await?;
+                match open_execution(db, tenant, campaign.id, *version_id).await? {
+                    Some(open) => open,
+                    None => {
+                        new_triggered_execution(
+                            db,
+                            tenant,
+                            campaign,
+                            *version_id,
+                            &events[0].event_type,
+                        )
+                        .await?
+                    }
+                }
             }
         };
         executions::enroll(db, tenant, &execution, &first_entries, node_id, now).await?;

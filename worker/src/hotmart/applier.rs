@@ -10,15 +10,16 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::Utc;
 use entity::Tenant;
+use entity::db::Partition;
 use entity::entities::enums::WebhookEventStatus;
 use entity::entities::webhook_event;
-use entity::webhook_events::{self, Partition};
+use entity::webhook_events;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::apply::{self, Source};
+use super::effects::{self, Source};
 use entity::hotmart::{HotmartEvent, Purchase, decode, parse_envelope};
 
 /// Why an event could not be applied.
@@ -54,24 +55,24 @@ async fn apply_decoded<C: ConnectionTrait>(
     let source = Source::Webhook(event.id);
     let applied = match decoded {
         HotmartEvent::Purchase(purchase) => {
-            apply::apply_purchase(db, tenant, purchase, source).await
+            effects::apply_purchase(db, tenant, purchase, source).await
         }
         HotmartEvent::CartAbandoned(cart) => {
-            apply::apply_cart_abandoned(db, tenant, cart, source).await
+            effects::apply_cart_abandoned(db, tenant, cart, source).await
         }
         HotmartEvent::SubscriptionCancelled(e) => {
-            apply::apply_subscription_cancelled(db, tenant, e, source).await
+            effects::apply_subscription_cancelled(db, tenant, e, source).await
         }
-        HotmartEvent::PlanSwitched(e) => apply::apply_plan_switched(db, tenant, e, source).await,
+        HotmartEvent::PlanSwitched(e) => effects::apply_plan_switched(db, tenant, e, source).await,
         HotmartEvent::ChargeDateChanged(e) => {
-            apply::apply_charge_date_changed(db, tenant, e, source).await
+            effects::apply_charge_date_changed(db, tenant, e, source).await
         }
-        HotmartEvent::FirstAccess(e) => apply::apply_first_access(db, tenant, e, source).await,
+        HotmartEvent::FirstAccess(e) => effects::apply_first_access(db, tenant, e, source).await,
         HotmartEvent::ModuleCompleted(e) => {
-            apply::apply_module_completed(db, tenant, e, source).await
+            effects::apply_module_completed(db, tenant, e, source).await
         }
         HotmartEvent::OrderFulfillment(e) => {
-            apply::apply_order_fulfillment(db, tenant, e, source).await
+            effects::apply_order_fulfillment(db, tenant, e, source).await
         }
         HotmartEvent::Unknown(name) => {
             tracing::info!(webhook_event_id = %event.id, event = %name, "unknown hotmart event ignored");
@@ -130,7 +131,7 @@ pub async fn apply_batch(
 }
 
 /// Records the products and offers the batch's purchases name before it is
-/// applied ([`apply::prepare_catalog`]). Should that fail, applying records
+/// applied ([`effects::prepare_catalog`]). Should that fail, applying records
 /// them, as it would anyway.
 async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
     let mut purchases: BTreeMap<Uuid, Vec<&Purchase>> = BTreeMap::new();
@@ -148,7 +149,7 @@ async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
     let prepared = async {
         let txn = entity::db::begin_write(db).await?;
         for (workspace_id, purchases) in &purchases {
-            apply::prepare_catalog(&txn, Tenant::new(*workspace_id), purchases).await?;
+            effects::prepare_catalog(&txn, Tenant::new(*workspace_id), purchases).await?;
         }
         txn.commit().await?;
         Ok::<_, entity::Error>(())
@@ -163,7 +164,7 @@ type Work<'a> = (&'a webhook_event::Model, Result<HotmartEvent, ApplyError>);
 /// Applies a batch taken by `txn`, in its order.
 ///
 /// The purchases of a workspace (a launch day's bulk) are applied together
-/// by [`apply::apply_purchases`], in one savepoint; should that fail, each is
+/// by [`effects::apply_purchases`], in one savepoint; should that fail, each is
 /// applied on its own like every other event, so only the culprit fails.
 async fn apply_taken(txn: &DatabaseTransaction, work: Vec<Work<'_>>) -> Result<(), entity::Error> {
     let mut purchases: BTreeMap<Uuid, Vec<(&webhook_event::Model, &Purchase)>> = BTreeMap::new();
@@ -184,7 +185,7 @@ async fn apply_taken(txn: &DatabaseTransaction, work: Vec<Work<'_>>) -> Result<(
         let ids: Vec<Uuid> = batch.iter().map(|(event, _)| event.id).collect();
         let savepoint = txn.begin().await?;
         let together = async {
-            apply::apply_purchases(&savepoint, Tenant::new(*workspace_id), &items).await?;
+            effects::apply_purchases(&savepoint, Tenant::new(*workspace_id), &items).await?;
             webhook_events::finish_many(&savepoint, &ids, WebhookEventStatus::Processed, Utc::now())
                 .await
         };

@@ -14,11 +14,11 @@ use entity::{
 use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter};
 use serde::Serialize;
 
-use super::apply::{self, Source};
 use super::client::{
     HotmartClient, HotmartCredentials, HotmartError, PageLimits, SALE_STATUSES,
     SUBSCRIPTION_STATUSES, Sale, SalesHistoryFilter, SubscriptionFilter,
 };
+use super::effects::{self, Source};
 use crate::background_jobs::JobProgress;
 use entity::hotmart::{
     Buyer, Contact, EventKind, FirstAccess, Origin, Product, Purchase, PurchaseStatus,
@@ -179,7 +179,7 @@ pub async fn sync_workspace(
         let txn = entity::db::begin_write(db)
             .await
             .map_err(entity::Error::from)?;
-        match apply::apply_purchase(&txn, tenant, &purchase, Source::Sync).await {
+        match effects::apply_purchase(&txn, tenant, &purchase, Source::Sync).await {
             Ok(()) => {
                 txn.commit().await.map_err(entity::Error::from)?;
                 report.sales += 1;
@@ -398,7 +398,7 @@ async fn sync_club(
                         phone: None,
                     },
                 };
-                apply::apply_first_access(&txn, tenant, &access, Source::Sync).await?;
+                effects::apply_first_access(&txn, tenant, &access, Source::Sync).await?;
             }
             for lesson in lessons.iter().filter(|l| l.is_completed == Some(true)) {
                 let Some(page_id) = lesson.page_id.clone() else {

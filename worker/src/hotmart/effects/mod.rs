@@ -3,13 +3,13 @@
 //!
 //! Every function is idempotent and order-tolerant: applying the same facts
 //! twice changes nothing, and a stale fact arriving late never undoes a newer
-//! state (statuses only move up the precedence of `PurchaseStatus`). Each
+//! state (a status moves only when `PurchaseStatus::supersedes` says so). Each
 //! state change records a domain event whose dedupe key names the change, so
 //! a webhook and a sync reporting the same change record it once.
 //!
 //! One module per part of the domain: [`purchases`], [`subscriptions`] and
-//! the [`members_area`]; what they share (provenance, status precedence,
-//! the catalogue, recording what happened) is here.
+//! the [`members_area`]; what they share (provenance, the catalogue,
+//! recording what happened) is here.
 
 mod members_area;
 mod purchases;

@@ -76,10 +76,10 @@ pub struct DispatchFilter {
 impl Prefetch for DispatchItem {}
 
 #[derive(Default)]
-pub struct AutomationQuery;
+pub struct DispatchQuery;
 
 #[Object]
-impl AutomationQuery {
+impl DispatchQuery {
     #[graphql(guard = "Access::Read", complexity = "cost(first, child_complexity)")]
     async fn dispatch_queue(
         &self,
@@ -102,10 +102,10 @@ impl AutomationQuery {
 }
 
 #[derive(Default)]
-pub struct AutomationMutation;
+pub struct DispatchMutation;
 
 #[Object]
-impl AutomationMutation {
+impl DispatchMutation {
     /// Approves pending items (up to 500 at once); their recipients move on.
     #[graphql(guard = "Access::Write")]
     async fn approve_dispatches(
