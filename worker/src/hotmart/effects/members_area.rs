@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::Tenant;
-use entity::entities::{lesson, tracked_link};
+use entity::entities::{customer, lesson, product, tracked_link};
 use entity::{
     catalog,
     customers::{self, PersonFacts},
@@ -13,7 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 use workflow::DomainEventType;
 
-use entity::hotmart::{FirstAccess, ModuleCompleted};
+use entity::hotmart::{Contact, FirstAccess, ModuleCompleted, Product};
 
 use super::*;
 
@@ -40,6 +40,57 @@ async fn first_access_origin<C: ConnectionTrait>(
     })
 }
 
+/// The member a members-area event is about, and the product it names.
+async fn member_and_product<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    user: &Contact,
+    product: &Product,
+    at: DateTime<Utc>,
+    what: &str,
+) -> Result<(customer::Model, product::Model), entity::Error> {
+    let person = PersonFacts {
+        email: user.email.clone(),
+        name: user.name.clone(),
+        phone: user.phone.clone(),
+        ..PersonFacts::default()
+    };
+    let customer = customers::upsert_customer(db, tenant, &person, Some(at)).await?;
+    let Some(product) = product_of(db, tenant, product).await? else {
+        return Err(entity::Error::Invalid(format!("{what} without a product")));
+    };
+    Ok((customer, product))
+}
+
+/// Records an access to the product's members area at `at`; the first one
+/// also records `first_access`, with where it came from.
+async fn record_access<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    source: Source,
+    customer_id: Uuid,
+    product_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), entity::Error> {
+    let origin = first_access_origin(db, tenant, customer_id, at).await?;
+    if enrollments::record_access(db, tenant, customer_id, product_id, at, origin).await? {
+        emit(
+            db,
+            tenant,
+            source,
+            Happened {
+                customer_id: Some(customer_id),
+                event_type: DomainEventType::FirstAccess,
+                dedupe_key: format!("access:{customer_id}:{product_id}:first_access"),
+                occurred_at: Some(at),
+                data: json!({"productId": product_id, "origin": origin}),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 pub async fn apply_first_access<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
@@ -47,37 +98,16 @@ pub async fn apply_first_access<C: ConnectionTrait>(
     source: Source,
 ) -> Result<(), entity::Error> {
     let at = event.occurred_at.unwrap_or_else(Utc::now);
-    let person = PersonFacts {
-        email: event.user.email.clone(),
-        name: event.user.name.clone(),
-        phone: event.user.phone.clone(),
-        ..PersonFacts::default()
-    };
-    let customer = customers::upsert_customer(db, tenant, &person, Some(at)).await?;
-    let Some(product) = product_of(db, tenant, &event.product).await? else {
-        return Err(entity::Error::Invalid(
-            "a first access without a product".into(),
-        ));
-    };
-    let origin = first_access_origin(db, tenant, customer.id, at).await?;
-    if enrollments::record_access(db, tenant, customer.id, product.id, at, origin).await? {
-        let data = json!({"productId": product.id, "origin": origin});
-        let key = format!("access:{}:{}:first_access", customer.id, product.id);
-        emit(
-            db,
-            tenant,
-            source,
-            Happened {
-                customer_id: Some(customer.id),
-                event_type: DomainEventType::FirstAccess,
-                dedupe_key: key,
-                occurred_at: Some(at),
-                data,
-            },
-        )
-        .await?;
-    }
-    Ok(())
+    let (customer, product) = member_and_product(
+        db,
+        tenant,
+        &event.user,
+        &event.product,
+        at,
+        "a first access",
+    )
+    .await?;
+    record_access(db, tenant, source, customer.id, product.id, at).await
 }
 
 pub async fn apply_module_completed<C: ConnectionTrait>(
@@ -87,18 +117,15 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
     source: Source,
 ) -> Result<(), entity::Error> {
     let at = event.occurred_at.unwrap_or_else(Utc::now);
-    let person = PersonFacts {
-        email: event.user.email.clone(),
-        name: event.user.name.clone(),
-        phone: event.user.phone.clone(),
-        ..PersonFacts::default()
-    };
-    let customer = customers::upsert_customer(db, tenant, &person, Some(at)).await?;
-    let Some(product) = product_of(db, tenant, &event.product).await? else {
-        return Err(entity::Error::Invalid(
-            "a module completion without a product".into(),
-        ));
-    };
+    let (customer, product) = member_and_product(
+        db,
+        tenant,
+        &event.user,
+        &event.product,
+        at,
+        "a module completion",
+    )
+    .await?;
     let module_key = event
         .module
         .id
@@ -115,25 +142,8 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         None,
     )
     .await?;
-    let origin = first_access_origin(db, tenant, customer.id, at).await?;
     // Completing a module proves an access, even if CLUB_FIRST_ACCESS comes later.
-    if enrollments::record_access(db, tenant, customer.id, product.id, at, origin).await? {
-        let key = format!("access:{}:{}:first_access", customer.id, product.id);
-        let data = json!({"productId": product.id, "origin": origin});
-        emit(
-            db,
-            tenant,
-            source,
-            Happened {
-                customer_id: Some(customer.id),
-                event_type: DomainEventType::FirstAccess,
-                dedupe_key: key,
-                occurred_at: Some(at),
-                data,
-            },
-        )
-        .await?;
-    }
+    record_access(db, tenant, source, customer.id, product.id, at).await?;
     let lessons = tenant
         .select::<lesson::Entity>()
         .filter(lesson::Column::ModuleId.eq(module.id))
