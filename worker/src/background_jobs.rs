@@ -52,6 +52,8 @@ pub async fn run(order: JobOrder, worker: Data<Worker>) -> Result<(), BoxDynErro
     let tenant = Tenant::new(job.workspace_id);
     let progress = JobProgress { db, job_id: job.id };
     tracing::info!(job_id = %job.id, kind = ?job.kind, attempt = job.attempts, "job started");
+    // A sync and a subscription change apply facts as webhooks do.
+    let records_events = !matches!(order.request, JobRequest::TemplateSync);
     let outcome = perform(&worker, tenant, order.request, &progress).await;
     match &outcome {
         Outcome::Succeeded(_) => tracing::info!(job_id = %job.id, "job succeeded"),
@@ -60,8 +62,9 @@ pub async fn run(order: JobOrder, worker: Data<Worker>) -> Result<(), BoxDynErro
         }
     }
     record_outcome(db, job.id, outcome).await?;
-    // A sync applies purchases, subscriptions and progress as webhooks do.
-    worker.signals.domain_events_recorded();
+    if records_events {
+        worker.signals.domain_events_recorded();
+    }
     Ok(())
 }
 

@@ -10,7 +10,6 @@
 //! names in the log, restarts and graceful shutdown: a turn in progress
 //! finishes, no new one starts.
 
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -79,8 +78,7 @@ impl TurnReport {
 
 /// The backend of a worker that works in turns.
 pub struct Turns {
-    state: Option<TurnsState>,
-    stream: Option<BoxStream<'static, Result<Task<Turn>, TurnsClosed>>>,
+    stream: BoxStream<'static, Result<Task<Turn>, TurnsClosed>>,
 }
 
 struct TurnsState {
@@ -108,8 +106,7 @@ impl Turns {
         };
         (
             Turns {
-                state: Some(state),
-                stream: None,
+                stream: Box::pin(Self::turns(state)),
             },
             TurnReport(report),
         )
@@ -148,16 +145,7 @@ impl Backend for Turns {
         cx: &mut Context<'_>,
         _: &WorkerContext,
     ) -> Poll<Option<Result<Self::Task, Self::Error>>> {
-        if self.stream.is_none() {
-            let Some(state) = self.state.take() else {
-                return Poll::Ready(None);
-            };
-            self.stream = Some(Box::pin(Self::turns(state)));
-        }
-        match self.stream.as_mut() {
-            Some(stream) => Pin::new(stream).poll_next(cx),
-            None => Poll::Ready(None),
-        }
+        self.stream.as_mut().poll_next(cx)
     }
 
     fn poll_close(

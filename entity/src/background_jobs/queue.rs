@@ -66,47 +66,29 @@ impl JobQueue {
             .idempotency_key(&key)
             .max_attempts(MAX_DELIVERIES)
             .build();
-        let pushed = match self.clone() {
-            JobQueue::Postgres(mut storage) => storage
-                .push_task(task)
-                .await
-                .map_err(|e| sink_error(e, |e| database_error(e.to_string(), e.as_sqlx()))),
-            JobQueue::Sqlite(mut storage) => storage
-                .push_task(task)
-                .await
-                .map_err(|e| sink_error(e, |e| database_error(e.to_string(), e.as_sqlx()))),
-        };
-        match pushed {
-            Err(Pushed::AlreadyQueued) | Ok(()) => Ok(()),
-            Err(Pushed::Failed(reason)) => Err(Error::Queue(reason)),
+        match self.clone() {
+            JobQueue::Postgres(mut storage) => {
+                storage.push_task(task).await.or_else(already_queued)
+            }
+            JobQueue::Sqlite(mut storage) => storage.push_task(task).await.or_else(already_queued),
         }
     }
 }
 
-enum Pushed {
-    AlreadyQueued,
-    Failed(String),
-}
-
-fn sink_error<E: std::error::Error>(
-    err: apalis_core::backend::TaskSinkError<E>,
-    push: impl Fn(&E) -> Pushed,
-) -> Pushed {
-    match &err {
-        apalis_core::backend::TaskSinkError::PushError(e) => push(e),
-        other => Pushed::Failed(other.to_string()),
+/// A push the storage refused: fine when the job's task is already on the
+/// queue (the idempotency key is taken), an error otherwise.
+fn already_queued<E: StorageError>(refused: apalis_core::backend::TaskSinkError<E>) -> Result<()> {
+    if let apalis_core::backend::TaskSinkError::PushError(e) = &refused
+        && let Some(sea_orm::sqlx::Error::Database(e)) = e.as_sqlx()
+        && e.is_unique_violation()
+    {
+        return Ok(());
     }
-}
-
-fn database_error(text: String, sqlx: Option<&sea_orm::sqlx::Error>) -> Pushed {
-    match sqlx {
-        Some(sea_orm::sqlx::Error::Database(e)) if e.is_unique_violation() => Pushed::AlreadyQueued,
-        _ => Pushed::Failed(text),
-    }
+    Err(Error::Queue(refused.to_string()))
 }
 
 /// The storages' errors, as far as they come from the database.
-trait StorageError {
+trait StorageError: std::error::Error {
     fn as_sqlx(&self) -> Option<&sea_orm::sqlx::Error>;
 }
 
