@@ -7,7 +7,7 @@
 use sea_orm_migration::MigrationTrait;
 pub use sea_orm_migration::MigratorTrait;
 
-mod indexes;
+mod schema;
 
 mod m20261123_000001_workspaces_settings;
 mod m20261123_000002_catalog;

@@ -2,6 +2,22 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::schema::{
+    TableIndex, TableShape, create_indexes, drop_tables, table_with_id, tenant_table,
+};
+
+/// In the order they are created, parents first.
+const TABLES: &[&str] = &["workspaces", "settings"];
+
+const INDEXES: &[TableIndex] = &[
+    TableIndex::unique("uq_workspaces_slug", "workspaces", &["slug"]),
+    TableIndex::unique(
+        "uq_settings_workspace_key",
+        "settings",
+        &["workspace_id", "key"],
+    ),
+];
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -10,111 +26,46 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table(Workspaces::Table)
-                    .col(pk_uuid(Workspaces::Id))
+                table_with_id(Workspaces::Table)
                     .col(string(Workspaces::Name))
                     .col(string_len(Workspaces::Slug, 64))
                     .col(string(Workspaces::TimeZone).default("America/Sao_Paulo"))
-                    .col(timestamp_with_time_zone(Workspaces::CreatedAt))
-                    .col(timestamp_with_time_zone(Workspaces::UpdatedAt))
+                    .timestamps()
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_workspaces_slug")
-                    .table(Workspaces::Table)
-                    .col(Workspaces::Slug)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(Settings::Table)
-                    .col(pk_uuid(Settings::Id))
-                    .col(uuid(Settings::WorkspaceId))
+                tenant_table(Settings::Table)
                     .col(string_len(Settings::Key, 100))
                     .col(text(Settings::ValueEncrypted))
                     .col(text_null(Settings::Description))
                     .col(boolean(Settings::Active).default(true))
-                    .col(timestamp_with_time_zone(Settings::CreatedAt))
-                    .col(timestamp_with_time_zone(Settings::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_settings_workspace_id",
-                        Settings::Table,
-                        Settings::WorkspaceId,
-                    ))
+                    .timestamps()
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_settings_workspace_key")
-                    .table(Settings::Table)
-                    .col(Settings::WorkspaceId)
-                    .col(Settings::Key)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-
-        Ok(())
+        create_indexes(manager, INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Children before parents; indexes go with their tables.
-        manager
-            .drop_table(Table::drop().table(Settings::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Workspaces::Table).to_owned())
-            .await?;
-        Ok(())
+        drop_tables(manager, TABLES).await
     }
 }
 
 #[derive(DeriveIden)]
-pub enum Workspaces {
+enum Workspaces {
     Table,
-    Id,
     Name,
     Slug,
     TimeZone,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
-pub enum Settings {
+enum Settings {
     Table,
-    Id,
-    WorkspaceId,
     Key,
     ValueEncrypted,
     Description,
     Active,
-    CreatedAt,
-    UpdatedAt,
-}
-
-/// The `workspace_id` foreign key every tenant table carries.
-///
-/// ON DELETE CASCADE: tenant data goes with its workspace.
-pub(crate) fn workspace_fk<T, C>(name: &str, table: T, column: C) -> ForeignKeyCreateStatement
-where
-    T: IntoTableRef,
-    C: IntoIden,
-{
-    ForeignKey::create()
-        .name(name)
-        .from(table, column)
-        .to(Workspaces::Table, Workspaces::Id)
-        .on_delete(ForeignKeyAction::Cascade)
-        .to_owned()
 }

@@ -2,7 +2,36 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000001_workspaces_settings::workspace_fk;
+use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
+
+/// In the order they are created, parents first.
+const TABLES: &[&str] = &["products", "offers", "modules", "lessons"];
+
+const INDEXES: &[TableIndex] = &[
+    TableIndex::unique(
+        "uq_products_workspace_hotmart_product_id",
+        "products",
+        &["workspace_id", "hotmart_product_id"],
+    ),
+    TableIndex::unique(
+        "uq_offers_product_hotmart_offer_code",
+        "offers",
+        &["product_id", "hotmart_offer_code"],
+    ),
+    TableIndex::new("idx_offers_workspace", "offers", &["workspace_id"]),
+    TableIndex::unique(
+        "uq_modules_product_hotmart_module_id",
+        "modules",
+        &["product_id", "hotmart_module_id"],
+    ),
+    TableIndex::new("idx_modules_workspace", "modules", &["workspace_id"]),
+    TableIndex::unique(
+        "uq_lessons_product_hotmart_page_id",
+        "lessons",
+        &["product_id", "hotmart_page_id"],
+    ),
+    TableIndex::new("idx_lessons_workspace", "lessons", &["workspace_id"]),
+];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -12,145 +41,49 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table(Products::Table)
-                    .col(pk_uuid(Products::Id))
-                    .col(uuid(Products::WorkspaceId))
+                tenant_table(Products::Table)
                     .col(string_len_null(Products::HotmartProductId, 64))
                     .col(string_len_null(Products::Ucode, 64))
                     .col(string(Products::Name))
                     .col(text_null(Products::Description))
                     .col(text_null(Products::CoverUrl))
                     .col(boolean(Products::Monitored).default(false))
-                    .col(timestamp_with_time_zone(Products::CreatedAt))
-                    .col(timestamp_with_time_zone(Products::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_products_workspace_id",
-                        Products::Table,
-                        Products::WorkspaceId,
-                    ))
+                    .timestamps()
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_products_workspace_hotmart_product_id")
-                    .table(Products::Table)
-                    .col(Products::WorkspaceId)
-                    .col(Products::HotmartProductId)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(Offers::Table)
-                    .col(pk_uuid(Offers::Id))
-                    .col(uuid(Offers::WorkspaceId))
+                tenant_table(Offers::Table)
                     .col(uuid(Offers::ProductId))
                     .col(string_len(Offers::HotmartOfferCode, 64))
                     .col(string_null(Offers::Name))
                     .col(decimal_len_null(Offers::Price, 14, 2))
                     .col(string_len(Offers::Currency, 3).default("BRL"))
                     .col(boolean(Offers::Active).default(true))
-                    .col(timestamp_with_time_zone(Offers::CreatedAt))
-                    .col(timestamp_with_time_zone(Offers::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_offers_workspace_id",
-                        Offers::Table,
-                        Offers::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: an offer exists only as part of its product.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_offers_product_id")
-                            .from(Offers::Table, Offers::ProductId)
-                            .to(Products::Table, Products::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .timestamps()
+                    // An offer exists only as part of its product.
+                    .fk_cascade(Offers::ProductId, Products::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_offers_product_hotmart_offer_code")
-                    .table(Offers::Table)
-                    .col(Offers::ProductId)
-                    .col(Offers::HotmartOfferCode)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_offers_workspace")
-                    .table(Offers::Table)
-                    .col(Offers::WorkspaceId)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(Modules::Table)
-                    .col(pk_uuid(Modules::Id))
-                    .col(uuid(Modules::WorkspaceId))
+                tenant_table(Modules::Table)
                     .col(uuid(Modules::ProductId))
                     .col(string_len_null(Modules::HotmartModuleId, 64))
                     .col(string(Modules::Name))
                     .col(integer(Modules::Position).default(0))
                     .col(boolean(Modules::IsExtra).default(false))
-                    .col(timestamp_with_time_zone(Modules::CreatedAt))
-                    .col(timestamp_with_time_zone(Modules::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_modules_workspace_id",
-                        Modules::Table,
-                        Modules::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: a module exists only as part of its product.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_modules_product_id")
-                            .from(Modules::Table, Modules::ProductId)
-                            .to(Products::Table, Products::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .timestamps()
+                    // A module exists only as part of its product.
+                    .fk_cascade(Modules::ProductId, Products::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_modules_product_hotmart_module_id")
-                    .table(Modules::Table)
-                    .col(Modules::ProductId)
-                    .col(Modules::HotmartModuleId)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_modules_workspace")
-                    .table(Modules::Table)
-                    .col(Modules::WorkspaceId)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(Lessons::Table)
-                    .col(pk_uuid(Lessons::Id))
-                    .col(uuid(Lessons::WorkspaceId))
+                tenant_table(Lessons::Table)
                     .col(uuid(Lessons::ProductId))
                     .col(uuid_null(Lessons::ModuleId))
                     .col(string_len(Lessons::HotmartPageId, 64))
@@ -160,123 +93,57 @@ impl MigrationTrait for Migration {
                     .col(integer(Lessons::Position).default(0))
                     .col(integer_null(Lessons::ReleaseAfterDays))
                     .col(timestamp_with_time_zone_null(Lessons::ReleaseAt))
-                    .col(timestamp_with_time_zone(Lessons::CreatedAt))
-                    .col(timestamp_with_time_zone(Lessons::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_lessons_workspace_id",
-                        Lessons::Table,
-                        Lessons::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: a lesson exists only as part of its product.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_lessons_product_id")
-                            .from(Lessons::Table, Lessons::ProductId)
-                            .to(Products::Table, Products::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE SET NULL: the module is optional; a lesson survives its module.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_lessons_module_id")
-                            .from(Lessons::Table, Lessons::ModuleId)
-                            .to(Modules::Table, Modules::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .timestamps()
+                    // A lesson exists only as part of its product.
+                    .fk_cascade(Lessons::ProductId, Products::Table)
+                    // The module is optional; a lesson survives its module.
+                    .fk_set_null(Lessons::ModuleId, Modules::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_lessons_product_hotmart_page_id")
-                    .table(Lessons::Table)
-                    .col(Lessons::ProductId)
-                    .col(Lessons::HotmartPageId)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_lessons_workspace")
-                    .table(Lessons::Table)
-                    .col(Lessons::WorkspaceId)
-                    .to_owned(),
-            )
-            .await?;
-
-        Ok(())
+        create_indexes(manager, INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Children before parents; indexes go with their tables.
-        manager
-            .drop_table(Table::drop().table(Lessons::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Modules::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Offers::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Products::Table).to_owned())
-            .await?;
-        Ok(())
+        drop_tables(manager, TABLES).await
     }
 }
 
 #[derive(DeriveIden)]
 pub enum Products {
     Table,
-    Id,
-    WorkspaceId,
     HotmartProductId,
     Ucode,
     Name,
     Description,
     CoverUrl,
     Monitored,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
 pub enum Offers {
     Table,
-    Id,
-    WorkspaceId,
     ProductId,
     HotmartOfferCode,
     Name,
     Price,
     Currency,
     Active,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
-pub enum Modules {
+enum Modules {
     Table,
-    Id,
-    WorkspaceId,
     ProductId,
     HotmartModuleId,
     Name,
     Position,
     IsExtra,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
 pub enum Lessons {
     Table,
-    Id,
-    WorkspaceId,
     ProductId,
     ModuleId,
     HotmartPageId,
@@ -286,6 +153,4 @@ pub enum Lessons {
     Position,
     ReleaseAfterDays,
     ReleaseAt,
-    CreatedAt,
-    UpdatedAt,
 }

@@ -2,9 +2,82 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000001_workspaces_settings::workspace_fk;
 use crate::m20261123_000002_catalog::{Lessons, Offers, Products};
 use crate::m20261123_000003_customers::Customers;
+use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
+
+/// In the order they are created, parents first.
+const TABLES: &[&str] = &[
+    "subscriptions",
+    "transactions",
+    "enrollments",
+    "lesson_progress",
+];
+
+const INDEXES: &[TableIndex] = &[
+    TableIndex::unique(
+        "uq_subscriptions_workspace_subscriber_code",
+        "subscriptions",
+        &["workspace_id", "subscriber_code"],
+    ),
+    TableIndex::new(
+        "idx_subscriptions_workspace_status",
+        "subscriptions",
+        &["workspace_id", "status"],
+    ),
+    TableIndex::new(
+        "idx_subscriptions_customer",
+        "subscriptions",
+        &["customer_id"],
+    ),
+    TableIndex::unique(
+        "uq_transactions_workspace_code",
+        "transactions",
+        &["workspace_id", "code"],
+    ),
+    TableIndex::new(
+        "idx_transactions_workspace_status",
+        "transactions",
+        &["workspace_id", "status"],
+    ),
+    TableIndex::new(
+        "idx_transactions_workspace_purchased_at",
+        "transactions",
+        &["workspace_id", "purchased_at"],
+    ),
+    TableIndex::new(
+        "idx_transactions_customer",
+        "transactions",
+        &["customer_id"],
+    ),
+    TableIndex::new("idx_transactions_product", "transactions", &["product_id"]),
+    TableIndex::unique(
+        "uq_enrollments_customer_product",
+        "enrollments",
+        &["customer_id", "product_id"],
+    ),
+    TableIndex::new(
+        "idx_enrollments_workspace_access_status",
+        "enrollments",
+        &["workspace_id", "access_status"],
+    ),
+    TableIndex::new("idx_enrollments_product", "enrollments", &["product_id"]),
+    TableIndex::unique(
+        "uq_lesson_progress_customer_lesson",
+        "lesson_progress",
+        &["customer_id", "lesson_id"],
+    ),
+    TableIndex::new(
+        "idx_lesson_progress_lesson",
+        "lesson_progress",
+        &["lesson_id"],
+    ),
+    TableIndex::new(
+        "idx_lesson_progress_workspace",
+        "lesson_progress",
+        &["workspace_id"],
+    ),
+];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -14,10 +87,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table(Subscriptions::Table)
-                    .col(pk_uuid(Subscriptions::Id))
-                    .col(uuid(Subscriptions::WorkspaceId))
+                tenant_table(Subscriptions::Table)
                     .col(uuid(Subscriptions::CustomerId))
                     .col(uuid_null(Subscriptions::ProductId))
                     .col(string_len(Subscriptions::SubscriberCode, 64))
@@ -32,69 +102,17 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(Subscriptions::Currency, 3))
                     .col(integer_null(Subscriptions::RecurrencePeriodDays))
                     .col(timestamp_with_time_zone_null(Subscriptions::LastEventAt))
-                    .col(timestamp_with_time_zone(Subscriptions::CreatedAt))
-                    .col(timestamp_with_time_zone(Subscriptions::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_subscriptions_workspace_id",
-                        Subscriptions::Table,
-                        Subscriptions::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: a subscription is part of the customer's record.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_subscriptions_customer_id")
-                            .from(Subscriptions::Table, Subscriptions::CustomerId)
-                            .to(Customers::Table, Customers::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE NO ACTION: billing history must not vanish with a product.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_subscriptions_product_id")
-                            .from(Subscriptions::Table, Subscriptions::ProductId)
-                            .to(Products::Table, Products::Id)
-                            .on_delete(ForeignKeyAction::NoAction),
-                    )
+                    .timestamps()
+                    // A subscription is part of the customer's record.
+                    .fk_cascade(Subscriptions::CustomerId, Customers::Table)
+                    // Billing history must not vanish with a product.
+                    .fk_no_action(Subscriptions::ProductId, Products::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_subscriptions_workspace_subscriber_code")
-                    .table(Subscriptions::Table)
-                    .col(Subscriptions::WorkspaceId)
-                    .col(Subscriptions::SubscriberCode)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_subscriptions_workspace_status")
-                    .table(Subscriptions::Table)
-                    .col(Subscriptions::WorkspaceId)
-                    .col(Subscriptions::Status)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_subscriptions_customer")
-                    .table(Subscriptions::Table)
-                    .col(Subscriptions::CustomerId)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(Transactions::Table)
-                    .col(pk_uuid(Transactions::Id))
-                    .col(uuid(Transactions::WorkspaceId))
+                tenant_table(Transactions::Table)
                     .col(string_len(Transactions::Code, 64))
                     .col(uuid(Transactions::CustomerId))
                     .col(uuid_null(Transactions::ProductId))
@@ -117,104 +135,21 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(Transactions::CommissionType, 32))
                     .col(integer_null(Transactions::RecurrenceNumber))
                     .col(timestamp_with_time_zone_null(Transactions::LastEventAt))
-                    .col(timestamp_with_time_zone(Transactions::CreatedAt))
-                    .col(timestamp_with_time_zone(Transactions::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_transactions_workspace_id",
-                        Transactions::Table,
-                        Transactions::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: a transaction is part of the customer's record.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_transactions_customer_id")
-                            .from(Transactions::Table, Transactions::CustomerId)
-                            .to(Customers::Table, Customers::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE NO ACTION: sales history must not vanish with a product.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_transactions_product_id")
-                            .from(Transactions::Table, Transactions::ProductId)
-                            .to(Products::Table, Products::Id)
-                            .on_delete(ForeignKeyAction::NoAction),
-                    )
-                    // ON DELETE SET NULL: the offer is an optional detail of the sale.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_transactions_offer_id")
-                            .from(Transactions::Table, Transactions::OfferId)
-                            .to(Offers::Table, Offers::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
-                    // ON DELETE SET NULL: the subscription is an optional link.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_transactions_subscription_id")
-                            .from(Transactions::Table, Transactions::SubscriptionId)
-                            .to(Subscriptions::Table, Subscriptions::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .timestamps()
+                    // A transaction is part of the customer's record.
+                    .fk_cascade(Transactions::CustomerId, Customers::Table)
+                    // Sales history must not vanish with a product.
+                    .fk_no_action(Transactions::ProductId, Products::Table)
+                    // The offer is an optional detail of the sale.
+                    .fk_set_null(Transactions::OfferId, Offers::Table)
+                    // The subscription is an optional link.
+                    .fk_set_null(Transactions::SubscriptionId, Subscriptions::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_transactions_workspace_code")
-                    .table(Transactions::Table)
-                    .col(Transactions::WorkspaceId)
-                    .col(Transactions::Code)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_transactions_workspace_status")
-                    .table(Transactions::Table)
-                    .col(Transactions::WorkspaceId)
-                    .col(Transactions::Status)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_transactions_workspace_purchased_at")
-                    .table(Transactions::Table)
-                    .col(Transactions::WorkspaceId)
-                    .col(Transactions::PurchasedAt)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_transactions_customer")
-                    .table(Transactions::Table)
-                    .col(Transactions::CustomerId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_transactions_product")
-                    .table(Transactions::Table)
-                    .col(Transactions::ProductId)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(Enrollments::Table)
-                    .col(pk_uuid(Enrollments::Id))
-                    .col(uuid(Enrollments::WorkspaceId))
+                tenant_table(Enrollments::Table)
                     .col(uuid(Enrollments::CustomerId))
                     .col(uuid(Enrollments::ProductId))
                     .col(uuid_null(Enrollments::TransactionId))
@@ -226,162 +161,42 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(Enrollments::FirstAccessOrigin, 32))
                     .col(timestamp_with_time_zone_null(Enrollments::LastAccessAt))
                     .col(decimal_len(Enrollments::ProgressPercent, 5, 2).default(0))
-                    .col(timestamp_with_time_zone(Enrollments::CreatedAt))
-                    .col(timestamp_with_time_zone(Enrollments::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_enrollments_workspace_id",
-                        Enrollments::Table,
-                        Enrollments::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: access belongs to the customer.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_enrollments_customer_id")
-                            .from(Enrollments::Table, Enrollments::CustomerId)
-                            .to(Customers::Table, Customers::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE CASCADE: no access is left to a removed product.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_enrollments_product_id")
-                            .from(Enrollments::Table, Enrollments::ProductId)
-                            .to(Products::Table, Products::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE SET NULL: the originating transaction is an optional link.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_enrollments_transaction_id")
-                            .from(Enrollments::Table, Enrollments::TransactionId)
-                            .to(Transactions::Table, Transactions::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .timestamps()
+                    // Access belongs to the customer.
+                    .fk_cascade(Enrollments::CustomerId, Customers::Table)
+                    // No access is left to a removed product.
+                    .fk_cascade(Enrollments::ProductId, Products::Table)
+                    // The originating transaction is an optional link.
+                    .fk_set_null(Enrollments::TransactionId, Transactions::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_enrollments_customer_product")
-                    .table(Enrollments::Table)
-                    .col(Enrollments::CustomerId)
-                    .col(Enrollments::ProductId)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_enrollments_workspace_access_status")
-                    .table(Enrollments::Table)
-                    .col(Enrollments::WorkspaceId)
-                    .col(Enrollments::AccessStatus)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_enrollments_product")
-                    .table(Enrollments::Table)
-                    .col(Enrollments::ProductId)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(LessonProgress::Table)
-                    .col(pk_uuid(LessonProgress::Id))
-                    .col(uuid(LessonProgress::WorkspaceId))
+                tenant_table(LessonProgress::Table)
                     .col(uuid(LessonProgress::CustomerId))
                     .col(uuid(LessonProgress::LessonId))
                     .col(boolean(LessonProgress::Completed).default(false))
                     .col(timestamp_with_time_zone_null(LessonProgress::CompletedAt))
                     .col(timestamp_with_time_zone(LessonProgress::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_lesson_progress_workspace_id",
-                        LessonProgress::Table,
-                        LessonProgress::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: progress belongs to the customer.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_lesson_progress_customer_id")
-                            .from(LessonProgress::Table, LessonProgress::CustomerId)
-                            .to(Customers::Table, Customers::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE CASCADE: progress on a removed lesson is meaningless.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_lesson_progress_lesson_id")
-                            .from(LessonProgress::Table, LessonProgress::LessonId)
-                            .to(Lessons::Table, Lessons::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    // Progress belongs to the customer.
+                    .fk_cascade(LessonProgress::CustomerId, Customers::Table)
+                    // Progress on a removed lesson is meaningless.
+                    .fk_cascade(LessonProgress::LessonId, Lessons::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_lesson_progress_customer_lesson")
-                    .table(LessonProgress::Table)
-                    .col(LessonProgress::CustomerId)
-                    .col(LessonProgress::LessonId)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_lesson_progress_lesson")
-                    .table(LessonProgress::Table)
-                    .col(LessonProgress::LessonId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_lesson_progress_workspace")
-                    .table(LessonProgress::Table)
-                    .col(LessonProgress::WorkspaceId)
-                    .to_owned(),
-            )
-            .await?;
-
-        Ok(())
+        create_indexes(manager, INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Children before parents; indexes go with their tables.
-        manager
-            .drop_table(Table::drop().table(LessonProgress::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Enrollments::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Transactions::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Subscriptions::Table).to_owned())
-            .await?;
-        Ok(())
+        drop_tables(manager, TABLES).await
     }
 }
 
 #[derive(DeriveIden)]
-pub enum Subscriptions {
+enum Subscriptions {
     Table,
-    Id,
-    WorkspaceId,
     CustomerId,
     ProductId,
     SubscriberCode,
@@ -396,15 +211,11 @@ pub enum Subscriptions {
     Currency,
     RecurrencePeriodDays,
     LastEventAt,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
-pub enum Transactions {
+enum Transactions {
     Table,
-    Id,
-    WorkspaceId,
     Code,
     CustomerId,
     ProductId,
@@ -427,15 +238,11 @@ pub enum Transactions {
     CommissionType,
     RecurrenceNumber,
     LastEventAt,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
-pub enum Enrollments {
+enum Enrollments {
     Table,
-    Id,
-    WorkspaceId,
     CustomerId,
     ProductId,
     TransactionId,
@@ -447,15 +254,11 @@ pub enum Enrollments {
     FirstAccessOrigin,
     LastAccessAt,
     ProgressPercent,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
-pub enum LessonProgress {
+enum LessonProgress {
     Table,
-    Id,
-    WorkspaceId,
     CustomerId,
     LessonId,
     Completed,

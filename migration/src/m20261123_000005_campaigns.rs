@@ -2,8 +2,73 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000001_workspaces_settings::workspace_fk;
 use crate::m20261123_000003_customers::Customers;
+use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
+
+/// In the order they are created, parents first.
+const TABLES: &[&str] = &[
+    "target_group_mappings",
+    "campaigns",
+    "campaign_versions",
+    "campaign_executions",
+    "campaign_recipients",
+];
+
+const INDEXES: &[TableIndex] = &[
+    TableIndex::unique(
+        "uq_target_group_mappings_workspace_crm_name",
+        "target_group_mappings",
+        &["workspace_id", "crm_name"],
+    ),
+    TableIndex::new(
+        "idx_campaigns_workspace_status",
+        "campaigns",
+        &["workspace_id", "status"],
+    ),
+    TableIndex::unique(
+        "uq_campaign_versions_campaign_version",
+        "campaign_versions",
+        &["campaign_id", "version"],
+    ),
+    TableIndex::new(
+        "idx_campaign_versions_workspace",
+        "campaign_versions",
+        &["workspace_id"],
+    ),
+    TableIndex::new(
+        "idx_campaign_executions_campaign_started_at",
+        "campaign_executions",
+        &["campaign_id", "started_at"],
+    ),
+    TableIndex::new(
+        "idx_campaign_executions_workspace_status",
+        "campaign_executions",
+        &["workspace_id", "status"],
+    ),
+    TableIndex::unique(
+        "uq_campaign_recipients_execution_customer",
+        "campaign_recipients",
+        &["execution_id", "customer_id"],
+    ),
+    RECIPIENTS_BY_STATUS,
+    TableIndex::new(
+        "idx_campaign_recipients_customer",
+        "campaign_recipients",
+        &["customer_id"],
+    ),
+    TableIndex::new(
+        "idx_campaign_recipients_workspace",
+        "campaign_recipients",
+        &["workspace_id"],
+    ),
+];
+
+/// Recipients by status and wake-up time, for the campaign runner's claim.
+pub const RECIPIENTS_BY_STATUS: TableIndex = TableIndex::new(
+    "idx_campaign_recipients_status_wake_at",
+    "campaign_recipients",
+    &["status", "wake_at"],
+);
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -13,42 +78,18 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table(TargetGroupMappings::Table)
-                    .col(pk_uuid(TargetGroupMappings::Id))
-                    .col(uuid(TargetGroupMappings::WorkspaceId))
+                tenant_table(TargetGroupMappings::Table)
                     .col(string_len(TargetGroupMappings::CrmName, 128))
                     .col(string_len(TargetGroupMappings::Source, 64))
                     .col(json_binary_null(TargetGroupMappings::Filter))
                     .col(text_null(TargetGroupMappings::Description))
-                    .col(timestamp_with_time_zone(TargetGroupMappings::CreatedAt))
-                    .col(timestamp_with_time_zone(TargetGroupMappings::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_target_group_mappings_workspace_id",
-                        TargetGroupMappings::Table,
-                        TargetGroupMappings::WorkspaceId,
-                    ))
+                    .timestamps()
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_target_group_mappings_workspace_crm_name")
-                    .table(TargetGroupMappings::Table)
-                    .col(TargetGroupMappings::WorkspaceId)
-                    .col(TargetGroupMappings::CrmName)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(Campaigns::Table)
-                    .col(pk_uuid(Campaigns::Id))
-                    .col(uuid(Campaigns::WorkspaceId))
+                tenant_table(Campaigns::Table)
                     .col(string(Campaigns::Name))
                     .col(text_null(Campaigns::Description))
                     .col(string_len(Campaigns::Status, 16))
@@ -59,83 +100,27 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(Campaigns::ScheduledAt))
                     .col(timestamp_with_time_zone_null(Campaigns::StartedAt))
                     .col(timestamp_with_time_zone_null(Campaigns::CompletedAt))
-                    .col(timestamp_with_time_zone(Campaigns::CreatedAt))
-                    .col(timestamp_with_time_zone(Campaigns::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_campaigns_workspace_id",
-                        Campaigns::Table,
-                        Campaigns::WorkspaceId,
-                    ))
+                    .timestamps()
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_campaigns_workspace_status")
-                    .table(Campaigns::Table)
-                    .col(Campaigns::WorkspaceId)
-                    .col(Campaigns::Status)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(CampaignVersions::Table)
-                    .col(pk_uuid(CampaignVersions::Id))
-                    .col(uuid(CampaignVersions::WorkspaceId))
+                tenant_table(CampaignVersions::Table)
                     .col(uuid(CampaignVersions::CampaignId))
                     .col(integer(CampaignVersions::Version))
-                    // JSON kept as text on every backend: sea-orm binds JSON values as jsonb on
-                    // PostgreSQL, which reorders keys even when the column is `json`.
+                    // JSON kept as text, as in `campaigns.workflow_data`.
                     .col(text(CampaignVersions::WorkflowData))
                     .col(string_len_null(CampaignVersions::PublishedBy, 128))
                     .col(timestamp_with_time_zone(CampaignVersions::PublishedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_campaign_versions_workspace_id",
-                        CampaignVersions::Table,
-                        CampaignVersions::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: versions are part of the campaign.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_campaign_versions_campaign_id")
-                            .from(CampaignVersions::Table, CampaignVersions::CampaignId)
-                            .to(Campaigns::Table, Campaigns::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    // Versions are part of the campaign.
+                    .fk_cascade(CampaignVersions::CampaignId, Campaigns::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_campaign_versions_campaign_version")
-                    .table(CampaignVersions::Table)
-                    .col(CampaignVersions::CampaignId)
-                    .col(CampaignVersions::Version)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_campaign_versions_workspace")
-                    .table(CampaignVersions::Table)
-                    .col(CampaignVersions::WorkspaceId)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(CampaignExecutions::Table)
-                    .col(pk_uuid(CampaignExecutions::Id))
-                    .col(uuid(CampaignExecutions::WorkspaceId))
+                tenant_table(CampaignExecutions::Table)
                     .col(uuid(CampaignExecutions::CampaignId))
                     .col(uuid(CampaignExecutions::VersionId))
                     .col(uuid_null(CampaignExecutions::TargetGroupId))
@@ -147,67 +132,22 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null(
                         CampaignExecutions::CompletedAt,
                     ))
-                    .col(timestamp_with_time_zone(CampaignExecutions::CreatedAt))
-                    .col(timestamp_with_time_zone(CampaignExecutions::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_campaign_executions_workspace_id",
-                        CampaignExecutions::Table,
-                        CampaignExecutions::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: executions are part of the campaign.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_campaign_executions_campaign_id")
-                            .from(CampaignExecutions::Table, CampaignExecutions::CampaignId)
-                            .to(Campaigns::Table, Campaigns::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE NO ACTION: an execution must keep the version it ran.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_campaign_executions_version_id")
-                            .from(CampaignExecutions::Table, CampaignExecutions::VersionId)
-                            .to(CampaignVersions::Table, CampaignVersions::Id)
-                            .on_delete(ForeignKeyAction::NoAction),
-                    )
-                    // ON DELETE SET NULL: the target group is an optional reference.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_campaign_executions_target_group_id")
-                            .from(CampaignExecutions::Table, CampaignExecutions::TargetGroupId)
-                            .to(TargetGroupMappings::Table, TargetGroupMappings::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
+                    .timestamps()
+                    // Executions are part of the campaign.
+                    .fk_cascade(CampaignExecutions::CampaignId, Campaigns::Table)
+                    // An execution must keep the version it ran.
+                    .fk_no_action(CampaignExecutions::VersionId, CampaignVersions::Table)
+                    // The target group is an optional reference.
+                    .fk_set_null(
+                        CampaignExecutions::TargetGroupId,
+                        TargetGroupMappings::Table,
                     )
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_campaign_executions_campaign_started_at")
-                    .table(CampaignExecutions::Table)
-                    .col(CampaignExecutions::CampaignId)
-                    .col(CampaignExecutions::StartedAt)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_campaign_executions_workspace_status")
-                    .table(CampaignExecutions::Table)
-                    .col(CampaignExecutions::WorkspaceId)
-                    .col(CampaignExecutions::Status)
-                    .to_owned(),
-            )
-            .await?;
-
         manager
             .create_table(
-                Table::create()
-                    .table(CampaignRecipients::Table)
-                    .col(pk_uuid(CampaignRecipients::Id))
-                    .col(uuid(CampaignRecipients::WorkspaceId))
+                tenant_table(CampaignRecipients::Table)
                     .col(uuid(CampaignRecipients::CampaignId))
                     .col(uuid(CampaignRecipients::ExecutionId))
                     .col(uuid(CampaignRecipients::CustomerId))
@@ -226,122 +166,35 @@ impl MigrationTrait for Migration {
                         CampaignRecipients::ConvertedAt,
                     ))
                     .col(text_null(CampaignRecipients::Error))
-                    .col(timestamp_with_time_zone(CampaignRecipients::CreatedAt))
-                    .col(timestamp_with_time_zone(CampaignRecipients::UpdatedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_campaign_recipients_workspace_id",
-                        CampaignRecipients::Table,
-                        CampaignRecipients::WorkspaceId,
-                    ))
-                    // ON DELETE CASCADE: recipients are part of the campaign.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_campaign_recipients_campaign_id")
-                            .from(CampaignRecipients::Table, CampaignRecipients::CampaignId)
-                            .to(Campaigns::Table, Campaigns::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE CASCADE: recipients are part of the execution.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_campaign_recipients_execution_id")
-                            .from(CampaignRecipients::Table, CampaignRecipients::ExecutionId)
-                            .to(CampaignExecutions::Table, CampaignExecutions::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    // ON DELETE CASCADE: recipients are part of the customer's record.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_campaign_recipients_customer_id")
-                            .from(CampaignRecipients::Table, CampaignRecipients::CustomerId)
-                            .to(Customers::Table, Customers::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .timestamps()
+                    // Recipients are part of the campaign, of the execution and of the
+                    // customer's record.
+                    .fk_cascade(CampaignRecipients::CampaignId, Campaigns::Table)
+                    .fk_cascade(CampaignRecipients::ExecutionId, CampaignExecutions::Table)
+                    .fk_cascade(CampaignRecipients::CustomerId, Customers::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_campaign_recipients_execution_customer")
-                    .table(CampaignRecipients::Table)
-                    .col(CampaignRecipients::ExecutionId)
-                    .col(CampaignRecipients::CustomerId)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_campaign_recipients_status_wake_at")
-                    .table(CampaignRecipients::Table)
-                    .col(CampaignRecipients::Status)
-                    .col(CampaignRecipients::WakeAt)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_campaign_recipients_customer")
-                    .table(CampaignRecipients::Table)
-                    .col(CampaignRecipients::CustomerId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_campaign_recipients_workspace")
-                    .table(CampaignRecipients::Table)
-                    .col(CampaignRecipients::WorkspaceId)
-                    .to_owned(),
-            )
-            .await?;
-
-        Ok(())
+        create_indexes(manager, INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // Children before parents; indexes go with their tables.
-        manager
-            .drop_table(Table::drop().table(CampaignRecipients::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(CampaignExecutions::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(CampaignVersions::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(Campaigns::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(TargetGroupMappings::Table).to_owned())
-            .await?;
-        Ok(())
+        drop_tables(manager, TABLES).await
     }
 }
 
 #[derive(DeriveIden)]
-pub enum TargetGroupMappings {
+enum TargetGroupMappings {
     Table,
-    Id,
-    WorkspaceId,
     CrmName,
     Source,
     Filter,
     Description,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
 pub enum Campaigns {
     Table,
-    Id,
-    WorkspaceId,
     Name,
     Description,
     Status,
@@ -350,15 +203,11 @@ pub enum Campaigns {
     ScheduledAt,
     StartedAt,
     CompletedAt,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
-pub enum CampaignVersions {
+enum CampaignVersions {
     Table,
-    Id,
-    WorkspaceId,
     CampaignId,
     Version,
     WorkflowData,
@@ -369,8 +218,6 @@ pub enum CampaignVersions {
 #[derive(DeriveIden)]
 pub enum CampaignExecutions {
     Table,
-    Id,
-    WorkspaceId,
     CampaignId,
     VersionId,
     TargetGroupId,
@@ -380,15 +227,11 @@ pub enum CampaignExecutions {
     Metrics,
     StartedAt,
     CompletedAt,
-    CreatedAt,
-    UpdatedAt,
 }
 
 #[derive(DeriveIden)]
 pub enum CampaignRecipients {
     Table,
-    Id,
-    WorkspaceId,
     CampaignId,
     ExecutionId,
     CustomerId,
@@ -403,6 +246,4 @@ pub enum CampaignRecipients {
     ClickedAt,
     ConvertedAt,
     Error,
-    CreatedAt,
-    UpdatedAt,
 }

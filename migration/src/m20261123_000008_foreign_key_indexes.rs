@@ -3,104 +3,88 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::indexes::{PlainIndex, create_all, drop_all};
+use crate::schema::{TableIndex, create_indexes, drop_indexes};
 
-const FOREIGN_KEY_INDEXES: &[PlainIndex] = &[
-    PlainIndex {
-        name: "idx_lessons_module",
-        table: "lessons",
-        columns: &["module_id"],
-    },
-    PlainIndex {
-        name: "idx_subscriptions_product",
-        table: "subscriptions",
-        columns: &["product_id"],
-    },
-    PlainIndex {
-        name: "idx_transactions_offer",
-        table: "transactions",
-        columns: &["offer_id"],
-    },
-    PlainIndex {
-        name: "idx_transactions_subscription",
-        table: "transactions",
-        columns: &["subscription_id"],
-    },
-    PlainIndex {
-        name: "idx_enrollments_transaction",
-        table: "enrollments",
-        columns: &["transaction_id"],
-    },
-    PlainIndex {
-        name: "idx_message_templates_product",
-        table: "message_templates",
-        columns: &["product_id"],
-    },
-    PlainIndex {
-        name: "idx_campaign_executions_version",
-        table: "campaign_executions",
-        columns: &["version_id"],
-    },
-    PlainIndex {
-        name: "idx_campaign_executions_target_group",
-        table: "campaign_executions",
-        columns: &["target_group_id"],
-    },
-    PlainIndex {
-        name: "idx_automation_rules_template",
-        table: "automation_rules",
-        columns: &["template_id"],
-    },
-    PlainIndex {
-        name: "idx_automation_rules_campaign",
-        table: "automation_rules",
-        columns: &["campaign_id"],
-    },
-    PlainIndex {
-        name: "idx_dispatch_queue_rule",
-        table: "dispatch_queue",
-        columns: &["rule_id"],
-    },
-    PlainIndex {
-        name: "idx_dispatch_queue_template",
-        table: "dispatch_queue",
-        columns: &["template_id"],
-    },
-    PlainIndex {
-        name: "idx_dispatch_queue_recipient",
-        table: "dispatch_queue",
-        columns: &["campaign_recipient_id"],
-    },
-    PlainIndex {
-        name: "idx_messages_template",
-        table: "messages",
-        columns: &["template_id"],
-    },
-    PlainIndex {
-        name: "idx_messages_recipient",
-        table: "messages",
-        columns: &["campaign_recipient_id"],
-    },
-    PlainIndex {
-        name: "idx_messages_dispatch_item",
-        table: "messages",
-        columns: &["dispatch_item_id"],
-    },
-    PlainIndex {
-        name: "idx_tracked_links_customer",
-        table: "tracked_links",
-        columns: &["customer_id"],
-    },
-    PlainIndex {
-        name: "idx_conversation_tags_customer",
-        table: "conversation_tags",
-        columns: &["customer_id"],
-    },
-    PlainIndex {
-        name: "idx_analytics_snapshots_product",
-        table: "analytics_snapshots",
-        columns: &["product_id"],
-    },
+const FOREIGN_KEY_INDEXES: &[TableIndex] = &[
+    TableIndex::new("idx_lessons_module", "lessons", &["module_id"]),
+    TableIndex::new(
+        "idx_subscriptions_product",
+        "subscriptions",
+        &["product_id"],
+    ),
+    TableIndex::new("idx_transactions_offer", "transactions", &["offer_id"]),
+    TableIndex::new(
+        "idx_transactions_subscription",
+        "transactions",
+        &["subscription_id"],
+    ),
+    TableIndex::new(
+        "idx_enrollments_transaction",
+        "enrollments",
+        &["transaction_id"],
+    ),
+    TableIndex::new(
+        "idx_message_templates_product",
+        "message_templates",
+        &["product_id"],
+    ),
+    TableIndex::new(
+        "idx_campaign_executions_version",
+        "campaign_executions",
+        &["version_id"],
+    ),
+    TableIndex::new(
+        "idx_campaign_executions_target_group",
+        "campaign_executions",
+        &["target_group_id"],
+    ),
+    TableIndex::new(
+        "idx_automation_rules_template",
+        "automation_rules",
+        &["template_id"],
+    ),
+    TableIndex::new(
+        "idx_automation_rules_campaign",
+        "automation_rules",
+        &["campaign_id"],
+    ),
+    TableIndex::new("idx_dispatch_queue_rule", "dispatch_queue", &["rule_id"]),
+    TableIndex::new(
+        "idx_dispatch_queue_template",
+        "dispatch_queue",
+        &["template_id"],
+    ),
+    TableIndex::new(
+        "idx_dispatch_queue_recipient",
+        "dispatch_queue",
+        &["campaign_recipient_id"],
+    ),
+    TableIndex::new("idx_messages_template", "messages", &["template_id"]),
+    TableIndex::new(
+        "idx_messages_recipient",
+        "messages",
+        &["campaign_recipient_id"],
+    ),
+    TableIndex::new(
+        "idx_messages_dispatch_item",
+        "messages",
+        &["dispatch_item_id"],
+    ),
+    TableIndex::new(
+        "idx_tracked_links_customer",
+        "tracked_links",
+        &["customer_id"],
+    ),
+    TableIndex::new(
+        "idx_conversation_tags_customer",
+        "conversation_tags",
+        &["customer_id"],
+    ),
+    TableIndex::new(
+        "idx_analytics_snapshots_product",
+        "analytics_snapshots",
+        &["product_id"],
+    ),
 ];
 
 #[derive(DeriveMigrationName)]
@@ -109,10 +93,10 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_all(manager, FOREIGN_KEY_INDEXES).await
+        create_indexes(manager, FOREIGN_KEY_INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_all(manager, FOREIGN_KEY_INDEXES).await
+        drop_indexes(manager, FOREIGN_KEY_INDEXES).await
     }
 }

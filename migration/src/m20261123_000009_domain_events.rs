@@ -5,9 +5,60 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000001_workspaces_settings::workspace_fk;
 use crate::m20261123_000003_customers::Customers;
 use crate::m20261123_000006_events_messaging::WebhookEvents;
+use crate::schema::{
+    TableIndex, TableShape, create_indexes, drop_indexes, drop_tables, table_with_id, tenant_table,
+};
+
+/// In the order they are created, parents first.
+const TABLES: &[&str] = &["domain_events", "domain_event_deliveries"];
+
+const INDEXES: &[TableIndex] = &[
+    TableIndex::unique(
+        "uq_domain_events_workspace_dedupe_key",
+        "domain_events",
+        &["workspace_id", "dedupe_key"],
+    ),
+    DOMAIN_EVENTS_PENDING,
+    DOMAIN_EVENTS_BY_TYPE,
+    TableIndex::new(
+        "idx_domain_events_customer_occurred",
+        "domain_events",
+        &["customer_id", "occurred_at"],
+    ),
+    TableIndex::new(
+        "idx_domain_events_source_event",
+        "domain_events",
+        &["source_event_id"],
+    ),
+    TableIndex::unique(
+        "uq_domain_event_deliveries_event_consumer",
+        "domain_event_deliveries",
+        &["domain_event_id", "consumer"],
+    ),
+];
+
+/// Events not dispatched yet, for the dispatcher.
+pub const DOMAIN_EVENTS_PENDING: TableIndex = TableIndex::new(
+    "idx_domain_events_pending",
+    "domain_events",
+    &["dispatched_at", "next_attempt_at"],
+);
+
+/// Events by type, for consumers that read them so.
+pub const DOMAIN_EVENTS_BY_TYPE: TableIndex = TableIndex::new(
+    "idx_domain_events_workspace_type_occurred",
+    "domain_events",
+    &["workspace_id", "event_type", "occurred_at"],
+);
+
+/// The webhook applier claims due events across workspaces.
+pub const WEBHOOK_EVENTS_BY_STATUS: TableIndex = TableIndex::new(
+    "idx_webhook_events_status_next_attempt",
+    "webhook_events",
+    &["status", "next_attempt_at"],
+);
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -17,10 +68,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table(DomainEvents::Table)
-                    .col(pk_uuid(DomainEvents::Id))
-                    .col(uuid(DomainEvents::WorkspaceId))
+                tenant_table(DomainEvents::Table)
                     .col(uuid_null(DomainEvents::CustomerId))
                     .col(string_len(DomainEvents::EventType, 64))
                     .col(json_binary(DomainEvents::Data))
@@ -33,140 +81,35 @@ impl MigrationTrait for Migration {
                     .col(integer(DomainEvents::Attempts).default(0))
                     .col(timestamp_with_time_zone_null(DomainEvents::NextAttemptAt))
                     .col(text_null(DomainEvents::LastError))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_domain_events_workspace_id",
-                        DomainEvents::Table,
-                        DomainEvents::WorkspaceId,
-                    ))
                     // Events outlive the customer row only as history; deleting a customer deletes theirs.
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_domain_events_customer_id")
-                            .from(DomainEvents::Table, DomainEvents::CustomerId)
-                            .to(Customers::Table, Customers::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_domain_events_source_event_id")
-                            .from(DomainEvents::Table, DomainEvents::SourceEventId)
-                            .to(WebhookEvents::Table, WebhookEvents::Id)
-                            .on_delete(ForeignKeyAction::SetNull),
-                    )
+                    .fk_cascade(DomainEvents::CustomerId, Customers::Table)
+                    .fk_set_null(DomainEvents::SourceEventId, WebhookEvents::Table)
                     .to_owned(),
             )
             .await?;
-        for (name, columns, unique) in [
-            (
-                "uq_domain_events_workspace_dedupe_key",
-                vec![DomainEvents::WorkspaceId, DomainEvents::DedupeKey],
-                true,
-            ),
-            (
-                "idx_domain_events_pending",
-                vec![DomainEvents::DispatchedAt, DomainEvents::NextAttemptAt],
-                false,
-            ),
-            (
-                "idx_domain_events_workspace_type_occurred",
-                vec![
-                    DomainEvents::WorkspaceId,
-                    DomainEvents::EventType,
-                    DomainEvents::OccurredAt,
-                ],
-                false,
-            ),
-            (
-                "idx_domain_events_customer_occurred",
-                vec![DomainEvents::CustomerId, DomainEvents::OccurredAt],
-                false,
-            ),
-            (
-                "idx_domain_events_source_event",
-                vec![DomainEvents::SourceEventId],
-                false,
-            ),
-        ] {
-            let mut index = Index::create()
-                .name(name)
-                .table(DomainEvents::Table)
-                .to_owned();
-            for column in columns {
-                index.col(column);
-            }
-            if unique {
-                index.unique();
-            }
-            manager.create_index(index).await?;
-        }
         manager
             .create_table(
-                Table::create()
-                    .table(DomainEventDeliveries::Table)
-                    .col(pk_uuid(DomainEventDeliveries::Id))
+                table_with_id(DomainEventDeliveries::Table)
                     .col(uuid(DomainEventDeliveries::DomainEventId))
                     .col(string_len(DomainEventDeliveries::Consumer, 64))
                     .col(timestamp_with_time_zone(DomainEventDeliveries::DeliveredAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_domain_event_deliveries_domain_event_id")
-                            .from(
-                                DomainEventDeliveries::Table,
-                                DomainEventDeliveries::DomainEventId,
-                            )
-                            .to(DomainEvents::Table, DomainEvents::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .fk_cascade(DomainEventDeliveries::DomainEventId, DomainEvents::Table)
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("uq_domain_event_deliveries_event_consumer")
-                    .table(DomainEventDeliveries::Table)
-                    .col(DomainEventDeliveries::DomainEventId)
-                    .col(DomainEventDeliveries::Consumer)
-                    .unique()
-                    .to_owned(),
-            )
-            .await?;
-        // The webhook applier claims due events across workspaces.
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_webhook_events_status_next_attempt")
-                    .table(WebhookEvents::Table)
-                    .col(WebhookEvents::Status)
-                    .col(WebhookEvents::NextAttemptAt)
-                    .to_owned(),
-            )
-            .await
+        create_indexes(manager, INDEXES).await?;
+        create_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("idx_webhook_events_status_next_attempt")
-                    .table(WebhookEvents::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_table(Table::drop().table(DomainEventDeliveries::Table).to_owned())
-            .await?;
-        manager
-            .drop_table(Table::drop().table(DomainEvents::Table).to_owned())
-            .await
+        drop_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await?;
+        drop_tables(manager, TABLES).await
     }
 }
 
 #[derive(DeriveIden)]
-pub enum DomainEvents {
+enum DomainEvents {
     Table,
-    Id,
-    WorkspaceId,
     CustomerId,
     EventType,
     Data,
@@ -181,9 +124,8 @@ pub enum DomainEvents {
 }
 
 #[derive(DeriveIden)]
-pub enum DomainEventDeliveries {
+enum DomainEventDeliveries {
     Table,
-    Id,
     DomainEventId,
     Consumer,
     DeliveredAt,

@@ -10,72 +10,31 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::m20261123_000005_campaigns::{CampaignExecutions, Campaigns};
+use crate::schema::{TableIndex, add_column, create_indexes, drop_column, drop_indexes};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const FIRE_KEY: &str = "uq_campaign_executions_campaign_id_scheduled_for";
+const FIRE_KEY: &[TableIndex] = &[TableIndex::unique(
+    "uq_campaign_executions_campaign_id_scheduled_for",
+    "campaign_executions",
+    &["campaign_id", "scheduled_for"],
+)];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // SQLite takes one ADD COLUMN per ALTER TABLE.
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Campaigns::Table)
-                    .add_column(timestamp_with_time_zone_null(
-                        Schedules::ScheduleCheckedUntil,
-                    ))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(CampaignExecutions::Table)
-                    .add_column(timestamp_with_time_zone_null(Schedules::ScheduledFor))
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name(FIRE_KEY)
-                    .table(CampaignExecutions::Table)
-                    .col(CampaignExecutions::CampaignId)
-                    .col(Schedules::ScheduledFor)
-                    .unique()
-                    .to_owned(),
-            )
-            .await
+        let checked_until = timestamp_with_time_zone_null(Schedules::ScheduleCheckedUntil);
+        add_column(manager, Campaigns::Table, checked_until).await?;
+        let fire = timestamp_with_time_zone_null(Schedules::ScheduledFor);
+        add_column(manager, CampaignExecutions::Table, fire).await?;
+        create_indexes(manager, FIRE_KEY).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(FIRE_KEY)
-                    .table(CampaignExecutions::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(CampaignExecutions::Table)
-                    .drop_column(Schedules::ScheduledFor)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(Campaigns::Table)
-                    .drop_column(Schedules::ScheduleCheckedUntil)
-                    .to_owned(),
-            )
-            .await
+        drop_indexes(manager, FIRE_KEY).await?;
+        drop_column(manager, CampaignExecutions::Table, Schedules::ScheduledFor).await?;
+        drop_column(manager, Campaigns::Table, Schedules::ScheduleCheckedUntil).await
     }
 }
 

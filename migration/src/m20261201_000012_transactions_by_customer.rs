@@ -8,43 +8,24 @@
 
 use sea_orm_migration::prelude::*;
 
-const NAME: &str = "idx_transactions_workspace_customer_status";
+use crate::schema::{TableIndex, create_indexes, drop_indexes};
+
+const BY_CUSTOMER: &[TableIndex] = &[TableIndex::new(
+    "idx_transactions_workspace_customer_status",
+    "transactions",
+    &["workspace_id", "customer_id", "status"],
+)];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
-enum Transactions {
-    Table,
-    WorkspaceId,
-    CustomerId,
-    Status,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(
-                Index::create()
-                    .name(NAME)
-                    .table(Transactions::Table)
-                    .col(Transactions::WorkspaceId)
-                    .col(Transactions::CustomerId)
-                    .col(Transactions::Status)
-                    .to_owned(),
-            )
-            .await
+        create_indexes(manager, BY_CUSTOMER).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(NAME)
-                    .table(Transactions::Table)
-                    .to_owned(),
-            )
-            .await
+        drop_indexes(manager, BY_CUSTOMER).await
     }
 }

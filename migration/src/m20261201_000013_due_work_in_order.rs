@@ -16,129 +16,64 @@
 
 use sea_orm_migration::prelude::*;
 
-const DUE_EVENTS: &str = "idx_webhook_events_due_received_at";
-const PENDING_DOMAIN_EVENTS: &str = "idx_domain_events_pending_recorded_at";
-const RECIPIENTS_IN_FLIGHT: &str = "idx_campaign_recipients_in_flight_wake_at";
-const RECIPIENTS_BY_STATUS: &str = "idx_campaign_recipients_status_wake_at";
-const SENDS_UNDER_WAY: &str = "idx_messages_sending_lease_until";
-const PENDING_SUGGESTIONS: &str = "idx_dispatch_queue_pending_expires_at";
+use crate::m20261123_000005_campaigns::RECIPIENTS_BY_STATUS;
+use crate::schema::{TableIndex, create_indexes, drop_indexes};
+
+/// Webhook events still to apply, in arrival order.
+pub const WEBHOOK_EVENTS_DUE_IN_ARRIVAL_ORDER: TableIndex = TableIndex::new(
+    "idx_webhook_events_due_received_at",
+    "webhook_events",
+    &["received_at"],
+)
+.partial(webhook_events_to_do);
+
+/// Each partial index: its table, column, and the rows it holds.
+const IN_ORDER: &[TableIndex] = &[
+    WEBHOOK_EVENTS_DUE_IN_ARRIVAL_ORDER,
+    TableIndex::new(
+        "idx_domain_events_pending_recorded_at",
+        "domain_events",
+        &["recorded_at"],
+    )
+    .partial(|| Expr::col("dispatched_at").is_null()),
+    TableIndex::new(
+        "idx_campaign_recipients_in_flight_wake_at",
+        "campaign_recipients",
+        &["wake_at"],
+    )
+    .partial(|| Expr::col("status").is_in(["active", "waiting"])),
+    TableIndex::new(
+        "idx_messages_sending_lease_until",
+        "messages",
+        &["lease_until"],
+    )
+    .partial(|| Expr::col("status").eq("sending")),
+    TableIndex::new(
+        "idx_dispatch_queue_pending_expires_at",
+        "dispatch_queue",
+        &["expires_at"],
+    )
+    .partial(|| Expr::col("status").eq("pending")),
+];
+
+/// Webhook events received or failed: the applier still has to apply them.
+pub fn webhook_events_to_do() -> SimpleExpr {
+    Expr::col("status").is_in(["received", "failed"])
+}
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
-enum WebhookEvents {
-    Table,
-    Status,
-    ReceivedAt,
-}
-
-#[derive(DeriveIden)]
-enum DomainEvents {
-    Table,
-    DispatchedAt,
-    RecordedAt,
-}
-
-#[derive(DeriveIden)]
-enum CampaignRecipients {
-    Table,
-    Status,
-    WakeAt,
-}
-
-#[derive(DeriveIden)]
-enum Messages {
-    Table,
-    Status,
-    LeaseUntil,
-}
-
-#[derive(DeriveIden)]
-enum DispatchQueue {
-    Table,
-    Status,
-    ExpiresAt,
-}
-
-/// Each partial index: its name, table, column, and the rows it holds.
-fn partial_indexes() -> Vec<(&'static str, DynIden, DynIden, SimpleExpr)> {
-    vec![
-        (
-            DUE_EVENTS,
-            WebhookEvents::Table.into_iden(),
-            WebhookEvents::ReceivedAt.into_iden(),
-            Expr::col(WebhookEvents::Status).is_in(["received", "failed"]),
-        ),
-        (
-            PENDING_DOMAIN_EVENTS,
-            DomainEvents::Table.into_iden(),
-            DomainEvents::RecordedAt.into_iden(),
-            Expr::col(DomainEvents::DispatchedAt).is_null(),
-        ),
-        (
-            RECIPIENTS_IN_FLIGHT,
-            CampaignRecipients::Table.into_iden(),
-            CampaignRecipients::WakeAt.into_iden(),
-            Expr::col(CampaignRecipients::Status).is_in(["active", "waiting"]),
-        ),
-        (
-            SENDS_UNDER_WAY,
-            Messages::Table.into_iden(),
-            Messages::LeaseUntil.into_iden(),
-            Expr::col(Messages::Status).eq("sending"),
-        ),
-        (
-            PENDING_SUGGESTIONS,
-            DispatchQueue::Table.into_iden(),
-            DispatchQueue::ExpiresAt.into_iden(),
-            Expr::col(DispatchQueue::Status).eq("pending"),
-        ),
-    ]
-}
-
-/// The index the in-flight one replaces.
-fn recipients_by_status() -> IndexCreateStatement {
-    Index::create()
-        .name(RECIPIENTS_BY_STATUS)
-        .table(CampaignRecipients::Table)
-        .col(CampaignRecipients::Status)
-        .col(CampaignRecipients::WakeAt)
-        .to_owned()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, table, column, rows) in partial_indexes() {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(table)
-                        .col(column)
-                        .and_where(rows)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(RECIPIENTS_BY_STATUS)
-                    .table(CampaignRecipients::Table)
-                    .to_owned(),
-            )
-            .await
+        create_indexes(manager, IN_ORDER).await?;
+        // The in-flight index replaces it.
+        drop_indexes(manager, &[RECIPIENTS_BY_STATUS]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.create_index(recipients_by_status()).await?;
-        for (name, table, _, _) in partial_indexes() {
-            manager
-                .drop_index(Index::drop().name(name).table(table).to_owned())
-                .await?;
-        }
-        Ok(())
+        create_indexes(manager, &[RECIPIENTS_BY_STATUS]).await?;
+        drop_indexes(manager, IN_ORDER).await
     }
 }

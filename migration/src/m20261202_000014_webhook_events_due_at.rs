@@ -13,42 +13,33 @@
 
 use sea_orm_migration::prelude::*;
 
-const DUE_IN_ARRIVAL_ORDER: &str = "idx_webhook_events_due_received_at";
-const BY_STATUS: &str = "idx_webhook_events_status_next_attempt";
-const DUE: &str = "idx_webhook_events_due_next_attempt_at";
+use crate::m20261123_000009_domain_events::WEBHOOK_EVENTS_BY_STATUS;
+use crate::m20261201_000013_due_work_in_order::{
+    WEBHOOK_EVENTS_DUE_IN_ARRIVAL_ORDER, webhook_events_to_do,
+};
+use crate::schema::{TableIndex, create_indexes, drop_indexes};
+
+const DUE: &[TableIndex] = &[TableIndex::new(
+    "idx_webhook_events_due_next_attempt_at",
+    "webhook_events",
+    &["next_attempt_at"],
+)
+.partial(webhook_events_to_do)];
+
+/// What [`DUE`] replaces.
+const REPLACED: &[TableIndex] = &[
+    WEBHOOK_EVENTS_BY_STATUS,
+    WEBHOOK_EVENTS_DUE_IN_ARRIVAL_ORDER,
+];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden, Clone, Copy)]
+#[derive(DeriveIden)]
 enum WebhookEvents {
     Table,
-    Status,
     ReceivedAt,
     NextAttemptAt,
-}
-
-fn to_do() -> SimpleExpr {
-    Expr::col(WebhookEvents::Status).is_in(["received", "failed"])
-}
-
-fn index(name: &str, columns: &[WebhookEvents], rows: Option<SimpleExpr>) -> IndexCreateStatement {
-    let mut index = Index::create();
-    index.name(name).table(WebhookEvents::Table);
-    for column in columns {
-        index.col(*column);
-    }
-    if let Some(rows) = rows {
-        index.and_where(rows);
-    }
-    index.to_owned()
-}
-
-fn drop(name: &str) -> IndexDropStatement {
-    Index::drop()
-        .name(name)
-        .table(WebhookEvents::Table)
-        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -63,32 +54,16 @@ impl MigrationTrait for Migration {
                         Expr::col(WebhookEvents::ReceivedAt),
                     )
                     .and_where(Expr::col(WebhookEvents::NextAttemptAt).is_null())
-                    .and_where(to_do())
+                    .and_where(webhook_events_to_do())
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(index(DUE, &[WebhookEvents::NextAttemptAt], Some(to_do())))
-            .await?;
-        manager.drop_index(drop(DUE_IN_ARRIVAL_ORDER)).await?;
-        manager.drop_index(drop(BY_STATUS)).await
+        create_indexes(manager, DUE).await?;
+        drop_indexes(manager, REPLACED).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_index(index(
-                BY_STATUS,
-                &[WebhookEvents::Status, WebhookEvents::NextAttemptAt],
-                None,
-            ))
-            .await?;
-        manager
-            .create_index(index(
-                DUE_IN_ARRIVAL_ORDER,
-                &[WebhookEvents::ReceivedAt],
-                Some(to_do()),
-            ))
-            .await?;
-        manager.drop_index(drop(DUE)).await
+        create_indexes(manager, REPLACED).await?;
+        drop_indexes(manager, DUE).await
     }
 }

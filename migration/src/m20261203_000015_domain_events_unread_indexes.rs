@@ -13,62 +13,21 @@
 
 use sea_orm_migration::prelude::*;
 
-const PENDING: &str = "idx_domain_events_pending";
-const BY_TYPE: &str = "idx_domain_events_workspace_type_occurred";
+use crate::m20261123_000009_domain_events::{DOMAIN_EVENTS_BY_TYPE, DOMAIN_EVENTS_PENDING};
+use crate::schema::{TableIndex, create_indexes, drop_indexes};
+
+const UNREAD: &[TableIndex] = &[DOMAIN_EVENTS_PENDING, DOMAIN_EVENTS_BY_TYPE];
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden, Clone, Copy)]
-enum DomainEvents {
-    Table,
-    WorkspaceId,
-    EventType,
-    OccurredAt,
-    DispatchedAt,
-    NextAttemptAt,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for name in [PENDING, BY_TYPE] {
-            manager
-                .drop_index(
-                    Index::drop()
-                        .name(name)
-                        .table(DomainEvents::Table)
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_indexes(manager, UNREAD).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, columns) in [
-            (
-                PENDING,
-                vec![DomainEvents::DispatchedAt, DomainEvents::NextAttemptAt],
-            ),
-            (
-                BY_TYPE,
-                vec![
-                    DomainEvents::WorkspaceId,
-                    DomainEvents::EventType,
-                    DomainEvents::OccurredAt,
-                ],
-            ),
-        ] {
-            let mut index = Index::create()
-                .name(name)
-                .table(DomainEvents::Table)
-                .to_owned();
-            for column in columns {
-                index.col(column);
-            }
-            manager.create_index(index).await?;
-        }
-        Ok(())
+        create_indexes(manager, UNREAD).await
     }
 }

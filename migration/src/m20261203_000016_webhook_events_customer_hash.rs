@@ -15,6 +15,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::schema::{add_column, drop_column};
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -27,24 +29,14 @@ enum WebhookEvents {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(WebhookEvents::Table)
-                    .add_column(ColumnDef::new(WebhookEvents::CustomerHash).integer().null())
-                    .to_owned(),
-            )
-            .await
+        let hash = ColumnDef::new(WebhookEvents::CustomerHash)
+            .integer()
+            .null()
+            .to_owned();
+        add_column(manager, WebhookEvents::Table, hash).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(WebhookEvents::Table)
-                    .drop_column(WebhookEvents::CustomerHash)
-                    .to_owned(),
-            )
-            .await
+        drop_column(manager, WebhookEvents::Table, WebhookEvents::CustomerHash).await
     }
 }

@@ -18,64 +18,64 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
-use crate::indexes::{PlainIndex, create_all, drop_all};
+use crate::schema::{TableIndex, create_indexes, drop_indexes};
 
-const LIST_ORDER_INDEXES: &[PlainIndex] = &[
-    PlainIndex {
-        name: "idx_customers_workspace_id",
-        table: "customers",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_transactions_workspace_id",
-        table: "transactions",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_products_workspace_id",
-        table: "products",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_campaigns_workspace_id",
-        table: "campaigns",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_campaign_executions_campaign_id",
-        table: "campaign_executions",
-        columns: &["campaign_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_campaign_recipients_execution_id",
-        table: "campaign_recipients",
-        columns: &["execution_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_webhook_events_workspace_id",
-        table: "webhook_events",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_dispatch_queue_workspace_id",
-        table: "dispatch_queue",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_message_templates_workspace_id",
-        table: "message_templates",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_target_group_mappings_workspace_id",
-        table: "target_group_mappings",
-        columns: &["workspace_id", "id"],
-    },
-    PlainIndex {
-        name: "idx_settings_workspace_id",
-        table: "settings",
-        columns: &["workspace_id", "id"],
-    },
+const LIST_ORDER_INDEXES: &[TableIndex] = &[
+    TableIndex::new(
+        "idx_customers_workspace_id",
+        "customers",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_transactions_workspace_id",
+        "transactions",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_products_workspace_id",
+        "products",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_campaigns_workspace_id",
+        "campaigns",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_campaign_executions_campaign_id",
+        "campaign_executions",
+        &["campaign_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_campaign_recipients_execution_id",
+        "campaign_recipients",
+        &["execution_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_webhook_events_workspace_id",
+        "webhook_events",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_dispatch_queue_workspace_id",
+        "dispatch_queue",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_message_templates_workspace_id",
+        "message_templates",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_target_group_mappings_workspace_id",
+        "target_group_mappings",
+        &["workspace_id", "id"],
+    ),
+    TableIndex::new(
+        "idx_settings_workspace_id",
+        "settings",
+        &["workspace_id", "id"],
+    ),
 ];
 
 /// Creates the trigram indexes when `pg_trgm` is (or can be made) available.
@@ -108,7 +108,7 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_all(manager, LIST_ORDER_INDEXES).await?;
+        create_indexes(manager, LIST_ORDER_INDEXES).await?;
         if manager.get_database_backend() == DbBackend::Postgres {
             manager
                 .get_connection()
@@ -125,6 +125,6 @@ impl MigrationTrait for Migration {
                 .execute_unprepared(SEARCH_DOWN)
                 .await?;
         }
-        drop_all(manager, LIST_ORDER_INDEXES).await
+        drop_indexes(manager, LIST_ORDER_INDEXES).await
     }
 }

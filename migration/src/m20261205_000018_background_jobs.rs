@@ -6,22 +6,21 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::indexes::{PlainIndex, create_all, drop_all};
-use crate::m20261123_000001_workspaces_settings::workspace_fk;
+use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
 
-const INDEXES: &[PlainIndex] = &[
+const INDEXES: &[TableIndex] = &[
     // `backgroundJobs` pages a workspace's jobs newest first.
-    PlainIndex {
-        name: "idx_background_jobs_workspace_id",
-        table: "background_jobs",
-        columns: &["workspace_id", "id"],
-    },
+    TableIndex::new(
+        "idx_background_jobs_workspace_id",
+        "background_jobs",
+        &["workspace_id", "id"],
+    ),
     // The worker looks for jobs left queued or running too long.
-    PlainIndex {
-        name: "idx_background_jobs_status_updated",
-        table: "background_jobs",
-        columns: &["status", "updated_at"],
-    },
+    TableIndex::new(
+        "idx_background_jobs_status_updated",
+        "background_jobs",
+        &["status", "updated_at"],
+    ),
 ];
 
 #[derive(DeriveMigrationName)]
@@ -32,10 +31,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table(BackgroundJobs::Table)
-                    .col(pk_uuid(BackgroundJobs::Id))
-                    .col(uuid(BackgroundJobs::WorkspaceId))
+                tenant_table(BackgroundJobs::Table)
                     .col(string_len(BackgroundJobs::Kind, 32))
                     .col(string_len(BackgroundJobs::Status, 16))
                     .col(json_binary(BackgroundJobs::Input))
@@ -44,34 +40,23 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(BackgroundJobs::ErrorCode, 32))
                     .col(text_null(BackgroundJobs::ErrorMessage))
                     .col(integer(BackgroundJobs::Attempts).default(0))
-                    .col(timestamp_with_time_zone(BackgroundJobs::CreatedAt))
-                    .col(timestamp_with_time_zone(BackgroundJobs::UpdatedAt))
+                    .timestamps()
                     .col(timestamp_with_time_zone_null(BackgroundJobs::StartedAt))
                     .col(timestamp_with_time_zone_null(BackgroundJobs::FinishedAt))
-                    .foreign_key(&mut workspace_fk(
-                        "fk_background_jobs_workspace_id",
-                        BackgroundJobs::Table,
-                        BackgroundJobs::WorkspaceId,
-                    ))
                     .to_owned(),
             )
             .await?;
-        create_all(manager, INDEXES).await
+        create_indexes(manager, INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_all(manager, INDEXES).await?;
-        manager
-            .drop_table(Table::drop().table(BackgroundJobs::Table).to_owned())
-            .await
+        drop_tables(manager, &["background_jobs"]).await
     }
 }
 
 #[derive(DeriveIden)]
 enum BackgroundJobs {
     Table,
-    Id,
-    WorkspaceId,
     Kind,
     Status,
     Input,
@@ -80,8 +65,6 @@ enum BackgroundJobs {
     ErrorCode,
     ErrorMessage,
     Attempts,
-    CreatedAt,
-    UpdatedAt,
     StartedAt,
     FinishedAt,
 }

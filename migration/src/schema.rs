@@ -1,0 +1,197 @@
+//! The shapes jornada's tables repeat, in one place: a table keyed by a uuid `id`, a
+//! tenant table with its `workspace_id`, the `created_at`/`updated_at` pair, foreign keys
+//! named `fk_<table>_<column>`, indexes declared as data, and dropping tables in `down`.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+/// The table every tenant table references.
+const WORKSPACES: &str = "workspaces";
+
+/// `CREATE TABLE` for `table`, keyed by a uuid `id`.
+pub fn table_with_id<T: IntoTableRef>(table: T) -> TableCreateStatement {
+    Table::create().table(table).col(pk_uuid("id")).to_owned()
+}
+
+/// `CREATE TABLE` for a tenant table: uuid `id`, then `workspace_id`, whose rows go with
+/// their workspace (ON DELETE CASCADE).
+pub fn tenant_table<T: IntoTableRef>(table: T) -> TableCreateStatement {
+    table_with_id(table)
+        .col(uuid("workspace_id"))
+        .fk_cascade("workspace_id", WORKSPACES)
+        .to_owned()
+}
+
+/// Column shapes and foreign keys on a `CREATE TABLE`.
+pub trait TableShape {
+    /// `created_at` and `updated_at`, timestamps with time zone, not null.
+    fn timestamps(&mut self) -> &mut Self;
+    /// `column` references `parent`'s `id`; the row goes with its parent.
+    fn fk_cascade<C: IntoIden, P: IntoTableRef>(&mut self, column: C, parent: P) -> &mut Self;
+    /// `column` references `parent`'s `id`; the row outlives its parent, unlinked.
+    fn fk_set_null<C: IntoIden, P: IntoTableRef>(&mut self, column: C, parent: P) -> &mut Self;
+    /// `column` references `parent`'s `id`; the parent cannot go while the row points at it.
+    fn fk_no_action<C: IntoIden, P: IntoTableRef>(&mut self, column: C, parent: P) -> &mut Self;
+}
+
+impl TableShape for TableCreateStatement {
+    fn timestamps(&mut self) -> &mut Self {
+        self.col(timestamp_with_time_zone("created_at"))
+            .col(timestamp_with_time_zone("updated_at"))
+    }
+
+    fn fk_cascade<C: IntoIden, P: IntoTableRef>(&mut self, column: C, parent: P) -> &mut Self {
+        references(self, column, parent, ForeignKeyAction::Cascade)
+    }
+
+    fn fk_set_null<C: IntoIden, P: IntoTableRef>(&mut self, column: C, parent: P) -> &mut Self {
+        references(self, column, parent, ForeignKeyAction::SetNull)
+    }
+
+    fn fk_no_action<C: IntoIden, P: IntoTableRef>(&mut self, column: C, parent: P) -> &mut Self {
+        references(self, column, parent, ForeignKeyAction::NoAction)
+    }
+}
+
+/// Adds the foreign key `fk_<table>_<column>` from `column` to `parent`'s `id`.
+fn references<C: IntoIden, P: IntoTableRef>(
+    create: &mut TableCreateStatement,
+    column: C,
+    parent: P,
+    on_delete: ForeignKeyAction,
+) -> &mut TableCreateStatement {
+    let table = match create.get_table_name() {
+        Some(TableRef::Table(name, _)) => name.clone(),
+        other => panic!("a foreign key needs the table's name, not {other:?}"),
+    };
+    let column = column.into_iden();
+    let name = format!("fk_{}_{}", table.1.inner(), column.inner());
+    create.foreign_key(
+        ForeignKey::create()
+            .name(name)
+            .from(table, column)
+            .to(parent, "id")
+            .on_delete(on_delete),
+    )
+}
+
+/// Drops `tables`, given in the order they were created: the last one first, so children
+/// go before their parents. Their indexes go with them.
+pub async fn drop_tables(
+    manager: &SchemaManager<'_>,
+    tables: &[&'static str],
+) -> Result<(), DbErr> {
+    for table in tables.iter().rev() {
+        manager
+            .drop_table(Table::drop().table(*table).to_owned())
+            .await?;
+    }
+    Ok(())
+}
+
+/// One index: its name, table and columns in order, whether it is unique, and for a
+/// partial index the rows it holds.
+pub struct TableIndex {
+    pub name: &'static str,
+    pub table: &'static str,
+    pub columns: &'static [&'static str],
+    pub unique: bool,
+    pub rows: Option<fn() -> SimpleExpr>,
+}
+
+impl TableIndex {
+    pub const fn new(
+        name: &'static str,
+        table: &'static str,
+        columns: &'static [&'static str],
+    ) -> Self {
+        Self {
+            name,
+            table,
+            columns,
+            unique: false,
+            rows: None,
+        }
+    }
+
+    pub const fn unique(
+        name: &'static str,
+        table: &'static str,
+        columns: &'static [&'static str],
+    ) -> Self {
+        Self {
+            unique: true,
+            ..Self::new(name, table, columns)
+        }
+    }
+
+    /// The same index over only the rows `rows` selects.
+    pub const fn partial(self, rows: fn() -> SimpleExpr) -> Self {
+        Self {
+            rows: Some(rows),
+            ..self
+        }
+    }
+
+    fn create(&self) -> IndexCreateStatement {
+        let mut create = Index::create();
+        create.name(self.name).table(self.table);
+        for column in self.columns {
+            create.col(*column);
+        }
+        if self.unique {
+            create.unique();
+        }
+        if let Some(rows) = self.rows {
+            create.and_where(rows());
+        }
+        create
+    }
+
+    fn drop(&self) -> IndexDropStatement {
+        Index::drop().name(self.name).table(self.table).to_owned()
+    }
+}
+
+/// Creates `indexes` in order.
+pub async fn create_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: &[TableIndex],
+) -> Result<(), DbErr> {
+    for index in indexes {
+        manager.create_index(index.create()).await?;
+    }
+    Ok(())
+}
+
+/// Drops `indexes`, the last one first: undoes [`create_indexes`].
+pub async fn drop_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: &[TableIndex],
+) -> Result<(), DbErr> {
+    for index in indexes.iter().rev() {
+        manager.drop_index(index.drop()).await?;
+    }
+    Ok(())
+}
+
+/// Adds `column` to `table`: one column per statement, as SQLite requires.
+pub async fn add_column<T: IntoTableRef>(
+    manager: &SchemaManager<'_>,
+    table: T,
+    column: ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).add_column(column).to_owned())
+        .await
+}
+
+/// Drops `column` from `table`: undoes [`add_column`].
+pub async fn drop_column<T: IntoTableRef, C: IntoIden>(
+    manager: &SchemaManager<'_>,
+    table: T,
+    column: C,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+        .await
+}
