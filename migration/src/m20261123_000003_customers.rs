@@ -2,10 +2,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
-
-/// In the order they are created, parents first.
-const TABLES: &[&str] = &["customers", "customer_notes", "customer_activities"];
+use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -53,63 +50,48 @@ const INDEXES: &[TableIndex] = &[
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                tenant_table(Customers::Table)
-                    .col(string_len_null(Customers::HotmartUcode, 64))
-                    .col(string_len_null(Customers::ChatwootContactId, 64))
-                    .col(string_len(Customers::Email, 254))
-                    .col(string_null(Customers::Name))
-                    .col(string_len_null(Customers::Phone, 20))
-                    .col(string_len_null(Customers::Document, 32))
-                    .col(string_len_null(Customers::DocumentType, 8))
-                    .col(json_binary(Customers::Tags))
-                    .col(string_len_null(Customers::Segment, 32))
-                    .col(string_len_null(Customers::ChurnRisk, 16))
-                    .col(decimal_len(Customers::LtvTotal, 14, 2).default(0))
-                    .col(timestamp_with_time_zone_null(Customers::FirstActivityAt))
-                    .col(timestamp_with_time_zone_null(Customers::LastActivityAt))
-                    .col(json_binary(Customers::Consent))
-                    .col(json_binary(Customers::Metadata))
-                    .timestamps()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(CustomerNotes::Table)
-                    .col(uuid(CustomerNotes::CustomerId))
-                    .col(string_len(CustomerNotes::Author, 128))
-                    .col(text(CustomerNotes::Body))
-                    .col(timestamp_with_time_zone(CustomerNotes::CreatedAt))
-                    // Notes belong to the customer.
-                    .fk_cascade(CustomerNotes::CustomerId, Customers::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(CustomerActivities::Table)
-                    .col(uuid(CustomerActivities::CustomerId))
-                    .col(string_len(CustomerActivities::ActivityType, 64))
-                    .col(text_null(CustomerActivities::Description))
-                    .col(json_binary(CustomerActivities::Data))
-                    .col(timestamp_with_time_zone(CustomerActivities::OccurredAt))
-                    .col(timestamp_with_time_zone(CustomerActivities::CreatedAt))
-                    // The timeline belongs to the customer.
-                    .fk_cascade(CustomerActivities::CustomerId, Customers::Table)
-                    .to_owned(),
-            )
-            .await?;
-        create_indexes(manager, INDEXES).await
-    }
+table_migration!(tables, INDEXES);
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, TABLES).await
-    }
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table(Customers::Table)
+            .col(string_len_null(Customers::HotmartUcode, 64))
+            .col(string_len_null(Customers::ChatwootContactId, 64))
+            .col(string_len(Customers::Email, 254))
+            .col(string_null(Customers::Name))
+            .col(string_len_null(Customers::Phone, 20))
+            .col(string_len_null(Customers::Document, 32))
+            .col(string_len_null(Customers::DocumentType, 8))
+            .col(json_binary(Customers::Tags))
+            .col(string_len_null(Customers::Segment, 32))
+            .col(string_len_null(Customers::ChurnRisk, 16))
+            .col(decimal_len(Customers::LtvTotal, 14, 2).default(0))
+            .col(timestamp_with_time_zone_null(Customers::FirstActivityAt))
+            .col(timestamp_with_time_zone_null(Customers::LastActivityAt))
+            .col(json_binary(Customers::Consent))
+            .col(json_binary(Customers::Metadata))
+            .timestamps()
+            .to_owned(),
+        tenant_table(CustomerNotes::Table)
+            .col(uuid(CustomerNotes::CustomerId))
+            .col(string_len(CustomerNotes::Author, 128))
+            .col(text(CustomerNotes::Body))
+            .col(timestamp_with_time_zone(CustomerNotes::CreatedAt))
+            // Notes belong to the customer.
+            .fk_cascade(CustomerNotes::CustomerId, Customers::Table)
+            .to_owned(),
+        tenant_table(CustomerActivities::Table)
+            .col(uuid(CustomerActivities::CustomerId))
+            .col(string_len(CustomerActivities::ActivityType, 64))
+            .col(text_null(CustomerActivities::Description))
+            .col(json_binary(CustomerActivities::Data))
+            .col(timestamp_with_time_zone(CustomerActivities::OccurredAt))
+            .col(timestamp_with_time_zone(CustomerActivities::CreatedAt))
+            // The timeline belongs to the customer.
+            .fk_cascade(CustomerActivities::CustomerId, Customers::Table)
+            .to_owned(),
+    ]
 }
 
 #[derive(DeriveIden)]

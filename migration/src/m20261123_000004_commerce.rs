@@ -4,15 +4,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::m20261123_000002_catalog::{Lessons, Offers, Products};
 use crate::m20261123_000003_customers::Customers;
-use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
-
-/// In the order they are created, parents first.
-const TABLES: &[&str] = &[
-    "subscriptions",
-    "transactions",
-    "enrollments",
-    "lesson_progress",
-];
+use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -82,116 +74,97 @@ const INDEXES: &[TableIndex] = &[
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                tenant_table(Subscriptions::Table)
-                    .col(uuid(Subscriptions::CustomerId))
-                    .col(uuid_null(Subscriptions::ProductId))
-                    .col(string_len(Subscriptions::SubscriberCode, 64))
-                    .col(string_len_null(Subscriptions::HotmartSubscriptionId, 64))
-                    .col(string_len_null(Subscriptions::PlanId, 64))
-                    .col(string_null(Subscriptions::PlanName))
-                    .col(string_len(Subscriptions::Status, 32))
-                    .col(timestamp_with_time_zone_null(Subscriptions::StartedAt))
-                    .col(timestamp_with_time_zone_null(Subscriptions::NextChargeAt))
-                    .col(timestamp_with_time_zone_null(Subscriptions::CancelledAt))
-                    .col(decimal_len_null(Subscriptions::RecurringAmount, 14, 2))
-                    .col(string_len_null(Subscriptions::Currency, 3))
-                    .col(integer_null(Subscriptions::RecurrencePeriodDays))
-                    .col(timestamp_with_time_zone_null(Subscriptions::LastEventAt))
-                    .timestamps()
-                    // A subscription is part of the customer's record.
-                    .fk_cascade(Subscriptions::CustomerId, Customers::Table)
-                    // Billing history must not vanish with a product.
-                    .fk_no_action(Subscriptions::ProductId, Products::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(Transactions::Table)
-                    .col(string_len(Transactions::Code, 64))
-                    .col(uuid(Transactions::CustomerId))
-                    .col(uuid_null(Transactions::ProductId))
-                    .col(uuid_null(Transactions::OfferId))
-                    .col(uuid_null(Transactions::SubscriptionId))
-                    .col(string_len(Transactions::Status, 32))
-                    .col(decimal_len(Transactions::Amount, 14, 2).default(0))
-                    .col(string_len(Transactions::Currency, 3).default("BRL"))
-                    .col(string_len_null(Transactions::PaymentMethod, 32))
-                    .col(integer_null(Transactions::Installments))
-                    .col(timestamp_with_time_zone_null(Transactions::PurchasedAt))
-                    .col(timestamp_with_time_zone_null(Transactions::ApprovedAt))
-                    .col(timestamp_with_time_zone_null(Transactions::RefundedAt))
-                    .col(timestamp_with_time_zone_null(Transactions::WarrantyEndsAt))
-                    .col(text_null(Transactions::BilletUrl))
-                    .col(text_null(Transactions::PixCode))
-                    .col(string_null(Transactions::Src))
-                    .col(string_null(Transactions::Sck))
-                    .col(string_null(Transactions::Xcod))
-                    .col(string_len_null(Transactions::CommissionType, 32))
-                    .col(integer_null(Transactions::RecurrenceNumber))
-                    .col(timestamp_with_time_zone_null(Transactions::LastEventAt))
-                    .timestamps()
-                    // A transaction is part of the customer's record.
-                    .fk_cascade(Transactions::CustomerId, Customers::Table)
-                    // Sales history must not vanish with a product.
-                    .fk_no_action(Transactions::ProductId, Products::Table)
-                    // The offer is an optional detail of the sale.
-                    .fk_set_null(Transactions::OfferId, Offers::Table)
-                    // The subscription is an optional link.
-                    .fk_set_null(Transactions::SubscriptionId, Subscriptions::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(Enrollments::Table)
-                    .col(uuid(Enrollments::CustomerId))
-                    .col(uuid(Enrollments::ProductId))
-                    .col(uuid_null(Enrollments::TransactionId))
-                    .col(string_len(Enrollments::AccessStatus, 16).default("ACTIVE"))
-                    .col(timestamp_with_time_zone_null(Enrollments::StartsAt))
-                    .col(timestamp_with_time_zone_null(Enrollments::EndsAt))
-                    .col(timestamp_with_time_zone_null(Enrollments::RenewsAt))
-                    .col(timestamp_with_time_zone_null(Enrollments::FirstAccessAt))
-                    .col(string_len_null(Enrollments::FirstAccessOrigin, 32))
-                    .col(timestamp_with_time_zone_null(Enrollments::LastAccessAt))
-                    .col(decimal_len(Enrollments::ProgressPercent, 5, 2).default(0))
-                    .timestamps()
-                    // Access belongs to the customer.
-                    .fk_cascade(Enrollments::CustomerId, Customers::Table)
-                    // No access is left to a removed product.
-                    .fk_cascade(Enrollments::ProductId, Products::Table)
-                    // The originating transaction is an optional link.
-                    .fk_set_null(Enrollments::TransactionId, Transactions::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(LessonProgress::Table)
-                    .col(uuid(LessonProgress::CustomerId))
-                    .col(uuid(LessonProgress::LessonId))
-                    .col(boolean(LessonProgress::Completed).default(false))
-                    .col(timestamp_with_time_zone_null(LessonProgress::CompletedAt))
-                    .col(timestamp_with_time_zone(LessonProgress::UpdatedAt))
-                    // Progress belongs to the customer.
-                    .fk_cascade(LessonProgress::CustomerId, Customers::Table)
-                    // Progress on a removed lesson is meaningless.
-                    .fk_cascade(LessonProgress::LessonId, Lessons::Table)
-                    .to_owned(),
-            )
-            .await?;
-        create_indexes(manager, INDEXES).await
-    }
+table_migration!(tables, INDEXES);
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, TABLES).await
-    }
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table(Subscriptions::Table)
+            .col(uuid(Subscriptions::CustomerId))
+            .col(uuid_null(Subscriptions::ProductId))
+            .col(string_len(Subscriptions::SubscriberCode, 64))
+            .col(string_len_null(Subscriptions::HotmartSubscriptionId, 64))
+            .col(string_len_null(Subscriptions::PlanId, 64))
+            .col(string_null(Subscriptions::PlanName))
+            .col(string_len(Subscriptions::Status, 32))
+            .col(timestamp_with_time_zone_null(Subscriptions::StartedAt))
+            .col(timestamp_with_time_zone_null(Subscriptions::NextChargeAt))
+            .col(timestamp_with_time_zone_null(Subscriptions::CancelledAt))
+            .col(decimal_len_null(Subscriptions::RecurringAmount, 14, 2))
+            .col(string_len_null(Subscriptions::Currency, 3))
+            .col(integer_null(Subscriptions::RecurrencePeriodDays))
+            .col(timestamp_with_time_zone_null(Subscriptions::LastEventAt))
+            .timestamps()
+            // A subscription is part of the customer's record.
+            .fk_cascade(Subscriptions::CustomerId, Customers::Table)
+            // Billing history must not vanish with a product.
+            .fk_no_action(Subscriptions::ProductId, Products::Table)
+            .to_owned(),
+        tenant_table(Transactions::Table)
+            .col(string_len(Transactions::Code, 64))
+            .col(uuid(Transactions::CustomerId))
+            .col(uuid_null(Transactions::ProductId))
+            .col(uuid_null(Transactions::OfferId))
+            .col(uuid_null(Transactions::SubscriptionId))
+            .col(string_len(Transactions::Status, 32))
+            .col(decimal_len(Transactions::Amount, 14, 2).default(0))
+            .col(string_len(Transactions::Currency, 3).default("BRL"))
+            .col(string_len_null(Transactions::PaymentMethod, 32))
+            .col(integer_null(Transactions::Installments))
+            .col(timestamp_with_time_zone_null(Transactions::PurchasedAt))
+            .col(timestamp_with_time_zone_null(Transactions::ApprovedAt))
+            .col(timestamp_with_time_zone_null(Transactions::RefundedAt))
+            .col(timestamp_with_time_zone_null(Transactions::WarrantyEndsAt))
+            .col(text_null(Transactions::BilletUrl))
+            .col(text_null(Transactions::PixCode))
+            .col(string_null(Transactions::Src))
+            .col(string_null(Transactions::Sck))
+            .col(string_null(Transactions::Xcod))
+            .col(string_len_null(Transactions::CommissionType, 32))
+            .col(integer_null(Transactions::RecurrenceNumber))
+            .col(timestamp_with_time_zone_null(Transactions::LastEventAt))
+            .timestamps()
+            // A transaction is part of the customer's record.
+            .fk_cascade(Transactions::CustomerId, Customers::Table)
+            // Sales history must not vanish with a product.
+            .fk_no_action(Transactions::ProductId, Products::Table)
+            // The offer is an optional detail of the sale.
+            .fk_set_null(Transactions::OfferId, Offers::Table)
+            // The subscription is an optional link.
+            .fk_set_null(Transactions::SubscriptionId, Subscriptions::Table)
+            .to_owned(),
+        tenant_table(Enrollments::Table)
+            .col(uuid(Enrollments::CustomerId))
+            .col(uuid(Enrollments::ProductId))
+            .col(uuid_null(Enrollments::TransactionId))
+            .col(string_len(Enrollments::AccessStatus, 16).default("ACTIVE"))
+            .col(timestamp_with_time_zone_null(Enrollments::StartsAt))
+            .col(timestamp_with_time_zone_null(Enrollments::EndsAt))
+            .col(timestamp_with_time_zone_null(Enrollments::RenewsAt))
+            .col(timestamp_with_time_zone_null(Enrollments::FirstAccessAt))
+            .col(string_len_null(Enrollments::FirstAccessOrigin, 32))
+            .col(timestamp_with_time_zone_null(Enrollments::LastAccessAt))
+            .col(decimal_len(Enrollments::ProgressPercent, 5, 2).default(0))
+            .timestamps()
+            // Access belongs to the customer.
+            .fk_cascade(Enrollments::CustomerId, Customers::Table)
+            // No access is left to a removed product.
+            .fk_cascade(Enrollments::ProductId, Products::Table)
+            // The originating transaction is an optional link.
+            .fk_set_null(Enrollments::TransactionId, Transactions::Table)
+            .to_owned(),
+        tenant_table(LessonProgress::Table)
+            .col(uuid(LessonProgress::CustomerId))
+            .col(uuid(LessonProgress::LessonId))
+            .col(boolean(LessonProgress::Completed).default(false))
+            .col(timestamp_with_time_zone_null(LessonProgress::CompletedAt))
+            .col(timestamp_with_time_zone(LessonProgress::UpdatedAt))
+            // Progress belongs to the customer.
+            .fk_cascade(LessonProgress::CustomerId, Customers::Table)
+            // Progress on a removed lesson is meaningless.
+            .fk_cascade(LessonProgress::LessonId, Lessons::Table)
+            .to_owned(),
+    ]
 }
 
 #[derive(DeriveIden)]

@@ -3,16 +3,7 @@
 use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::m20261123_000003_customers::Customers;
-use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
-
-/// In the order they are created, parents first.
-const TABLES: &[&str] = &[
-    "target_group_mappings",
-    "campaigns",
-    "campaign_versions",
-    "campaign_executions",
-    "campaign_recipients",
-];
+use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -73,114 +64,91 @@ pub const RECIPIENTS_BY_STATUS: TableIndex = TableIndex::new(
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                tenant_table(TargetGroupMappings::Table)
-                    .col(string_len(TargetGroupMappings::CrmName, 128))
-                    .col(string_len(TargetGroupMappings::Source, 64))
-                    .col(json_binary_null(TargetGroupMappings::Filter))
-                    .col(text_null(TargetGroupMappings::Description))
-                    .timestamps()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(Campaigns::Table)
-                    .col(string(Campaigns::Name))
-                    .col(text_null(Campaigns::Description))
-                    .col(string_len(Campaigns::Status, 16))
-                    // JSON kept as text on every backend: sea-orm binds JSON values as jsonb on
-                    // PostgreSQL, which reorders keys even when the column is `json`.
-                    .col(text(Campaigns::WorkflowData))
-                    .col(string_len_null(Campaigns::CreatedBy, 128))
-                    .col(timestamp_with_time_zone_null(Campaigns::ScheduledAt))
-                    .col(timestamp_with_time_zone_null(Campaigns::StartedAt))
-                    .col(timestamp_with_time_zone_null(Campaigns::CompletedAt))
-                    .timestamps()
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(CampaignVersions::Table)
-                    .col(uuid(CampaignVersions::CampaignId))
-                    .col(integer(CampaignVersions::Version))
-                    // JSON kept as text, as in `campaigns.workflow_data`.
-                    .col(text(CampaignVersions::WorkflowData))
-                    .col(string_len_null(CampaignVersions::PublishedBy, 128))
-                    .col(timestamp_with_time_zone(CampaignVersions::PublishedAt))
-                    // Versions are part of the campaign.
-                    .fk_cascade(CampaignVersions::CampaignId, Campaigns::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(CampaignExecutions::Table)
-                    .col(uuid(CampaignExecutions::CampaignId))
-                    .col(uuid(CampaignExecutions::VersionId))
-                    .col(uuid_null(CampaignExecutions::TargetGroupId))
-                    .col(string_len(CampaignExecutions::ExecutionType, 16))
-                    .col(string_len(CampaignExecutions::Status, 16))
-                    .col(json_binary(CampaignExecutions::ExecutionData))
-                    .col(json_binary(CampaignExecutions::Metrics))
-                    .col(timestamp_with_time_zone(CampaignExecutions::StartedAt))
-                    .col(timestamp_with_time_zone_null(
-                        CampaignExecutions::CompletedAt,
-                    ))
-                    .timestamps()
-                    // Executions are part of the campaign.
-                    .fk_cascade(CampaignExecutions::CampaignId, Campaigns::Table)
-                    // An execution must keep the version it ran.
-                    .fk_no_action(CampaignExecutions::VersionId, CampaignVersions::Table)
-                    // The target group is an optional reference.
-                    .fk_set_null(
-                        CampaignExecutions::TargetGroupId,
-                        TargetGroupMappings::Table,
-                    )
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(CampaignRecipients::Table)
-                    .col(uuid(CampaignRecipients::CampaignId))
-                    .col(uuid(CampaignRecipients::ExecutionId))
-                    .col(uuid(CampaignRecipients::CustomerId))
-                    .col(string_len_null(CampaignRecipients::Channel, 16))
-                    .col(string_len(CampaignRecipients::Status, 16))
-                    .col(string_len_null(CampaignRecipients::CurrentNodeId, 128))
-                    .col(timestamp_with_time_zone_null(CampaignRecipients::WakeAt))
-                    .col(json_binary(CampaignRecipients::State))
-                    .col(timestamp_with_time_zone_null(CampaignRecipients::SentAt))
-                    .col(timestamp_with_time_zone_null(
-                        CampaignRecipients::DeliveredAt,
-                    ))
-                    .col(timestamp_with_time_zone_null(CampaignRecipients::OpenedAt))
-                    .col(timestamp_with_time_zone_null(CampaignRecipients::ClickedAt))
-                    .col(timestamp_with_time_zone_null(
-                        CampaignRecipients::ConvertedAt,
-                    ))
-                    .col(text_null(CampaignRecipients::Error))
-                    .timestamps()
-                    // Recipients are part of the campaign, of the execution and of the
-                    // customer's record.
-                    .fk_cascade(CampaignRecipients::CampaignId, Campaigns::Table)
-                    .fk_cascade(CampaignRecipients::ExecutionId, CampaignExecutions::Table)
-                    .fk_cascade(CampaignRecipients::CustomerId, Customers::Table)
-                    .to_owned(),
-            )
-            .await?;
-        create_indexes(manager, INDEXES).await
-    }
+table_migration!(tables, INDEXES);
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, TABLES).await
-    }
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table(TargetGroupMappings::Table)
+            .col(string_len(TargetGroupMappings::CrmName, 128))
+            .col(string_len(TargetGroupMappings::Source, 64))
+            .col(json_binary_null(TargetGroupMappings::Filter))
+            .col(text_null(TargetGroupMappings::Description))
+            .timestamps()
+            .to_owned(),
+        tenant_table(Campaigns::Table)
+            .col(string(Campaigns::Name))
+            .col(text_null(Campaigns::Description))
+            .col(string_len(Campaigns::Status, 16))
+            // JSON kept as text on every backend: sea-orm binds JSON values as jsonb on
+            // PostgreSQL, which reorders keys even when the column is `json`.
+            .col(text(Campaigns::WorkflowData))
+            .col(string_len_null(Campaigns::CreatedBy, 128))
+            .col(timestamp_with_time_zone_null(Campaigns::ScheduledAt))
+            .col(timestamp_with_time_zone_null(Campaigns::StartedAt))
+            .col(timestamp_with_time_zone_null(Campaigns::CompletedAt))
+            .timestamps()
+            .to_owned(),
+        tenant_table(CampaignVersions::Table)
+            .col(uuid(CampaignVersions::CampaignId))
+            .col(integer(CampaignVersions::Version))
+            // JSON kept as text, as in `campaigns.workflow_data`.
+            .col(text(CampaignVersions::WorkflowData))
+            .col(string_len_null(CampaignVersions::PublishedBy, 128))
+            .col(timestamp_with_time_zone(CampaignVersions::PublishedAt))
+            // Versions are part of the campaign.
+            .fk_cascade(CampaignVersions::CampaignId, Campaigns::Table)
+            .to_owned(),
+        tenant_table(CampaignExecutions::Table)
+            .col(uuid(CampaignExecutions::CampaignId))
+            .col(uuid(CampaignExecutions::VersionId))
+            .col(uuid_null(CampaignExecutions::TargetGroupId))
+            .col(string_len(CampaignExecutions::ExecutionType, 16))
+            .col(string_len(CampaignExecutions::Status, 16))
+            .col(json_binary(CampaignExecutions::ExecutionData))
+            .col(json_binary(CampaignExecutions::Metrics))
+            .col(timestamp_with_time_zone(CampaignExecutions::StartedAt))
+            .col(timestamp_with_time_zone_null(
+                CampaignExecutions::CompletedAt,
+            ))
+            .timestamps()
+            // Executions are part of the campaign.
+            .fk_cascade(CampaignExecutions::CampaignId, Campaigns::Table)
+            // An execution must keep the version it ran.
+            .fk_no_action(CampaignExecutions::VersionId, CampaignVersions::Table)
+            // The target group is an optional reference.
+            .fk_set_null(
+                CampaignExecutions::TargetGroupId,
+                TargetGroupMappings::Table,
+            )
+            .to_owned(),
+        tenant_table(CampaignRecipients::Table)
+            .col(uuid(CampaignRecipients::CampaignId))
+            .col(uuid(CampaignRecipients::ExecutionId))
+            .col(uuid(CampaignRecipients::CustomerId))
+            .col(string_len_null(CampaignRecipients::Channel, 16))
+            .col(string_len(CampaignRecipients::Status, 16))
+            .col(string_len_null(CampaignRecipients::CurrentNodeId, 128))
+            .col(timestamp_with_time_zone_null(CampaignRecipients::WakeAt))
+            .col(json_binary(CampaignRecipients::State))
+            .col(timestamp_with_time_zone_null(CampaignRecipients::SentAt))
+            .col(timestamp_with_time_zone_null(
+                CampaignRecipients::DeliveredAt,
+            ))
+            .col(timestamp_with_time_zone_null(CampaignRecipients::OpenedAt))
+            .col(timestamp_with_time_zone_null(CampaignRecipients::ClickedAt))
+            .col(timestamp_with_time_zone_null(
+                CampaignRecipients::ConvertedAt,
+            ))
+            .col(text_null(CampaignRecipients::Error))
+            .timestamps()
+            // Recipients are part of the campaign, of the execution and of the
+            // customer's record.
+            .fk_cascade(CampaignRecipients::CampaignId, Campaigns::Table)
+            .fk_cascade(CampaignRecipients::ExecutionId, CampaignExecutions::Table)
+            .fk_cascade(CampaignRecipients::CustomerId, Customers::Table)
+            .to_owned(),
+    ]
 }
 
 #[derive(DeriveIden)]

@@ -4,10 +4,7 @@ use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::m20261123_000002_catalog::Products;
 use crate::m20261123_000003_customers::Customers;
-use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
-
-/// In the order they are created.
-const TABLES: &[&str] = &["conversation_tags", "analytics_snapshots"];
+use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -35,50 +32,39 @@ const INDEXES: &[TableIndex] = &[
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                tenant_table(ConversationTags::Table)
-                    .col(string_len(ConversationTags::ChatwootConversationId, 64))
-                    .col(uuid_null(ConversationTags::CustomerId))
-                    .col(string_len(ConversationTags::Label, 128))
-                    .col(timestamp_with_time_zone(ConversationTags::TaggedAt))
-                    .col(timestamp_with_time_zone_null(ConversationTags::RemovedAt))
-                    .col(timestamp_with_time_zone(ConversationTags::CreatedAt))
-                    // The tag statistics outlive the customer.
-                    .fk_set_null(ConversationTags::CustomerId, Customers::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                tenant_table(AnalyticsSnapshots::Table)
-                    .col(uuid_null(AnalyticsSnapshots::ProductId))
-                    .col(string_len(AnalyticsSnapshots::Granularity, 8))
-                    .col(timestamp_with_time_zone(AnalyticsSnapshots::PeriodStart))
-                    .col(timestamp_with_time_zone(AnalyticsSnapshots::PeriodEnd))
-                    .col(decimal_len(AnalyticsSnapshots::Mrr, 14, 2))
-                    .col(decimal_len(AnalyticsSnapshots::Arr, 14, 2))
-                    .col(integer(AnalyticsSnapshots::ActiveSubscriptions))
-                    .col(integer(AnalyticsSnapshots::ChurnedSubscriptions))
-                    .col(decimal_len(AnalyticsSnapshots::ChurnRate, 9, 4))
-                    .col(decimal_len(AnalyticsSnapshots::Revenue, 14, 2))
-                    .col(decimal_len(AnalyticsSnapshots::Refunds, 14, 2))
-                    .col(integer(AnalyticsSnapshots::NewCustomers))
-                    .col(timestamp_with_time_zone(AnalyticsSnapshots::CreatedAt))
-                    // Per-product figures go with the product.
-                    .fk_cascade(AnalyticsSnapshots::ProductId, Products::Table)
-                    .to_owned(),
-            )
-            .await?;
-        create_indexes(manager, INDEXES).await
-    }
+table_migration!(tables, INDEXES);
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, TABLES).await
-    }
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table(ConversationTags::Table)
+            .col(string_len(ConversationTags::ChatwootConversationId, 64))
+            .col(uuid_null(ConversationTags::CustomerId))
+            .col(string_len(ConversationTags::Label, 128))
+            .col(timestamp_with_time_zone(ConversationTags::TaggedAt))
+            .col(timestamp_with_time_zone_null(ConversationTags::RemovedAt))
+            .col(timestamp_with_time_zone(ConversationTags::CreatedAt))
+            // The tag statistics outlive the customer.
+            .fk_set_null(ConversationTags::CustomerId, Customers::Table)
+            .to_owned(),
+        tenant_table(AnalyticsSnapshots::Table)
+            .col(uuid_null(AnalyticsSnapshots::ProductId))
+            .col(string_len(AnalyticsSnapshots::Granularity, 8))
+            .col(timestamp_with_time_zone(AnalyticsSnapshots::PeriodStart))
+            .col(timestamp_with_time_zone(AnalyticsSnapshots::PeriodEnd))
+            .col(decimal_len(AnalyticsSnapshots::Mrr, 14, 2))
+            .col(decimal_len(AnalyticsSnapshots::Arr, 14, 2))
+            .col(integer(AnalyticsSnapshots::ActiveSubscriptions))
+            .col(integer(AnalyticsSnapshots::ChurnedSubscriptions))
+            .col(decimal_len(AnalyticsSnapshots::ChurnRate, 9, 4))
+            .col(decimal_len(AnalyticsSnapshots::Revenue, 14, 2))
+            .col(decimal_len(AnalyticsSnapshots::Refunds, 14, 2))
+            .col(integer(AnalyticsSnapshots::NewCustomers))
+            .col(timestamp_with_time_zone(AnalyticsSnapshots::CreatedAt))
+            // Per-product figures go with the product.
+            .fk_cascade(AnalyticsSnapshots::ProductId, Products::Table)
+            .to_owned(),
+    ]
 }
 
 #[derive(DeriveIden)]

@@ -8,11 +8,9 @@ use sea_orm_migration::{prelude::*, schema::*};
 use crate::m20261123_000003_customers::Customers;
 use crate::m20261123_000006_events_messaging::WebhookEvents;
 use crate::schema::{
-    TableIndex, TableShape, create_indexes, drop_indexes, drop_tables, table_with_id, tenant_table,
+    TableIndex, TableShape, create_indexes, create_tables, drop_indexes, drop_tables,
+    table_with_id, tenant_table,
 };
-
-/// In the order they are created, parents first.
-const TABLES: &[&str] = &["domain_events", "domain_event_deliveries"];
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -66,45 +64,43 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                tenant_table(DomainEvents::Table)
-                    .col(uuid_null(DomainEvents::CustomerId))
-                    .col(string_len(DomainEvents::EventType, 64))
-                    .col(json_binary(DomainEvents::Data))
-                    .col(timestamp_with_time_zone(DomainEvents::OccurredAt))
-                    .col(timestamp_with_time_zone(DomainEvents::RecordedAt))
-                    .col(uuid_null(DomainEvents::SourceEventId))
-                    // Makes recording idempotent: the same cause never records twice.
-                    .col(string_len(DomainEvents::DedupeKey, 255))
-                    .col(timestamp_with_time_zone_null(DomainEvents::DispatchedAt))
-                    .col(integer(DomainEvents::Attempts).default(0))
-                    .col(timestamp_with_time_zone_null(DomainEvents::NextAttemptAt))
-                    .col(text_null(DomainEvents::LastError))
-                    // Events outlive the customer row only as history; deleting a customer deletes theirs.
-                    .fk_cascade(DomainEvents::CustomerId, Customers::Table)
-                    .fk_set_null(DomainEvents::SourceEventId, WebhookEvents::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_table(
-                table_with_id(DomainEventDeliveries::Table)
-                    .col(uuid(DomainEventDeliveries::DomainEventId))
-                    .col(string_len(DomainEventDeliveries::Consumer, 64))
-                    .col(timestamp_with_time_zone(DomainEventDeliveries::DeliveredAt))
-                    .fk_cascade(DomainEventDeliveries::DomainEventId, DomainEvents::Table)
-                    .to_owned(),
-            )
-            .await?;
-        create_indexes(manager, INDEXES).await?;
+        create_tables(manager, tables(), INDEXES).await?;
         create_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await?;
-        drop_tables(manager, TABLES).await
+        drop_tables(manager, tables()).await
     }
+}
+
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table(DomainEvents::Table)
+            .col(uuid_null(DomainEvents::CustomerId))
+            .col(string_len(DomainEvents::EventType, 64))
+            .col(json_binary(DomainEvents::Data))
+            .col(timestamp_with_time_zone(DomainEvents::OccurredAt))
+            .col(timestamp_with_time_zone(DomainEvents::RecordedAt))
+            .col(uuid_null(DomainEvents::SourceEventId))
+            // Makes recording idempotent: the same cause never records twice.
+            .col(string_len(DomainEvents::DedupeKey, 255))
+            .col(timestamp_with_time_zone_null(DomainEvents::DispatchedAt))
+            .col(integer(DomainEvents::Attempts).default(0))
+            .col(timestamp_with_time_zone_null(DomainEvents::NextAttemptAt))
+            .col(text_null(DomainEvents::LastError))
+            // Events outlive the customer row only as history; deleting a customer deletes theirs.
+            .fk_cascade(DomainEvents::CustomerId, Customers::Table)
+            .fk_set_null(DomainEvents::SourceEventId, WebhookEvents::Table)
+            .to_owned(),
+        table_with_id(DomainEventDeliveries::Table)
+            .col(uuid(DomainEventDeliveries::DomainEventId))
+            .col(string_len(DomainEventDeliveries::Consumer, 64))
+            .col(timestamp_with_time_zone(DomainEventDeliveries::DeliveredAt))
+            .fk_cascade(DomainEventDeliveries::DomainEventId, DomainEvents::Table)
+            .to_owned(),
+    ]
 }
 
 #[derive(DeriveIden)]

@@ -6,7 +6,7 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::schema::{TableIndex, TableShape, create_indexes, drop_tables, tenant_table};
+use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
 
 const INDEXES: &[TableIndex] = &[
     // `backgroundJobs` pages a workspace's jobs newest first.
@@ -26,32 +26,25 @@ const INDEXES: &[TableIndex] = &[
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                tenant_table(BackgroundJobs::Table)
-                    .col(string_len(BackgroundJobs::Kind, 32))
-                    .col(string_len(BackgroundJobs::Status, 16))
-                    .col(json_binary(BackgroundJobs::Input))
-                    .col(json_binary_null(BackgroundJobs::Progress))
-                    .col(json_binary_null(BackgroundJobs::Result))
-                    .col(string_len_null(BackgroundJobs::ErrorCode, 32))
-                    .col(text_null(BackgroundJobs::ErrorMessage))
-                    .col(integer(BackgroundJobs::Attempts).default(0))
-                    .timestamps()
-                    .col(timestamp_with_time_zone_null(BackgroundJobs::StartedAt))
-                    .col(timestamp_with_time_zone_null(BackgroundJobs::FinishedAt))
-                    .to_owned(),
-            )
-            .await?;
-        create_indexes(manager, INDEXES).await
-    }
+table_migration!(tables, INDEXES);
 
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_tables(manager, &["background_jobs"]).await
-    }
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table(BackgroundJobs::Table)
+            .col(string_len(BackgroundJobs::Kind, 32))
+            .col(string_len(BackgroundJobs::Status, 16))
+            .col(json_binary(BackgroundJobs::Input))
+            .col(json_binary_null(BackgroundJobs::Progress))
+            .col(json_binary_null(BackgroundJobs::Result))
+            .col(string_len_null(BackgroundJobs::ErrorCode, 32))
+            .col(text_null(BackgroundJobs::ErrorMessage))
+            .col(integer(BackgroundJobs::Attempts).default(0))
+            .timestamps()
+            .col(timestamp_with_time_zone_null(BackgroundJobs::StartedAt))
+            .col(timestamp_with_time_zone_null(BackgroundJobs::FinishedAt))
+            .to_owned(),
+    ]
 }
 
 #[derive(DeriveIden)]

@@ -74,19 +74,54 @@ fn references<C: IntoIden, P: IntoTableRef>(
     )
 }
 
-/// Drops `tables`, given in the order they were created: the last one first, so children
-/// go before their parents. Their indexes go with them.
+/// Creates `tables` in order, then `indexes`.
+pub async fn create_tables(
+    manager: &SchemaManager<'_>,
+    tables: Vec<TableCreateStatement>,
+    indexes: &[TableIndex],
+) -> Result<(), DbErr> {
+    for table in tables {
+        manager.create_table(table).await?;
+    }
+    create_indexes(manager, indexes).await
+}
+
+/// Drops `tables`, the last one first, so children go before their parents: undoes
+/// [`create_tables`]. Indexes go with their tables.
 pub async fn drop_tables(
     manager: &SchemaManager<'_>,
-    tables: &[&'static str],
+    tables: Vec<TableCreateStatement>,
 ) -> Result<(), DbErr> {
     for table in tables.iter().rev() {
+        let name = table
+            .get_table_name()
+            .cloned()
+            .ok_or_else(|| DbErr::Migration("a table to drop has no name".to_owned()))?;
         manager
-            .drop_table(Table::drop().table(*table).to_owned())
+            .drop_table(Table::drop().table(name).to_owned())
             .await?;
     }
     Ok(())
 }
+
+/// Implements `MigrationTrait` for the module's `Migration` when all it does is create
+/// tables: `up` creates those `$tables()` returns, then `$indexes`; `down` drops the
+/// tables, the last created first.
+macro_rules! table_migration {
+    ($tables:ident, $indexes:ident) => {
+        #[async_trait::async_trait]
+        impl MigrationTrait for Migration {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                $crate::schema::create_tables(manager, $tables(), $indexes).await
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                $crate::schema::drop_tables(manager, $tables()).await
+            }
+        }
+    };
+}
+pub(crate) use table_migration;
 
 /// One index: its name, table and columns in order, whether it is unique, and for a
 /// partial index the rows it holds.

@@ -1,13 +1,11 @@
 //! The migrations and the `entity` crate describe the same schema, on both backends.
 //!
-//! SQLite always runs (fresh file per test). PostgreSQL runs when
-//! `JORNADA_TEST_POSTGRES_URL` points at a server (an admin URL such as
-//! `postgres://postgres@127.0.0.1:5432/postgres`): a database with a unique name is created
-//! for the test and dropped afterwards. If the variable is set, an unreachable server is a
-//! failure, not a skip.
+//! Each backend gets a fresh database (see `common`): SQLite always, PostgreSQL when
+//! `JORNADA_TEST_POSTGRES_URL` is set (required under `CI`).
+
+mod common;
 
 use std::fmt::Debug;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, Utc};
 use entity::entities::enums::{
@@ -25,8 +23,8 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm_migration::SchemaManager;
 use sea_orm_migration::sea_orm::prelude::Decimal;
 use sea_orm_migration::sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, ModelTrait, SqlErr, Statement,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, ModelTrait, SqlErr, Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -66,63 +64,12 @@ const MIGRATIONS_TABLE: &str = "seaql_migrations";
 
 #[tokio::test]
 async fn sqlite_schema_matches_entities() {
-    let file = TempDbFile(std::env::temp_dir().join(format!(
-        "jornada-migration-test-{}.db",
-        Uuid::new_v4().simple()
-    )));
-    let url = format!("sqlite://{}?mode=rwc", file.0.display());
-    let db = Database::connect(&url).await.expect("open SQLite file");
-    let outcome = run_isolated(&db).await;
-    db.close().await.expect("close SQLite");
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    common::on_sqlite(|db| async move { scenario(&db).await }).await;
 }
 
 #[tokio::test]
 async fn postgres_schema_matches_entities() {
-    let admin_url = match std::env::var("JORNADA_TEST_POSTGRES_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => {
-            eprintln!("JORNADA_TEST_POSTGRES_URL is not set: PostgreSQL run skipped");
-            return;
-        }
-    };
-    let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!("JORNADA_TEST_POSTGRES_URL is set but PostgreSQL is unreachable: {e}")
-    });
-    let name = format!("jornada_test_{}", Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .expect("create test database");
-
-    let outcome = match Database::connect(&with_database(&admin_url, &name)).await {
-        Ok(db) => {
-            let outcome = run_isolated(&db).await;
-            db.close().await.expect("close test database connection");
-            outcome
-        }
-        Err(e) => Err(Box::new(format!("connect to test database {name}: {e}")) as _),
-    };
-
-    admin
-        .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-        .await
-        .expect("drop test database");
-    admin.close().await.expect("close admin connection");
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-/// Runs the scenario in its own task so that a failed assertion still lets the caller
-/// clean up (close the pool, drop the database) before the panic is re-raised.
-async fn run_isolated(db: &DatabaseConnection) -> Result<(), Box<dyn std::any::Any + Send>> {
-    let db = db.clone();
-    tokio::spawn(async move { scenario(&db).await })
-        .await
-        .map_err(|e| e.into_panic())
+    common::on_postgres(|db| async move { scenario(&db).await }).await;
 }
 
 async fn scenario(db: &DatabaseConnection) {
@@ -156,8 +103,8 @@ async fn scenario(db: &DatabaseConnection) {
 
 /// Inserts `$model` through its ActiveModel, reads it back by id and checks it is equal.
 macro_rules! round_trip {
-    ($db:expr, $module:ident, $model:expr) => {{
-        let model: $module::Model = $model;
+    ($db:expr, $module:ident :: Model $fields:tt) => {{
+        let model = $module::Model $fields;
         $module::ActiveModel::from(model.clone())
             .reset_all()
             .insert($db)
@@ -197,7 +144,6 @@ fn money(cents: i64) -> Decimal {
 async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     let ws = round_trip!(
         db,
-        workspace,
         workspace::Model {
             id: Uuid::now_v7(),
             name: "Escola Exemplo".to_owned(),
@@ -209,7 +155,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     round_trip!(
         db,
-        setting,
         setting::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -223,7 +168,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let product = round_trip!(
         db,
-        product,
         product::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -239,7 +183,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let offer = round_trip!(
         db,
-        offer,
         offer::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -255,7 +198,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let module = round_trip!(
         db,
-        module,
         module::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -270,7 +212,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let lesson = round_trip!(
         db,
-        lesson,
         lesson::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -289,7 +230,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let customer = round_trip!(
         db,
-        customer,
         customer::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -316,7 +256,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     round_trip!(
         db,
-        customer_note,
         customer_note::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -328,7 +267,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     round_trip!(
         db,
-        customer_activity,
         customer_activity::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -342,7 +280,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let subscription = round_trip!(
         db,
-        subscription,
         subscription::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -366,7 +303,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let transaction = round_trip!(
         db,
-        transaction,
         transaction::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -398,7 +334,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let enrollment = round_trip!(
         db,
-        enrollment,
         enrollment::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -419,7 +354,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     round_trip!(
         db,
-        lesson_progress,
         lesson_progress::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -432,7 +366,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let target_group = round_trip!(
         db,
-        target_group_mapping,
         target_group_mapping::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -449,7 +382,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     let workflow = r#"{"nodes": [{"id":"start","type":"trigger","position":{"y":10,"x":20}}],"edges":[],"viewport":{"zoom":1,"y":0,"x":0}}"#;
     let campaign = round_trip!(
         db,
-        campaign,
         campaign::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -468,7 +400,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let version = round_trip!(
         db,
-        campaign_version,
         campaign_version::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -481,7 +412,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let execution = round_trip!(
         db,
-        campaign_execution,
         campaign_execution::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -501,7 +431,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let campaign_recipient = round_trip!(
         db,
-        campaign_recipient,
         campaign_recipient::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -525,7 +454,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let webhook_event = round_trip!(
         db,
-        webhook_event,
         webhook_event::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -544,7 +472,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let template = round_trip!(
         db,
-        message_template,
         message_template::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -566,7 +493,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let rule = round_trip!(
         db,
-        automation_rule,
         automation_rule::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -584,7 +510,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let dispatch_item = round_trip!(
         db,
-        dispatch_item,
         dispatch_item::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -610,7 +535,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     let message = round_trip!(
         db,
-        message,
         message::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -636,7 +560,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     round_trip!(
         db,
-        tracked_link,
         tracked_link::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -652,7 +575,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     round_trip!(
         db,
-        conversation_tag,
         conversation_tag::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -666,7 +588,6 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
     );
     round_trip!(
         db,
-        analytics_snapshot,
         analytics_snapshot::Model {
             id: Uuid::now_v7(),
             workspace_id: ws.id,
@@ -730,74 +651,48 @@ async fn server_defaults_apply(db: &DatabaseConnection, rows: &Rows) {
     ws.delete(db).await.expect("delete defaults workspace");
 }
 
+/// Inserts a copy of `$row` under a new id, with the `$field`s changed, and expects the
+/// unique key `$key` to refuse it.
+macro_rules! copy_refused {
+    ($db:expr, $module:ident, $row:expr, $key:literal $(, $field:ident: $value:expr)*) => {
+        expect_sql_err(
+            $module::ActiveModel::from($module::Model {
+                id: Uuid::now_v7(),
+                $($field: $value,)*
+                ..$row.clone()
+            })
+            .reset_all()
+            .insert($db)
+            .await,
+            $key,
+            is_unique_violation,
+        )
+    };
+}
+
 async fn unique_constraints_hold(db: &DatabaseConnection, rows: &Rows) {
-    let duplicate_customer = customer::Model {
-        id: Uuid::now_v7(),
-        ..rows.customer.clone()
-    };
-    expect_sql_err(
-        customer::ActiveModel::from(duplicate_customer)
-            .reset_all()
-            .insert(db)
-            .await,
-        "customers (workspace_id, email)",
-        is_unique_violation,
+    copy_refused!(
+        db,
+        customer,
+        rows.customer,
+        "customers (workspace_id, email)"
     );
-
-    let duplicate_event = webhook_event::Model {
-        id: Uuid::now_v7(),
-        ..rows.webhook_event.clone()
-    };
-    expect_sql_err(
-        webhook_event::ActiveModel::from(duplicate_event)
-            .reset_all()
-            .insert(db)
-            .await,
-        "webhook_events (workspace_id, source, external_id)",
-        is_unique_violation,
+    copy_refused!(
+        db,
+        webhook_event,
+        rows.webhook_event,
+        "webhook_events (workspace_id, source, external_id)"
     );
-
-    let duplicate_message = message::Model {
-        id: Uuid::now_v7(),
-        campaign_recipient_id: None,
-        dispatch_item_id: None,
-        ..rows.message.clone()
-    };
-    expect_sql_err(
-        message::ActiveModel::from(duplicate_message)
-            .reset_all()
-            .insert(db)
-            .await,
-        "messages (idempotency_key)",
-        is_unique_violation,
+    copy_refused!(db, message, rows.message, "messages (idempotency_key)",
+        campaign_recipient_id: None, dispatch_item_id: None);
+    copy_refused!(
+        db,
+        campaign_recipient,
+        rows.campaign_recipient,
+        "campaign_recipients (execution_id, customer_id)"
     );
-
-    let duplicate_recipient = campaign_recipient::Model {
-        id: Uuid::now_v7(),
-        ..rows.campaign_recipient.clone()
-    };
-    expect_sql_err(
-        campaign_recipient::ActiveModel::from(duplicate_recipient)
-            .reset_all()
-            .insert(db)
-            .await,
-        "campaign_recipients (execution_id, customer_id)",
-        is_unique_violation,
-    );
-
-    let duplicate_enrollment = enrollment::Model {
-        id: Uuid::now_v7(),
-        transaction_id: None,
-        ..rows.enrollment.clone()
-    };
-    expect_sql_err(
-        enrollment::ActiveModel::from(duplicate_enrollment)
-            .reset_all()
-            .insert(db)
-            .await,
-        "enrollments (customer_id, product_id)",
-        is_unique_violation,
-    );
+    copy_refused!(db, enrollment, rows.enrollment, "enrollments (customer_id, product_id)",
+        transaction_id: None);
 }
 
 async fn foreign_keys_hold(db: &DatabaseConnection, rows: &Rows) {
@@ -905,34 +800,4 @@ async fn user_tables(db: &DatabaseConnection) -> Vec<String> {
         .iter()
         .map(|row| row.try_get::<String>("", "name").expect("table name"))
         .collect()
-}
-
-/// `admin_url` with its database name replaced by `database`.
-fn with_database(admin_url: &str, database: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin_url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let server = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{server}/{database}?{query}"),
-        None => format!("{server}/{database}"),
-    }
-}
-
-/// Removes the SQLite file (and its journal files) when the test ends, pass or fail.
-struct TempDbFile(PathBuf);
-
-impl Drop for TempDbFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let mut path = self.0.clone().into_os_string();
-            path.push(suffix);
-            let _ = std::fs::remove_file(path);
-        }
-    }
 }
