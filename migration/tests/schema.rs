@@ -34,6 +34,30 @@ async fn postgres_schema_matches_snapshot() {
         .await;
 }
 
+/// Every migration is named after its file, in file order: the names are recorded in
+/// `seaql_migrations`, so a rewrite must not change them.
+#[test]
+fn migrations_are_named_after_their_files() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files: Vec<String> = std::fs::read_dir(&src)
+        .expect("list migration/src")
+        .filter_map(|entry| {
+            let stem = entry
+                .expect("a src entry")
+                .path()
+                .file_stem()?
+                .to_str()?
+                .to_owned();
+            let is_migration = stem.starts_with('m') && stem[1..].starts_with(char::is_numeric);
+            is_migration.then_some(stem)
+        })
+        .collect();
+    files.sort();
+    let migrations = Migrator::migrations();
+    let names: Vec<&str> = migrations.iter().map(|m| m.name()).collect();
+    assert_eq!(names, files);
+}
+
 async fn schema_matches_snapshot(db: &DatabaseConnection, snapshot: &str) {
     Migrator::up(db, None).await.expect("migrate up");
     let built = dump(db).await;
