@@ -4,6 +4,27 @@ use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::schema::{TableIndex, TableShape, table_migration, table_with_id, tenant_table};
 
+table_migration!(tables, INDEXES);
+
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        table_with_id("workspaces")
+            .col(string("name"))
+            .col(string_len("slug", 64))
+            .col(string("time_zone").default("America/Sao_Paulo"))
+            .timestamps()
+            .to_owned(),
+        tenant_table("settings")
+            .col(string_len("key", 100))
+            .col(text("value_encrypted"))
+            .col(text_null("description"))
+            .col(boolean("active").default(true))
+            .timestamps()
+            .to_owned(),
+    ]
+}
+
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique("uq_workspaces_slug", "workspaces", &["slug"]),
     TableIndex::unique(
@@ -12,44 +33,3 @@ const INDEXES: &[TableIndex] = &[
         &["workspace_id", "key"],
     ),
 ];
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-table_migration!(tables, INDEXES);
-
-/// The tables, each after those it references.
-fn tables() -> Vec<TableCreateStatement> {
-    vec![
-        table_with_id(Workspaces::Table)
-            .col(string(Workspaces::Name))
-            .col(string_len(Workspaces::Slug, 64))
-            .col(string(Workspaces::TimeZone).default("America/Sao_Paulo"))
-            .timestamps()
-            .to_owned(),
-        tenant_table(Settings::Table)
-            .col(string_len(Settings::Key, 100))
-            .col(text(Settings::ValueEncrypted))
-            .col(text_null(Settings::Description))
-            .col(boolean(Settings::Active).default(true))
-            .timestamps()
-            .to_owned(),
-    ]
-}
-
-#[derive(DeriveIden)]
-enum Workspaces {
-    Table,
-    Name,
-    Slug,
-    TimeZone,
-}
-
-#[derive(DeriveIden)]
-enum Settings {
-    Table,
-    Key,
-    ValueEncrypted,
-    Description,
-    Active,
-}

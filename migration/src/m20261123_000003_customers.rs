@@ -4,6 +4,50 @@ use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
 
+table_migration!(tables, INDEXES);
+
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table("customers")
+            .col(string_len_null("hotmart_ucode", 64))
+            .col(string_len_null("chatwoot_contact_id", 64))
+            .col(string_len("email", 254))
+            .col(string_null("name"))
+            .col(string_len_null("phone", 20))
+            .col(string_len_null("document", 32))
+            .col(string_len_null("document_type", 8))
+            .col(json_binary("tags"))
+            .col(string_len_null("segment", 32))
+            .col(string_len_null("churn_risk", 16))
+            .col(decimal_len("ltv_total", 14, 2).default(0))
+            .col(timestamp_with_time_zone_null("first_activity_at"))
+            .col(timestamp_with_time_zone_null("last_activity_at"))
+            .col(json_binary("consent"))
+            .col(json_binary("metadata"))
+            .timestamps()
+            .to_owned(),
+        tenant_table("customer_notes")
+            .col(uuid("customer_id"))
+            .col(string_len("author", 128))
+            .col(text("body"))
+            .col(timestamp_with_time_zone("created_at"))
+            // Notes belong to the customer.
+            .fk_cascade("customer_id", "customers")
+            .to_owned(),
+        tenant_table("customer_activities")
+            .col(uuid("customer_id"))
+            .col(string_len("activity_type", 64))
+            .col(text_null("description"))
+            .col(json_binary("data"))
+            .col(timestamp_with_time_zone("occurred_at"))
+            .col(timestamp_with_time_zone("created_at"))
+            // The timeline belongs to the customer.
+            .fk_cascade("customer_id", "customers")
+            .to_owned(),
+    ]
+}
+
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
         "uq_customers_workspace_email",
@@ -46,90 +90,3 @@ const INDEXES: &[TableIndex] = &[
         &["workspace_id"],
     ),
 ];
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-table_migration!(tables, INDEXES);
-
-/// The tables, each after those it references.
-fn tables() -> Vec<TableCreateStatement> {
-    vec![
-        tenant_table(Customers::Table)
-            .col(string_len_null(Customers::HotmartUcode, 64))
-            .col(string_len_null(Customers::ChatwootContactId, 64))
-            .col(string_len(Customers::Email, 254))
-            .col(string_null(Customers::Name))
-            .col(string_len_null(Customers::Phone, 20))
-            .col(string_len_null(Customers::Document, 32))
-            .col(string_len_null(Customers::DocumentType, 8))
-            .col(json_binary(Customers::Tags))
-            .col(string_len_null(Customers::Segment, 32))
-            .col(string_len_null(Customers::ChurnRisk, 16))
-            .col(decimal_len(Customers::LtvTotal, 14, 2).default(0))
-            .col(timestamp_with_time_zone_null(Customers::FirstActivityAt))
-            .col(timestamp_with_time_zone_null(Customers::LastActivityAt))
-            .col(json_binary(Customers::Consent))
-            .col(json_binary(Customers::Metadata))
-            .timestamps()
-            .to_owned(),
-        tenant_table(CustomerNotes::Table)
-            .col(uuid(CustomerNotes::CustomerId))
-            .col(string_len(CustomerNotes::Author, 128))
-            .col(text(CustomerNotes::Body))
-            .col(timestamp_with_time_zone(CustomerNotes::CreatedAt))
-            // Notes belong to the customer.
-            .fk_cascade(CustomerNotes::CustomerId, Customers::Table)
-            .to_owned(),
-        tenant_table(CustomerActivities::Table)
-            .col(uuid(CustomerActivities::CustomerId))
-            .col(string_len(CustomerActivities::ActivityType, 64))
-            .col(text_null(CustomerActivities::Description))
-            .col(json_binary(CustomerActivities::Data))
-            .col(timestamp_with_time_zone(CustomerActivities::OccurredAt))
-            .col(timestamp_with_time_zone(CustomerActivities::CreatedAt))
-            // The timeline belongs to the customer.
-            .fk_cascade(CustomerActivities::CustomerId, Customers::Table)
-            .to_owned(),
-    ]
-}
-
-#[derive(DeriveIden)]
-pub enum Customers {
-    Table,
-    HotmartUcode,
-    ChatwootContactId,
-    Email,
-    Name,
-    Phone,
-    Document,
-    DocumentType,
-    Tags,
-    Segment,
-    ChurnRisk,
-    LtvTotal,
-    FirstActivityAt,
-    LastActivityAt,
-    Consent,
-    Metadata,
-}
-
-#[derive(DeriveIden)]
-enum CustomerNotes {
-    Table,
-    CustomerId,
-    Author,
-    Body,
-    CreatedAt,
-}
-
-#[derive(DeriveIden)]
-enum CustomerActivities {
-    Table,
-    CustomerId,
-    ActivityType,
-    Description,
-    Data,
-    OccurredAt,
-    CreatedAt,
-}

@@ -2,9 +2,100 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000002_catalog::{Lessons, Offers, Products};
-use crate::m20261123_000003_customers::Customers;
 use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
+
+table_migration!(tables, INDEXES);
+
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table("subscriptions")
+            .col(uuid("customer_id"))
+            .col(uuid_null("product_id"))
+            .col(string_len("subscriber_code", 64))
+            .col(string_len_null("hotmart_subscription_id", 64))
+            .col(string_len_null("plan_id", 64))
+            .col(string_null("plan_name"))
+            .col(string_len("status", 32))
+            .col(timestamp_with_time_zone_null("started_at"))
+            .col(timestamp_with_time_zone_null("next_charge_at"))
+            .col(timestamp_with_time_zone_null("cancelled_at"))
+            .col(decimal_len_null("recurring_amount", 14, 2))
+            .col(string_len_null("currency", 3))
+            .col(integer_null("recurrence_period_days"))
+            .col(timestamp_with_time_zone_null("last_event_at"))
+            .timestamps()
+            // A subscription is part of the customer's record.
+            .fk_cascade("customer_id", "customers")
+            // Billing history must not vanish with a product.
+            .fk_no_action("product_id", "products")
+            .to_owned(),
+        tenant_table("transactions")
+            .col(string_len("code", 64))
+            .col(uuid("customer_id"))
+            .col(uuid_null("product_id"))
+            .col(uuid_null("offer_id"))
+            .col(uuid_null("subscription_id"))
+            .col(string_len("status", 32))
+            .col(decimal_len("amount", 14, 2).default(0))
+            .col(string_len("currency", 3).default("BRL"))
+            .col(string_len_null("payment_method", 32))
+            .col(integer_null("installments"))
+            .col(timestamp_with_time_zone_null("purchased_at"))
+            .col(timestamp_with_time_zone_null("approved_at"))
+            .col(timestamp_with_time_zone_null("refunded_at"))
+            .col(timestamp_with_time_zone_null("warranty_ends_at"))
+            .col(text_null("billet_url"))
+            .col(text_null("pix_code"))
+            .col(string_null("src"))
+            .col(string_null("sck"))
+            .col(string_null("xcod"))
+            .col(string_len_null("commission_type", 32))
+            .col(integer_null("recurrence_number"))
+            .col(timestamp_with_time_zone_null("last_event_at"))
+            .timestamps()
+            // A transaction is part of the customer's record.
+            .fk_cascade("customer_id", "customers")
+            // Sales history must not vanish with a product.
+            .fk_no_action("product_id", "products")
+            // The offer is an optional detail of the sale.
+            .fk_set_null("offer_id", "offers")
+            // The subscription is an optional link.
+            .fk_set_null("subscription_id", "subscriptions")
+            .to_owned(),
+        tenant_table("enrollments")
+            .col(uuid("customer_id"))
+            .col(uuid("product_id"))
+            .col(uuid_null("transaction_id"))
+            .col(string_len("access_status", 16).default("ACTIVE"))
+            .col(timestamp_with_time_zone_null("starts_at"))
+            .col(timestamp_with_time_zone_null("ends_at"))
+            .col(timestamp_with_time_zone_null("renews_at"))
+            .col(timestamp_with_time_zone_null("first_access_at"))
+            .col(string_len_null("first_access_origin", 32))
+            .col(timestamp_with_time_zone_null("last_access_at"))
+            .col(decimal_len("progress_percent", 5, 2).default(0))
+            .timestamps()
+            // Access belongs to the customer.
+            .fk_cascade("customer_id", "customers")
+            // No access is left to a removed product.
+            .fk_cascade("product_id", "products")
+            // The originating transaction is an optional link.
+            .fk_set_null("transaction_id", "transactions")
+            .to_owned(),
+        tenant_table("lesson_progress")
+            .col(uuid("customer_id"))
+            .col(uuid("lesson_id"))
+            .col(boolean("completed").default(false))
+            .col(timestamp_with_time_zone_null("completed_at"))
+            .col(timestamp_with_time_zone("updated_at"))
+            // Progress belongs to the customer.
+            .fk_cascade("customer_id", "customers")
+            // Progress on a removed lesson is meaningless.
+            .fk_cascade("lesson_id", "lessons")
+            .to_owned(),
+    ]
+}
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -70,171 +161,3 @@ const INDEXES: &[TableIndex] = &[
         &["workspace_id"],
     ),
 ];
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-table_migration!(tables, INDEXES);
-
-/// The tables, each after those it references.
-fn tables() -> Vec<TableCreateStatement> {
-    vec![
-        tenant_table(Subscriptions::Table)
-            .col(uuid(Subscriptions::CustomerId))
-            .col(uuid_null(Subscriptions::ProductId))
-            .col(string_len(Subscriptions::SubscriberCode, 64))
-            .col(string_len_null(Subscriptions::HotmartSubscriptionId, 64))
-            .col(string_len_null(Subscriptions::PlanId, 64))
-            .col(string_null(Subscriptions::PlanName))
-            .col(string_len(Subscriptions::Status, 32))
-            .col(timestamp_with_time_zone_null(Subscriptions::StartedAt))
-            .col(timestamp_with_time_zone_null(Subscriptions::NextChargeAt))
-            .col(timestamp_with_time_zone_null(Subscriptions::CancelledAt))
-            .col(decimal_len_null(Subscriptions::RecurringAmount, 14, 2))
-            .col(string_len_null(Subscriptions::Currency, 3))
-            .col(integer_null(Subscriptions::RecurrencePeriodDays))
-            .col(timestamp_with_time_zone_null(Subscriptions::LastEventAt))
-            .timestamps()
-            // A subscription is part of the customer's record.
-            .fk_cascade(Subscriptions::CustomerId, Customers::Table)
-            // Billing history must not vanish with a product.
-            .fk_no_action(Subscriptions::ProductId, Products::Table)
-            .to_owned(),
-        tenant_table(Transactions::Table)
-            .col(string_len(Transactions::Code, 64))
-            .col(uuid(Transactions::CustomerId))
-            .col(uuid_null(Transactions::ProductId))
-            .col(uuid_null(Transactions::OfferId))
-            .col(uuid_null(Transactions::SubscriptionId))
-            .col(string_len(Transactions::Status, 32))
-            .col(decimal_len(Transactions::Amount, 14, 2).default(0))
-            .col(string_len(Transactions::Currency, 3).default("BRL"))
-            .col(string_len_null(Transactions::PaymentMethod, 32))
-            .col(integer_null(Transactions::Installments))
-            .col(timestamp_with_time_zone_null(Transactions::PurchasedAt))
-            .col(timestamp_with_time_zone_null(Transactions::ApprovedAt))
-            .col(timestamp_with_time_zone_null(Transactions::RefundedAt))
-            .col(timestamp_with_time_zone_null(Transactions::WarrantyEndsAt))
-            .col(text_null(Transactions::BilletUrl))
-            .col(text_null(Transactions::PixCode))
-            .col(string_null(Transactions::Src))
-            .col(string_null(Transactions::Sck))
-            .col(string_null(Transactions::Xcod))
-            .col(string_len_null(Transactions::CommissionType, 32))
-            .col(integer_null(Transactions::RecurrenceNumber))
-            .col(timestamp_with_time_zone_null(Transactions::LastEventAt))
-            .timestamps()
-            // A transaction is part of the customer's record.
-            .fk_cascade(Transactions::CustomerId, Customers::Table)
-            // Sales history must not vanish with a product.
-            .fk_no_action(Transactions::ProductId, Products::Table)
-            // The offer is an optional detail of the sale.
-            .fk_set_null(Transactions::OfferId, Offers::Table)
-            // The subscription is an optional link.
-            .fk_set_null(Transactions::SubscriptionId, Subscriptions::Table)
-            .to_owned(),
-        tenant_table(Enrollments::Table)
-            .col(uuid(Enrollments::CustomerId))
-            .col(uuid(Enrollments::ProductId))
-            .col(uuid_null(Enrollments::TransactionId))
-            .col(string_len(Enrollments::AccessStatus, 16).default("ACTIVE"))
-            .col(timestamp_with_time_zone_null(Enrollments::StartsAt))
-            .col(timestamp_with_time_zone_null(Enrollments::EndsAt))
-            .col(timestamp_with_time_zone_null(Enrollments::RenewsAt))
-            .col(timestamp_with_time_zone_null(Enrollments::FirstAccessAt))
-            .col(string_len_null(Enrollments::FirstAccessOrigin, 32))
-            .col(timestamp_with_time_zone_null(Enrollments::LastAccessAt))
-            .col(decimal_len(Enrollments::ProgressPercent, 5, 2).default(0))
-            .timestamps()
-            // Access belongs to the customer.
-            .fk_cascade(Enrollments::CustomerId, Customers::Table)
-            // No access is left to a removed product.
-            .fk_cascade(Enrollments::ProductId, Products::Table)
-            // The originating transaction is an optional link.
-            .fk_set_null(Enrollments::TransactionId, Transactions::Table)
-            .to_owned(),
-        tenant_table(LessonProgress::Table)
-            .col(uuid(LessonProgress::CustomerId))
-            .col(uuid(LessonProgress::LessonId))
-            .col(boolean(LessonProgress::Completed).default(false))
-            .col(timestamp_with_time_zone_null(LessonProgress::CompletedAt))
-            .col(timestamp_with_time_zone(LessonProgress::UpdatedAt))
-            // Progress belongs to the customer.
-            .fk_cascade(LessonProgress::CustomerId, Customers::Table)
-            // Progress on a removed lesson is meaningless.
-            .fk_cascade(LessonProgress::LessonId, Lessons::Table)
-            .to_owned(),
-    ]
-}
-
-#[derive(DeriveIden)]
-enum Subscriptions {
-    Table,
-    CustomerId,
-    ProductId,
-    SubscriberCode,
-    HotmartSubscriptionId,
-    PlanId,
-    PlanName,
-    Status,
-    StartedAt,
-    NextChargeAt,
-    CancelledAt,
-    RecurringAmount,
-    Currency,
-    RecurrencePeriodDays,
-    LastEventAt,
-}
-
-#[derive(DeriveIden)]
-enum Transactions {
-    Table,
-    Code,
-    CustomerId,
-    ProductId,
-    OfferId,
-    SubscriptionId,
-    Status,
-    Amount,
-    Currency,
-    PaymentMethod,
-    Installments,
-    PurchasedAt,
-    ApprovedAt,
-    RefundedAt,
-    WarrantyEndsAt,
-    BilletUrl,
-    PixCode,
-    Src,
-    Sck,
-    Xcod,
-    CommissionType,
-    RecurrenceNumber,
-    LastEventAt,
-}
-
-#[derive(DeriveIden)]
-enum Enrollments {
-    Table,
-    CustomerId,
-    ProductId,
-    TransactionId,
-    AccessStatus,
-    StartsAt,
-    EndsAt,
-    RenewsAt,
-    FirstAccessAt,
-    FirstAccessOrigin,
-    LastAccessAt,
-    ProgressPercent,
-}
-
-#[derive(DeriveIden)]
-enum LessonProgress {
-    Table,
-    CustomerId,
-    LessonId,
-    Completed,
-    CompletedAt,
-    UpdatedAt,
-}

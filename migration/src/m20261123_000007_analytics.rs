@@ -2,9 +2,42 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000002_catalog::Products;
-use crate::m20261123_000003_customers::Customers;
 use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
+
+table_migration!(tables, INDEXES);
+
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table("conversation_tags")
+            .col(string_len("chatwoot_conversation_id", 64))
+            .col(uuid_null("customer_id"))
+            .col(string_len("label", 128))
+            .col(timestamp_with_time_zone("tagged_at"))
+            .col(timestamp_with_time_zone_null("removed_at"))
+            .col(timestamp_with_time_zone("created_at"))
+            // The tag statistics outlive the customer.
+            .fk_set_null("customer_id", "customers")
+            .to_owned(),
+        tenant_table("analytics_snapshots")
+            .col(uuid_null("product_id"))
+            .col(string_len("granularity", 8))
+            .col(timestamp_with_time_zone("period_start"))
+            .col(timestamp_with_time_zone("period_end"))
+            .col(decimal_len("mrr", 14, 2))
+            .col(decimal_len("arr", 14, 2))
+            .col(integer("active_subscriptions"))
+            .col(integer("churned_subscriptions"))
+            .col(decimal_len("churn_rate", 9, 4))
+            .col(decimal_len("revenue", 14, 2))
+            .col(decimal_len("refunds", 14, 2))
+            .col(integer("new_customers"))
+            .col(timestamp_with_time_zone("created_at"))
+            // Per-product figures go with the product.
+            .fk_cascade("product_id", "products")
+            .to_owned(),
+    ]
+}
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -28,70 +61,3 @@ const INDEXES: &[TableIndex] = &[
         &["workspace_id", "period_start"],
     ),
 ];
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-table_migration!(tables, INDEXES);
-
-/// The tables, each after those it references.
-fn tables() -> Vec<TableCreateStatement> {
-    vec![
-        tenant_table(ConversationTags::Table)
-            .col(string_len(ConversationTags::ChatwootConversationId, 64))
-            .col(uuid_null(ConversationTags::CustomerId))
-            .col(string_len(ConversationTags::Label, 128))
-            .col(timestamp_with_time_zone(ConversationTags::TaggedAt))
-            .col(timestamp_with_time_zone_null(ConversationTags::RemovedAt))
-            .col(timestamp_with_time_zone(ConversationTags::CreatedAt))
-            // The tag statistics outlive the customer.
-            .fk_set_null(ConversationTags::CustomerId, Customers::Table)
-            .to_owned(),
-        tenant_table(AnalyticsSnapshots::Table)
-            .col(uuid_null(AnalyticsSnapshots::ProductId))
-            .col(string_len(AnalyticsSnapshots::Granularity, 8))
-            .col(timestamp_with_time_zone(AnalyticsSnapshots::PeriodStart))
-            .col(timestamp_with_time_zone(AnalyticsSnapshots::PeriodEnd))
-            .col(decimal_len(AnalyticsSnapshots::Mrr, 14, 2))
-            .col(decimal_len(AnalyticsSnapshots::Arr, 14, 2))
-            .col(integer(AnalyticsSnapshots::ActiveSubscriptions))
-            .col(integer(AnalyticsSnapshots::ChurnedSubscriptions))
-            .col(decimal_len(AnalyticsSnapshots::ChurnRate, 9, 4))
-            .col(decimal_len(AnalyticsSnapshots::Revenue, 14, 2))
-            .col(decimal_len(AnalyticsSnapshots::Refunds, 14, 2))
-            .col(integer(AnalyticsSnapshots::NewCustomers))
-            .col(timestamp_with_time_zone(AnalyticsSnapshots::CreatedAt))
-            // Per-product figures go with the product.
-            .fk_cascade(AnalyticsSnapshots::ProductId, Products::Table)
-            .to_owned(),
-    ]
-}
-
-#[derive(DeriveIden)]
-enum ConversationTags {
-    Table,
-    ChatwootConversationId,
-    CustomerId,
-    Label,
-    TaggedAt,
-    RemovedAt,
-    CreatedAt,
-}
-
-#[derive(DeriveIden)]
-enum AnalyticsSnapshots {
-    Table,
-    ProductId,
-    Granularity,
-    PeriodStart,
-    PeriodEnd,
-    Mrr,
-    Arr,
-    ActiveSubscriptions,
-    ChurnedSubscriptions,
-    ChurnRate,
-    Revenue,
-    Refunds,
-    NewCustomers,
-    CreatedAt,
-}

@@ -5,12 +5,55 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000003_customers::Customers;
-use crate::m20261123_000006_events_messaging::WebhookEvents;
 use crate::schema::{
     TableIndex, TableShape, create_indexes, create_tables, drop_indexes, drop_tables,
     table_with_id, tenant_table,
 };
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        create_tables(manager, tables(), INDEXES).await?;
+        create_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        drop_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await?;
+        drop_tables(manager, tables()).await
+    }
+}
+
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table("domain_events")
+            .col(uuid_null("customer_id"))
+            .col(string_len("event_type", 64))
+            .col(json_binary("data"))
+            .col(timestamp_with_time_zone("occurred_at"))
+            .col(timestamp_with_time_zone("recorded_at"))
+            .col(uuid_null("source_event_id"))
+            // Makes recording idempotent: the same cause never records twice.
+            .col(string_len("dedupe_key", 255))
+            .col(timestamp_with_time_zone_null("dispatched_at"))
+            .col(integer("attempts").default(0))
+            .col(timestamp_with_time_zone_null("next_attempt_at"))
+            .col(text_null("last_error"))
+            // Events outlive the customer row only as history; deleting a customer deletes theirs.
+            .fk_cascade("customer_id", "customers")
+            .fk_set_null("source_event_id", "webhook_events")
+            .to_owned(),
+        table_with_id("domain_event_deliveries")
+            .col(uuid("domain_event_id"))
+            .col(string_len("consumer", 64))
+            .col(timestamp_with_time_zone("delivered_at"))
+            .fk_cascade("domain_event_id", "domain_events")
+            .to_owned(),
+    ]
+}
 
 const INDEXES: &[TableIndex] = &[
     TableIndex::unique(
@@ -57,72 +100,3 @@ pub const WEBHOOK_EVENTS_BY_STATUS: TableIndex = TableIndex::new(
     "webhook_events",
     &["status", "next_attempt_at"],
 );
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_tables(manager, tables(), INDEXES).await?;
-        create_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_indexes(manager, &[WEBHOOK_EVENTS_BY_STATUS]).await?;
-        drop_tables(manager, tables()).await
-    }
-}
-
-/// The tables, each after those it references.
-fn tables() -> Vec<TableCreateStatement> {
-    vec![
-        tenant_table(DomainEvents::Table)
-            .col(uuid_null(DomainEvents::CustomerId))
-            .col(string_len(DomainEvents::EventType, 64))
-            .col(json_binary(DomainEvents::Data))
-            .col(timestamp_with_time_zone(DomainEvents::OccurredAt))
-            .col(timestamp_with_time_zone(DomainEvents::RecordedAt))
-            .col(uuid_null(DomainEvents::SourceEventId))
-            // Makes recording idempotent: the same cause never records twice.
-            .col(string_len(DomainEvents::DedupeKey, 255))
-            .col(timestamp_with_time_zone_null(DomainEvents::DispatchedAt))
-            .col(integer(DomainEvents::Attempts).default(0))
-            .col(timestamp_with_time_zone_null(DomainEvents::NextAttemptAt))
-            .col(text_null(DomainEvents::LastError))
-            // Events outlive the customer row only as history; deleting a customer deletes theirs.
-            .fk_cascade(DomainEvents::CustomerId, Customers::Table)
-            .fk_set_null(DomainEvents::SourceEventId, WebhookEvents::Table)
-            .to_owned(),
-        table_with_id(DomainEventDeliveries::Table)
-            .col(uuid(DomainEventDeliveries::DomainEventId))
-            .col(string_len(DomainEventDeliveries::Consumer, 64))
-            .col(timestamp_with_time_zone(DomainEventDeliveries::DeliveredAt))
-            .fk_cascade(DomainEventDeliveries::DomainEventId, DomainEvents::Table)
-            .to_owned(),
-    ]
-}
-
-#[derive(DeriveIden)]
-enum DomainEvents {
-    Table,
-    CustomerId,
-    EventType,
-    Data,
-    OccurredAt,
-    RecordedAt,
-    SourceEventId,
-    DedupeKey,
-    DispatchedAt,
-    Attempts,
-    NextAttemptAt,
-    LastError,
-}
-
-#[derive(DeriveIden)]
-enum DomainEventDeliveries {
-    Table,
-    DomainEventId,
-    Consumer,
-    DeliveredAt,
-}

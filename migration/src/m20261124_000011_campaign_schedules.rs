@@ -9,7 +9,6 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261123_000005_campaigns::{CampaignExecutions, Campaigns};
 use crate::schema::{TableIndex, add_column, create_indexes, drop_column, drop_indexes};
 
 #[derive(DeriveMigrationName)]
@@ -24,25 +23,16 @@ const FIRE_KEY: &[TableIndex] = &[TableIndex::unique(
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let checked_until = timestamp_with_time_zone_null(Schedules::ScheduleCheckedUntil);
-        add_column(manager, Campaigns::Table, checked_until).await?;
-        let fire = timestamp_with_time_zone_null(Schedules::ScheduledFor);
-        add_column(manager, CampaignExecutions::Table, fire).await?;
+        let checked_until = timestamp_with_time_zone_null("schedule_checked_until");
+        add_column(manager, "campaigns", checked_until).await?;
+        let fire = timestamp_with_time_zone_null("scheduled_for");
+        add_column(manager, "campaign_executions", fire).await?;
         create_indexes(manager, FIRE_KEY).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_indexes(manager, FIRE_KEY).await?;
-        drop_column(manager, CampaignExecutions::Table, Schedules::ScheduledFor).await?;
-        drop_column(manager, Campaigns::Table, Schedules::ScheduleCheckedUntil).await
+        drop_column(manager, "campaign_executions", "scheduled_for").await?;
+        drop_column(manager, "campaigns", "schedule_checked_until").await
     }
-}
-
-/// The columns this migration adds.
-#[derive(DeriveIden)]
-enum Schedules {
-    /// On `campaigns`: fires at or before this instant were started or skipped.
-    ScheduleCheckedUntil,
-    /// On `campaign_executions`: the cron fire this execution was started for.
-    ScheduledFor,
 }

@@ -27,7 +27,7 @@ pub const WEBHOOK_EVENTS_DUE_IN_ARRIVAL_ORDER: TableIndex = TableIndex::new(
 )
 .partial(webhook_events_to_do);
 
-/// Each partial index: its table, column, and the rows it holds.
+/// Partial indexes over the rows still to do, in the order their workers take them.
 const IN_ORDER: &[TableIndex] = &[
     WEBHOOK_EVENTS_DUE_IN_ARRIVAL_ORDER,
     TableIndex::new(

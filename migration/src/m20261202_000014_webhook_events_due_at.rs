@@ -35,25 +35,15 @@ const REPLACED: &[TableIndex] = &[
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
-enum WebhookEvents {
-    Table,
-    ReceivedAt,
-    NextAttemptAt,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .exec_stmt(
                 Query::update()
-                    .table(WebhookEvents::Table)
-                    .value(
-                        WebhookEvents::NextAttemptAt,
-                        Expr::col(WebhookEvents::ReceivedAt),
-                    )
-                    .and_where(Expr::col(WebhookEvents::NextAttemptAt).is_null())
+                    .table("webhook_events")
+                    .value("next_attempt_at", Expr::col("received_at"))
+                    .and_where(Expr::col("next_attempt_at").is_null())
                     .and_where(webhook_events_to_do())
                     .to_owned(),
             )

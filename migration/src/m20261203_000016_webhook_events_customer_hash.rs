@@ -20,23 +20,14 @@ use crate::schema::{add_column, drop_column};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
-enum WebhookEvents {
-    Table,
-    CustomerHash,
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let hash = ColumnDef::new(WebhookEvents::CustomerHash)
-            .integer()
-            .null()
-            .to_owned();
-        add_column(manager, WebhookEvents::Table, hash).await
+        let hash = ColumnDef::new("customer_hash").integer().null().to_owned();
+        add_column(manager, "webhook_events", hash).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_column(manager, WebhookEvents::Table, WebhookEvents::CustomerHash).await
+        drop_column(manager, "webhook_events", "customer_hash").await
     }
 }

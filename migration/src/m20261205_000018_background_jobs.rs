@@ -8,6 +8,27 @@ use sea_orm_migration::{prelude::*, schema::*};
 
 use crate::schema::{TableIndex, TableShape, table_migration, tenant_table};
 
+table_migration!(tables, INDEXES);
+
+/// The tables, each after those it references.
+fn tables() -> Vec<TableCreateStatement> {
+    vec![
+        tenant_table("background_jobs")
+            .col(string_len("kind", 32))
+            .col(string_len("status", 16))
+            .col(json_binary("input"))
+            .col(json_binary_null("progress"))
+            .col(json_binary_null("result"))
+            .col(string_len_null("error_code", 32))
+            .col(text_null("error_message"))
+            .col(integer("attempts").default(0))
+            .timestamps()
+            .col(timestamp_with_time_zone_null("started_at"))
+            .col(timestamp_with_time_zone_null("finished_at"))
+            .to_owned(),
+    ]
+}
+
 const INDEXES: &[TableIndex] = &[
     // `backgroundJobs` pages a workspace's jobs newest first.
     TableIndex::new(
@@ -22,42 +43,3 @@ const INDEXES: &[TableIndex] = &[
         &["status", "updated_at"],
     ),
 ];
-
-#[derive(DeriveMigrationName)]
-pub struct Migration;
-
-table_migration!(tables, INDEXES);
-
-/// The tables, each after those it references.
-fn tables() -> Vec<TableCreateStatement> {
-    vec![
-        tenant_table(BackgroundJobs::Table)
-            .col(string_len(BackgroundJobs::Kind, 32))
-            .col(string_len(BackgroundJobs::Status, 16))
-            .col(json_binary(BackgroundJobs::Input))
-            .col(json_binary_null(BackgroundJobs::Progress))
-            .col(json_binary_null(BackgroundJobs::Result))
-            .col(string_len_null(BackgroundJobs::ErrorCode, 32))
-            .col(text_null(BackgroundJobs::ErrorMessage))
-            .col(integer(BackgroundJobs::Attempts).default(0))
-            .timestamps()
-            .col(timestamp_with_time_zone_null(BackgroundJobs::StartedAt))
-            .col(timestamp_with_time_zone_null(BackgroundJobs::FinishedAt))
-            .to_owned(),
-    ]
-}
-
-#[derive(DeriveIden)]
-enum BackgroundJobs {
-    Table,
-    Kind,
-    Status,
-    Input,
-    Progress,
-    Result,
-    ErrorCode,
-    ErrorMessage,
-    Attempts,
-    StartedAt,
-    FinishedAt,
-}

@@ -1,6 +1,7 @@
-//! The shapes jornada's tables repeat, in one place: a table keyed by a uuid `id`, a
+//! The shapes jornada's migrations repeat, in one place: a table keyed by a uuid `id`, a
 //! tenant table with its `workspace_id`, the `created_at`/`updated_at` pair, foreign keys
-//! named `fk_<table>_<column>`, indexes declared as data, and dropping tables in `down`.
+//! named `fk_<table>_<column>`, indexes declared as data, a migration that creates tables
+//! (and drops them in `down`), and adding or dropping one column.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -104,11 +105,14 @@ pub async fn drop_tables(
     Ok(())
 }
 
-/// Implements `MigrationTrait` for the module's `Migration` when all it does is create
-/// tables: `up` creates those `$tables()` returns, then `$indexes`; `down` drops the
-/// tables, the last created first.
+/// Declares the module's `Migration`, named after its file, for a migration that only
+/// creates tables: `up` creates those `$tables()` returns, then `$indexes`; `down` drops
+/// the tables, the last created first.
 macro_rules! table_migration {
     ($tables:ident, $indexes:ident) => {
+        #[derive(DeriveMigrationName)]
+        pub struct Migration;
+
         #[async_trait::async_trait]
         impl MigrationTrait for Migration {
             async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -126,14 +130,15 @@ pub(crate) use table_migration;
 /// One index: its name, table and columns in order, whether it is unique, and for a
 /// partial index the rows it holds.
 pub struct TableIndex {
-    pub name: &'static str,
-    pub table: &'static str,
-    pub columns: &'static [&'static str],
-    pub unique: bool,
-    pub rows: Option<fn() -> SimpleExpr>,
+    name: &'static str,
+    table: &'static str,
+    columns: &'static [&'static str],
+    unique: bool,
+    rows: Option<fn() -> SimpleExpr>,
 }
 
 impl TableIndex {
+    /// A plain index.
     pub const fn new(
         name: &'static str,
         table: &'static str,
@@ -148,6 +153,7 @@ impl TableIndex {
         }
     }
 
+    /// A unique index.
     pub const fn unique(
         name: &'static str,
         table: &'static str,

@@ -156,7 +156,8 @@ const POSTGRES_DUMP: &[&str] = &[
                    CASE WHEN a.attnotnull THEN 'not null' ELSE 'null' END,
                    coalesce(pg_get_expr(d.adbin, d.adrelid), 'none'),
                    CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text END,
-                   CASE WHEN a.attgenerated <> '' THEN ' generated ' || a.attgenerated::text END) AS line
+                   CASE WHEN a.attgenerated <> ''
+                        THEN ' generated ' || a.attgenerated::text END) AS line
      FROM pg_attribute a
      JOIN pg_class c ON c.oid = a.attrelid
      JOIN pg_namespace n ON n.oid = c.relnamespace
