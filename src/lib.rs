@@ -138,17 +138,21 @@ pub fn api_router(
     jwt: api::JwtKeys,
     secrets: entity::SecretKey,
     work_signals: entity::WorkSignals,
+    clock: entity::Clock,
 ) -> axum::Router {
     let schema = api::build_schema(api::SchemaDeps {
         db: db.clone(),
         secrets: secrets.clone(),
         work_signals: work_signals.clone(),
+        clock: clock.clone(),
     });
     api::router(api::AppState {
         webhook_intake: api::webhooks::intake::WebhookIntake::start(
             db.clone(),
             work_signals.clone(),
+            clock.clone(),
         ),
+        clock,
         db,
         schema,
         jwt,

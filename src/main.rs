@@ -151,6 +151,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
             signals: work_signals.clone(),
             public_url: config.public_url(),
             lease: chrono::Duration::seconds(i64::from(config.worker_lease_seconds.max(1))),
+            clock: entity::Clock::system(),
         };
         let signal = wait_for_stop(stopped.clone());
         tasks.spawn(async move { worker.run(signal).await.map_err(anyhow::Error::from) });
@@ -163,7 +164,13 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
         let address = listener.local_addr()?;
-        let router = jornada::api_router(db.clone(), jwt, secrets, work_signals);
+        let router = jornada::api_router(
+            db.clone(),
+            jwt,
+            secrets,
+            work_signals,
+            entity::Clock::system(),
+        );
         tasks.spawn(jornada::serve_http(
             listener,
             router,

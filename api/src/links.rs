@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use crate::http::{AppState, error_response};
 
 pub async fn redirect(State(state): State<AppState>, Path(code): Path<String>) -> Response {
-    match entity::links::click(&state.db, &code, chrono::Utc::now()).await {
+    match entity::links::click(&state.db, &code, state.clock.now()).await {
         Ok(Some(link)) => match HeaderValue::from_str(&link.target_url) {
             Ok(location) => {
                 state

@@ -1,7 +1,7 @@
 //! Campaigns: React Flow documents kept verbatim, plus their lifecycle.
 //! Callers check that a document is a graph (the `workflow` crate) first.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde_json::Value;
 use uuid::Uuid;
@@ -67,11 +67,11 @@ pub async fn create(
     db: &DatabaseConnection,
     tenant: Tenant,
     new: NewCampaign,
+    now: DateTime<Utc>,
 ) -> Result<campaign::Model> {
     let document = new
         .workflow_data
         .unwrap_or_else(|| serde_json::json!({"nodes": [], "edges": []}));
-    let now = Utc::now();
     Ok(campaign::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -96,6 +96,7 @@ pub async fn update(
     tenant: Tenant,
     id: Uuid,
     changes: CampaignChanges,
+    now: DateTime<Utc>,
 ) -> Result<campaign::Model> {
     let txn = begin_write(db).await?;
     let current = tenant
@@ -115,7 +116,7 @@ pub async fn update(
     if let Some(document) = changes.workflow_data {
         model.workflow_data = Set(workflow_text(&document)?);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)

@@ -1,6 +1,6 @@
 //! Products, offers and lessons: what a workspace sells and teaches.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -63,6 +63,7 @@ pub async fn upsert_product(
     db: &DatabaseConnection,
     tenant: Tenant,
     draft: ProductDraft,
+    now: DateTime<Utc>,
 ) -> Result<product::Model> {
     check(&draft)?;
     let txn = begin_write(db).await?;
@@ -78,7 +79,6 @@ pub async fn upsert_product(
         }
         (None, None) => None,
     };
-    let now = Utc::now();
     let saved = match existing {
         Some(current) => {
             let mut model: product::ActiveModel = current.into();
@@ -127,11 +127,12 @@ pub async fn set_monitored(
     tenant: Tenant,
     id: Uuid,
     monitored: bool,
+    now: DateTime<Utc>,
 ) -> Result<product::Model> {
     let current = tenant.get::<product::Entity, _>(db, id).await?;
     let mut model: product::ActiveModel = current.into();
     model.monitored = Set(monitored);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     Ok(model.update(db).await?)
 }
 
@@ -161,9 +162,9 @@ pub async fn record_product<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     facts: &ProductFacts,
+    now: DateTime<Utc>,
 ) -> Result<product::Model> {
     let facts = &facts.fitted();
-    let now = Utc::now();
     let fresh = product::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -227,9 +228,9 @@ pub async fn upsert_offer<C: ConnectionTrait>(
     code: &str,
     price: Option<Decimal>,
     currency: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<offer::Model> {
     let code = &fit(code, 64);
-    let now = Utc::now();
     let fresh = offer::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -261,20 +262,32 @@ pub async fn upsert_offer<C: ConnectionTrait>(
     find().await?.ok_or(Error::NotFound("offer"))
 }
 
+/// What Hotmart tells of a module of a course.
+#[derive(Debug, Clone, Copy)]
+pub struct ModuleFacts<'a> {
+    pub hotmart_module_id: &'a str,
+    pub name: Option<&'a str>,
+    pub position: Option<i32>,
+    pub is_extra: Option<bool>,
+}
+
 /// A module of a product's course, by Hotmart's module id.
 pub async fn upsert_module<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     product_id: Uuid,
-    hotmart_module_id: &str,
-    name: Option<&str>,
-    position: Option<i32>,
-    is_extra: Option<bool>,
+    facts: ModuleFacts<'_>,
+    now: DateTime<Utc>,
 ) -> Result<module::Model> {
+    let ModuleFacts {
+        hotmart_module_id,
+        name,
+        position,
+        is_extra,
+    } = facts;
     let hotmart_module_id = &fit(hotmart_module_id, 64);
     let name = name.map(|n| fit(n, 255));
     let name = name.as_deref();
-    let now = Utc::now();
     let fresh = module::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -336,8 +349,8 @@ pub async fn upsert_lesson<C: ConnectionTrait>(
     tenant: Tenant,
     product_id: Uuid,
     facts: &LessonFacts,
+    now: DateTime<Utc>,
 ) -> Result<lesson::Model> {
-    let now = Utc::now();
     let fresh = lesson::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),

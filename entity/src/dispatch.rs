@@ -37,8 +37,8 @@ pub async fn suggest<C: ConnectionTrait>(
     tenant: Tenant,
     suggestion: Suggestion,
     customer: &customer::Model,
+    now: DateTime<Utc>,
 ) -> Result<dispatch_item::Model> {
-    let now = Utc::now();
     Ok(dispatch_item::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -80,17 +80,34 @@ fn branch_for(state: &Value, decision: DispatchStatus) -> Option<String> {
     state.get(key).and_then(Value::as_str).map(str::to_owned)
 }
 
+/// A person's decision on pending items.
+#[derive(Debug, Clone)]
+pub struct Decision<'a> {
+    /// `Approved` or `Rejected`.
+    pub status: DispatchStatus,
+    /// Who decided.
+    pub actor: &'a str,
+    /// Why an item was rejected.
+    pub reason: Option<String>,
+    /// The content as the person edited it before approving.
+    pub edited: Option<Value>,
+}
+
 /// Approves or rejects pending items (at most `MAX_DECISIONS` at once) and
 /// moves their recipients on; returns the items as decided.
 pub async fn decide(
     db: &DatabaseConnection,
     tenant: Tenant,
     ids: &[Uuid],
-    decision: DispatchStatus,
-    actor: &str,
-    reason: Option<String>,
-    edited: Option<Value>,
+    decision: Decision<'_>,
+    now: DateTime<Utc>,
 ) -> Result<Vec<dispatch_item::Model>> {
+    let Decision {
+        status: decision,
+        actor,
+        reason,
+        edited,
+    } = decision;
     if ids.is_empty() || ids.len() > MAX_DECISIONS {
         return Err(Error::Invalid(format!(
             "decide on 1 to {MAX_DECISIONS} items at once"
@@ -111,7 +128,6 @@ pub async fn decide(
             decided.id
         )));
     }
-    let now = Utc::now();
     let mut decided = Vec::with_capacity(items.len());
     for item in items {
         if let Some(recipient_id) = item.campaign_recipient_id
@@ -191,13 +207,13 @@ pub async fn approved_item<C: ConnectionTrait>(
         .filter(|i| i.status == DispatchStatus::Approved))
 }
 
-pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<()> {
+pub async fn mark_sent<C: ConnectionTrait>(db: &C, id: Uuid, now: DateTime<Utc>) -> Result<()> {
     dispatch_item::Entity::update_many()
         .col_expr(
             dispatch_item::Column::Status,
             Expr::value(DispatchStatus::Sent),
         )
-        .col_expr(dispatch_item::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(dispatch_item::Column::UpdatedAt, Expr::value(now))
         .filter(dispatch_item::Column::Id.eq(id))
         .exec(db)
         .await?;

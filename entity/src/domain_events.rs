@@ -40,8 +40,9 @@ pub async fn record<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     event: NewDomainEvent,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
-    Ok(record_many(db, tenant, vec![event]).await? > 0)
+    Ok(record_many(db, tenant, vec![event], now).await? > 0)
 }
 
 /// Records every event whose dedupe key is not yet recorded (a key repeated
@@ -50,11 +51,12 @@ pub async fn record_many<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     events: Vec<NewDomainEvent>,
+    now: DateTime<Utc>,
 ) -> Result<u64> {
     if events.is_empty() {
         return Ok(0);
     }
-    let recorded_at = Utc::now();
+    let recorded_at = now;
     let rows = events.into_iter().map(|event| domain_event::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -134,12 +136,13 @@ pub async fn mark_delivered<C: ConnectionTrait>(
     db: &C,
     event_id: Uuid,
     consumer: &str,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     let row = domain_event_delivery::ActiveModel {
         id: Set(new_id()),
         domain_event_id: Set(event_id),
         consumer: Set(consumer.to_owned()),
-        delivered_at: Set(Utc::now()),
+        delivered_at: Set(now),
     };
     domain_event_delivery::Entity::insert(row)
         .on_conflict(

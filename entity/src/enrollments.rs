@@ -66,6 +66,7 @@ pub async fn refresh_enrollments<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     refreshes: &[(Uuid, Uuid, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
 ) -> Result<Vec<EnrollmentChange>> {
     if refreshes.is_empty() {
         return Ok(Vec::new());
@@ -98,7 +99,6 @@ pub async fn refresh_enrollments<C: ConnectionTrait>(
         .into_iter()
         .map(|e| ((e.customer_id, e.product_id), e))
         .collect();
-    let now = Utc::now();
     let mut written: Vec<(Uuid, Uuid)> = Vec::new();
     let mut changes = Vec::with_capacity(refreshes.len());
     for &(customer_id, product_id, starts_at) in refreshes {
@@ -260,8 +260,8 @@ async fn locked_enrollment<C: ConnectionTrait>(
     customer_id: Uuid,
     product_id: Uuid,
     starts_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<Option<enrollment::Model>> {
-    let now = Utc::now();
     let fresh = enrollment::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -308,16 +308,18 @@ pub async fn set_access_end<C: ConnectionTrait>(
     product_id: Uuid,
     ends_at: Option<DateTime<Utc>>,
     renews_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<Option<enrollment::Model>> {
     // The cancellation may arrive before the purchase that grants access:
     // the enrollment is created now and the purchase fills it in later.
-    let Some(current) = locked_enrollment(db, tenant, customer_id, product_id, None).await? else {
+    let Some(current) = locked_enrollment(db, tenant, customer_id, product_id, None, now).await?
+    else {
         return Ok(None);
     };
     let mut model = current.into_active_model();
     model.ends_at = Set(ends_at);
     model.renews_at = Set(renews_at);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     Ok(Some(model.update(db).await?))
 }
 
@@ -347,8 +349,9 @@ pub async fn record_access<C: ConnectionTrait>(
     product_id: Uuid,
     at: DateTime<Utc>,
     origin: &str,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
-    let current = locked_enrollment(db, tenant, customer_id, product_id, Some(at))
+    let current = locked_enrollment(db, tenant, customer_id, product_id, Some(at), now)
         .await?
         .ok_or(Error::NotFound("enrollment"))?;
     let first = current.first_access_at.is_none_or(|existing| at < existing);
@@ -365,7 +368,7 @@ pub async fn record_access<C: ConnectionTrait>(
     if moves_last {
         model.last_access_at = Set(Some(at));
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     model.update(db).await?;
     Ok(was_first)
 }
@@ -378,8 +381,8 @@ pub async fn record_lesson_progress<C: ConnectionTrait>(
     lesson_id: Uuid,
     completed: bool,
     completed_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
-    let now = Utc::now();
     let fresh = lesson_progress::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -426,6 +429,7 @@ pub async fn refresh_progress<C: ConnectionTrait>(
     tenant: Tenant,
     customer_id: Uuid,
     product_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Option<Decimal>> {
     let lessons = tenant
         .select::<lesson::Entity>()
@@ -461,7 +465,7 @@ pub async fn refresh_progress<C: ConnectionTrait>(
     if current.progress_percent != percent {
         let mut model = current.into_active_model();
         model.progress_percent = Set(percent);
-        model.updated_at = Set(Utc::now());
+        model.updated_at = Set(now);
         model.update(db).await?;
     }
     Ok(Some(percent))

@@ -57,6 +57,7 @@ pub async fn publish(
     tenant: Tenant,
     campaign_id: Uuid,
     actor: &str,
+    now: DateTime<Utc>,
 ) -> Result<(campaign::Model, campaign_version::Model)> {
     let txn = begin_write(db).await?;
     let current = tenant
@@ -71,7 +72,6 @@ pub async fn publish(
         .filter(campaign_version::Column::CampaignId.eq(campaign_id))
         .count(&txn)
         .await?;
-    let now = Utc::now();
     let version = campaign_version::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -106,6 +106,7 @@ pub async fn set_running(
     tenant: Tenant,
     campaign_id: Uuid,
     running: bool,
+    now: DateTime<Utc>,
 ) -> Result<campaign::Model> {
     let txn = begin_write(db).await?;
     let current = tenant.get::<campaign::Entity, _>(&txn, campaign_id).await?;
@@ -121,7 +122,6 @@ pub async fn set_running(
             if running { "resumed" } else { "paused" }
         )));
     }
-    let now = Utc::now();
     let mut model = current.into_active_model();
     if running {
         // Fires that fell while paused are skipped, never replayed.
@@ -147,6 +147,15 @@ pub async fn latest_version<C: ConnectionTrait>(
         .await?)
 }
 
+/// How an execution starts: its type, the node its recipients are placed
+/// at, and the cron fire it is for (a `scheduled` one).
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    pub execution_type: ExecutionType,
+    pub start_node: &'a str,
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
 /// Starts an execution of the campaign's latest version over a target
 /// group's customers (every customer of the workspace without one), each
 /// placed at `start_node`; returns it with the number of recipients.
@@ -157,10 +166,14 @@ pub async fn start<C: ConnectionTrait>(
     tenant: Tenant,
     campaign_id: Uuid,
     group: Option<&target_group_mapping::Model>,
-    execution_type: ExecutionType,
-    start_node: &str,
-    scheduled_for: Option<DateTime<Utc>>,
+    run: Run<'_>,
+    now: DateTime<Utc>,
 ) -> Result<(campaign_execution::Model, u64)> {
+    let Run {
+        execution_type,
+        start_node,
+        scheduled_for,
+    } = run;
     let campaign = tenant.get::<campaign::Entity, _>(db, campaign_id).await?;
     if campaign.status != CampaignStatus::Active {
         return Err(Error::Conflict(
@@ -170,7 +183,6 @@ pub async fn start<C: ConnectionTrait>(
     let version = latest_version(db, tenant, campaign_id)
         .await?
         .ok_or_else(|| Error::Conflict("publish the campaign before running it".into()))?;
-    let now = Utc::now();
     // Created `running`: recipients are claimable as soon as they are inserted.
     let execution = campaign_execution::ActiveModel {
         id: Set(new_id()),
@@ -687,6 +699,7 @@ pub async fn any_in_flight<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Re
 pub async fn refresh_execution(
     db: &DatabaseConnection,
     execution_id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<campaign_execution::Model> {
     let metrics = metrics(db, execution_id).await?;
     let current = campaign_execution::Entity::find_by_id(execution_id)
@@ -700,8 +713,8 @@ pub async fn refresh_execution(
     model.metrics = Set(metrics);
     if done {
         model.status = Set(ExecutionStatus::Completed);
-        model.completed_at = Set(Some(Utc::now()));
+        model.completed_at = Set(Some(now));
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     Ok(model.update(db).await?)
 }

@@ -5,6 +5,7 @@ pub mod audiences;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
+pub mod clock;
 pub mod customers;
 pub mod db;
 pub mod dispatch;
@@ -32,6 +33,7 @@ pub mod whatsapp;
 pub mod work_signals;
 pub mod workspaces;
 
+pub use clock::Clock;
 pub use error::{Error, Result};
 pub use secrets::SecretKey;
 pub use tenant::{Tenant, TenantOwned};

@@ -35,8 +35,18 @@ pub async fn create<C: ConnectionTrait>(
     target_url: &str,
     message_id: Option<Uuid>,
     customer_id: Option<Uuid>,
+    now: DateTime<Utc>,
 ) -> Result<tracked_link::Model> {
-    create_with_code(db, tenant, &new_code(), target_url, message_id, customer_id).await
+    create_with_code(
+        db,
+        tenant,
+        &new_code(),
+        target_url,
+        message_id,
+        customer_id,
+        now,
+    )
+    .await
 }
 
 /// Whether a link can be tracked: an http(s) URL of at most 2 KiB.
@@ -54,6 +64,7 @@ pub async fn create_with_code<C: ConnectionTrait>(
     target_url: &str,
     message_id: Option<Uuid>,
     customer_id: Option<Uuid>,
+    now: DateTime<Utc>,
 ) -> Result<tracked_link::Model> {
     if !trackable(target_url) {
         return Err(Error::Invalid("a tracked link needs an http(s) URL".into()));
@@ -68,7 +79,7 @@ pub async fn create_with_code<C: ConnectionTrait>(
         click_count: Set(0),
         first_clicked_at: Set(None),
         last_clicked_at: Set(None),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
     }
     .insert(db)
     .await?)

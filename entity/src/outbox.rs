@@ -86,9 +86,10 @@ pub async fn reserve<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     new: NewMessage,
+    now: DateTime<Utc>,
 ) -> Result<(message::Model, bool)> {
     let key = new.idempotency_key.clone();
-    let row = new_row(tenant, new, MessageStatus::Queued, None, Utc::now());
+    let row = new_row(tenant, new, MessageStatus::Queued, None, now);
     let inserted = message::Entity::insert(row)
         .on_conflict(on_key_conflict())
         .exec_without_returning(db)
@@ -283,6 +284,7 @@ pub async fn retry_later<C: ConnectionTrait>(
     id: Uuid,
     error: &str,
     retry_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     message::Entity::update_many()
         .col_expr(message::Column::Status, Expr::value(MessageStatus::Queued))
@@ -291,7 +293,7 @@ pub async fn retry_later<C: ConnectionTrait>(
             Expr::value(Some(error.chars().take(1000).collect::<String>())),
         )
         .col_expr(message::Column::LeaseUntil, Expr::value(Some(retry_at)))
-        .col_expr(message::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(id))
         .filter(message::Column::Status.eq(MessageStatus::Sending))
         .exec(db)

@@ -1,7 +1,7 @@
 //! Workspace settings: integration credentials and options, encrypted at rest
 //! and write-only through the API.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
@@ -44,6 +44,7 @@ pub async fn set(
     key: &str,
     value: &str,
     description: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<setting::Model> {
     validate_key(key)?;
     if value.is_empty() || value.len() > MAX_VALUE_LEN {
@@ -59,7 +60,6 @@ pub async fn set(
             "description must be at most 1000 characters".into(),
         ));
     }
-    let now = Utc::now();
     let row = setting::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),

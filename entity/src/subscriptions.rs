@@ -59,9 +59,9 @@ pub async fn record_subscription<C: ConnectionTrait>(
     tenant: Tenant,
     customer_id: Uuid,
     facts: &SubscriptionFacts,
+    now: DateTime<Utc>,
 ) -> Result<SubscriptionChange> {
     let facts = &facts.fitted();
-    let now = Utc::now();
     let fresh_id = new_id();
     let fresh = subscription::ActiveModel {
         id: Set(fresh_id),

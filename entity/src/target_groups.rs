@@ -2,7 +2,7 @@
 //! relation from a fixed allowlist and their `filter` uses the same rule
 //! format as a campaign's condition node; neither is ever spliced into SQL.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::Value;
 use uuid::Uuid;
@@ -211,13 +211,13 @@ pub async fn create(
     db: &DatabaseConnection,
     tenant: Tenant,
     draft: TargetGroupDraft,
+    now: DateTime<Utc>,
 ) -> Result<target_group_mapping::Model> {
     let source = source(&draft.source)?;
     let filter = draft.filter.filter(|f| !f.is_null());
     if let Some(filter) = &filter {
         validate_filter(source, filter)?;
     }
-    let now = Utc::now();
     target_group_mapping::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -238,6 +238,7 @@ pub async fn update(
     tenant: Tenant,
     id: Uuid,
     changes: TargetGroupChanges,
+    now: DateTime<Utc>,
 ) -> Result<target_group_mapping::Model> {
     let txn = begin_write(db).await?;
     let current = tenant
@@ -260,7 +261,7 @@ pub async fn update(
     }
     model.source = Set(source.name.to_owned());
     model.filter = Set(filter);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(&txn).await.map_err(conflict_on_name)?;
     txn.commit().await?;
     Ok(updated)

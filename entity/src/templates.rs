@@ -3,7 +3,7 @@
 //! components) and leaves the local enrichment (`product_id`, `funnel`)
 //! alone; only the enrichment is edited locally.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
@@ -67,6 +67,7 @@ pub async fn upsert_mirrored<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     template: MirroredTemplate,
+    now: DateTime<Utc>,
 ) -> Result<message_template::Model> {
     let provider_template_id = bounded("provider template id", &template.provider_template_id, 64)?;
     let name = bounded("name", &template.name, 512)?;
@@ -80,7 +81,6 @@ pub async fn upsert_mirrored<C: ConnectionTrait>(
         Value::Null => Value::Array(Vec::new()),
         components => components,
     };
-    let now = Utc::now();
     let row = message_template::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -133,6 +133,7 @@ pub async fn mark_unlisted_deleted<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     listed: &[(String, String)],
+    now: DateTime<Utc>,
 ) -> Result<u64> {
     let stored = tenant
         .select::<message_template::Entity>()
@@ -140,7 +141,6 @@ pub async fn mark_unlisted_deleted<C: ConnectionTrait>(
         .filter(message_template::Column::Status.ne(DELETED))
         .all(db)
         .await?;
-    let now = Utc::now();
     let mut marked = 0;
     for template in stored {
         let still_listed = listed
@@ -168,6 +168,7 @@ pub async fn set_enrichment<C: ConnectionTrait>(
     id: Uuid,
     product_id: Option<Uuid>,
     funnel: Option<String>,
+    now: DateTime<Utc>,
 ) -> Result<message_template::Model> {
     let template = tenant.get::<message_template::Entity, _>(db, id).await?;
     if let Some(product_id) = product_id {
@@ -180,7 +181,7 @@ pub async fn set_enrichment<C: ConnectionTrait>(
     let mut row: message_template::ActiveModel = template.into();
     row.product_id = Set(product_id);
     row.funnel = Set(funnel);
-    row.updated_at = Set(Utc::now());
+    row.updated_at = Set(now);
     Ok(row.update(db).await?)
 }
 

@@ -82,8 +82,9 @@ pub async fn record_transaction<C: ConnectionTrait>(
     tenant: Tenant,
     customer_id: Uuid,
     facts: &TransactionFacts,
+    now: DateTime<Utc>,
 ) -> Result<TransactionChange> {
-    let mut changes = record_transactions(db, tenant, &[(customer_id, facts.clone())]).await?;
+    let mut changes = record_transactions(db, tenant, &[(customer_id, facts.clone())], now).await?;
     changes.pop().ok_or(Error::NotFound("transaction"))
 }
 
@@ -99,6 +100,7 @@ pub async fn record_transactions<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     batch: &[(Uuid, TransactionFacts)],
+    now: DateTime<Utc>,
 ) -> Result<Vec<TransactionChange>> {
     if batch.is_empty() {
         return Ok(Vec::new());
@@ -117,7 +119,6 @@ pub async fn record_transactions<C: ConnectionTrait>(
         .into_iter()
         .map(|t| (t.code.clone(), t))
         .collect();
-    let now = Utc::now();
     // Codes first seen in this batch, and stored codes it changed.
     let mut fresh: Vec<String> = Vec::new();
     let mut touched: Vec<String> = Vec::new();

@@ -250,13 +250,14 @@ pub async fn replay(
     db: &DatabaseConnection,
     tenant: Tenant,
     id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<webhook_event::Model> {
     let txn = crate::db::begin_write(db).await?;
     let event = tenant.get::<webhook_event::Entity, _>(&txn, id).await?;
     let mut model: webhook_event::ActiveModel = event.into();
     model.status = Set(WebhookEventStatus::Received);
     model.attempts = Set(0);
-    model.next_attempt_at = Set(Some(Utc::now()));
+    model.next_attempt_at = Set(Some(now));
     let replayed = model.update(&txn).await?;
     txn.commit().await?;
     Ok(replayed)
@@ -266,6 +267,7 @@ pub async fn replay(
 pub async fn replay_dead(
     db: &DatabaseConnection,
     tenant: Tenant,
+    now: DateTime<Utc>,
 ) -> Result<Vec<webhook_event::Model>> {
     let txn = crate::db::begin_write(db).await?;
     let dead = tenant
@@ -282,10 +284,7 @@ pub async fn replay_dead(
             Expr::value(WebhookEventStatus::Received),
         )
         .col_expr(webhook_event::Column::Attempts, Expr::value(0))
-        .col_expr(
-            webhook_event::Column::NextAttemptAt,
-            Expr::value(Some(Utc::now())),
-        )
+        .col_expr(webhook_event::Column::NextAttemptAt, Expr::value(Some(now)))
         .filter(webhook_event::Column::Id.is_in(dead.iter().map(|e| e.id)))
         .exec(&txn)
         .await?;

@@ -1,6 +1,6 @@
 //! Workspaces: one per producer served by the platform.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::db::new_id;
@@ -48,6 +48,7 @@ pub async fn create(
     name: &str,
     slug: &str,
     time_zone: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<workspace::Model> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
@@ -58,7 +59,6 @@ pub async fn create(
     validate_slug(slug)?;
     let time_zone = time_zone.unwrap_or(DEFAULT_TIME_ZONE);
     validate_time_zone(time_zone)?;
-    let now = Utc::now();
     let created = workspace::ActiveModel {
         id: Set(new_id()),
         name: Set(name.to_owned()),

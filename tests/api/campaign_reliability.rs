@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use entity::Tenant;
 use entity::entities::enums::{Channel, MessageStatus};
 use rand::Rng;
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -106,10 +105,14 @@ async fn whatsapp_workspace(app: &TestApp, slug: &str, meta: &FakeMeta) -> Uuid 
     meta.set_templates([meta::template(
         "1001", TEMPLATE, "pt_BR", "APPROVED", "UTILITY",
     )]);
-    let mirrored =
-        worker::channels::whatsapp::sync_templates(&app.db, &app.secrets, Tenant::new(workspace))
-            .await
-            .expect("templates sync from the fake");
+    let mirrored = worker::channels::whatsapp::sync_templates(
+        &app.db,
+        &app.secrets,
+        Tenant::new(workspace),
+        app.clock.now(),
+    )
+    .await
+    .expect("templates sync from the fake");
     assert!(
         mirrored
             .iter()
@@ -236,8 +239,9 @@ async fn phones_with_messages(app: &TestApp, status: Option<MessageStatus>) -> V
         .collect()
 }
 
-/// Waits (generously) until the execution is COMPLETED and returns it.
-async fn wait_completed(app: &TestApp, workspace: Uuid, execution: &str) -> Value {
+/// Waits (generously) until a worker running beside the test has completed
+/// the execution, and returns it.
+async fn completed_by_running_worker(app: &TestApp, workspace: Uuid, execution: &str) -> Value {
     let started = Instant::now();
     loop {
         let current = fetch_execution(app, workspace, execution).await;
@@ -249,22 +253,6 @@ async fn wait_completed(app: &TestApp, workspace: Uuid, execution: &str) -> Valu
             "execution not completed: {current}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Waits until `count_where(table, condition)` reaches `expected`.
-async fn wait_count(app: &TestApp, table: &str, condition: &str, expected: i64) {
-    let started = Instant::now();
-    loop {
-        let now = app.count_where(table, condition).await;
-        if now == expected {
-            return;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "{table} where {condition}: {now}, expected {expected}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -514,7 +502,7 @@ async fn pausing_and_resuming_sends_nothing_twice(app: TestApp) {
         )
         .await;
     assert_eq!(resumed.data("resumeCampaign")["status"], "ACTIVE");
-    let done = wait_completed(&app, ws, &execution).await;
+    let done = completed_by_running_worker(&app, ws, &execution).await;
 
     // Each customer got exactly one message, paused or not.
     let per_phone = requests_per_phone(&meta);
@@ -549,7 +537,8 @@ async fn pausing_and_resuming_sends_nothing_twice(app: TestApp) {
 }
 on_both_backends!(
     pausing_and_resuming_sends_nothing_twice,
-    pausing_and_resuming_sends_nothing_twice
+    pausing_and_resuming_sends_nothing_twice,
+    crate::helpers::spawn_app_with_worker
 );
 
 // ---------------------------------------------------------------------------
@@ -569,6 +558,7 @@ async fn opted_out_customers_get_nothing(app: TestApp) {
             Channel::Whatsapp,
             "test",
             chrono::Utc::now(),
+            app.clock.now(),
         )
         .await
         .expect("record the opt-out");
@@ -581,13 +571,14 @@ async fn opted_out_customers_get_nothing(app: TestApp) {
         Channel::Email,
         "test",
         chrono::Utc::now(),
+        app.clock.now(),
     )
     .await
     .expect("record the e-mail opt-out");
 
     let (campaign, group) = published_campaign(&app, ws, "Opt-out", whatsapp_journey()).await;
     let execution = run_over(&app, ws, &campaign, &group).await;
-    let done = wait_completed(&app, ws, &execution).await;
+    let done = app.completed_execution(ws, &execution).await;
 
     let per_phone = requests_per_phone(&meta);
     for &i in &opted_out {
@@ -636,13 +627,12 @@ async fn republishing_never_changes_recipients_in_flight(app: TestApp) {
     let (campaign, group) =
         published_campaign(&app, ws, "Republicada", delayed_journey("primeira versao")).await;
     let execution = run_over(&app, ws, &campaign, &group).await;
-    wait_count(
-        &app,
-        "campaign_recipients",
-        "status = 'waiting'",
-        waiting as i64,
-    )
-    .await;
+    app.drain().await;
+    assert_eq!(
+        app.count_where("campaign_recipients", "status = 'waiting'")
+            .await,
+        waiting as i64
+    );
 
     // Edit the live campaign and publish it again.
     let edited = app
@@ -692,17 +682,15 @@ async fn republishing_never_changes_recipients_in_flight(app: TestApp) {
         waiting as u64
     );
 
-    // Fast-forward the delay: they go on through version 1's message.
-    entity::campaign_recipient::Entity::update_many()
-        .col_expr(
-            entity::campaign_recipient::Column::WakeAt,
-            Expr::value(Some(chrono::Utc::now() - chrono::Duration::seconds(1))),
-        )
-        .filter(entity::campaign_recipient::Column::Status.eq("waiting"))
-        .exec(&app.db)
-        .await
-        .expect("fast-forward the delay");
-    let done = wait_completed(&app, ws, &execution).await;
+    // An hour later the delay is over: they go on through version 1's message.
+    app.advance(chrono::Duration::minutes(59)).await;
+    assert_eq!(
+        recipients_with(&app, ws, &execution, "waiting").await,
+        waiting as u64,
+        "not before the hour is up"
+    );
+    app.advance(chrono::Duration::minutes(1)).await;
+    let done = app.completed_execution(ws, &execution).await;
     assert_eq!(done["metrics"]["sent"], waiting, "{done}");
     assert_eq!(done["executionData"]["version"], 1);
     assert_eq!(
@@ -748,7 +736,8 @@ fn journey_with_follow_up() -> Value {
 /// A campaign whose one WhatsApp send was cut short by a SIGKILL: Meta took
 /// the message (the fake gave it a wamid) but jornada never heard back, so
 /// the message is `unknown` without a wamid and its recipient is parked
-/// `unknown` at the send node. A second worker keeps running.
+/// `unknown` at the send node once the killed worker's lease has run out.
+/// From then on the test drives the app's own worker.
 struct CutShort {
     api: ApiOnlyApp,
     dir: PathBuf,
@@ -761,7 +750,6 @@ struct CutShort {
     /// The message's idempotency key.
     key: String,
     phone: String,
-    _worker: ChildWorker,
 }
 
 async fn a_send_cut_short(api: ApiOnlyApp, slug: &str) -> CutShort {
@@ -788,9 +776,24 @@ async fn a_send_cut_short(api: ApiOnlyApp, slug: &str) -> CutShort {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     first.kill();
-    let worker = ChildWorker::spawn(&api, &dir, 1);
-    wait_count(app, "campaign_recipients", "status = 'unknown'", 1).await;
-    let parked = wait_completed(app, ws, &execution).await;
+    // Once the killed worker's lease on the send has run out, its outcome
+    // is unknown, and once WhatsApp's pause between two messages to one
+    // person has passed too, the recipient is parked: nothing is resent.
+    let leased_until = entity::message::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("messages")
+        .and_then(|m| m.lease_until)
+        .expect("the send is leased");
+    app.advance(leased_until - app.clock.now() + chrono::Duration::seconds(1))
+        .await;
+    app.clock.advance(worker::campaigns::policy::PAIR_RATE);
+    let parked = app.completed_execution(ws, &execution).await;
+    assert_eq!(
+        app.count_where("campaign_recipients", "status = 'unknown'")
+            .await,
+        1
+    );
     assert_eq!(parked["metrics"]["unknown"], 1, "{parked}");
     assert_eq!(parked["metrics"]["sent"], 0, "{parked}");
 
@@ -827,7 +830,6 @@ async fn a_send_cut_short(api: ApiOnlyApp, slug: &str) -> CutShort {
         phone: accepted[0].to.clone(),
         meta,
         api,
-        _worker: worker,
     }
 }
 
@@ -913,20 +915,13 @@ async fn post_callback(app: &TestApp, slug: &str, body: &Value) -> reqwest::Stat
         .status()
 }
 
-/// Waits until the recipient's status is `status`; returns it.
-async fn wait_recipient(cut: &CutShort, status: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let recipient = cut.recipient().await;
-        if recipient["status"] == status {
-            return recipient;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "recipient never {status}: {recipient}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// Runs the app's worker until it is idle; the recipient is then `status`,
+/// and is returned.
+async fn drained_recipient(cut: &CutShort, status: &str) -> Value {
+    cut.api.app.drain().await;
+    let recipient = cut.recipient().await;
+    assert_eq!(recipient["status"], status, "{recipient}");
+    recipient
 }
 
 async fn a_delivered_callback_settles_an_unknown_send_and_its_recipient_goes_on(api: ApiOnlyApp) {
@@ -953,12 +948,16 @@ async fn a_delivered_callback_settles_an_unknown_send_and_its_recipient_goes_on(
     );
 
     // The recipient goes on past the send, through the follow-up, to the exit.
-    let recipient = wait_recipient(&cut, "completed").await;
+    let recipient = drained_recipient(&cut, "completed").await;
     assert_eq!(recipient["currentNodeId"], Value::Null, "{recipient}");
     assert_eq!(recipient["error"], Value::Null, "{recipient}");
     assert!(recipient["deliveredAt"].is_string(), "{recipient}");
     assert_eq!(cut.follow_ups().await, 1);
-    let done = wait_completed(&cut.api.app, cut.ws, &cut.execution).await;
+    let done = cut
+        .api
+        .app
+        .completed_execution(cut.ws, &cut.execution)
+        .await;
     let metrics = &done["metrics"];
     assert_eq!(metrics["entered"], 1, "{metrics}");
     assert_eq!(metrics["completed"], 1, "{metrics}");
@@ -994,7 +993,7 @@ async fn repeated_concurrent_callbacks_move_the_recipient_once(api: ApiOnlyApp) 
     let answers = futures::future::join_all(bodies.iter().map(|body| cut.post(body))).await;
     assert!(answers.iter().all(|s| *s == 200), "{answers:?}");
     // And once more after the recipient went on.
-    wait_recipient(&cut, "completed").await;
+    drained_recipient(&cut, "completed").await;
     assert_eq!(cut.post(&cut.callback("delivered", None)).await, 200);
 
     let message = cut.message().await;
@@ -1012,7 +1011,11 @@ async fn repeated_concurrent_callbacks_move_the_recipient_once(api: ApiOnlyApp) 
         1,
         "the recipient went past the send once"
     );
-    let done = wait_completed(&cut.api.app, cut.ws, &cut.execution).await;
+    let done = cut
+        .api
+        .app
+        .completed_execution(cut.ws, &cut.execution)
+        .await;
     let metrics = &done["metrics"];
     assert_eq!(metrics["completed"], 1, "{metrics}");
     assert_eq!(metrics["unknown"], 0, "{metrics}");
@@ -1053,7 +1056,11 @@ async fn a_failed_callback_ends_the_unknown_recipient_failed(api: ApiOnlyApp) {
     assert_eq!(cut.message().await.status, MessageStatus::Failed);
     assert_eq!(cut.recipient().await["status"], "failed");
 
-    let done = wait_completed(&cut.api.app, cut.ws, &cut.execution).await;
+    let done = cut
+        .api
+        .app
+        .completed_execution(cut.ws, &cut.execution)
+        .await;
     let metrics = &done["metrics"];
     assert_eq!(metrics["failed"], 1, "{metrics}");
     assert_eq!(metrics["unknown"], 0, "{metrics}");

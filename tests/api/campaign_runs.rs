@@ -69,28 +69,20 @@ impl TestApp {
         (campaign, execution)
     }
 
-    /// Waits until the execution is COMPLETED and returns it with its metrics.
+    /// Runs the worker until it is idle; the execution is then COMPLETED,
+    /// and is returned with its metrics.
     pub async fn completed_execution(&self, workspace: Uuid, execution: &str) -> Value {
-        let agent = self.agent_token(workspace);
-        let started = std::time::Instant::now();
-        loop {
-            let answer = self
-                .graphql(
-                    Some(&agent),
-                    "query($id: ID!) { campaignExecution(id: $id) { status metrics } }",
-                    json!({"id": execution}),
-                )
-                .await;
-            let current = answer.data("campaignExecution").clone();
-            if current["status"] == "COMPLETED" {
-                return current;
-            }
-            assert!(
-                started.elapsed() < std::time::Duration::from_secs(60),
-                "execution not completed: {current}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        self.drain().await;
+        let answer = self
+            .graphql(
+                Some(&self.agent_token(workspace)),
+                "query($id: ID!) { campaignExecution(id: $id) { status executionData metrics } }",
+                json!({"id": execution}),
+            )
+            .await;
+        let current = answer.data("campaignExecution").clone();
+        assert_eq!(current["status"], "COMPLETED", "{current}");
+        current
     }
 }
 
@@ -361,28 +353,20 @@ async fn an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_acc
             .0,
         200
     );
-    app.settle().await;
-    let wait_for = |status: &'static str| {
+    app.drain().await;
+    let one_recipient_once_idle = |status: &'static str| {
         let app = &app;
         async move {
-            let started = std::time::Instant::now();
-            loop {
-                if app
-                    .count_where("campaign_recipients", &format!("status = '{status}'"))
-                    .await
-                    == 1
-                {
-                    return;
-                }
-                assert!(
-                    started.elapsed() < std::time::Duration::from_secs(30),
-                    "no recipient became {status}"
-                );
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
+            app.drain().await;
+            assert_eq!(
+                app.count_where("campaign_recipients", &format!("status = '{status}'"))
+                    .await,
+                1,
+                "one recipient is {status} once the worker is idle"
+            );
         }
     };
-    wait_for("waiting").await;
+    one_recipient_once_idle("waiting").await;
     assert_eq!(
         app.count_where("messages", "node_id = 'welcome' AND status = 'sent'")
             .await,
@@ -409,7 +393,7 @@ async fn an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_acc
             .0,
         200
     );
-    app.settle().await;
+    app.drain().await;
     assert_eq!(app.count_rows("campaign_recipients").await, 1);
 
     let access = json!({"id": Uuid::new_v4().to_string(), "event": "CLUB_FIRST_ACCESS", "version": "2.0.0", "creation_date": 1_767_400_000_000_i64,
@@ -420,8 +404,8 @@ async fn an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_acc
             .0,
         200
     );
-    app.settle().await;
-    wait_for("completed").await;
+    app.drain().await;
+    one_recipient_once_idle("completed").await;
     let recipient: (Option<String>, Value) = {
         use sea_orm::EntityTrait;
         let r = entity::campaign_recipient::Entity::find()
@@ -447,21 +431,14 @@ on_both_backends!(
     an_event_triggered_campaign_starts_on_purchase_and_resumes_on_first_access
 );
 
-/// Waits until the queue holds `count` pending items and returns the queue.
+/// Runs the worker until it is idle; the queue then holds `count` pending
+/// items, and is returned.
 async fn pending_dispatches(app: &TestApp, agent: &str, count: u64) -> Value {
-    let started = std::time::Instant::now();
-    loop {
-        let answer = app.graphql(Some(agent), "{ dispatchQueue(filter: {status: PENDING}) { totalCount edges { node { id reason nodeId context } } } }", json!({})).await;
-        let queue = answer.data("dispatchQueue").clone();
-        if queue["totalCount"] == count {
-            return queue;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "{queue}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    app.drain().await;
+    let answer = app.graphql(Some(agent), "{ dispatchQueue(filter: {status: PENDING}) { totalCount edges { node { id reason nodeId context } } } }", json!({})).await;
+    let queue = answer.data("dispatchQueue").clone();
+    assert_eq!(queue["totalCount"], count, "{queue}");
+    queue
 }
 
 /// trigger → approval gate → approved: message → exit; rejected/expired: exit.

@@ -1,10 +1,10 @@
 //! Schedule-triggered campaigns: each cron fire starts one `scheduled`
 //! execution over the trigger's audience, however often and however many
 //! workers tick; paused campaigns do not fire, and resuming does not replay.
-//! The tick is called with an explicit `now`, as the worker's cron job calls
-//! it with the wall clock.
+//! The app's clock is moved to the fire times; workers ticking at once call
+//! the tick with an explicit `now`, as the worker's cron job calls it.
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, DurationRound, NaiveTime, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use worker::campaigns::schedules::start_due_fires;
@@ -26,6 +26,17 @@ fn scheduled_journey(trigger: Value) -> Value {
             {"id": "e2", "source": "hello", "target": "end"}
         ]
     })
+}
+
+/// The fire time an execution was started for.
+async fn scheduled_for(app: &TestApp, execution: &str) -> Option<DateTime<Utc>> {
+    use sea_orm::EntityTrait;
+    entity::campaign_execution::Entity::find_by_id(Uuid::parse_str(execution).expect("uuid"))
+        .one(&app.db)
+        .await
+        .expect("executions")
+        .expect("the execution")
+        .scheduled_for
 }
 
 impl TestApp {
@@ -53,10 +64,9 @@ impl TestApp {
 }
 
 /// The `nth` (1 = the next) `hour:minute` in São Paulo (the default
-/// workspace clock, UTC-3 all year) after now, whatever the time of day the
-/// tests run at.
-fn next_in_sao_paulo(hour: u32, minute: u32, nth: i64) -> DateTime<Utc> {
-    let now = Utc::now();
+/// workspace clock, UTC-3 all year) after `now`, whatever the time of day
+/// the tests run at.
+fn next_in_sao_paulo(now: DateTime<Utc>, hour: u32, minute: u32, nth: i64) -> DateTime<Utc> {
     let today = (now - Duration::hours(3)).date_naive();
     let mut next = today
         .and_time(NaiveTime::from_hms_opt(hour, minute, 0).expect("time"))
@@ -66,10 +76,6 @@ fn next_in_sao_paulo(hour: u32, minute: u32, nth: i64) -> DateTime<Utc> {
         next += Duration::days(1);
     }
     next + Duration::days(nth - 1)
-}
-
-fn nine_in_sao_paulo(nth: i64) -> DateTime<Utc> {
-    next_in_sao_paulo(9, 0, nth)
 }
 
 async fn a_schedule_fires_once_per_due_time(app: TestApp) {
@@ -84,56 +90,51 @@ async fn a_schedule_fires_once_per_due_time(app: TestApp) {
             scheduled_journey(json!({"source": "schedule", "cron": "0 0 9 * * *"})),
         )
         .await;
-    let first = nine_in_sao_paulo(1);
+    let first = next_in_sao_paulo(app.clock.now(), 9, 0, 1);
 
-    let early = start_due_fires(&app.db, first - Duration::seconds(1))
-        .await
-        .expect("tick");
-    assert!(early.is_empty(), "nothing is due a second before 09:00");
-
-    let fired = start_due_fires(&app.db, first + Duration::seconds(5))
-        .await
-        .expect("tick");
-    assert_eq!(fired.len(), 1, "09:00 fires once");
-    assert_eq!(fired[0].scheduled_for, Some(first));
-    // The same minute ticked again, and by two workers at once: no new run.
-    let again = start_due_fires(&app.db, first + Duration::seconds(30))
-        .await
-        .expect("tick");
-    let (a, b) = tokio::join!(
-        start_due_fires(&app.db, first + Duration::seconds(59)),
-        start_due_fires(&app.db, first + Duration::seconds(59)),
+    app.advance_to(first - Duration::seconds(1)).await;
+    assert!(
+        app.executions_of(ws, &campaign).await.is_empty(),
+        "nothing is due a second before 09:00"
     );
-    assert!(again.is_empty());
-    assert!(a.expect("tick").is_empty() && b.expect("tick").is_empty());
 
-    let execution = fired[0].id.to_string();
+    app.advance_to(first + Duration::seconds(5)).await;
+    let fired = app.executions_of(ws, &campaign).await;
+    assert_eq!(fired.len(), 1, "09:00 fires once");
+    let (execution, execution_type) = fired[0].clone();
+    assert_eq!(execution_type, "SCHEDULED");
+    assert_eq!(scheduled_for(&app, &execution).await, Some(first));
     let done = app.completed_execution(ws, &execution).await;
     assert_eq!(
         done["metrics"]["entered"], 3,
         "every customer of the workspace"
     );
     assert_eq!(done["metrics"]["sent"], 3);
-    assert_eq!(
-        app.executions_of(ws, &campaign).await,
-        vec![(execution.clone(), "SCHEDULED".to_owned())]
+    // The same minute ticked again, and by two workers at once: no new run.
+    app.advance_to(first + Duration::seconds(30)).await;
+    let (a, b) = tokio::join!(
+        start_due_fires(&app.db, first + Duration::seconds(59)),
+        start_due_fires(&app.db, first + Duration::seconds(59)),
     );
+    assert!(a.expect("tick").is_empty() && b.expect("tick").is_empty());
+    assert_eq!(app.executions_of(ws, &campaign).await, fired);
 
     // The worker was down for four mornings: one catch-up run, for the latest.
-    let latest = nine_in_sao_paulo(5);
-    let caught_up = start_due_fires(&app.db, latest + Duration::hours(2))
-        .await
-        .expect("tick");
-    assert_eq!(caught_up.len(), 1, "missed fires are caught up once");
-    assert_eq!(caught_up[0].scheduled_for, Some(latest));
+    let latest = first + Duration::days(4);
+    app.advance_to(latest + Duration::hours(2)).await;
     let (a, b) = tokio::join!(
         start_due_fires(&app.db, latest + Duration::hours(3)),
         start_due_fires(&app.db, latest + Duration::hours(3)),
     );
     assert!(a.expect("tick").is_empty() && b.expect("tick").is_empty());
-    app.completed_execution(ws, &caught_up[0].id.to_string())
-        .await;
-    assert_eq!(app.executions_of(ws, &campaign).await.len(), 2);
+    let runs = app.executions_of(ws, &campaign).await;
+    assert_eq!(runs.len(), 2, "missed fires are caught up once: {runs:?}");
+    let caught_up = runs
+        .iter()
+        .find(|run| run.0 != execution)
+        .expect("a new run");
+    assert_eq!(scheduled_for(&app, &caught_up.0).await, Some(latest));
+    app.completed_execution(ws, &caught_up.0).await;
     // Nobody got a run's message twice: one per customer per execution.
     assert_eq!(app.count_rows("messages").await, 6);
     assert_eq!(app.count_rows("campaign_recipients").await, 6);
@@ -169,7 +170,7 @@ async fn concurrent_ticks_start_a_fire_once(app: TestApp) {
             ),
         )
         .await;
-    let due = next_in_sao_paulo(8, 30, 1) + Duration::seconds(1);
+    let due = next_in_sao_paulo(app.clock.now(), 8, 30, 1) + Duration::seconds(1);
     let ticks: Vec<_> = (0..4)
         .map(|_| {
             let db = app.db.clone();
@@ -189,6 +190,7 @@ async fn concurrent_ticks_start_a_fire_once(app: TestApp) {
         started[0].target_group_id.map(|g| g.to_string()),
         Some(group)
     );
+    app.clock.advance(due - app.clock.now());
     let done = app
         .completed_execution(ws, &started[0].id.to_string())
         .await;
@@ -205,11 +207,11 @@ async fn paused_schedules_do_not_fire_and_resuming_does_not_replay(app: TestApp)
     let ws = app.create_workspace("pausada").await;
     app.create_customer(ws, "aluna@example.com").await;
     let agent = app.agent_token(ws);
-    // Every second: fires keep falling due while the campaign is paused.
+    // Every minute: fires keep falling due while the campaign is paused.
     let campaign = app
         .publish_journey(
             ws,
-            scheduled_journey(json!({"source": "schedule", "cron": "* * * * * *"})),
+            scheduled_journey(json!({"source": "schedule", "cron": "0 * * * * *"})),
         )
         .await;
     let paused = app
@@ -220,15 +222,13 @@ async fn paused_schedules_do_not_fire_and_resuming_does_not_replay(app: TestApp)
         )
         .await;
     assert_eq!(paused.data("pauseCampaign")["status"], "PAUSED");
-    let while_paused = start_due_fires(&app.db, Utc::now() + Duration::hours(1))
-        .await
-        .expect("tick");
-    assert!(while_paused.is_empty(), "a paused campaign does not fire");
-    assert!(app.executions_of(ws, &campaign).await.is_empty());
+    // Fires keep falling due for five minutes while paused.
+    app.advance(Duration::minutes(5)).await;
+    assert!(
+        app.executions_of(ws, &campaign).await.is_empty(),
+        "a paused campaign does not fire"
+    );
     assert_eq!(app.count_rows("campaign_recipients").await, 0);
-
-    // Let fires fall due in real time while paused.
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let resumed = app
         .graphql(
             Some(&agent),
@@ -248,12 +248,15 @@ async fn paused_schedules_do_not_fire_and_resuming_does_not_replay(app: TestApp)
         "fires that fell while paused are not replayed"
     );
 
-    // The next fire after resuming does start.
-    let next = start_due_fires(&app.db, resumed_at + Duration::seconds(2))
-        .await
-        .expect("tick");
-    assert_eq!(next.len(), 1);
-    let done = app.completed_execution(ws, &next[0].id.to_string()).await;
+    // The next fire after resuming does start, once.
+    let next_minute = resumed_at
+        .duration_trunc(Duration::minutes(1))
+        .expect("a whole minute")
+        + Duration::minutes(1);
+    app.advance_to(next_minute + Duration::seconds(1)).await;
+    let next = app.executions_of(ws, &campaign).await;
+    assert_eq!(next.len(), 1, "{next:?}");
+    let done = app.completed_execution(ws, &next[0].0).await;
     assert_eq!(done["metrics"]["entered"], 1);
     assert_eq!(done["metrics"]["sent"], 1);
 }

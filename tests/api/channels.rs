@@ -392,7 +392,7 @@ async fn templates_are_mirrored_and_keep_their_enrichment(app: TestApp) {
     let tenant = Tenant::new(workspace);
     configure_whatsapp(&app, workspace, &meta).await;
 
-    let mirrored = whatsapp::sync_templates(&app.db, &app.secrets, tenant)
+    let mirrored = whatsapp::sync_templates(&app.db, &app.secrets, tenant, app.clock.now())
         .await
         .expect("first sync");
 
@@ -429,19 +429,21 @@ async fn templates_are_mirrored_and_keep_their_enrichment(app: TestApp) {
         welcome.id,
         Some(product),
         Some("onboarding".into()),
+        app.clock.now(),
     )
     .await
     .expect("enrich");
     assert_eq!(enriched.product_id, Some(product));
 
-    // Meta pauses the template, drops another and adds a new one.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // A minute later Meta has paused the template, dropped another and
+    // added a new one.
+    app.clock.advance(chrono::Duration::minutes(1));
     meta.set_templates([
         meta::template("1001", "boas_vindas", "pt_BR", "PAUSED", "UTILITY"),
         meta::template("1003", "boas_vindas", "es", "APPROVED", "UTILITY"),
         meta::template("1004", "renovacao", "pt_BR", "APPROVED", "UTILITY"),
     ]);
-    let resynced = whatsapp::sync_templates(&app.db, &app.secrets, tenant)
+    let resynced = whatsapp::sync_templates(&app.db, &app.secrets, tenant, app.clock.now())
         .await
         .expect("second sync");
 
@@ -480,13 +482,20 @@ async fn templates_are_mirrored_and_keep_their_enrichment(app: TestApp) {
 
     // Enrichment is confined to the workspace's own products.
     let other = app.create_workspace("outro-espelho").await;
-    let foreign =
-        entity::templates::set_enrichment(&app.db, Tenant::new(other), welcome.id, None, None)
-            .await;
+    let foreign = entity::templates::set_enrichment(
+        &app.db,
+        Tenant::new(other),
+        welcome.id,
+        None,
+        None,
+        app.clock.now(),
+    )
+    .await;
     assert!(matches!(foreign, Err(entity::Error::NotFound(_))));
-    let cleared = entity::templates::set_enrichment(&app.db, tenant, welcome.id, None, None)
-        .await
-        .unwrap();
+    let cleared =
+        entity::templates::set_enrichment(&app.db, tenant, welcome.id, None, None, app.clock.now())
+            .await
+            .unwrap();
     assert_eq!((cleared.product_id, cleared.funnel), (None, None));
 }
 on_both_backends!(
@@ -498,14 +507,14 @@ async fn template_sync_needs_settings(app: TestApp) {
     let workspace = app.create_workspace("sem-meta").await;
     let tenant = Tenant::new(workspace);
 
-    let missing = whatsapp::sync_templates(&app.db, &app.secrets, tenant).await;
+    let missing = whatsapp::sync_templates(&app.db, &app.secrets, tenant, app.clock.now()).await;
     assert!(matches!(
         missing,
         Err(TemplateSyncError::NotConfigured("whatsapp.token"))
     ));
 
     set_setting(&app, workspace, "whatsapp.token", "EAAG-x").await;
-    let no_waba = whatsapp::sync_templates(&app.db, &app.secrets, tenant).await;
+    let no_waba = whatsapp::sync_templates(&app.db, &app.secrets, tenant, app.clock.now()).await;
     assert!(matches!(
         no_waba,
         Err(TemplateSyncError::NotConfigured("whatsapp.waba_id"))

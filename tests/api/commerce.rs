@@ -400,6 +400,7 @@ async fn access_past_its_end_is_cancelled(app: TestApp) {
         seeded.product,
         Some(now - Duration::hours(1)),
         None,
+        app.clock.now(),
     )
     .await
     .expect("the enrollment exists");
@@ -410,6 +411,7 @@ async fn access_past_its_end_is_cancelled(app: TestApp) {
         seeded.product,
         Some(now + Duration::days(10)),
         None,
+        app.clock.now(),
     )
     .await
     .expect("the enrollment exists");

@@ -68,8 +68,13 @@ pub struct TestApp {
     pub secrets: entity::SecretKey,
     /// The statements the app sends its database, once a test starts it.
     pub statements: StatementLog,
+    /// The app's time: the API and the worker read it; a test moves it.
+    pub clock: entity::Clock,
+    /// The app's worker, which the test drives ([`TestApp::drain`]) unless
+    /// it runs in the background ([`spawn_app_with_worker`]).
+    pub worker: worker::Worker,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
-    worker: tokio::task::JoinHandle<anyhow::Result<()>>,
+    background: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Declared last: dropped after the pool is gone.
     _store: Store,
 }
@@ -77,7 +82,9 @@ pub struct TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
-        self.worker.abort();
+        if let Some(background) = &self.background {
+            background.abort();
+        }
     }
 }
 
@@ -143,12 +150,24 @@ pub async fn fresh_database(backend: Backend) -> (String, Store) {
     }
 }
 
+/// An app serving the API, whose worker does nothing until the test drives
+/// it with [`TestApp::drain`].
 pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, HttpLimits::default()).await
 }
 
 /// Like [`spawn_app`], serving HTTP within `limits`.
 pub async fn spawn_app_with(backend: Backend, limits: HttpLimits) -> TestApp {
+    spawn(backend, limits, false).await
+}
+
+/// An app whose worker runs in the background, as `jornada serve` runs it:
+/// for tests about what happens while the worker is busy.
+pub async fn spawn_app_with_worker(backend: Backend) -> TestApp {
+    spawn(backend, HttpLimits::default(), true).await
+}
+
+async fn spawn(backend: Backend, limits: HttpLimits, in_background: bool) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         jornada::telemetry::init("text");
     }
@@ -163,25 +182,30 @@ pub async fn spawn_app_with(backend: Backend, limits: HttpLimits) -> TestApp {
     let jwt = JwtKeys::new(JWT_SECRET);
     let secrets = entity::SecretKey::parse(&entity::SecretKey::generate_text()).expect("key");
     let work_signals = entity::WorkSignals::default();
+    let clock = entity::Clock::system();
     let router = jornada::api_router(
         db.clone(),
         jwt.clone(),
         secrets.clone(),
         work_signals.clone(),
+        clock.clone(),
     );
-    // The app runs as `jornada serve` does: API and worker side by side.
-    let background = worker::Worker {
+    let worker = worker::Worker {
         db: db.clone(),
         secrets: secrets.clone(),
         signals: work_signals.clone(),
         public_url: "http://jornada.test".into(),
         lease: chrono::Duration::seconds(60),
+        clock: clock.clone(),
     };
-    let worker = tokio::spawn(async move {
-        background
-            .run(std::future::pending())
-            .await
-            .map_err(anyhow::Error::from)
+    let background = in_background.then(|| {
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            worker
+                .run(std::future::pending())
+                .await
+                .map_err(anyhow::Error::from)
+        })
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -195,6 +219,8 @@ pub async fn spawn_app_with(backend: Backend, limits: HttpLimits) -> TestApp {
     ));
     TestApp {
         worker,
+        background,
+        clock,
         address,
         client: reqwest::Client::new(),
         db,
@@ -468,52 +494,42 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// Waits until every stored webhook event is settled (processed, ignored
-    /// or dead) and every domain event delivered; panics after `limit`.
-    pub async fn settle(&self) {
-        let limit = std::time::Duration::from_secs(30);
-        let started = std::time::Instant::now();
-        loop {
-            let pending = self
-                .count_where("webhook_events", "status IN ('received', 'failed')")
-                .await
-                + self
-                    .count_where("domain_events", "dispatched_at IS NULL")
-                    .await;
-            if pending == 0 {
-                return;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "{pending} events still unsettled after {limit:?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+    /// Runs the worker until no work due by the app's clock is left (as
+    /// the workers would, without waiting for them) and says what it did.
+    pub async fn drain(&self) -> worker::Drained {
+        self.worker
+            .drain()
+            .await
+            .expect("the worker works off its work")
     }
 
-    /// Follows a background job as a client does, by `backgroundJob(id)`,
-    /// until it has succeeded or failed; returns it then. Panics after two
-    /// minutes (a loaded CI machine may be slow; a stuck job never ends).
+    /// Moves the app's clock forward by `by`, then drains what fell due.
+    pub async fn advance(&self, by: chrono::Duration) -> worker::Drained {
+        self.clock.advance(by);
+        self.drain().await
+    }
+
+    /// Moves the app's clock forward to `at`, then drains what fell due.
+    pub async fn advance_to(&self, at: chrono::DateTime<chrono::Utc>) -> worker::Drained {
+        self.advance(at - self.clock.now()).await
+    }
+
+    /// Runs the worker until it is idle, then reads the background job as a
+    /// client does, by `backgroundJob(id)`; it has succeeded or failed.
     pub async fn finished_job(&self, token: &str, job: &Value) -> Value {
         const QUERY: &str = "query($id: ID!) { backgroundJob(id: $id) {
             id kind status input progress result error { code message } attempts createdAt startedAt finishedAt } }";
-        let limit = std::time::Duration::from_secs(120);
-        let started = std::time::Instant::now();
-        loop {
-            let answer = self
-                .graphql(Some(token), QUERY, json!({"id": job["id"]}))
-                .await;
-            let job = answer.data("backgroundJob").clone();
-            if job["status"] == "SUCCEEDED" || job["status"] == "FAILED" {
-                return job;
-            }
-            assert!(
-                started.elapsed() < limit,
-                "the job is still {} after {limit:?}",
-                job["status"]
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        self.drain().await;
+        let answer = self
+            .graphql(Some(token), QUERY, json!({"id": job["id"]}))
+            .await;
+        let job = answer.data("backgroundJob").clone();
+        assert!(
+            job["status"] == "SUCCEEDED" || job["status"] == "FAILED",
+            "the job is still {} once the worker is idle",
+            job["status"]
+        );
+        job
     }
 
     /// Creates a campaign of the workspace from a React Flow `document` and
@@ -591,11 +607,14 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
     let secret_key_text = entity::SecretKey::generate_text();
     let secrets = entity::SecretKey::parse(&secret_key_text).expect("key");
     // Announces stored work to a worker in another process, as `jornada api` does.
+    let clock = entity::Clock::system();
+    let signals = entity::WorkSignals::across_processes(&db);
     let router = jornada::api_router(
         db.clone(),
         jwt.clone(),
         secrets.clone(),
-        entity::WorkSignals::across_processes(&db),
+        signals.clone(),
+        clock.clone(),
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -609,8 +628,17 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
     ));
     ApiOnlyApp {
         app: TestApp {
-            // No worker here: a task that is already done.
-            worker: tokio::spawn(async { Ok(()) }),
+            // The worker runs in another process; this one is never started.
+            worker: worker::Worker {
+                db: db.clone(),
+                secrets: secrets.clone(),
+                signals,
+                public_url: "http://jornada.test".into(),
+                lease: chrono::Duration::seconds(60),
+                clock: clock.clone(),
+            },
+            background: None,
+            clock,
             address,
             client: reqwest::Client::new(),
             db,

@@ -62,7 +62,7 @@ impl<'a> Shop<'a> {
     pub async fn post_all(&self, bodies: &[Value]) {
         for body in bodies {
             self.post(body).await;
-            applied(self.app).await;
+            self.app.drain().await;
         }
     }
 
@@ -148,23 +148,6 @@ impl<'a> Shop<'a> {
             "webhookEvents",
         )
         .await
-    }
-}
-
-/// Waits until no stored webhook event is waiting for its first attempt
-/// (domain events may still be undelivered: see `TestApp::settle`).
-pub async fn applied(app: &TestApp) {
-    let started = std::time::Instant::now();
-    while app
-        .count_where("webhook_events", "status = 'received'")
-        .await
-        > 0
-    {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "webhook events still waiting after 30 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 
@@ -349,7 +332,7 @@ async fn purchase_events_land_in_the_domain(app: TestApp) {
         t10.event("PURCHASE_CANCELED", "CANCELLED", at(19)),
     ];
     shop.post_all(&bodies).await;
-    app.settle().await;
+    app.drain().await;
 
     let events = shop.webhook_events(json!({})).await;
     assert_eq!(events["totalCount"], 16, "{events}");
@@ -648,7 +631,7 @@ async fn subscription_events_land_in_the_domain(app: TestApp) {
         at(4),
     ))
     .await;
-    app.settle().await;
+    app.drain().await;
     let processed = shop.webhook_events(json!({"status": "PROCESSED"})).await;
     assert_eq!(processed["totalCount"], 7, "{processed}");
 
@@ -763,7 +746,7 @@ async fn cancellation_by_code_fills_in_the_phone(app: TestApp) {
         ),
     ])
     .await;
-    app.settle().await;
+    app.drain().await;
     let bruno = shop.customer(email).await;
     assert_eq!(bruno["subscriptions"][0]["status"], "CANCELLED_BY_CUSTOMER");
     assert_eq!(
@@ -816,7 +799,7 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
         )
         .await;
     }
-    app.settle().await;
+    app.drain().await;
 
     // João clicked our WhatsApp link the day before his first access; Pedro
     // clicked his nine days before; Maria clicked hers only after hers.
@@ -837,17 +820,16 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
     .iter()
     .enumerate()
     {
-        let module = entity::catalog::upsert_module(
-            &app.db,
-            tenant,
-            product,
-            module_id,
-            Some(name),
-            Some(position as i32 + 1),
-            Some(false),
-        )
-        .await
-        .expect("module");
+        let facts = entity::catalog::ModuleFacts {
+            hotmart_module_id: module_id,
+            name: Some(name),
+            position: Some(position as i32 + 1),
+            is_extra: Some(false),
+        };
+        let module =
+            entity::catalog::upsert_module(&app.db, tenant, product, facts, app.clock.now())
+                .await
+                .expect("module");
         for lesson in 1..=2 {
             entity::catalog::upsert_lesson(
                 &app.db,
@@ -861,6 +843,7 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
                     is_extra: false,
                     position: lesson,
                 },
+                app.clock.now(),
             )
             .await
             .expect("lesson");
@@ -892,7 +875,7 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
         ),
     ])
     .await;
-    app.settle().await;
+    app.drain().await;
     let processed = shop.webhook_events(json!({"status": "PROCESSED"})).await;
     assert_eq!(processed["totalCount"], 9, "{processed}");
 
@@ -992,7 +975,7 @@ async fn cart_fulfillment_and_unknown_events(app: TestApp) {
         unknown.clone(),
     ])
     .await;
-    app.settle().await;
+    app.drain().await;
 
     let ignored = shop.webhook_events(json!({"status": "IGNORED"})).await;
     assert_eq!(ignored["totalCount"], 1, "{ignored}");
@@ -1106,7 +1089,7 @@ async fn envelope_variants_are_understood(app: TestApp) {
         .event("PURCHASE_APPROVED", "APPROVED", at(5));
     shop.post_all(&[camel, text_date, string_ms, same_product])
         .await;
-    app.settle().await;
+    app.drain().await;
 
     let events = shop.webhook_events(json!({})).await;
     assert_eq!(events["totalCount"], 5, "{events}");
@@ -1188,7 +1171,7 @@ async fn statuses_named_after_their_events(app: TestApp) {
         renewal.event("PURCHASE_DELAYED", "DELAYED", at(32)),
     ])
     .await;
-    app.settle().await;
+    app.drain().await;
 
     let rita = shop.customer("rita@exemplo.com").await;
     assert_eq!(transaction(&rita, "HP8000000001")["status"], "APPROVED");

@@ -85,7 +85,7 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
             .0,
         200
     );
-    app.settle().await;
+    app.drain().await;
     hotmart.seed_sales([
         recent_sale("HP-WEBHOOK", "maria@example.com", "REFUNDED", 2),
         recent_sale("HP-MISSED", "joao@example.com", "APPROVED", 1),
@@ -126,7 +126,7 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
         "progress was reported on the way"
     );
     assert_eq!(synced["attempts"], 1);
-    app.settle().await;
+    app.drain().await;
 
     let customers = app
         .graphql(
@@ -185,7 +185,7 @@ async fn a_sync_repairs_a_webhook_that_never_came(app: TestApp) {
     let again = sync(&app, &agent, &since).await;
     assert_eq!(again["result"]["sales"], 2);
     assert_eq!(again["result"]["failed"], 0);
-    app.settle().await;
+    app.drain().await;
     assert_eq!(
         app.count_rows("domain_events").await,
         app.count_where("domain_events", "dispatched_at IS NOT NULL")

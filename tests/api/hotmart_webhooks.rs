@@ -86,7 +86,7 @@ async fn an_approved_purchase_lands_in_the_domain(app: TestApp) {
         (200, &json!("duplicate")),
         "the workspace id works as well as the slug"
     );
-    app.settle().await;
+    app.drain().await;
 
     let agent = app.agent_token(ws);
     let answer = app
@@ -138,14 +138,14 @@ async fn an_approved_purchase_lands_in_the_domain(app: TestApp) {
             .0,
         200
     );
-    app.settle().await;
+    app.drain().await;
     assert_eq!(
         app.post_hotmart("confeitaria", Some(HOTTOK), &late_approval)
             .await
             .0,
         200
     );
-    app.settle().await;
+    app.drain().await;
     let after = app.graphql(Some(&agent), "{ customers { edges { node { ltvTotal transactions { status } enrollments { accessStatus } } } } }", json!({})).await;
     let customer = &after.data("customers")["edges"][0]["node"];
     assert_eq!(

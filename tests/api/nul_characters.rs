@@ -134,7 +134,7 @@ async fn a_postback_carrying_nuls_is_applied_without_them(app: TestApp) {
     let (status, answer) = app.post_hotmart("nulos", Some(HOTTOK), &body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["status"], "accepted");
-    app.settle().await;
+    app.drain().await;
     assert_eq!(
         app.count_where("webhook_events", "status = 'processed' AND attempts = 1")
             .await,

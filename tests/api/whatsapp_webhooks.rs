@@ -496,7 +496,8 @@ async fn error_131050_opts_the_customer_out_and_later_campaigns_skip_them(app: T
         (json!(1), json!(1))
     );
 
-    // A later campaign sends nothing to Ana.
+    // A later campaign, an hour later, sends nothing to Ana.
+    app.advance(chrono::Duration::hours(1)).await;
     let accepted = s.meta.accepted();
     let second = s.run(&app, "Segunda").await;
     let to_ana: Vec<String> = s

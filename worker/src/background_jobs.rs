@@ -4,7 +4,7 @@
 //! reads it through `backgroundJob(id)`.
 
 use apalis::prelude::{BoxDynError, Data};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::background_jobs::{self, JobErrorCode, JobOrder, JobRequest, Outcome};
 use entity::entities::{message_template, subscription};
@@ -25,6 +25,7 @@ pub const RECOVERY_SCHEDULE: &str = "0 * * * * *";
 /// Where a running job reports how far it got.
 pub struct JobProgress<'a> {
     db: &'a DatabaseConnection,
+    clock: &'a entity::Clock,
     job_id: Uuid,
 }
 
@@ -35,7 +36,9 @@ impl JobProgress<'_> {
         let Ok(progress) = serde_json::to_value(progress) else {
             return;
         };
-        if let Err(err) = background_jobs::report_progress(self.db, self.job_id, progress).await {
+        if let Err(err) =
+            background_jobs::report_progress(self.db, self.job_id, progress, self.clock.now()).await
+        {
             tracing::warn!(job_id = %self.job_id, error = %err, "job progress not recorded");
         }
     }
@@ -43,29 +46,40 @@ impl JobProgress<'_> {
 
 /// The queue's handler: runs the job `order` names, once.
 pub async fn run(order: JobOrder, worker: Data<Worker>) -> Result<(), BoxDynError> {
+    run_job(&worker, order).await?;
+    Ok(())
+}
+
+/// Runs the job `order` names if it is still queued; returns whether it ran.
+pub async fn run_job(worker: &Worker, order: JobOrder) -> Result<bool, entity::Error> {
     let db = &worker.db;
-    let Some(job) = background_jobs::start(db, order.job_id).await? else {
+    let clock = &worker.clock;
+    let Some(job) = background_jobs::start(db, order.job_id, clock.now()).await? else {
         tracing::debug!(job_id = %order.job_id, "job not queued any more; nothing to do");
-        return Ok(());
+        return Ok(false);
     };
     // The stored job decides the workspace, whatever the task says.
     let tenant = Tenant::new(job.workspace_id);
-    let progress = JobProgress { db, job_id: job.id };
+    let progress = JobProgress {
+        db,
+        clock,
+        job_id: job.id,
+    };
     tracing::info!(job_id = %job.id, kind = ?job.kind, attempt = job.attempts, "job started");
     // A sync and a subscription change apply facts as webhooks do.
     let records_events = !matches!(order.request, JobRequest::TemplateSync);
-    let outcome = perform(&worker, tenant, order.request, &progress).await;
+    let outcome = perform(worker, tenant, order.request, &progress).await;
     match &outcome {
         Outcome::Succeeded(_) => tracing::info!(job_id = %job.id, "job succeeded"),
         Outcome::Failed { code, message } => {
             tracing::warn!(job_id = %job.id, code = code.as_str(), %message, "job failed")
         }
     }
-    record_outcome(db, job.id, outcome).await?;
+    record_outcome(db, job.id, outcome, clock.now()).await?;
     if records_events {
         worker.signals.domain_events_recorded();
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Records how a job ended, trying again for a while when the database is
@@ -75,10 +89,11 @@ async fn record_outcome(
     db: &DatabaseConnection,
     job_id: Uuid,
     outcome: Outcome,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let mut delay = std::time::Duration::from_millis(250);
     for _ in 0..FINISH_ATTEMPTS - 1 {
-        match background_jobs::finish(db, job_id, outcome.clone()).await {
+        match background_jobs::finish(db, job_id, outcome.clone(), now).await {
             Ok(()) => return Ok(()),
             Err(err) => {
                 tracing::warn!(%job_id, error = %err, ?delay, "job outcome not recorded; trying again");
@@ -87,7 +102,7 @@ async fn record_outcome(
             }
         }
     }
-    background_jobs::finish(db, job_id, outcome).await
+    background_jobs::finish(db, job_id, outcome, now).await
 }
 
 /// Tries at recording a job's outcome (over about eight seconds).
@@ -102,7 +117,9 @@ async fn perform(
     let (db, secrets) = (&worker.db, &worker.secrets);
     match request {
         JobRequest::HotmartSync { since } => {
-            match sync::sync_workspace(db, secrets, tenant, since, Some(progress)).await {
+            match sync::sync_workspace(db, secrets, tenant, &worker.clock, since, Some(progress))
+                .await
+            {
                 Ok(report) => succeeded(&report),
                 Err(err) => sync_failure(err),
             }
@@ -111,18 +128,36 @@ async fn perform(
             subscriber_code,
             send_mail,
         } => subscription_outcome(
-            sync::cancel_subscription(db, secrets, tenant, &subscriber_code, send_mail).await,
+            sync::cancel_subscription(
+                db,
+                secrets,
+                &worker.clock,
+                tenant,
+                &subscriber_code,
+                send_mail,
+            )
+            .await,
         ),
         JobRequest::SubscriptionReactivate {
             subscriber_code,
             charge,
         } => subscription_outcome(
-            sync::reactivate_subscription(db, secrets, tenant, &subscriber_code, charge).await,
+            sync::reactivate_subscription(
+                db,
+                secrets,
+                &worker.clock,
+                tenant,
+                &subscriber_code,
+                charge,
+            )
+            .await,
         ),
-        JobRequest::TemplateSync => match whatsapp::sync_templates(db, secrets, tenant).await {
-            Ok(mirrored) => Outcome::Succeeded(templates_result(&mirrored)),
-            Err(err) => template_sync_failure(err),
-        },
+        JobRequest::TemplateSync => {
+            match whatsapp::sync_templates(db, secrets, tenant, worker.clock.now()).await {
+                Ok(mirrored) => Outcome::Succeeded(templates_result(&mirrored)),
+                Err(err) => template_sync_failure(err),
+            }
+        }
     }
 }
 
@@ -240,11 +275,8 @@ fn template_sync_failure(err: TemplateSyncError) -> Outcome {
 }
 
 /// The recovery cron's tick: see [`background_jobs::recover`].
-pub async fn recover(
-    _tick: apalis_cron::Tick,
-    db: Data<DatabaseConnection>,
-) -> Result<(), BoxDynError> {
-    let pushed = background_jobs::recover(&db, Utc::now()).await?;
+pub async fn recover(_tick: apalis_cron::Tick, worker: Data<Worker>) -> Result<(), BoxDynError> {
+    let pushed = background_jobs::recover(&worker.db, worker.clock.now()).await?;
     if pushed > 0 {
         tracing::info!(pushed, "queued jobs pushed onto the job queue again");
     }

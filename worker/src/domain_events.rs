@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::json;
@@ -29,6 +29,7 @@ pub trait DomainEventConsumer: Send + Sync {
         &'a self,
         txn: &'a DatabaseTransaction,
         events: &'a [&'a domain_event::Model],
+        now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<(), entity::Error>>;
 }
 
@@ -44,6 +45,7 @@ impl DomainEventConsumer for Timeline {
         &'a self,
         txn: &'a DatabaseTransaction,
         events: &'a [&'a domain_event::Model],
+        now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<(), entity::Error>> {
         Box::pin(async move {
             let activities = events
@@ -64,7 +66,7 @@ impl DomainEventConsumer for Timeline {
                     })
                 })
                 .collect();
-            entity::customers::record_activities(txn, activities).await
+            entity::customers::record_activities(txn, activities, now).await
         })
     }
 }
@@ -87,8 +89,8 @@ pub async fn dispatch_batch(
     consumers: &[Box<dyn DomainEventConsumer>],
     partition: Partition,
     limit: u64,
+    now: DateTime<Utc>,
 ) -> Result<usize, entity::Error> {
-    let now = Utc::now();
     let Some(txn) =
         entity::db::begin_taking(db, entity::domain_events::pending(partition, now)).await?
     else {
@@ -117,7 +119,7 @@ pub async fn dispatch_batch(
             continue;
         }
         let together = txn.begin().await?;
-        match consumer.handle(&together, &todo).await {
+        match consumer.handle(&together, &todo, now).await {
             Ok(()) => {
                 together.commit().await?;
                 for event in &todo {
@@ -132,7 +134,7 @@ pub async fn dispatch_batch(
         }
         for event in todo {
             let alone = txn.begin().await?;
-            match consumer.handle(&alone, &[event]).await {
+            match consumer.handle(&alone, &[event], now).await {
                 Ok(()) => {
                     alone.commit().await?;
                     handled.entry(event.id).or_default().push(consumer.name());
@@ -150,7 +152,7 @@ pub async fn dispatch_batch(
         .map(|e| e.id)
         .filter(|id| !failed.contains_key(id))
         .collect();
-    entity::domain_events::mark_dispatched(&txn, &dispatched, Utc::now()).await?;
+    entity::domain_events::mark_dispatched(&txn, &dispatched, now).await?;
     for event in &events {
         let Some(err) = failed.get(&event.id) else {
             continue;
@@ -158,9 +160,9 @@ pub async fn dispatch_batch(
         // The event comes round again: the consumers that handled it now
         // must then be skipped.
         for consumer in handled.get(&event.id).into_iter().flatten() {
-            entity::domain_events::mark_delivered(&txn, event.id, consumer).await?;
+            entity::domain_events::mark_delivered(&txn, event.id, consumer, now).await?;
         }
-        entity::domain_events::retry_later(&txn, event, &err.to_string(), Utc::now()).await?;
+        entity::domain_events::retry_later(&txn, event, &err.to_string(), now).await?;
     }
     txn.commit().await?;
     Ok(dispatched.len())

@@ -10,6 +10,7 @@ pub mod background_jobs;
 pub mod campaigns;
 pub mod channels;
 pub mod domain_events;
+pub mod drain;
 pub mod hotmart;
 pub mod maintenance;
 pub mod segments;
@@ -24,6 +25,7 @@ use apalis::prelude::*;
 use apalis_cron::CronScheduler;
 use sea_orm::DatabaseConnection;
 
+pub use drain::Drained;
 pub use tuning::{IDLE_POLL, JOB_POLL, RECIPIENT_BATCH, SHUTDOWN_GRACE, batch_size};
 use turns::{Turn, TurnReport, Turns, Wake};
 
@@ -33,6 +35,8 @@ pub enum Error {
     Monitor(String),
     #[error(transparent)]
     Entity(#[from] entity::Error),
+    #[error("work was still left after {0} rounds of draining")]
+    Undrained(usize),
 }
 
 /// The background worker of one process.
@@ -46,6 +50,8 @@ pub struct Worker {
     /// How long a claimed recipient or send is reserved before another
     /// worker may take it over (a send then becomes `unknown`).
     pub lease: chrono::Duration,
+    /// Where every worker reads the time.
+    pub clock: entity::Clock,
 }
 
 impl Worker {
@@ -68,33 +74,32 @@ impl Worker {
         )?;
         let recovery_schedule = schedule(background_jobs::RECOVERY_SCHEDULE, "job recovery")?;
         let statistics_schedule = schedule(maintenance::SCHEDULE, "statistics upkeep")?;
-        let (db, recovery_db, statistics_db) = (self.db.clone(), self.db.clone(), self.db.clone());
-        let sync_deps = (self.db.clone(), self.secrets.clone());
-        let (fire_db, fire_signals) = (self.db.clone(), self.signals.clone());
+        let statistics_db = self.db.clone();
+        let (segment_worker, sync_worker, fire_worker, recovery_worker) =
+            (self.clone(), self.clone(), self.clone(), self.clone());
         let mut monitor = Monitor::new()
             .register(move |_restarts| {
                 WorkerBuilder::new("segment-refresh")
                     .backend(CronScheduler::new(segment_schedule.clone()))
-                    .data(db.clone())
+                    .data(segment_worker.clone())
                     .build(segments::refresh_segments)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("hotmart-sync")
                     .backend(CronScheduler::new(sync_schedule.clone()))
-                    .data(sync_deps.clone())
+                    .data(sync_worker.clone())
                     .build(hotmart::sync::daily_sync)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("campaign-schedules")
                     .backend(CronScheduler::new(fire_schedule.clone()))
-                    .data(fire_db.clone())
-                    .data(fire_signals.clone())
+                    .data(fire_worker.clone())
                     .build(campaigns::schedules::tick)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("background-job-recovery")
                     .backend(CronScheduler::new(recovery_schedule.clone()))
-                    .data(recovery_db.clone())
+                    .data(recovery_worker.clone())
                     .build(background_jobs::recover)
             })
             .shutdown_timeout(SHUTDOWN_GRACE);
@@ -132,10 +137,7 @@ impl Worker {
                     .build(apply_webhook_events)
             });
         }
-        let consumers: Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>> = Arc::new(vec![
-            Box::new(domain_events::Timeline),
-            Box::new(campaigns::triggers::CampaignTriggers),
-        ]);
+        let consumers = domain_event_consumers();
         // Dispatchers likewise take their own partition, by customer, so one
         // customer's events are delivered in order.
         let dispatchers = tuning::domain_event_dispatchers(backend);
@@ -175,6 +177,7 @@ impl Worker {
                     channels: channels::ChannelsCache::default(),
                     lease: worker.lease,
                     shared: shared.clone(),
+                    clock: worker.clock.clone(),
                 };
                 WorkerBuilder::new(format!("campaign-runner-{index}"))
                     .backend(turns)
@@ -220,6 +223,16 @@ impl Worker {
     }
 }
 
+/// The consumers domain events are delivered to, in order.
+type Consumers = Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>>;
+
+fn domain_event_consumers() -> Consumers {
+    Arc::new(vec![
+        Box::new(domain_events::Timeline),
+        Box::new(campaigns::triggers::CampaignTriggers),
+    ])
+}
+
 /// One webhook applier: its partition of the queue.
 #[derive(Clone)]
 struct Applier {
@@ -231,6 +244,7 @@ struct Applier {
 /// An applier's turn: one batch of its partition's stored events.
 async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), BoxDynError> {
     let worker = &applier.worker;
+    let now = worker.clock.now();
     let limit = batch_size(worker.db.get_database_backend());
     let applied = worker
         .signals
@@ -238,6 +252,7 @@ async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), Box
             &worker.db,
             applier.partition,
             limit,
+            now,
         ))
         .await;
     if matches!(applied, Ok(n) if n > 0) {
@@ -251,7 +266,7 @@ async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), Box
 #[derive(Clone)]
 struct Dispatcher {
     worker: Worker,
-    consumers: Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>>,
+    consumers: Consumers,
     partition: entity::db::Partition,
     report: TurnReport,
 }
@@ -259,6 +274,7 @@ struct Dispatcher {
 /// A dispatcher's turn: one batch of undelivered domain events.
 async fn dispatch_domain_events(_: Turn, dispatcher: Data<Dispatcher>) -> Result<(), BoxDynError> {
     let worker = &dispatcher.worker;
+    let now = worker.clock.now();
     let dispatched = worker
         .signals
         .in_turn_with_inbound(domain_events::dispatch_batch(
@@ -266,6 +282,7 @@ async fn dispatch_domain_events(_: Turn, dispatcher: Data<Dispatcher>) -> Result
             &dispatcher.consumers,
             dispatcher.partition,
             batch_size(worker.db.get_database_backend()),
+            now,
         ))
         .await;
     if matches!(dispatched, Ok(n) if n > 0) {

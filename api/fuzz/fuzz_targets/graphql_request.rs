@@ -150,7 +150,13 @@ impl App {
                 .expect("migrate the fuzz database");
             let secrets =
                 entity::SecretKey::parse(&entity::SecretKey::generate_text()).expect("secret key");
-            jornada::api_router(db, jwt.clone(), secrets, entity::WorkSignals::default())
+            jornada::api_router(
+                db,
+                jwt.clone(),
+                secrets,
+                entity::WorkSignals::default(),
+                entity::Clock::system(),
+            )
         });
         let service = authorization(&jwt, Role::ServiceRole, None, false);
         let body = json!({

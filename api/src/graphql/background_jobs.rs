@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, db, parse_id, tenant};
+use super::scope::{Access, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -116,7 +116,7 @@ pub async fn submit(
             "{what} is not configured for this workspace: set {key}"
         )));
     }
-    Ok(background_jobs::submit(db(ctx), tenant, request)
+    Ok(background_jobs::submit(db(ctx), tenant, request, now(ctx))
         .await?
         .into())
 }

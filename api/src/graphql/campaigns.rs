@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, caller, db, parse_id, tenant};
+use super::scope::{Access, caller, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -148,7 +148,9 @@ impl CampaignMutation {
                 .transpose()?,
             created_by: Some(caller(ctx).actor()),
         };
-        journeys::create(db(ctx), tenant, new).await?.try_into()
+        journeys::create(db(ctx), tenant, new, now(ctx))
+            .await?
+            .try_into()
     }
 
     /// Edits a campaign. Executions already running keep the version they started with.
@@ -173,7 +175,7 @@ impl CampaignMutation {
                 .map(|Json(v)| checked_graph(v))
                 .transpose()?,
         };
-        journeys::update(db(ctx), tenant, parse_id(&id, "id")?, changes)
+        journeys::update(db(ctx), tenant, parse_id(&id, "id")?, changes, now(ctx))
             .await?
             .try_into()
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::connection::{Prefetch, Selected, Totals, cost, paginate};
 use super::loaders::{LessonsOf, OffersOf, load, prefetch};
-use super::scope::{Access, db, parse_id, tenant};
+use super::scope::{Access, db, now, parse_id, tenant};
 use crate::error::ApiResult;
 
 #[derive(SimpleObject)]
@@ -220,7 +220,7 @@ impl CatalogMutation {
             cover_url: input.cover_url,
             monitored: input.monitored,
         };
-        Ok(catalog::upsert_product(db(ctx), tenant, draft)
+        Ok(catalog::upsert_product(db(ctx), tenant, draft, now(ctx))
             .await?
             .into())
     }
@@ -236,7 +236,7 @@ impl CatalogMutation {
     ) -> ApiResult<Product> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         Ok(
-            catalog::set_monitored(db(ctx), tenant, parse_id(&id, "id")?, monitored)
+            catalog::set_monitored(db(ctx), tenant, parse_id(&id, "id")?, monitored, now(ctx))
                 .await?
                 .into(),
         )

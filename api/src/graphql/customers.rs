@@ -16,7 +16,7 @@ use super::loaders::{
     ActivitiesOf, CustomerById, EnrollmentsOf, NotesOf, ProductById, SubscriptionsOf,
     TransactionsOf, load, prefetch,
 };
-use super::scope::{Access, caller, db, parse_id, tenant};
+use super::scope::{Access, caller, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 /// A buyer, student or lead of the workspace: the customer 360.
@@ -321,7 +321,7 @@ impl CustomerMutation {
             document: input.document,
             tags: input.tags,
         };
-        let created = people::create(db(ctx), tenant, new, &caller(ctx).actor())
+        let created = people::create(db(ctx), tenant, new, &caller(ctx).actor(), now(ctx))
             .await
             .map_err(|e| match e {
                 entity::Error::Conflict(_) => {
@@ -348,7 +348,7 @@ impl CustomerMutation {
             document: patch(input.document),
             tags: input.tags,
         };
-        let updated = people::update(db(ctx), tenant, parse_id(&id, "id")?, changes)
+        let updated = people::update(db(ctx), tenant, parse_id(&id, "id")?, changes, now(ctx))
             .await
             .map_err(|e| match e {
                 entity::Error::Conflict(_) => {
@@ -374,6 +374,7 @@ impl CustomerMutation {
             parse_id(&id, "id")?,
             &caller(ctx).actor(),
             &body,
+            now(ctx),
         )
         .await?;
         Ok(note.into())
@@ -388,11 +389,16 @@ impl CustomerMutation {
         tags: Vec<String>,
     ) -> ApiResult<Customer> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        Ok(
-            people::change_tags(db(ctx), tenant, parse_id(&id, "id")?, tags, Vec::new())
-                .await?
-                .into(),
+        Ok(people::change_tags(
+            db(ctx),
+            tenant,
+            parse_id(&id, "id")?,
+            tags,
+            Vec::new(),
+            now(ctx),
         )
+        .await?
+        .into())
     }
 
     #[graphql(guard = "Access::Write")]
@@ -404,10 +410,15 @@ impl CustomerMutation {
         tags: Vec<String>,
     ) -> ApiResult<Customer> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        Ok(
-            people::change_tags(db(ctx), tenant, parse_id(&id, "id")?, Vec::new(), tags)
-                .await?
-                .into(),
+        Ok(people::change_tags(
+            db(ctx),
+            tenant,
+            parse_id(&id, "id")?,
+            Vec::new(),
+            tags,
+            now(ctx),
         )
+        .await?
+        .into())
     }
 }

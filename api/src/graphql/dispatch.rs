@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, app, caller, db, parse_id, tenant};
+use super::scope::{Access, app, caller, db, now, parse_id, tenant};
 use crate::error::ApiResult;
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -119,16 +119,13 @@ impl DispatchMutation {
             .iter()
             .map(|id| parse_id(id, "ids"))
             .collect::<ApiResult<Vec<_>>>()?;
-        let decided = dispatch::decide(
-            db(ctx),
-            tenant,
-            &ids,
-            StoredStatus::Approved,
-            &caller(ctx).actor(),
-            None,
-            None,
-        )
-        .await?;
+        let decision = dispatch::Decision {
+            status: StoredStatus::Approved,
+            actor: &caller(ctx).actor(),
+            reason: None,
+            edited: None,
+        };
+        let decided = dispatch::decide(db(ctx), tenant, &ids, decision, now(ctx)).await?;
         app(ctx).work_signals.campaign_work_stored();
         Ok(decided.into_iter().map(Into::into).collect())
     }
@@ -148,16 +145,13 @@ impl DispatchMutation {
             .map(|id| parse_id(id, "ids"))
             .collect::<ApiResult<Vec<_>>>()?;
         let reason = reason.map(|r| r.chars().take(1000).collect());
-        let decided = dispatch::decide(
-            db(ctx),
-            tenant,
-            &ids,
-            StoredStatus::Rejected,
-            &caller(ctx).actor(),
+        let decision = dispatch::Decision {
+            status: StoredStatus::Rejected,
+            actor: &caller(ctx).actor(),
             reason,
-            None,
-        )
-        .await?;
+            edited: None,
+        };
+        let decided = dispatch::decide(db(ctx), tenant, &ids, decision, now(ctx)).await?;
         app(ctx).work_signals.campaign_work_stored();
         Ok(decided.into_iter().map(Into::into).collect())
     }

@@ -19,7 +19,7 @@ use super::campaigns::Campaign;
 use super::connection::{Prefetch, Selected, Totals, cost, paginate};
 use super::customers::Customer;
 use super::loaders::{CustomerById, load, prefetch};
-use super::scope::{Access, app, caller, db, parse_id, tenant};
+use super::scope::{Access, app, caller, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 /// One problem of a campaign graph, placed on a node (or edge) for the builder.
@@ -383,7 +383,8 @@ impl ExecutionMutation {
                 summary.join(", ")
             )));
         }
-        let (campaign, _) = runs::publish(db(ctx), tenant, id, &caller(ctx).actor()).await?;
+        let (campaign, _) =
+            runs::publish(db(ctx), tenant, id, &caller(ctx).actor(), now(ctx)).await?;
         campaign.try_into()
     }
 
@@ -396,7 +397,7 @@ impl ExecutionMutation {
         id: ID,
     ) -> ApiResult<Campaign> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, false)
+        runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, false, now(ctx))
             .await?
             .try_into()
     }
@@ -410,7 +411,8 @@ impl ExecutionMutation {
         id: ID,
     ) -> ApiResult<Campaign> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        let resumed = runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, true).await?;
+        let resumed =
+            runs::set_running(db(ctx), tenant, parse_id(&id, "id")?, true, now(ctx)).await?;
         app(ctx).work_signals.campaign_work_stored();
         resumed.try_into()
     }
@@ -442,16 +444,13 @@ impl ExecutionMutation {
             .trigger()
             .map(|n| n.id.clone())
             .ok_or_else(|| ApiError::invalid("the campaign has no trigger"))?;
-        let (execution, _) = runs::start(
-            db(ctx),
-            tenant,
-            campaign_id,
-            Some(&group),
-            entity::enums::ExecutionType::Manual,
-            &entry,
-            None,
-        )
-        .await?;
+        let run = runs::Run {
+            execution_type: entity::enums::ExecutionType::Manual,
+            start_node: &entry,
+            scheduled_for: None,
+        };
+        let (execution, _) =
+            runs::start(db(ctx), tenant, campaign_id, Some(&group), run, now(ctx)).await?;
         app(ctx).work_signals.campaign_work_stored();
         Ok(execution.into())
     }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::background_jobs::{BackgroundJob, submit};
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, app, db, parse_id, tenant};
+use super::scope::{Access, app, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 use entity::Tenant;
 use entity::background_jobs::JobRequest;
@@ -148,7 +148,7 @@ impl HotmartMutation {
     ) -> ApiResult<WebhookEvent> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
         let replayed =
-            entity::webhook_events::replay(db(ctx), tenant, parse_id(&id, "id")?).await?;
+            entity::webhook_events::replay(db(ctx), tenant, parse_id(&id, "id")?, now(ctx)).await?;
         app(ctx).work_signals.webhooks_stored();
         Ok(replayed.into())
     }
@@ -165,7 +165,8 @@ impl HotmartMutation {
         since: DateTime<Utc>,
     ) -> ApiResult<BackgroundJob> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        if since > Utc::now() || Utc::now() - since > chrono::Duration::days(MAX_SYNC_WINDOW_DAYS) {
+        let now = now(ctx);
+        if since > now || now - since > chrono::Duration::days(MAX_SYNC_WINDOW_DAYS) {
             return Err(ApiError::invalid(format!(
                 "since must be in the last {MAX_SYNC_WINDOW_DAYS} days"
             )));
@@ -220,7 +221,7 @@ impl HotmartMutation {
         workspace_id: Option<ID>,
     ) -> ApiResult<Vec<WebhookEvent>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
-        let replayed = entity::webhook_events::replay_dead(db(ctx), tenant).await?;
+        let replayed = entity::webhook_events::replay_dead(db(ctx), tenant, now(ctx)).await?;
         app(ctx).work_signals.webhooks_stored();
         Ok(replayed.into_iter().map(Into::into).collect())
     }

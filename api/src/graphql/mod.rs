@@ -67,6 +67,8 @@ pub struct SchemaDeps {
     pub secrets: entity::SecretKey,
     /// Wakes an in-process worker when a mutation queues work.
     pub work_signals: entity::WorkSignals,
+    /// Where resolvers read the time.
+    pub clock: entity::Clock,
 }
 
 impl Default for SchemaDeps {
@@ -76,6 +78,7 @@ impl Default for SchemaDeps {
             secrets: entity::SecretKey::parse(&"00".repeat(32))
                 .expect("a constant 32-byte key parses"),
             work_signals: entity::WorkSignals::default(),
+            clock: entity::Clock::system(),
         }
     }
 }

@@ -21,6 +21,11 @@ pub fn db<'a>(ctx: &'a Context<'_>) -> &'a DatabaseConnection {
     &app(ctx).db
 }
 
+/// The time by the app's clock.
+pub fn now(ctx: &Context<'_>) -> chrono::DateTime<chrono::Utc> {
+    app(ctx).clock.now()
+}
+
 static ANONYMOUS: std::sync::LazyLock<Caller> = std::sync::LazyLock::new(Caller::anonymous);
 
 pub fn caller<'a>(ctx: &'a Context<'_>) -> &'a Caller {

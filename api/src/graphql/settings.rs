@@ -5,7 +5,7 @@ use entity::setting;
 use entity::settings::{self as config, MASK};
 
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, app, db, tenant};
+use super::scope::{Access, app, db, now, tenant};
 use crate::error::ApiResult;
 
 /// A workspace setting. Values are encrypted at rest and write-only: reads
@@ -85,6 +85,7 @@ impl SettingMutation {
             &key,
             &value,
             description,
+            now(ctx),
         )
         .await?
         .into())

@@ -6,7 +6,7 @@ use entity::target_groups::{self, TargetGroupChanges, TargetGroupDraft};
 use serde_json::Value;
 
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, db, parse_id, tenant};
+use super::scope::{Access, db, now, parse_id, tenant};
 use crate::error::ApiResult;
 
 /// A named audience: customers drawn from an allowlisted relation by a filter.
@@ -115,7 +115,9 @@ impl TargetGroupMutation {
             filter: input.filter.map(|Json(v)| v),
             description: input.description,
         };
-        Ok(target_groups::create(db(ctx), tenant, draft).await?.into())
+        Ok(target_groups::create(db(ctx), tenant, draft, now(ctx))
+            .await?
+            .into())
     }
 
     #[graphql(guard = "Access::Write")]
@@ -142,7 +144,7 @@ impl TargetGroupMutation {
             },
         };
         Ok(
-            target_groups::update(db(ctx), tenant, parse_id(&id, "id")?, changes)
+            target_groups::update(db(ctx), tenant, parse_id(&id, "id")?, changes, now(ctx))
                 .await?
                 .into(),
         )

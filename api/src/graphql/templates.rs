@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::background_jobs::{BackgroundJob, submit};
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, db, parse_id, tenant};
+use super::scope::{Access, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 const MAX_SEARCH_LEN: usize = 200;
@@ -215,7 +215,8 @@ impl TemplateMutation {
             MaybeUndefined::Value(funnel) => Some(funnel),
         };
         let updated =
-            entity::templates::set_enrichment(db(ctx), tenant, id, product_id, funnel).await?;
+            entity::templates::set_enrichment(db(ctx), tenant, id, product_id, funnel, now(ctx))
+                .await?;
         Ok(updated.into())
     }
 }

@@ -5,7 +5,7 @@ use entity::workspace;
 use sea_orm::EntityTrait;
 
 use super::connection::{Prefetch, Totals, cost, paginate};
-use super::scope::{Access, db, tenant};
+use super::scope::{Access, db, now, tenant};
 use crate::error::{ApiError, ApiResult};
 
 /// One producer (client) served by the platform; everything else belongs to one.
@@ -99,6 +99,7 @@ impl WorkspaceMutation {
             &input.name,
             &input.slug,
             input.time_zone.as_deref(),
+            now(ctx),
         )
         .await?;
         Ok(created.into())

@@ -48,6 +48,8 @@ pub struct AppState {
     pub hotmart_receivers: Arc<crate::webhooks::hotmart::ReceiverCache>,
     /// Stores inbound webhooks in group commits.
     pub webhook_intake: crate::webhooks::intake::WebhookIntake,
+    /// Where handlers read the time.
+    pub clock: entity::Clock,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

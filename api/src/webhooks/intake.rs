@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::webhook_events::{self, Accepted, Inbound};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{Semaphore, mpsc, oneshot};
@@ -40,14 +40,18 @@ pub enum IntakeError {
 
 impl WebhookIntake {
     /// Starts the writer task; it runs until every handle is dropped.
-    pub fn start(db: DatabaseConnection, work_signals: entity::WorkSignals) -> Self {
+    pub fn start(
+        db: DatabaseConnection,
+        work_signals: entity::WorkSignals,
+        clock: entity::Clock,
+    ) -> Self {
         // PostgreSQL overlaps several commits; SQLite has a single writer.
         let writers = match db.get_database_backend() {
             DbBackend::Postgres => 4,
             _ => 1,
         };
         let (queue, arrivals) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(write_batches(db, arrivals, writers));
+        tokio::spawn(write_batches(db, clock, arrivals, writers));
         WebhookIntake {
             queue,
             work_signals,
@@ -68,6 +72,7 @@ impl WebhookIntake {
 
 async fn write_batches(
     db: DatabaseConnection,
+    clock: entity::Clock,
     mut arrivals: mpsc::Receiver<(Inbound, Reply)>,
     writers: usize,
 ) {
@@ -84,17 +89,17 @@ async fn write_batches(
                 Err(_) => break,
             }
         }
-        let db = db.clone();
+        let (db, received_at) = (db.clone(), clock.now());
         tokio::spawn(async move {
-            write(&db, batch).await;
+            write(&db, batch, received_at).await;
             drop(writer);
         });
     }
 }
 
-async fn write(db: &DatabaseConnection, batch: Vec<(Inbound, Reply)>) {
+async fn write(db: &DatabaseConnection, batch: Vec<(Inbound, Reply)>, received_at: DateTime<Utc>) {
     let (events, replies): (Vec<Inbound>, Vec<Reply>) = batch.into_iter().unzip();
-    let outcomes = match webhook_events::accept_many(db, &events, Utc::now()).await {
+    let outcomes = match webhook_events::accept_many(db, &events, received_at).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(err) if events.len() > 1 => {
             // One event the database refuses must not fail the others: store
@@ -103,7 +108,7 @@ async fn write(db: &DatabaseConnection, batch: Vec<(Inbound, Reply)>) {
             let mut outcomes = Vec::with_capacity(events.len());
             for event in &events {
                 let stored =
-                    webhook_events::accept_many(db, std::slice::from_ref(event), Utc::now()).await;
+                    webhook_events::accept_many(db, std::slice::from_ref(event), received_at).await;
                 outcomes.push(stored.map(|mut one| one.remove(0)));
             }
             outcomes

@@ -23,7 +23,6 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chrono::Utc;
 use entity::Tenant;
 use entity::enums::MessageStatus;
 use entity::whatsapp::webhook::{
@@ -295,7 +294,7 @@ async fn apply(
 ) -> Result<Summary, entity::Error> {
     let count = |kind: &str| state.metrics.count(ITEMS, "kind", kind);
     let mut summary = Summary::default();
-    let now = Utc::now();
+    let now = state.clock.now();
     for status in &batch.statuses {
         if other_number(own_number, status.phone_number_id.as_deref()) {
             count("other_number");
@@ -313,7 +312,7 @@ async fn apply(
                 .map(store::phone_candidates)
                 .unwrap_or_default(),
         };
-        match store::apply_status_callback(&state.db, tenant, &callback).await? {
+        match store::apply_status_callback(&state.db, tenant, &callback, now).await? {
             StatusOutcome::Applied => {
                 summary.applied += 1;
                 count("status_applied");
@@ -339,6 +338,7 @@ async fn apply(
             &store::phone_candidates(&message.from),
             at,
             opt_out,
+            now,
         )
         .await?;
         if outcome.customers == 0 {
@@ -371,6 +371,7 @@ async fn apply(
             update.template_id.as_deref(),
             name_and_language,
             status,
+            now,
         )
         .await?
         {

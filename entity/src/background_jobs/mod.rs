@@ -60,8 +60,8 @@ pub async fn submit(
     db: &DatabaseConnection,
     tenant: Tenant,
     request: JobRequest,
+    now: DateTime<Utc>,
 ) -> Result<background_job::Model> {
-    let now = Utc::now();
     let job = background_job::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -97,8 +97,11 @@ pub fn order_of(job: &background_job::Model) -> Result<JobOrder> {
 /// Takes a queued job to run it: it becomes running, with one more
 /// attempt. `None` when the job is not queued (already run, running
 /// elsewhere, or gone), so a task delivered twice runs the job once.
-pub async fn start(db: &DatabaseConnection, id: Uuid) -> Result<Option<background_job::Model>> {
-    let now = Utc::now();
+pub async fn start(
+    db: &DatabaseConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<background_job::Model>> {
     let taken = background_job::Entity::update_many()
         .col_expr(
             background_job::Column::Status,
@@ -121,10 +124,15 @@ pub async fn start(db: &DatabaseConnection, id: Uuid) -> Result<Option<backgroun
 }
 
 /// Records how far a running job got.
-pub async fn report_progress(db: &DatabaseConnection, id: Uuid, progress: Value) -> Result<()> {
+pub async fn report_progress(
+    db: &DatabaseConnection,
+    id: Uuid,
+    progress: Value,
+    now: DateTime<Utc>,
+) -> Result<()> {
     background_job::Entity::update_many()
         .col_expr(background_job::Column::Progress, Expr::value(progress))
-        .col_expr(background_job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(background_job::Column::UpdatedAt, Expr::value(now))
         .filter(background_job::Column::Id.eq(id))
         .filter(background_job::Column::Status.eq(BackgroundJobStatus::Running))
         .exec(db)
@@ -140,8 +148,12 @@ pub enum Outcome {
 }
 
 /// Records how a running job ended.
-pub async fn finish(db: &DatabaseConnection, id: Uuid, outcome: Outcome) -> Result<()> {
-    let now = Utc::now();
+pub async fn finish(
+    db: &DatabaseConnection,
+    id: Uuid,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
     let mut update = background_job::Entity::update_many()
         .col_expr(background_job::Column::FinishedAt, Expr::value(now))
         .col_expr(background_job::Column::UpdatedAt, Expr::value(now));
@@ -172,6 +184,20 @@ pub async fn finish(db: &DatabaseConnection, id: Uuid, outcome: Outcome) -> Resu
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The orders of up to `limit` queued jobs, oldest first (what a worker
+/// that drains its work runs without waiting for the queue's delivery).
+pub async fn queued(db: &DatabaseConnection, limit: u64) -> Result<Vec<JobOrder>> {
+    background_job::Entity::find()
+        .filter(background_job::Column::Status.eq(BackgroundJobStatus::Queued))
+        .order_by_asc(background_job::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await?
+        .iter()
+        .map(order_of)
+        .collect()
 }
 
 /// Puts lost work back on the queue as of `now`: jobs running with no word

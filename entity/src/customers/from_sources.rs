@@ -49,8 +49,9 @@ pub async fn upsert_customer<C: ConnectionTrait>(
     tenant: Tenant,
     facts: &PersonFacts,
     seen_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<customer::Model> {
-    let mut found = upsert_customers(db, tenant, &[(facts.clone(), seen_at)]).await?;
+    let mut found = upsert_customers(db, tenant, &[(facts.clone(), seen_at)], now).await?;
     found.pop().ok_or(Error::NotFound("customer"))
 }
 
@@ -78,6 +79,7 @@ pub async fn upsert_customers<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     people: &[(PersonFacts, Option<DateTime<Utc>>)],
+    now: DateTime<Utc>,
 ) -> Result<Vec<customer::Model>> {
     let mut emails = Vec::with_capacity(people.len());
     let mut merged: std::collections::BTreeMap<String, PersonMerge> = Default::default();
@@ -113,7 +115,6 @@ pub async fn upsert_customers<C: ConnectionTrait>(
     if emails.is_empty() {
         return Ok(Vec::new());
     }
-    let now = Utc::now();
     let rows = merged.iter().map(|(email, person)| customer::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),

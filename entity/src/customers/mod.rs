@@ -179,8 +179,8 @@ pub async fn create(
     tenant: Tenant,
     new: NewCustomer,
     actor: &str,
+    now: DateTime<Utc>,
 ) -> Result<customer::Model> {
-    let now = Utc::now();
     let model = customer::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -205,16 +205,15 @@ pub async fn create(
     };
     let txn = begin_write(db).await?;
     let created = model.insert(&txn).await?;
-    record_activity(
-        &txn,
+    let activity = Activity {
         tenant,
-        created.id,
-        "customer_created",
-        Some(format!("created by {actor}")),
-        json!({"source": "api"}),
-        now,
-    )
-    .await?;
+        customer_id: created.id,
+        activity_type: "customer_created".into(),
+        description: Some(format!("created by {actor}")),
+        data: json!({"source": "api"}),
+        occurred_at: now,
+    };
+    record_activity(&txn, activity, now).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -224,6 +223,7 @@ pub async fn update(
     tenant: Tenant,
     id: Uuid,
     changes: CustomerChanges,
+    now: DateTime<Utc>,
 ) -> Result<customer::Model> {
     let txn = begin_write(db).await?;
     let current = tenant
@@ -249,7 +249,7 @@ pub async fn update(
     if let Some(tags) = changes.tags {
         model.tags = Set(json!(normalize_tags(tags)?));
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
@@ -262,6 +262,7 @@ pub async fn change_tags(
     id: Uuid,
     add: Vec<String>,
     remove: Vec<String>,
+    now: DateTime<Utc>,
 ) -> Result<customer::Model> {
     let add = normalize_tags(add)?;
     let remove = normalize_tags(remove)?;
@@ -278,7 +279,7 @@ pub async fn change_tags(
     tags = normalize_tags(tags.into_iter().chain(add))?;
     let mut model: customer::ActiveModel = current.into();
     model.tags = Set(json!(tags));
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
@@ -290,6 +291,7 @@ pub async fn add_note(
     customer_id: Uuid,
     author: &str,
     body: &str,
+    now: DateTime<Utc>,
 ) -> Result<customer_note::Model> {
     let body = body.trim();
     if body.is_empty() || body.chars().count() > MAX_NOTE_LEN {
@@ -299,7 +301,6 @@ pub async fn add_note(
     }
     let txn = begin_write(db).await?;
     tenant.get::<customer::Entity, _>(&txn, customer_id).await?;
-    let now = Utc::now();
     let note = customer_note::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
@@ -310,16 +311,15 @@ pub async fn add_note(
     }
     .insert(&txn)
     .await?;
-    record_activity(
-        &txn,
+    let activity = Activity {
         tenant,
         customer_id,
-        "note_added",
-        None,
-        json!({"noteId": note.id}),
-        now,
-    )
-    .await?;
+        activity_type: "note_added".into(),
+        description: None,
+        data: json!({"noteId": note.id}),
+        occurred_at: now,
+    };
+    record_activity(&txn, activity, now).await?;
     txn.commit().await?;
     Ok(note)
 }
@@ -332,6 +332,7 @@ pub async fn set_fields(
     tenant: Tenant,
     id: Uuid,
     set: &serde_json::Map<String, Value>,
+    now: DateTime<Utc>,
 ) -> Result<customer::Model> {
     let txn = begin_write(db).await?;
     let current = tenant
@@ -364,7 +365,7 @@ pub async fn set_fields(
         }
     }
     model.metadata = Set(metadata);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(&txn).await?;
     txn.commit().await?;
     Ok(updated)
@@ -379,6 +380,7 @@ pub async fn record_opt_out<C: ConnectionTrait>(
     channel: crate::entities::enums::Channel,
     source: &str,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<customer::Model> {
     let current = tenant.get::<customer::Entity, _>(db, customer_id).await?;
     let mut consent = current.consent.clone();
@@ -389,18 +391,17 @@ pub async fn record_opt_out<C: ConnectionTrait>(
     consent[name.as_str()] = json!({"optedOut": true, "at": at, "source": source});
     let mut model: customer::ActiveModel = current.into();
     model.consent = Set(consent);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(now);
     let updated = model.update(db).await?;
-    record_activity(
-        db,
+    let activity = Activity {
         tenant,
         customer_id,
-        "opted_out",
-        None,
-        json!({"channel": name, "source": source}),
-        at,
-    )
-    .await?;
+        activity_type: "opted_out".into(),
+        description: None,
+        data: json!({"channel": name, "source": source}),
+        occurred_at: at,
+    };
+    record_activity(db, activity, now).await?;
     Ok(updated)
 }
 
@@ -418,36 +419,21 @@ pub struct Activity {
 /// Appends an entry to a customer's timeline.
 pub async fn record_activity<C: ConnectionTrait>(
     db: &C,
-    tenant: Tenant,
-    customer_id: Uuid,
-    activity_type: &str,
-    description: Option<String>,
-    data: Value,
-    occurred_at: DateTime<Utc>,
+    activity: Activity,
+    now: DateTime<Utc>,
 ) -> Result<()> {
-    record_activities(
-        db,
-        vec![Activity {
-            tenant,
-            customer_id,
-            activity_type: activity_type.to_owned(),
-            description,
-            data,
-            occurred_at,
-        }],
-    )
-    .await
+    record_activities(db, vec![activity], now).await
 }
 
 /// Appends several timeline entries in one statement.
 pub async fn record_activities<C: ConnectionTrait>(
     db: &C,
     activities: Vec<Activity>,
+    now: DateTime<Utc>,
 ) -> Result<()> {
     if activities.is_empty() {
         return Ok(());
     }
-    let now = Utc::now();
     let rows = activities
         .into_iter()
         .map(|activity| customer_activity::ActiveModel {

@@ -127,6 +127,7 @@ pub async fn apply_status_callback(
     db: &DatabaseConnection,
     tenant: Tenant,
     callback: &StatusCallback,
+    now: DateTime<Utc>,
 ) -> Result<StatusOutcome> {
     let txn = begin_write(db).await?;
     let mut message = match &callback.callback_data {
@@ -143,7 +144,7 @@ pub async fn apply_status_callback(
         txn.commit().await?;
         return Ok(StatusOutcome::UnknownMessage);
     };
-    let changed = advance(&txn, &current, callback).await?;
+    let changed = advance(&txn, &current, callback, now).await?;
     let message = message::Entity::find_by_id(current.id)
         .one(&txn)
         .await?
@@ -151,7 +152,7 @@ pub async fn apply_status_callback(
     if let Some(recipient_id) = message.campaign_recipient_id {
         stamp_recipient(&txn, recipient_id, &message, callback.at).await?;
     }
-    let settled = executions::settle_unknown_recipient(&txn, &message, Utc::now()).await?;
+    let settled = executions::settle_unknown_recipient(&txn, &message, now).await?;
     if callback.status == MessageStatus::Failed && callback.error_code == Some(OPTED_OUT_CODE) {
         opt_out(
             &txn,
@@ -159,6 +160,7 @@ pub async fn apply_status_callback(
             message.customer_id,
             SOURCE_PROVIDER,
             callback.at,
+            now,
         )
         .await?;
     }
@@ -166,7 +168,7 @@ pub async fn apply_status_callback(
     if let Some(execution_id) = settled {
         // A recipient that failed here is terminal: no runner step follows
         // to refresh what the execution shows (and it may complete now).
-        executions::refresh_execution(db, execution_id).await?;
+        executions::refresh_execution(db, execution_id, now).await?;
     }
     Ok(if changed || settled.is_some() {
         StatusOutcome::Applied
@@ -286,13 +288,13 @@ async fn advance<C: ConnectionTrait>(
     db: &C,
     current: &message::Model,
     callback: &StatusCallback,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
     let from = superseded_by(callback.status);
     if from.is_empty() {
         return Ok(false);
     }
     let at = callback.at;
-    let now = Utc::now();
     let mut update = message::Entity::update_many()
         .col_expr(message::Column::Status, Expr::value(callback.status))
         .col_expr(
@@ -397,6 +399,7 @@ async fn opt_out<C: ConnectionTrait>(
     customer_id: Uuid,
     source: &str,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
     let Some(current) = tenant
         .select::<customer::Entity>()
@@ -410,7 +413,7 @@ async fn opt_out<C: ConnectionTrait>(
     if opted_out_of_whatsapp(&current) {
         return Ok(false);
     }
-    customers::record_opt_out(db, tenant, customer_id, Channel::Whatsapp, source, at).await?;
+    customers::record_opt_out(db, tenant, customer_id, Channel::Whatsapp, source, at, now).await?;
     Ok(true)
 }
 
@@ -444,6 +447,7 @@ pub async fn record_inbound(
     phones: &[String],
     at: DateTime<Utc>,
     opt_out_reply: bool,
+    now: DateTime<Utc>,
 ) -> Result<InboundOutcome> {
     let mut outcome = InboundOutcome::default();
     if phones.is_empty() {
@@ -470,11 +474,11 @@ pub async fn record_inbound(
             metadata[WINDOW_KEY] = json!(until.to_rfc3339_opts(SecondsFormat::Secs, true));
             let mut model: customer::ActiveModel = current.into();
             model.metadata = Set(metadata);
-            model.updated_at = Set(Utc::now());
+            model.updated_at = Set(now);
             model.update(&txn).await?;
             outcome.windows_extended += 1;
         }
-        if opt_out_reply && opt_out(&txn, tenant, id, SOURCE_REPLY, at).await? {
+        if opt_out_reply && opt_out(&txn, tenant, id, SOURCE_REPLY, at, now).await? {
             outcome.opted_out += 1;
         }
     }
@@ -491,6 +495,7 @@ pub async fn set_template_status(
     provider_template_id: Option<&str>,
     name_and_language: Option<(&str, &str)>,
     status: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<message_template::Model>> {
     let status = status.trim().to_ascii_uppercase();
     if status.is_empty()
@@ -528,7 +533,7 @@ pub async fn set_template_status(
             message_template::Column::Status,
             Expr::value(status.clone()),
         )
-        .col_expr(message_template::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(message_template::Column::UpdatedAt, Expr::value(now))
         .filter(message_template::Column::Id.eq(template.id))
         .filter(message_template::Column::Status.ne(status))
         .exec(db)

@@ -30,6 +30,7 @@ impl worker::domain_events::DomainEventConsumer for RefusingConsumer {
         &'a self,
         _txn: &'a sea_orm::DatabaseTransaction,
         events: &'a [&'a entity::entities::domain_event::Model],
+        _now: chrono::DateTime<chrono::Utc>,
     ) -> futures::future::BoxFuture<'a, Result<(), entity::Error>> {
         use std::sync::atomic::Ordering;
         Box::pin(async move {
@@ -94,9 +95,15 @@ async fn failing_consumer_retries_without_repeating_the_others(served: ApiOnlyAp
         Box::new(RefusingConsumer(refuser.clone())),
     ];
     let dispatch = || async {
-        worker::domain_events::dispatch_batch(&app.db, &consumers, Partition::ALL, 256)
-            .await
-            .expect("dispatch") as i64
+        worker::domain_events::dispatch_batch(
+            &app.db,
+            &consumers,
+            Partition::ALL,
+            256,
+            app.clock.now(),
+        )
+        .await
+        .expect("dispatch") as i64
     };
     assert_eq!(
         dispatch().await,

@@ -177,7 +177,7 @@ async fn duplicates_and_replays_change_nothing(app: TestApp) {
     let base = now_ms() - 20 * DAY_MS;
     let bodies = every_kind(|day| base + day * DAY_MS);
     shop.post_all(&bodies).await;
-    app.settle().await;
+    app.drain().await;
     let emails = ["maria@exemplo.com", "joao@exemplo.com", "lia@exemplo.com"];
     let first = snapshot(&shop, &emails).await;
     assert_eq!(first["rows"]["webhook_events"], bodies.len());
@@ -193,7 +193,7 @@ async fn duplicates_and_replays_change_nothing(app: TestApp) {
             "{answer}"
         );
     }
-    app.settle().await;
+    app.drain().await;
     assert_eq!(
         snapshot(&shop, &emails).await,
         first,
@@ -219,7 +219,7 @@ async fn duplicates_and_replays_change_nothing(app: TestApp) {
         assert_eq!(replayed["id"], id.as_str());
         assert_eq!(replayed["status"], "RECEIVED", "{replayed}");
         assert_eq!(replayed["attempts"], 0, "{replayed}");
-        app.settle().await;
+        app.drain().await;
     }
     assert_eq!(
         snapshot(&shop, &emails).await,
@@ -291,7 +291,7 @@ async fn replays_while_the_worker_is_busy(app: TestApp) {
             }
         }
     }
-    app.settle().await;
+    app.drain().await;
     assert!(
         refused.is_empty(),
         "{} of {} replays refused:\n{}",
@@ -370,7 +370,7 @@ async fn concurrent_redeliveries_store_each_event_once(app: TestApp) {
         HashMap::from([("accepted".to_owned(), n), ("duplicate".to_owned(), 2 * n)])
     );
     assert_eq!(app.count_rows("webhook_events").await, n as i64);
-    app.settle().await;
+    app.drain().await;
     assert_eq!(app.count_rows("transactions").await, n as i64);
     assert_eq!(app.count_rows("customers").await, CUSTOMERS as i64);
     assert_eq!(domain_events(&app, "purchase_approved").await, n as i64);

@@ -42,7 +42,7 @@ async fn webhook_event_log_filters_and_tenancy(app: TestApp) {
         broken,
     ];
     shop.post_all(&bodies).await;
-    app.settle().await;
+    app.drain().await;
     // Received on six consecutive days of January 2026.
     let day = |d: i64| utc(1_767_225_600_000 + d * DAY_MS);
     for (d, body) in bodies.iter().enumerate() {

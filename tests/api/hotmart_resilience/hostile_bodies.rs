@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::hotmart_events::{Shop, applied};
+use crate::hotmart_events::Shop;
 use crate::hotmart_webhooks::{DAY_MS, HOTTOK, Sale, module_completed, now_ms, product_ref};
 use crate::on_both_backends;
 
@@ -148,7 +148,7 @@ async fn hostile_bodies_are_refused_and_store_nothing(app: TestApp) {
         (200, &json!("accepted")),
         "{answer}"
     );
-    app.settle().await;
+    app.drain().await;
     assert_eq!(app.count_rows("webhook_events").await, 1);
     assert_eq!(app.count_rows("transactions").await, 1);
     assert_eq!(app.count_rows("customers").await, 1);
@@ -267,7 +267,7 @@ async fn oversized_values_never_leave_an_event_stuck(app: TestApp) {
         let (status, answer) = app.post_hotmart(&shop.slug, Some(HOTTOK), body).await;
         assert_eq!(status, 200, "{what}: {answer}");
         ids.push((*what, body["id"].as_str().expect("id").to_owned()));
-        applied(&app).await;
+        app.drain().await;
     }
     let events = shop.webhook_events(json!({})).await;
     let by_external: HashMap<&str, &Value> = events["nodes"]
@@ -298,7 +298,7 @@ async fn oversized_values_never_leave_an_event_stuck(app: TestApp) {
         at,
     ))
     .await;
-    applied(&app).await;
+    app.drain().await;
     assert!(shop.customer_id("depois@exemplo.com").await.is_some());
     assert!(
         stuck.is_empty(),

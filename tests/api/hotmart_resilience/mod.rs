@@ -4,15 +4,13 @@
 
 use std::collections::BTreeSet;
 
-use entity::webhook_event;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DbBackend};
 use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
-use crate::hotmart_events::{Shop, ms, utc};
+use crate::hotmart_events::{Shop, ms};
 use crate::hotmart_webhooks::{
-    DAY_MS, Sale, Subscriber, first_access, now_ms, product_ref, subscription_cancellation,
+    DAY_MS, Sale, Subscriber, first_access, product_ref, subscription_cancellation,
 };
 
 mod appliers;
@@ -260,26 +258,6 @@ async fn repair_transactions(app: &TestApp) {
         .expect("remove the fault");
 }
 
-/// Makes a failed event due now, as if its backoff had passed, optionally
-/// with `attempts` already spent; clears its error so that the next ended
-/// attempt shows.
-async fn due_now(app: &TestApp, external_id: &str, attempts: Option<i32>) {
-    let mut update = webhook_event::Entity::update_many()
-        .col_expr(
-            webhook_event::Column::NextAttemptAt,
-            Expr::value(Some(utc(now_ms() - 1_000))),
-        )
-        .col_expr(
-            webhook_event::Column::LastError,
-            Expr::value(Option::<String>::None),
-        )
-        .filter(webhook_event::Column::ExternalId.eq(external_id));
-    if let Some(attempts) = attempts {
-        update = update.col_expr(webhook_event::Column::Attempts, Expr::value(attempts));
-    }
-    update.exec(&app.db).await.expect("make the event due");
-}
-
 /// Takes and applies batches until nothing is due; returns the size of each.
 async fn apply_all(app: &TestApp) -> Vec<usize> {
     let mut batches = Vec::new();
@@ -289,6 +267,7 @@ async fn apply_all(app: &TestApp) -> Vec<usize> {
             &app.db,
             entity::db::Partition::ALL,
             worker::batch_size(backend),
+            app.clock.now(),
         )
         .await
         .expect("apply a batch");

@@ -7,9 +7,7 @@ use serde_json::{Value, json};
 
 use super::{XorShift, converged_state, differences, story};
 use crate::helpers::TestApp;
-use crate::hotmart_events::{
-    Shop, applied, assert_timeline_mirrors_domain_events, domain_events, ms,
-};
+use crate::hotmart_events::{Shop, assert_timeline_mirrors_domain_events, domain_events, ms};
 use crate::hotmart_webhooks::{DAY_MS, Sale, first_access, module_completed, now_ms, product_ref};
 use crate::on_both_backends;
 
@@ -45,7 +43,7 @@ async fn any_delivery_order_converges(app: TestApp) {
         let shop = Shop::open(&app, &format!("ordem-{n}")).await;
         for &i in order {
             shop.post(&events[i].1).await;
-            applied(&app).await;
+            app.drain().await;
         }
         let processed = shop.webhook_events(json!({"status": "PROCESSED"})).await;
         let names: Vec<&str> = order.iter().map(|&i| events[i].0).collect();
@@ -106,7 +104,7 @@ async fn any_delivery_order_converges(app: TestApp) {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    app.settle().await;
+    app.drain().await;
     assert_timeline_mirrors_domain_events(&app).await;
 }
 on_both_backends!(any_delivery_order_converges, any_delivery_order_converges);
@@ -125,7 +123,7 @@ async fn late_first_access_still_counts(app: TestApp) {
         first_access(email, "Davi", curso(), at(2)),
     ])
     .await;
-    app.settle().await;
+    app.drain().await;
     let davi = shop.customer(email).await;
     let enrollment = shop.enrollment(&davi, "3526906").await.expect("enrolled");
     assert_eq!(ms(&enrollment["firstAccessAt"]), Some(at(2)));

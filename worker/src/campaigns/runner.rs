@@ -94,6 +94,7 @@ pub struct Runner {
     /// How long a claimed recipient or send is reserved (see `entity::outbox::SEND_LEASE`).
     pub lease: Duration,
     pub shared: RunnersShared,
+    pub clock: entity::Clock,
 }
 
 /// What every runner of a process shares.
@@ -457,7 +458,7 @@ impl MoveGroups {
 impl Runner {
     /// Claims and advances up to `limit` due recipients; returns how many were claimed.
     pub async fn run_batch(&mut self, limit: u64) -> Result<usize, entity::Error> {
-        let now = Utc::now();
+        let now = self.clock.now();
         outbox::expire_leases(&self.db, now).await?;
         dispatch::expire(&self.db, now).await?;
         let claimed = executions::claim_due(&self.db, limit, now, self.lease).await?;
@@ -552,7 +553,7 @@ impl Runner {
                 due
             };
             if due || !executions::any_in_flight(&self.db, *execution_id).await? {
-                executions::refresh_execution(&self.db, *execution_id).await?;
+                executions::refresh_execution(&self.db, *execution_id, now).await?;
             }
         }
         Ok(claimed.len())
@@ -569,7 +570,7 @@ impl Runner {
     async fn run_walks(&self, walks: &mut [Walk<'_>]) -> Result<(), entity::Error> {
         let mut accepted = Vec::new();
         loop {
-            let now = Utc::now();
+            let now = self.clock.now();
             for walk in walks.iter_mut() {
                 walk.walk(now);
             }
@@ -788,6 +789,7 @@ impl Runner {
                             url,
                             Some(id),
                             Some(customer_id),
+                            now,
                         )
                         .await?;
                     }
@@ -803,7 +805,7 @@ impl Runner {
             let walk = &walks[index];
             let key = outbox::campaign_key(walk.execution.id, walk.recipient.id, &walk.stored);
             if let Some(message) = outbox::find_by_key(&self.db, walk.tenant(), &key).await? {
-                executions::settle_unknown_recipient(&self.db, &message, Utc::now()).await?;
+                executions::settle_unknown_recipient(&self.db, &message, self.clock.now()).await?;
             }
         }
         Ok(())
@@ -836,7 +838,7 @@ impl Runner {
             reason,
             expires_at: Some(expires_at),
         };
-        let item = dispatch::suggest(db, walk.tenant(), suggestion, walk.customer).await?;
+        let item = dispatch::suggest(db, walk.tenant(), suggestion, walk.customer, now).await?;
         let state = json!({"await": "approval", "dispatchItemId": item.id, "onApproved": on_approved, "onRejected": on_rejected, "onExpired": on_expired});
         let waiting = Move {
             status: recipient_status::WAITING,
@@ -901,7 +903,7 @@ impl Runner {
     /// returns the messages the providers accepted, for the next round to
     /// record with the moves that follow.
     async fn act(&self, walks: &mut [Walk<'_>]) -> Vec<(Uuid, String)> {
-        let acted_at = Utc::now();
+        let acted_at = self.clock.now();
         let mut waiting = walks
             .iter_mut()
             .filter(|walk| {
@@ -963,10 +965,18 @@ impl Runner {
                     walk.customer.id,
                     tags,
                     changes.remove_tags.clone(),
+                    self.clock.now(),
                 )
                 .await?;
                 if !changes.set.is_empty() {
-                    customers::set_fields(&self.db, tenant, walk.customer.id, &changes.set).await?;
+                    customers::set_fields(
+                        &self.db,
+                        tenant,
+                        walk.customer.id,
+                        &changes.set,
+                        self.clock.now(),
+                    )
+                    .await?;
                 }
                 walk.pass(next);
                 Ok(None)
@@ -988,20 +998,27 @@ impl Runner {
                         Ok(Some((id, receipt.provider_message_id)))
                     }
                     Err(SendError::Unknown { reason }) => {
-                        outbox::record_unknown(&self.db, id, &reason, Utc::now()).await?;
+                        outbox::record_unknown(&self.db, id, &reason, self.clock.now()).await?;
                         walk.settle(unknown(&walk.at));
                         Ok(None)
                     }
                     Err(err) => {
                         match err.retry_after() {
                             Some(after) if !matches!(err, SendError::OptedOut { .. }) => {
-                                let at = Utc::now()
+                                let at = self.clock.now()
                                     + Duration::from_std(after).unwrap_or(Duration::seconds(60));
-                                outbox::retry_later(&self.db, id, err.reason(), at).await?;
+                                outbox::retry_later(
+                                    &self.db,
+                                    id,
+                                    err.reason(),
+                                    at,
+                                    self.clock.now(),
+                                )
+                                .await?;
                                 walk.settle(retry_at(&walk.at, at));
                             }
                             _ => {
-                                outbox::record_failed(&self.db, id, err.reason(), Utc::now())
+                                outbox::record_failed(&self.db, id, err.reason(), self.clock.now())
                                     .await?;
                                 if let SendError::OptedOut { .. } = err {
                                     customers::record_opt_out(
@@ -1010,7 +1027,8 @@ impl Runner {
                                         walk.customer.id,
                                         outgoing.channel,
                                         "provider_131050",
-                                        Utc::now(),
+                                        self.clock.now(),
+                                        self.clock.now(),
                                     )
                                     .await?;
                                 }

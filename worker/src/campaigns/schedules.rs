@@ -28,25 +28,20 @@ use workflow::nodes::TriggerSource;
 use workflow::schedule::CronSchedule;
 
 use super::triggers::{EntryTrigger, entry_trigger};
-use entity::WorkSignals;
 
 /// Every minute, on the minute: the finest schedule a campaign may use is
 /// per minute, and a fire is started within a minute of falling due.
 pub const TICK_SCHEDULE: &str = "0 * * * * *";
 
 /// The cron tick's job.
-pub async fn tick(
-    _tick: Tick,
-    db: Data<DatabaseConnection>,
-    signals: Data<WorkSignals>,
-) -> Result<(), BoxDynError> {
-    let started = start_due_fires(&db, Utc::now()).await?;
+pub async fn tick(_tick: Tick, worker: Data<crate::Worker>) -> Result<(), BoxDynError> {
+    let started = start_due_fires(&worker.db, worker.clock.now()).await?;
     if !started.is_empty() {
         tracing::info!(
             executions = started.len(),
             "scheduled campaign fires started"
         );
-        signals.campaign_work_stored();
+        worker.signals.campaign_work_stored();
     }
     Ok(())
 }
@@ -170,16 +165,13 @@ async fn start_fire(
         txn.rollback().await?;
         return Ok(None);
     }
-    let (execution, entered) = executions::start(
-        &txn,
-        tenant,
-        campaign.id,
-        group.as_ref(),
-        ExecutionType::Scheduled,
-        &entry.node_id,
-        Some(fire),
-    )
-    .await?;
+    let run = executions::Run {
+        execution_type: ExecutionType::Scheduled,
+        start_node: &entry.node_id,
+        scheduled_for: Some(fire),
+    };
+    let (execution, entered) =
+        executions::start(&txn, tenant, campaign.id, group.as_ref(), run, now).await?;
     txn.commit().await?;
     tracing::info!(campaign = %campaign.id, execution = %execution.id, %fire, entered, "scheduled fire started");
     Ok(Some(execution))

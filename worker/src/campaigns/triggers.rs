@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::db::LockForChange;
 use entity::entities::enums::{CampaignStatus, ExecutionStatus, ExecutionType};
@@ -34,6 +34,7 @@ impl DomainEventConsumer for CampaignTriggers {
         &'a self,
         txn: &'a DatabaseTransaction,
         events: &'a [&'a domain_event::Model],
+        now: DateTime<Utc>,
     ) -> BoxFuture<'a, Result<(), entity::Error>> {
         Box::pin(async move {
             let mut by_workspace: BTreeMap<Uuid, Vec<&domain_event::Model>> = BTreeMap::new();
@@ -45,14 +46,14 @@ impl DomainEventConsumer for CampaignTriggers {
             }
             for (workspace_id, events) in by_workspace {
                 let tenant = Tenant::new(workspace_id);
-                resume_waiting(txn, tenant, &events).await?;
+                resume_waiting(txn, tenant, &events, now).await?;
                 for (campaign, trigger) in &event_triggers(txn, tenant).await? {
                     let starting: Vec<&domain_event::Model> = events
                         .iter()
                         .copied()
                         .filter(|e| trigger.data.event.as_deref() == Some(e.event_type.as_str()))
                         .collect();
-                    enter(txn, tenant, campaign, trigger, &starting).await?;
+                    enter(txn, tenant, campaign, trigger, &starting, now).await?;
                 }
             }
             Ok(())
@@ -66,6 +67,7 @@ async fn resume_waiting<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     events: &[&domain_event::Model],
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let mut customers: Vec<Uuid> = events.iter().filter_map(|e| e.customer_id).collect();
     customers.sort_unstable();
@@ -76,7 +78,6 @@ async fn resume_waiting<C: ConnectionTrait>(
         .filter(campaign_recipient::Column::Status.eq(recipient_status::WAITING))
         .all(db)
         .await?;
-    let now = Utc::now();
     for recipient in waiting {
         let state = &recipient.state;
         if state.get("await").and_then(Value::as_str) != Some("event") {
@@ -142,6 +143,7 @@ async fn enter<C: ConnectionTrait>(
     campaign: &campaign::Model,
     trigger: &EntryTrigger,
     events: &[&domain_event::Model],
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let mut customers: Vec<Uuid> = events.iter().filter_map(|e| e.customer_id).collect();
     if customers.is_empty() {
@@ -195,7 +197,6 @@ async fn enter<C: ConnectionTrait>(
             (true, true) => reentries.push(customer_id),
         }
     }
-    let now = Utc::now();
     if !first_entries.is_empty() {
         // First entries share the open execution of this version. The
         // dispatcher that opens one holds the campaign until it commits, so
@@ -218,6 +219,7 @@ async fn enter<C: ConnectionTrait>(
                             campaign,
                             *version_id,
                             &events[0].event_type,
+                            now,
                         )
                         .await?
                     }
@@ -227,9 +229,15 @@ async fn enter<C: ConnectionTrait>(
         executions::enroll(db, tenant, &execution, &first_entries, node_id, now).await?;
     }
     for customer_id in reentries {
-        let execution =
-            new_triggered_execution(db, tenant, campaign, *version_id, &events[0].event_type)
-                .await?;
+        let execution = new_triggered_execution(
+            db,
+            tenant,
+            campaign,
+            *version_id,
+            &events[0].event_type,
+            now,
+        )
+        .await?;
         executions::enroll(db, tenant, &execution, &[customer_id], node_id, now).await?;
     }
     Ok(())
@@ -295,8 +303,8 @@ async fn new_triggered_execution<C: ConnectionTrait>(
     campaign: &campaign::Model,
     version_id: Uuid,
     event_type: &str,
+    now: DateTime<Utc>,
 ) -> Result<campaign_execution::Model, entity::Error> {
-    let now = Utc::now();
     Ok(campaign_execution::ActiveModel {
         id: Set(entity::db::new_id()),
         workspace_id: Set(tenant.workspace_id()),

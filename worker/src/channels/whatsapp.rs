@@ -10,6 +10,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use entity::entities::message_template;
 use entity::enums::Channel;
 use entity::templates::MirroredTemplate;
@@ -649,13 +650,14 @@ impl WhatsAppProvider {
         &self,
         db: &DatabaseConnection,
         tenant: Tenant,
+        now: DateTime<Utc>,
     ) -> Result<Vec<message_template::Model>, TemplateSyncError> {
         let templates = self.list_templates().await?;
         let mut mirrored = Vec::with_capacity(templates.len());
         let mut listed = Vec::with_capacity(templates.len());
         for template in &templates {
             listed.push((template.name.clone(), template.language.clone()));
-            match entity::templates::upsert_mirrored(db, tenant, template.mirrored()).await {
+            match entity::templates::upsert_mirrored(db, tenant, template.mirrored(), now).await {
                 Ok(model) => mirrored.push(model),
                 Err(entity::Error::Invalid(reason)) => {
                     tracing::warn!(template = %template.name, %reason, "template not mirrored");
@@ -663,7 +665,7 @@ impl WhatsAppProvider {
                 Err(error) => return Err(error.into()),
             }
         }
-        let deleted = entity::templates::mark_unlisted_deleted(db, tenant, &listed).await?;
+        let deleted = entity::templates::mark_unlisted_deleted(db, tenant, &listed, now).await?;
         tracing::info!(
             workspace_id = %tenant.workspace_id(),
             mirrored = mirrored.len(),
@@ -693,13 +695,14 @@ pub async fn sync_templates(
     db: &DatabaseConnection,
     secrets: &SecretKey,
     tenant: Tenant,
+    now: DateTime<Utc>,
 ) -> Result<Vec<message_template::Model>, TemplateSyncError> {
     let config = WhatsAppConfig::from_settings(db, secrets, tenant).await?;
     if config.waba_id.is_none() {
         return Err(TemplateSyncError::NotConfigured("whatsapp.waba_id"));
     }
     WhatsAppProvider::new(config)?
-        .sync_templates(db, tenant)
+        .sync_templates(db, tenant, now)
         .await
 }
 

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::db::Partition;
 use entity::entities::enums::WebhookEventStatus;
@@ -50,33 +50,38 @@ async fn apply_decoded<C: ConnectionTrait>(
     db: &C,
     event: &webhook_event::Model,
     decoded: &HotmartEvent,
+    now: DateTime<Utc>,
 ) -> Result<WebhookEventStatus, ApplyError> {
     let tenant = Tenant::new(event.workspace_id);
     let source = Source::Webhook(event.id);
     let applied = match decoded {
         HotmartEvent::Purchase(purchase) => {
-            effects::apply_purchase(db, tenant, purchase, source).await
+            effects::apply_purchase(db, tenant, purchase, source, now).await
         }
         HotmartEvent::CartAbandoned(cart) => {
-            effects::apply_cart_abandoned(db, tenant, cart, source).await
+            effects::apply_cart_abandoned(db, tenant, cart, source, now).await
         }
         HotmartEvent::SubscriptionCancelled(e) => {
-            effects::apply_subscription_cancelled(db, tenant, e, source).await
+            effects::apply_subscription_cancelled(db, tenant, e, source, now).await
         }
-        HotmartEvent::PlanSwitched(e) => effects::apply_plan_switched(db, tenant, e, source).await,
+        HotmartEvent::PlanSwitched(e) => {
+            effects::apply_plan_switched(db, tenant, e, source, now).await
+        }
         HotmartEvent::ChargeDateChanged(e) => {
-            effects::apply_charge_date_changed(db, tenant, e, source).await
+            effects::apply_charge_date_changed(db, tenant, e, source, now).await
         }
-        HotmartEvent::FirstAccess(e) => effects::apply_first_access(db, tenant, e, source).await,
+        HotmartEvent::FirstAccess(e) => {
+            effects::apply_first_access(db, tenant, e, source, now).await
+        }
         HotmartEvent::ModuleCompleted(e) => {
-            effects::apply_module_completed(db, tenant, e, source).await
+            effects::apply_module_completed(db, tenant, e, source, now).await
         }
         HotmartEvent::OrderFulfillment(e) => {
-            effects::apply_order_fulfillment(db, tenant, e, source).await
+            effects::apply_order_fulfillment(db, tenant, e, source, now).await
         }
         HotmartEvent::Unknown(name) => {
             tracing::info!(webhook_event_id = %event.id, event = %name, "unknown hotmart event ignored");
-            webhook_events::finish(db, event.id, WebhookEventStatus::Ignored, Utc::now()).await?;
+            webhook_events::finish(db, event.id, WebhookEventStatus::Ignored, now).await?;
             return Ok(WebhookEventStatus::Ignored);
         }
     };
@@ -86,7 +91,7 @@ async fn apply_decoded<C: ConnectionTrait>(
         Err(entity::Error::Invalid(why)) => return Err(ApplyError::Undecodable(why)),
         Err(other) => return Err(other.into()),
     }
-    webhook_events::finish(db, event.id, WebhookEventStatus::Processed, Utc::now()).await?;
+    webhook_events::finish(db, event.id, WebhookEventStatus::Processed, now).await?;
     Ok(WebhookEventStatus::Processed)
 }
 
@@ -107,8 +112,8 @@ pub async fn apply_batch(
     db: &DatabaseConnection,
     partition: Partition,
     limit: u64,
+    now: DateTime<Utc>,
 ) -> Result<usize, entity::Error> {
-    let now = Utc::now();
     let Some(txn) = entity::db::begin_taking(db, webhook_events::due(partition, now)).await? else {
         return Ok(0);
     };
@@ -120,12 +125,12 @@ pub async fn apply_batch(
     // SQLite's one writer applies one batch at a time, and a second write
     // transaction would wait for this one.
     if db.get_database_backend() == DbBackend::Postgres {
-        prepare_catalog(db, &work).await;
+        prepare_catalog(db, &work, now).await;
     }
     // Every applier takes its customers' rows in the same (e-mail) order.
     // The sort is stable: one customer's events keep their order.
     work.sort_by_cached_key(|(_, decoded)| customer_of(decoded).map(entity::customers::email_key));
-    apply_taken(&txn, work).await?;
+    apply_taken(&txn, work, now).await?;
     txn.commit().await?;
     Ok(events.len())
 }
@@ -133,7 +138,7 @@ pub async fn apply_batch(
 /// Records the products and offers the batch's purchases name before it is
 /// applied ([`effects::prepare_catalog`]). Should that fail, applying records
 /// them, as it would anyway.
-async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
+async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>], now: DateTime<Utc>) {
     let mut purchases: BTreeMap<Uuid, Vec<&Purchase>> = BTreeMap::new();
     for (event, decoded) in batch {
         if let Ok(HotmartEvent::Purchase(purchase)) = decoded {
@@ -149,7 +154,7 @@ async fn prepare_catalog(db: &DatabaseConnection, batch: &[Work<'_>]) {
     let prepared = async {
         let txn = entity::db::begin_write(db).await?;
         for (workspace_id, purchases) in &purchases {
-            effects::prepare_catalog(&txn, Tenant::new(*workspace_id), purchases).await?;
+            effects::prepare_catalog(&txn, Tenant::new(*workspace_id), purchases, now).await?;
         }
         txn.commit().await?;
         Ok::<_, entity::Error>(())
@@ -166,7 +171,11 @@ type Work<'a> = (&'a webhook_event::Model, Result<HotmartEvent, ApplyError>);
 /// The purchases of a workspace (a launch day's bulk) are applied together
 /// by [`effects::apply_purchases`], in one savepoint; should that fail, each is
 /// applied on its own like every other event, so only the culprit fails.
-async fn apply_taken(txn: &DatabaseTransaction, work: Vec<Work<'_>>) -> Result<(), entity::Error> {
+async fn apply_taken(
+    txn: &DatabaseTransaction,
+    work: Vec<Work<'_>>,
+    now: DateTime<Utc>,
+) -> Result<(), entity::Error> {
     let mut purchases: BTreeMap<Uuid, Vec<(&webhook_event::Model, &Purchase)>> = BTreeMap::new();
     for (event, decoded) in &work {
         if let Ok(HotmartEvent::Purchase(purchase)) = decoded {
@@ -185,9 +194,8 @@ async fn apply_taken(txn: &DatabaseTransaction, work: Vec<Work<'_>>) -> Result<(
         let ids: Vec<Uuid> = batch.iter().map(|(event, _)| event.id).collect();
         let savepoint = txn.begin().await?;
         let together = async {
-            effects::apply_purchases(&savepoint, Tenant::new(*workspace_id), &items).await?;
-            webhook_events::finish_many(&savepoint, &ids, WebhookEventStatus::Processed, Utc::now())
-                .await
+            effects::apply_purchases(&savepoint, Tenant::new(*workspace_id), &items, now).await?;
+            webhook_events::finish_many(&savepoint, &ids, WebhookEventStatus::Processed, now).await
         };
         match together.await {
             Ok(()) => {
@@ -208,7 +216,7 @@ async fn apply_taken(txn: &DatabaseTransaction, work: Vec<Work<'_>>) -> Result<(
         let outcome = match decoded {
             Ok(decoded) => {
                 let savepoint = txn.begin().await?;
-                match apply_decoded(&savepoint, event, &decoded).await {
+                match apply_decoded(&savepoint, event, &decoded, now).await {
                     Ok(status) => {
                         savepoint.commit().await?;
                         Ok(status)
@@ -235,7 +243,7 @@ async fn apply_taken(txn: &DatabaseTransaction, work: Vec<Work<'_>>) -> Result<(
                     txn,
                     event,
                     "a temporary failure while applying; it will be retried",
-                    Utc::now(),
+                    now,
                 )
                 .await?;
                 tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, attempts = event.attempts + 1, ?status, error = %err, "applying a webhook event failed");

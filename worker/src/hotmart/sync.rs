@@ -149,6 +149,7 @@ pub async fn sync_workspace(
     db: &DatabaseConnection,
     secrets: &entity::SecretKey,
     tenant: Tenant,
+    clock: &entity::Clock,
     since: DateTime<Utc>,
     progress: Option<&JobProgress<'_>>,
 ) -> Result<SyncReport, SyncError> {
@@ -160,7 +161,7 @@ pub async fn sync_workspace(
             &SalesHistoryFilter {
                 transaction_status: SALE_STATUSES.iter().map(|s| (*s).to_owned()).collect(),
                 start_date: Some(since),
-                end_date: Some(Utc::now()),
+                end_date: Some(clock.now()),
                 ..SalesHistoryFilter::default()
             },
             PageLimits::default(),
@@ -179,7 +180,7 @@ pub async fn sync_workspace(
         let txn = entity::db::begin_write(db)
             .await
             .map_err(entity::Error::from)?;
-        match effects::apply_purchase(&txn, tenant, &purchase, Source::Sync).await {
+        match effects::apply_purchase(&txn, tenant, &purchase, Source::Sync, clock.now()).await {
             Ok(()) => {
                 txn.commit().await.map_err(entity::Error::from)?;
                 report.sales += 1;
@@ -216,6 +217,7 @@ pub async fn sync_workspace(
             report.failed += 1;
             continue;
         };
+        let now = clock.now();
         let txn = entity::db::begin_write(db)
             .await
             .map_err(entity::Error::from)?;
@@ -227,7 +229,7 @@ pub async fn sync_workspace(
                 ..PersonFacts::default()
             };
             let customer =
-                customers::upsert_customer(&txn, tenant, &person, item.accession_date).await?;
+                customers::upsert_customer(&txn, tenant, &person, item.accession_date, now).await?;
             let product = match item.product.as_ref().and_then(|p| p.id.clone()) {
                 Some(hotmart_id) => Some(
                     catalog::record_product(
@@ -238,6 +240,7 @@ pub async fn sync_workspace(
                             ucode: item.product.as_ref().and_then(|p| p.ucode.clone()),
                             name: item.product.as_ref().and_then(|p| p.name.clone()),
                         },
+                        now,
                     )
                     .await?,
                 ),
@@ -247,7 +250,7 @@ pub async fn sync_workspace(
                 subscriber_code: code,
                 status: item.status.clone(),
                 // What the API says is the state as of now.
-                status_at: Some(Utc::now()),
+                status_at: Some(clock.now()),
                 product_id: product.as_ref().map(|p| p.id),
                 hotmart_subscription_id: item.subscription_id.clone(),
                 plan_id: item.plan.as_ref().and_then(|p| p.id.clone()),
@@ -263,7 +266,7 @@ pub async fn sync_workspace(
                     .and_then(|p| p.recurrency_period)
                     .and_then(|d| i32::try_from(d).ok()),
             };
-            subscriptions::record_subscription(&txn, tenant, customer.id, &facts).await?;
+            subscriptions::record_subscription(&txn, tenant, customer.id, &facts, now).await?;
             Ok(())
         }
         .await;
@@ -280,7 +283,7 @@ pub async fn sync_workspace(
     }
 
     report_progress(progress, &report).await;
-    sync_club(db, secrets, tenant, &client, &mut report).await?;
+    sync_club(db, secrets, tenant, &client, &mut report, clock).await?;
     Ok(report)
 }
 
@@ -300,6 +303,7 @@ async fn sync_club(
     tenant: Tenant,
     client: &HotmartClient,
     report: &mut SyncReport,
+    clock: &entity::Clock,
 ) -> Result<(), SyncError> {
     if client.club_subdomain().is_none() {
         report
@@ -316,6 +320,7 @@ async fn sync_club(
         );
         return Ok(());
     };
+    let now = clock.now();
     let product = catalog::record_product(
         db,
         tenant,
@@ -323,6 +328,7 @@ async fn sync_club(
             hotmart_id: club_product.clone(),
             ..ProductFacts::default()
         },
+        now,
     )
     .await?;
     for module in client.club_modules().await? {
@@ -330,16 +336,13 @@ async fn sync_club(
             continue;
         };
         let position = module.sequence.and_then(|s| i32::try_from(s).ok());
-        let stored = catalog::upsert_module(
-            db,
-            tenant,
-            product.id,
-            &module_id,
-            module.name.as_deref(),
+        let facts = catalog::ModuleFacts {
+            hotmart_module_id: &module_id,
+            name: module.name.as_deref(),
             position,
-            module.is_extra,
-        )
-        .await?;
+            is_extra: module.is_extra,
+        };
+        let stored = catalog::upsert_module(db, tenant, product.id, facts, now).await?;
         for page in client.club_module_pages(&module_id).await? {
             let Some(page_id) = page.page_id.clone() else {
                 continue;
@@ -355,7 +358,7 @@ async fn sync_club(
                     .and_then(|s| i32::try_from(s).ok())
                     .unwrap_or(0),
             };
-            catalog::upsert_lesson(db, tenant, product.id, &facts).await?;
+            catalog::upsert_lesson(db, tenant, product.id, &facts, now).await?;
             report.lessons += 1;
         }
     }
@@ -370,6 +373,7 @@ async fn sync_club(
             continue;
         };
         let lessons = client.club_user_lessons(&user_id).await?;
+        let now = clock.now();
         let txn = entity::db::begin_write(db)
             .await
             .map_err(entity::Error::from)?;
@@ -383,6 +387,7 @@ async fn sync_club(
                     ..PersonFacts::default()
                 },
                 member.last_access_date,
+                now,
             )
             .await?;
             if let Some(first) = member.first_access_date {
@@ -398,7 +403,7 @@ async fn sync_club(
                         phone: None,
                     },
                 };
-                effects::apply_first_access(&txn, tenant, &access, Source::Sync).await?;
+                effects::apply_first_access(&txn, tenant, &access, Source::Sync, now).await?;
             }
             for lesson in lessons.iter().filter(|l| l.is_completed == Some(true)) {
                 let Some(page_id) = lesson.page_id.clone() else {
@@ -421,7 +426,7 @@ async fn sync_club(
                 // The catalogue sync owns names and order; a member's list only fills gaps.
                 let stored = match known {
                     Some(existing) => existing,
-                    None => catalog::upsert_lesson(&txn, tenant, product.id, &facts).await?,
+                    None => catalog::upsert_lesson(&txn, tenant, product.id, &facts, now).await?,
                 };
                 enrollments::record_lesson_progress(
                     &txn,
@@ -430,10 +435,11 @@ async fn sync_club(
                     stored.id,
                     true,
                     lesson.completed_date,
+                    now,
                 )
                 .await?;
             }
-            enrollments::refresh_progress(&txn, tenant, customer.id, product.id).await?;
+            enrollments::refresh_progress(&txn, tenant, customer.id, product.id, now).await?;
             Ok(())
         }
         .await;
@@ -472,11 +478,12 @@ async fn record_status(
     current: &subscription::Model,
     status: &str,
     cancelled_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
 ) -> Result<subscription::Model, SyncError> {
     let facts = SubscriptionFacts {
         subscriber_code: current.subscriber_code.clone(),
         status: Some(status.to_owned()),
-        status_at: Some(Utc::now()),
+        status_at: Some(now),
         cancelled_at,
         ..SubscriptionFacts::default()
     };
@@ -484,7 +491,7 @@ async fn record_status(
         .await
         .map_err(entity::Error::from)?;
     let change =
-        subscriptions::record_subscription(&txn, tenant, current.customer_id, &facts).await?;
+        subscriptions::record_subscription(&txn, tenant, current.customer_id, &facts, now).await?;
     txn.commit().await.map_err(entity::Error::from)?;
     Ok(change.subscription)
 }
@@ -493,6 +500,7 @@ async fn record_status(
 pub async fn cancel_subscription(
     db: &DatabaseConnection,
     secrets: &entity::SecretKey,
+    clock: &entity::Clock,
     tenant: Tenant,
     code: &str,
     send_mail: bool,
@@ -506,7 +514,8 @@ pub async fn cancel_subscription(
         tenant,
         &current,
         "CANCELLED_BY_SELLER",
-        Some(Utc::now()),
+        Some(clock.now()),
+        clock.now(),
     )
     .await
 }
@@ -515,6 +524,7 @@ pub async fn cancel_subscription(
 pub async fn reactivate_subscription(
     db: &DatabaseConnection,
     secrets: &entity::SecretKey,
+    clock: &entity::Clock,
     tenant: Tenant,
     code: &str,
     charge: bool,
@@ -523,16 +533,15 @@ pub async fn reactivate_subscription(
     HotmartClient::new(credentials(db, secrets, tenant).await?)?
         .reactivate_subscription(code, charge)
         .await?;
-    record_status(db, tenant, &current, "ACTIVE", None).await
+    record_status(db, tenant, &current, "ACTIVE", None, clock.now()).await
 }
 
 /// The cron tick's job.
 pub async fn daily_sync(
     _tick: apalis_cron::Tick,
-    deps: apalis::prelude::Data<(DatabaseConnection, entity::SecretKey)>,
+    worker: apalis::prelude::Data<crate::Worker>,
 ) -> Result<(), apalis::prelude::BoxDynError> {
-    let (db, secrets) = &*deps;
-    sync_all(db, secrets).await?;
+    sync_all(&worker.db, &worker.secrets, &worker.clock).await?;
     Ok(())
 }
 
@@ -540,11 +549,21 @@ pub async fn daily_sync(
 pub async fn sync_all(
     db: &DatabaseConnection,
     secrets: &entity::SecretKey,
+    clock: &entity::Clock,
 ) -> Result<(), entity::Error> {
     use sea_orm::EntityTrait;
     for workspace in entity::workspace::Entity::find().all(db).await? {
         let tenant = Tenant::new(workspace.id);
-        match sync_workspace(db, secrets, tenant, Utc::now() - DAILY_LOOKBACK, None).await {
+        match sync_workspace(
+            db,
+            secrets,
+            tenant,
+            clock,
+            clock.now() - DAILY_LOOKBACK,
+            None,
+        )
+        .await
+        {
             Ok(report) => {
                 tracing::info!(workspace_id = %workspace.id, ?report, "hotmart sync done")
             }

@@ -48,6 +48,7 @@ async fn member_and_product<C: ConnectionTrait>(
     product: &Product,
     at: DateTime<Utc>,
     what: &str,
+    now: DateTime<Utc>,
 ) -> Result<(customer::Model, product::Model), entity::Error> {
     let person = PersonFacts {
         email: user.email.clone(),
@@ -55,8 +56,8 @@ async fn member_and_product<C: ConnectionTrait>(
         phone: user.phone.clone(),
         ..PersonFacts::default()
     };
-    let customer = customers::upsert_customer(db, tenant, &person, Some(at)).await?;
-    let Some(product) = product_of(db, tenant, product).await? else {
+    let customer = customers::upsert_customer(db, tenant, &person, Some(at), now).await?;
+    let Some(product) = product_of(db, tenant, product, now).await? else {
         return Err(entity::Error::Invalid(format!("{what} without a product")));
     };
     Ok((customer, product))
@@ -71,9 +72,10 @@ async fn record_access<C: ConnectionTrait>(
     customer_id: Uuid,
     product_id: Uuid,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let origin = first_access_origin(db, tenant, customer_id, at).await?;
-    if enrollments::record_access(db, tenant, customer_id, product_id, at, origin).await? {
+    if enrollments::record_access(db, tenant, customer_id, product_id, at, origin, now).await? {
         emit(
             db,
             tenant,
@@ -85,6 +87,7 @@ async fn record_access<C: ConnectionTrait>(
                 occurred_at: Some(at),
                 data: json!({"productId": product_id, "origin": origin}),
             },
+            now,
         )
         .await?;
     }
@@ -96,6 +99,7 @@ pub async fn apply_first_access<C: ConnectionTrait>(
     tenant: Tenant,
     event: &FirstAccess,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let at = event.occurred_at.unwrap_or_else(Utc::now);
     let (customer, product) = member_and_product(
@@ -105,9 +109,10 @@ pub async fn apply_first_access<C: ConnectionTrait>(
         &event.product,
         at,
         "a first access",
+        now,
     )
     .await?;
-    record_access(db, tenant, source, customer.id, product.id, at).await
+    record_access(db, tenant, source, customer.id, product.id, at, now).await
 }
 
 pub async fn apply_module_completed<C: ConnectionTrait>(
@@ -115,6 +120,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
     tenant: Tenant,
     event: &ModuleCompleted,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let at = event.occurred_at.unwrap_or_else(Utc::now);
     let (customer, product) = member_and_product(
@@ -124,6 +130,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         &event.product,
         at,
         "a module completion",
+        now,
     )
     .await?;
     let module_key = event
@@ -132,28 +139,33 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         .clone()
         .or_else(|| event.module.name.clone())
         .unwrap_or_default();
-    let module = catalog::upsert_module(
-        db,
-        tenant,
-        product.id,
-        &module_key,
-        event.module.name.as_deref(),
-        None,
-        None,
-    )
-    .await?;
+    let facts = catalog::ModuleFacts {
+        hotmart_module_id: &module_key,
+        name: event.module.name.as_deref(),
+        position: None,
+        is_extra: None,
+    };
+    let module = catalog::upsert_module(db, tenant, product.id, facts, now).await?;
     // Completing a module proves an access, even if CLUB_FIRST_ACCESS comes later.
-    record_access(db, tenant, source, customer.id, product.id, at).await?;
+    record_access(db, tenant, source, customer.id, product.id, at, now).await?;
     let lessons = tenant
         .select::<lesson::Entity>()
         .filter(lesson::Column::ModuleId.eq(module.id))
         .all(db)
         .await?;
     for lesson in &lessons {
-        enrollments::record_lesson_progress(db, tenant, customer.id, lesson.id, true, Some(at))
-            .await?;
+        enrollments::record_lesson_progress(
+            db,
+            tenant,
+            customer.id,
+            lesson.id,
+            true,
+            Some(at),
+            now,
+        )
+        .await?;
     }
-    enrollments::refresh_progress(db, tenant, customer.id, product.id).await?;
+    enrollments::refresh_progress(db, tenant, customer.id, product.id, now).await?;
     let data = json!({"productId": product.id, "moduleId": module.id, "moduleName": module.name, "hotmartModuleId": event.module.id});
     let key = format!("progress:{}:{}:module_completed", customer.id, module.id);
     emit(
@@ -167,6 +179,7 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
             occurred_at: Some(at),
             data,
         },
+        now,
     )
     .await
 }

@@ -88,8 +88,9 @@ async fn emit<C: ConnectionTrait>(
     tenant: Tenant,
     source: Source,
     happened: Happened,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    domain_events::record(db, tenant, happened.into_event(source)).await?;
+    domain_events::record(db, tenant, happened.into_event(source), now).await?;
     Ok(())
 }
 
@@ -97,6 +98,7 @@ async fn product_of<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     product: &Product,
+    now: DateTime<Utc>,
 ) -> Result<Option<product::Model>, entity::Error> {
     let Some(hotmart_id) = &product.hotmart_id else {
         return Ok(None);
@@ -106,7 +108,9 @@ async fn product_of<C: ConnectionTrait>(
         ucode: product.ucode.clone(),
         name: product.name.clone(),
     };
-    Ok(Some(catalog::record_product(db, tenant, &facts).await?))
+    Ok(Some(
+        catalog::record_product(db, tenant, &facts, now).await?,
+    ))
 }
 
 /// Records the products and offers `purchases` name (listed in arrival
@@ -119,6 +123,7 @@ pub async fn prepare_catalog<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     purchases: &[&Purchase],
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let mut products: BTreeMap<&str, ProductFacts> = BTreeMap::new();
     for purchase in purchases {
@@ -143,7 +148,7 @@ pub async fn prepare_catalog<C: ConnectionTrait>(
     for (hotmart_id, facts) in &products {
         recorded.insert(
             hotmart_id,
-            catalog::record_product(db, tenant, facts).await?,
+            catalog::record_product(db, tenant, facts, now).await?,
         );
     }
     let mut offers: BTreeMap<(Uuid, &str), &Purchase> = BTreeMap::new();
@@ -166,6 +171,7 @@ pub async fn prepare_catalog<C: ConnectionTrait>(
             code,
             purchase.amount,
             purchase.currency.as_deref(),
+            now,
         )
         .await?;
     }

@@ -57,8 +57,9 @@ pub async fn apply_purchase<C: ConnectionTrait>(
     tenant: Tenant,
     purchase: &Purchase,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    apply_purchases(db, tenant, &[(purchase, source)]).await
+    apply_purchases(db, tenant, &[(purchase, source)], now).await
 }
 
 /// Purchases of one workspace, in order, applied as one batch with the
@@ -71,6 +72,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     purchases: &[(&Purchase, Source)],
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let seen: Vec<Option<DateTime<Utc>>> = purchases.iter().map(|(p, _)| seen_at_of(p)).collect();
     let people: Vec<(PersonFacts, Option<DateTime<Utc>>)> = purchases
@@ -88,7 +90,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
             (person, *seen_at)
         })
         .collect();
-    let customers = customers::upsert_customers(db, tenant, &people).await?;
+    let customers = customers::upsert_customers(db, tenant, &people, now).await?;
 
     let mut products: HashMap<String, product::Model> = HashMap::new();
     let mut offers: HashMap<(Uuid, String), offer::Model> = HashMap::new();
@@ -104,7 +106,9 @@ pub async fn apply_purchases<C: ConnectionTrait>(
                     (p.name.starts_with("Hotmart product ") && purchase.product.name.is_some())
                         || (p.ucode.is_none() && purchase.product.ucode.is_some())
                 });
-                if learns && let Some(found) = product_of(db, tenant, &purchase.product).await? {
+                if learns
+                    && let Some(found) = product_of(db, tenant, &purchase.product, now).await?
+                {
                     products.insert(hotmart_id.clone(), found);
                 }
                 products.get(hotmart_id).cloned()
@@ -122,6 +126,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
                         code,
                         purchase.amount,
                         purchase.currency.as_deref(),
+                        now,
                     )
                     .await?;
                     offers.insert(key.clone(), found);
@@ -155,7 +160,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
                     ..SubscriptionFacts::default()
                 };
                 Some(
-                    subscriptions::record_subscription(db, tenant, customer.id, &facts)
+                    subscriptions::record_subscription(db, tenant, customer.id, &facts, now)
                         .await?
                         .subscription,
                 )
@@ -172,7 +177,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
         transactions.push((customer.id, facts));
         bought.push(product);
     }
-    let changes = transactions::record_transactions(db, tenant, &transactions).await?;
+    let changes = transactions::record_transactions(db, tenant, &transactions, now).await?;
     let refreshes: Vec<_> = purchases
         .iter()
         .zip(&customers)
@@ -183,7 +188,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
                 .map(|p| (customer.id, p.id, purchase.approved_date))
         })
         .collect();
-    enrollments::refresh_enrollments(db, tenant, &refreshes).await?;
+    enrollments::refresh_enrollments(db, tenant, &refreshes, now).await?;
     let mut paying: Vec<Uuid> = customers.iter().map(|c| c.id).collect();
     paying.sort_unstable();
     paying.dedup();
@@ -200,7 +205,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
             events.push(happened.into_event(*source));
         }
     }
-    domain_events::record_many(db, tenant, events).await?;
+    domain_events::record_many(db, tenant, events, now).await?;
     Ok(())
 }
 
@@ -340,6 +345,7 @@ pub async fn apply_cart_abandoned<C: ConnectionTrait>(
     tenant: Tenant,
     cart: &CartAbandoned,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let person = PersonFacts {
         email: cart.buyer.email.clone(),
@@ -347,8 +353,8 @@ pub async fn apply_cart_abandoned<C: ConnectionTrait>(
         phone: cart.buyer.phone.clone(),
         ..PersonFacts::default()
     };
-    let customer = customers::upsert_customer(db, tenant, &person, cart.occurred_at).await?;
-    let product = product_of(db, tenant, &cart.product).await?;
+    let customer = customers::upsert_customer(db, tenant, &person, cart.occurred_at, now).await?;
+    let product = product_of(db, tenant, &cart.product, now).await?;
     let data = json!({"productId": product.as_ref().map(|p| p.id), "offerCode": cart.offer_code});
     let key = source.delivery_key(&format!("cart:{}:{:?}", customer.id, cart.occurred_at));
     emit(
@@ -362,6 +368,7 @@ pub async fn apply_cart_abandoned<C: ConnectionTrait>(
             occurred_at: cart.occurred_at,
             data,
         },
+        now,
     )
     .await
 }
@@ -371,6 +378,7 @@ pub async fn apply_order_fulfillment<C: ConnectionTrait>(
     tenant: Tenant,
     event: &OrderFulfillment,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let customer = match &event.email {
         Some(email) => Some(
@@ -382,12 +390,13 @@ pub async fn apply_order_fulfillment<C: ConnectionTrait>(
                     ..PersonFacts::default()
                 },
                 event.occurred_at,
+                now,
             )
             .await?,
         ),
         None => None,
     };
-    let product = product_of(db, tenant, &event.product).await?;
+    let product = product_of(db, tenant, &event.product, now).await?;
     let data = json!({"transaction": event.transaction, "productId": product.map(|p| p.id)});
     let key = format!(
         "{}:order_fulfilled",
@@ -404,6 +413,7 @@ pub async fn apply_order_fulfillment<C: ConnectionTrait>(
             occurred_at: event.occurred_at,
             data,
         },
+        now,
     )
     .await
 }

@@ -24,6 +24,7 @@ async fn subscriber_customer<C: ConnectionTrait>(
     subscriber: &Subscriber,
     seen_at: Option<DateTime<Utc>>,
     event: &str,
+    now: DateTime<Utc>,
 ) -> Result<customer::Model, entity::Error> {
     let (code, email, name, phone) = (
         &subscriber.code,
@@ -38,7 +39,7 @@ async fn subscriber_customer<C: ConnectionTrait>(
             phone: phone.cloned(),
             ..PersonFacts::default()
         };
-        return customers::upsert_customer(db, tenant, &person, seen_at).await;
+        return customers::upsert_customer(db, tenant, &person, seen_at, now).await;
     }
     let known = tenant
         .select::<subscription::Entity>()
@@ -60,7 +61,7 @@ async fn subscriber_customer<C: ConnectionTrait>(
         phone: phone.cloned(),
         ..PersonFacts::default()
     };
-    customers::upsert_customer(db, tenant, &person, seen_at).await
+    customers::upsert_customer(db, tenant, &person, seen_at, now).await
 }
 
 pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
@@ -68,11 +69,19 @@ pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
     tenant: Tenant,
     event: &SubscriptionCancelled,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let subscriber = &event.subscriber;
-    let customer =
-        subscriber_customer(db, tenant, subscriber, event.occurred_at, "a cancellation").await?;
-    let product = product_of(db, tenant, &event.product).await?;
+    let customer = subscriber_customer(
+        db,
+        tenant,
+        subscriber,
+        event.occurred_at,
+        "a cancellation",
+        now,
+    )
+    .await?;
+    let product = product_of(db, tenant, &event.product, now).await?;
     let facts = SubscriptionFacts {
         subscriber_code: subscriber.code.clone(),
         // The postback does not say who cancelled; Hotmart sends it when the subscriber does.
@@ -86,7 +95,7 @@ pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
         recurring_amount: event.actual_recurrence_value,
         ..SubscriptionFacts::default()
     };
-    let change = subscriptions::record_subscription(db, tenant, customer.id, &facts).await?;
+    let change = subscriptions::record_subscription(db, tenant, customer.id, &facts, now).await?;
     let product_id = product.map(|p| p.id).or(change.subscription.product_id);
     if let Some(product_id) = product_id {
         // Access runs until the end of the period already paid for.
@@ -97,6 +106,7 @@ pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
             product_id,
             event.date_next_charge.or(event.cancellation_date),
             None,
+            now,
         )
         .await?;
     }
@@ -114,6 +124,7 @@ pub async fn apply_subscription_cancelled<C: ConnectionTrait>(
                 occurred_at: event.occurred_at.or(event.cancellation_date),
                 data,
             },
+            now,
         )
         .await?;
     }
@@ -125,11 +136,13 @@ pub async fn apply_plan_switched<C: ConnectionTrait>(
     tenant: Tenant,
     event: &PlanSwitched,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let subscriber = &event.subscriber;
     let seen_at = event.occurred_at.or(event.switched_at);
-    let customer = subscriber_customer(db, tenant, subscriber, seen_at, "a plan switch").await?;
-    let product = product_of(db, tenant, &event.product).await?;
+    let customer =
+        subscriber_customer(db, tenant, subscriber, seen_at, "a plan switch", now).await?;
+    let product = product_of(db, tenant, &event.product, now).await?;
     let facts = SubscriptionFacts {
         subscriber_code: subscriber.code.clone(),
         status: event.status.as_ref().map(|s| s.as_str().to_owned()),
@@ -140,7 +153,7 @@ pub async fn apply_plan_switched<C: ConnectionTrait>(
         next_charge_at: event.date_next_charge,
         ..SubscriptionFacts::default()
     };
-    subscriptions::record_subscription(db, tenant, customer.id, &facts).await?;
+    subscriptions::record_subscription(db, tenant, customer.id, &facts, now).await?;
     let data = json!({"subscriberCode": subscriber.code, "planId": facts.plan_id, "planName": facts.plan_name});
     let key = format!(
         "{}:plan_switched",
@@ -157,6 +170,7 @@ pub async fn apply_plan_switched<C: ConnectionTrait>(
             occurred_at: seen_at,
             data,
         },
+        now,
     )
     .await
 }
@@ -166,6 +180,7 @@ pub async fn apply_charge_date_changed<C: ConnectionTrait>(
     tenant: Tenant,
     event: &ChargeDateChanged,
     source: Source,
+    now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let subscriber = &event.subscriber;
     let customer = subscriber_customer(
@@ -174,9 +189,10 @@ pub async fn apply_charge_date_changed<C: ConnectionTrait>(
         subscriber,
         event.occurred_at,
         "a charge-date change",
+        now,
     )
     .await?;
-    let product = product_of(db, tenant, &event.product).await?;
+    let product = product_of(db, tenant, &event.product, now).await?;
     let facts = SubscriptionFacts {
         subscriber_code: subscriber.code.clone(),
         status: event.status.as_ref().map(|s| s.as_str().to_owned()),
@@ -187,7 +203,7 @@ pub async fn apply_charge_date_changed<C: ConnectionTrait>(
         next_charge_at: event.date_next_charge,
         ..SubscriptionFacts::default()
     };
-    subscriptions::record_subscription(db, tenant, customer.id, &facts).await?;
+    subscriptions::record_subscription(db, tenant, customer.id, &facts, now).await?;
     let data = json!({"subscriberCode": subscriber.code, "newChargeDay": event.new_charge_day, "oldChargeDay": event.old_charge_day, "nextChargeAt": event.date_next_charge});
     let key = format!(
         "{}:charge_date_changed",
@@ -204,6 +220,7 @@ pub async fn apply_charge_date_changed<C: ConnectionTrait>(
             occurred_at: event.occurred_at,
             data,
         },
+        now,
     )
     .await
 }
