@@ -323,12 +323,7 @@ impl CustomerMutation {
         };
         let created = people::create(db(ctx), tenant, new, &caller(ctx).actor(), now(ctx))
             .await
-            .map_err(|e| match e {
-                entity::Error::Conflict(_) => {
-                    ApiError::Conflict("a customer with this e-mail already exists".into())
-                }
-                other => other.into(),
-            })?;
+            .map_err(email_taken)?;
         Ok(created.into())
     }
 
@@ -350,12 +345,7 @@ impl CustomerMutation {
         };
         let updated = people::update(db(ctx), tenant, parse_id(&id, "id")?, changes, now(ctx))
             .await
-            .map_err(|e| match e {
-                entity::Error::Conflict(_) => {
-                    ApiError::Conflict("a customer with this e-mail already exists".into())
-                }
-                other => other.into(),
-            })?;
+            .map_err(email_taken)?;
         Ok(updated.into())
     }
 
@@ -420,5 +410,15 @@ impl CustomerMutation {
         )
         .await?
         .into())
+    }
+}
+
+/// A conflict on saving a customer is its e-mail, taken by another.
+fn email_taken(error: entity::Error) -> ApiError {
+    match error {
+        entity::Error::Conflict(_) => {
+            ApiError::Conflict("a customer with this e-mail already exists".into())
+        }
+        other => other.into(),
     }
 }

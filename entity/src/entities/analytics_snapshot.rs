@@ -49,16 +49,9 @@ pub enum Relation {
     Product,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::product::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Product.def()
-    }
+related! {
+    workspace => Workspace,
+    product => Product,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -53,28 +53,11 @@ pub enum Relation {
     DispatchItem,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::message_template::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::MessageTemplate.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-impl Related<super::dispatch_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DispatchItem.def()
-    }
+related! {
+    workspace => Workspace,
+    message_template => MessageTemplate,
+    campaign => Campaign,
+    dispatch_item => DispatchItem,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -49,34 +49,12 @@ pub enum Relation {
     AutomationRule,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::campaign_version::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignVersion.def()
-    }
-}
-
-impl Related<super::campaign_execution::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignExecution.def()
-    }
-}
-
-impl Related<super::campaign_recipient::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignRecipient.def()
-    }
-}
-
-impl Related<super::automation_rule::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::AutomationRule.def()
-    }
+related! {
+    workspace => Workspace,
+    campaign_version => CampaignVersion,
+    campaign_execution => CampaignExecution,
+    campaign_recipient => CampaignRecipient,
+    automation_rule => AutomationRule,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -62,34 +62,12 @@ pub enum Relation {
     CampaignRecipient,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-impl Related<super::campaign_version::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignVersion.def()
-    }
-}
-
-impl Related<super::target_group_mapping::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::TargetGroupMapping.def()
-    }
-}
-
-impl Related<super::campaign_recipient::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignRecipient.def()
-    }
+related! {
+    workspace => Workspace,
+    campaign => Campaign,
+    campaign_version => CampaignVersion,
+    target_group_mapping => TargetGroupMapping,
+    campaign_recipient => CampaignRecipient,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

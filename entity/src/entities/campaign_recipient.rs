@@ -70,40 +70,13 @@ pub enum Relation {
     Message,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-impl Related<super::campaign_execution::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignExecution.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
-}
-
-impl Related<super::dispatch_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DispatchItem.def()
-    }
-}
-
-impl Related<super::message::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Message.def()
-    }
+related! {
+    workspace => Workspace,
+    campaign => Campaign,
+    campaign_execution => CampaignExecution,
+    customer => Customer,
+    dispatch_item => DispatchItem,
+    message => Message,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

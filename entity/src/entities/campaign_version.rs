@@ -39,22 +39,10 @@ pub enum Relation {
     CampaignExecution,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-impl Related<super::campaign_execution::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignExecution.def()
-    }
+related! {
+    workspace => Workspace,
+    campaign => Campaign,
+    campaign_execution => CampaignExecution,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -37,16 +37,9 @@ pub enum Relation {
     Customer,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
+related! {
+    workspace => Workspace,
+    customer => Customer,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

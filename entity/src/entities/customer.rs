@@ -77,76 +77,19 @@ pub enum Relation {
     ConversationTag,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::customer_note::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CustomerNote.def()
-    }
-}
-
-impl Related<super::customer_activity::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CustomerActivity.def()
-    }
-}
-
-impl Related<super::subscription::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Subscription.def()
-    }
-}
-
-impl Related<super::transaction::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Transaction.def()
-    }
-}
-
-impl Related<super::enrollment::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Enrollment.def()
-    }
-}
-
-impl Related<super::lesson_progress::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::LessonProgress.def()
-    }
-}
-
-impl Related<super::campaign_recipient::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignRecipient.def()
-    }
-}
-
-impl Related<super::dispatch_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DispatchItem.def()
-    }
-}
-
-impl Related<super::message::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Message.def()
-    }
-}
-
-impl Related<super::tracked_link::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::TrackedLink.def()
-    }
-}
-
-impl Related<super::conversation_tag::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ConversationTag.def()
-    }
+related! {
+    workspace => Workspace,
+    customer_note => CustomerNote,
+    customer_activity => CustomerActivity,
+    subscription => Subscription,
+    transaction => Transaction,
+    enrollment => Enrollment,
+    lesson_progress => LessonProgress,
+    campaign_recipient => CampaignRecipient,
+    dispatch_item => DispatchItem,
+    message => Message,
+    tracked_link => TrackedLink,
+    conversation_tag => ConversationTag,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -79,40 +79,13 @@ pub enum Relation {
     Message,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::automation_rule::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::AutomationRule.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
-}
-
-impl Related<super::message_template::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::MessageTemplate.def()
-    }
-}
-
-impl Related<super::campaign_recipient::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignRecipient.def()
-    }
-}
-
-impl Related<super::message::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Message.def()
-    }
+related! {
+    workspace => Workspace,
+    automation_rule => AutomationRule,
+    customer => Customer,
+    message_template => MessageTemplate,
+    campaign_recipient => CampaignRecipient,
+    message => Message,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -26,10 +26,8 @@ pub enum Relation {
     DomainEvent,
 }
 
-impl Related<super::domain_event::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DomainEvent.def()
-    }
+related! {
+    domain_event => DomainEvent,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

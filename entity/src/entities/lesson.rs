@@ -50,28 +50,11 @@ pub enum Relation {
     LessonProgress,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::product::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Product.def()
-    }
-}
-
-impl Related<super::module::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Module.def()
-    }
-}
-
-impl Related<super::lesson_progress::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::LessonProgress.def()
-    }
+related! {
+    workspace => Workspace,
+    product => Product,
+    module => Module,
+    lesson_progress => LessonProgress,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -41,22 +41,10 @@ pub enum Relation {
     Lesson,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
-}
-
-impl Related<super::lesson::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Lesson.def()
-    }
+related! {
+    workspace => Workspace,
+    customer => Customer,
+    lesson => Lesson,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

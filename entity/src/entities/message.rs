@@ -77,40 +77,13 @@ pub enum Relation {
     TrackedLink,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
-}
-
-impl Related<super::message_template::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::MessageTemplate.def()
-    }
-}
-
-impl Related<super::campaign_recipient::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignRecipient.def()
-    }
-}
-
-impl Related<super::dispatch_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DispatchItem.def()
-    }
-}
-
-impl Related<super::tracked_link::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::TrackedLink.def()
-    }
+related! {
+    workspace => Workspace,
+    customer => Customer,
+    message_template => MessageTemplate,
+    campaign_recipient => CampaignRecipient,
+    dispatch_item => DispatchItem,
+    tracked_link => TrackedLink,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -61,34 +61,12 @@ pub enum Relation {
     Message,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::product::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Product.def()
-    }
-}
-
-impl Related<super::automation_rule::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::AutomationRule.def()
-    }
-}
-
-impl Related<super::dispatch_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DispatchItem.def()
-    }
-}
-
-impl Related<super::message::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Message.def()
-    }
+related! {
+    workspace => Workspace,
+    product => Product,
+    automation_rule => AutomationRule,
+    dispatch_item => DispatchItem,
+    message => Message,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

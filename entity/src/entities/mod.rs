@@ -1,5 +1,20 @@
 //! One module per table; see `migration/` for the schema itself.
 
+/// `impl Related<super::$module::Entity> for Entity` through
+/// `Relation::$variant`, for each `$module => $variant` pair: an entity's
+/// direct relations, as its `Relation` enum declares them.
+macro_rules! related {
+    ($($module:ident => $variant:ident),* $(,)?) => {
+        $(
+            impl Related<super::$module::Entity> for Entity {
+                fn to() -> RelationDef {
+                    Relation::$variant.def()
+                }
+            }
+        )*
+    };
+}
+
 pub mod analytics_snapshot;
 pub mod automation_rule;
 pub mod background_job;

@@ -39,22 +39,10 @@ pub enum Relation {
     Lesson,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::product::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Product.def()
-    }
-}
-
-impl Related<super::lesson::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Lesson.def()
-    }
+related! {
+    workspace => Workspace,
+    product => Product,
+    lesson => Lesson,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -42,22 +42,10 @@ pub enum Relation {
     Transaction,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::product::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Product.def()
-    }
-}
-
-impl Related<super::transaction::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Transaction.def()
-    }
+related! {
+    workspace => Workspace,
+    product => Product,
+    transaction => Transaction,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

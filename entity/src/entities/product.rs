@@ -50,58 +50,16 @@ pub enum Relation {
     AnalyticsSnapshot,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::offer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Offer.def()
-    }
-}
-
-impl Related<super::module::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Module.def()
-    }
-}
-
-impl Related<super::lesson::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Lesson.def()
-    }
-}
-
-impl Related<super::subscription::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Subscription.def()
-    }
-}
-
-impl Related<super::transaction::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Transaction.def()
-    }
-}
-
-impl Related<super::enrollment::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Enrollment.def()
-    }
-}
-
-impl Related<super::message_template::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::MessageTemplate.def()
-    }
-}
-
-impl Related<super::analytics_snapshot::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::AnalyticsSnapshot.def()
-    }
+related! {
+    workspace => Workspace,
+    offer => Offer,
+    module => Module,
+    lesson => Lesson,
+    subscription => Subscription,
+    transaction => Transaction,
+    enrollment => Enrollment,
+    message_template => MessageTemplate,
+    analytics_snapshot => AnalyticsSnapshot,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -34,16 +34,9 @@ pub enum Relation {
     CampaignExecution,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::campaign_execution::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignExecution.def()
-    }
+related! {
+    workspace => Workspace,
+    campaign_execution => CampaignExecution,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

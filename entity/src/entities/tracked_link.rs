@@ -46,22 +46,10 @@ pub enum Relation {
     Customer,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::message::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Message.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
+related! {
+    workspace => Workspace,
+    message => Message,
+    customer => Customer,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

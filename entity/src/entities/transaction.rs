@@ -86,40 +86,13 @@ pub enum Relation {
     Enrollment,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
-}
-
-impl Related<super::product::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Product.def()
-    }
-}
-
-impl Related<super::offer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Offer.def()
-    }
-}
-
-impl Related<super::subscription::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Subscription.def()
-    }
-}
-
-impl Related<super::enrollment::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Enrollment.def()
-    }
+related! {
+    workspace => Workspace,
+    customer => Customer,
+    product => Product,
+    offer => Offer,
+    subscription => Subscription,
+    enrollment => Enrollment,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -43,10 +43,8 @@ pub enum Relation {
     Workspace,
 }
 
-impl Related<super::workspace::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Workspace.def()
-    }
+related! {
+    workspace => Workspace,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

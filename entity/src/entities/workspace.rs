@@ -70,154 +70,32 @@ pub enum Relation {
     AnalyticsSnapshot,
 }
 
-impl Related<super::setting::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Setting.def()
-    }
-}
-
-impl Related<super::product::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Product.def()
-    }
-}
-
-impl Related<super::offer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Offer.def()
-    }
-}
-
-impl Related<super::module::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Module.def()
-    }
-}
-
-impl Related<super::lesson::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Lesson.def()
-    }
-}
-
-impl Related<super::customer::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Customer.def()
-    }
-}
-
-impl Related<super::customer_note::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CustomerNote.def()
-    }
-}
-
-impl Related<super::customer_activity::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CustomerActivity.def()
-    }
-}
-
-impl Related<super::subscription::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Subscription.def()
-    }
-}
-
-impl Related<super::transaction::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Transaction.def()
-    }
-}
-
-impl Related<super::enrollment::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Enrollment.def()
-    }
-}
-
-impl Related<super::lesson_progress::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::LessonProgress.def()
-    }
-}
-
-impl Related<super::target_group_mapping::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::TargetGroupMapping.def()
-    }
-}
-
-impl Related<super::campaign::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Campaign.def()
-    }
-}
-
-impl Related<super::campaign_version::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignVersion.def()
-    }
-}
-
-impl Related<super::campaign_execution::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignExecution.def()
-    }
-}
-
-impl Related<super::campaign_recipient::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::CampaignRecipient.def()
-    }
-}
-
-impl Related<super::webhook_event::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::WebhookEvent.def()
-    }
-}
-
-impl Related<super::message_template::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::MessageTemplate.def()
-    }
-}
-
-impl Related<super::automation_rule::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::AutomationRule.def()
-    }
-}
-
-impl Related<super::dispatch_item::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::DispatchItem.def()
-    }
-}
-
-impl Related<super::message::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Message.def()
-    }
-}
-
-impl Related<super::tracked_link::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::TrackedLink.def()
-    }
-}
-
-impl Related<super::conversation_tag::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::ConversationTag.def()
-    }
-}
-
-impl Related<super::analytics_snapshot::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::AnalyticsSnapshot.def()
-    }
+related! {
+    setting => Setting,
+    product => Product,
+    offer => Offer,
+    module => Module,
+    lesson => Lesson,
+    customer => Customer,
+    customer_note => CustomerNote,
+    customer_activity => CustomerActivity,
+    subscription => Subscription,
+    transaction => Transaction,
+    enrollment => Enrollment,
+    lesson_progress => LessonProgress,
+    target_group_mapping => TargetGroupMapping,
+    campaign => Campaign,
+    campaign_version => CampaignVersion,
+    campaign_execution => CampaignExecution,
+    campaign_recipient => CampaignRecipient,
+    webhook_event => WebhookEvent,
+    message_template => MessageTemplate,
+    automation_rule => AutomationRule,
+    dispatch_item => DispatchItem,
+    message => Message,
+    tracked_link => TrackedLink,
+    conversation_tag => ConversationTag,
+    analytics_snapshot => AnalyticsSnapshot,
 }
 
 impl ActiveModelBehavior for ActiveModel {}

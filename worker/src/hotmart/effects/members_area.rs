@@ -40,16 +40,18 @@ async fn first_access_origin<C: ConnectionTrait>(
     })
 }
 
-/// The member a members-area event is about, and the product it names.
+/// The member a members-area event is about, the product it names, and
+/// when it happened (`now` when the event does not say).
 async fn member_and_product<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     user: &Contact,
     product: &Product,
-    at: DateTime<Utc>,
+    occurred_at: Option<DateTime<Utc>>,
     what: &str,
     now: DateTime<Utc>,
-) -> Result<(customer::Model, product::Model), entity::Error> {
+) -> Result<(customer::Model, product::Model, DateTime<Utc>), entity::Error> {
+    let at = occurred_at.unwrap_or(now);
     let person = PersonFacts {
         email: user.email.clone(),
         name: user.name.clone(),
@@ -60,7 +62,7 @@ async fn member_and_product<C: ConnectionTrait>(
     let Some(product) = product_of(db, tenant, product, now).await? else {
         return Err(entity::Error::Invalid(format!("{what} without a product")));
     };
-    Ok((customer, product))
+    Ok((customer, product, at))
 }
 
 /// Records an access to the product's members area at `at`; the first one
@@ -101,13 +103,12 @@ pub async fn apply_first_access<C: ConnectionTrait>(
     source: Source,
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    let at = event.occurred_at.unwrap_or_else(Utc::now);
-    let (customer, product) = member_and_product(
+    let (customer, product, at) = member_and_product(
         db,
         tenant,
         &event.user,
         &event.product,
-        at,
+        event.occurred_at,
         "a first access",
         now,
     )
@@ -122,13 +123,12 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
     source: Source,
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    let at = event.occurred_at.unwrap_or_else(Utc::now);
-    let (customer, product) = member_and_product(
+    let (customer, product, at) = member_and_product(
         db,
         tenant,
         &event.user,
         &event.product,
-        at,
+        event.occurred_at,
         "a module completion",
         now,
     )

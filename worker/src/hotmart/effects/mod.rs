@@ -71,12 +71,14 @@ struct Happened {
 }
 
 impl Happened {
-    fn into_event(self, source: Source) -> NewDomainEvent {
+    /// The event to record; one that does not say when it happened
+    /// happened `now`.
+    fn into_event(self, source: Source, now: DateTime<Utc>) -> NewDomainEvent {
         NewDomainEvent {
             customer_id: self.customer_id,
             event_type: self.event_type.as_str(),
             data: self.data,
-            occurred_at: self.occurred_at.unwrap_or_else(Utc::now),
+            occurred_at: self.occurred_at.unwrap_or(now),
             source_event_id: source.event_id(),
             dedupe_key: self.dedupe_key,
         }
@@ -90,7 +92,7 @@ async fn emit<C: ConnectionTrait>(
     happened: Happened,
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    domain_events::record(db, tenant, happened.into_event(source), now).await?;
+    domain_events::record(db, tenant, happened.into_event(source, now), now).await?;
     Ok(())
 }
 

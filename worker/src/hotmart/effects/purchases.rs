@@ -202,7 +202,7 @@ pub async fn apply_purchases<C: ConnectionTrait>(
         .zip(bought.iter().zip(&changes))
     {
         for happened in purchase_happened(purchase, *seen_at, customer, product.as_ref(), change) {
-            events.push(happened.into_event(*source));
+            events.push(happened.into_event(*source, now));
         }
     }
     domain_events::record_many(db, tenant, events, now).await?;
