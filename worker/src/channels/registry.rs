@@ -380,6 +380,17 @@ impl Channels {
     }
 }
 
+#[cfg(test)]
+impl Channels {
+    /// A workspace with no channel set up: every send is only logged.
+    pub(crate) fn unconfigured() -> Self {
+        Channels {
+            entries: HashMap::new(),
+            whatsapp: None,
+        }
+    }
+}
+
 /// Built [`Channels`] per workspace, reused for `ttl`: building reads a
 /// dozen settings and opens fresh connection pools, so a runner that keeps
 /// one of these reuses Graph API and SMTP connections across batches, and

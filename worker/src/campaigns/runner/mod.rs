@@ -1,0 +1,238 @@
+//! Steps recipients through their campaign's graph, a claimed batch at a time.
+//!
+//! A batch goes in rounds. Each round walks every recipient, in memory,
+//! through the steps that need nothing but its context (conditions, splits,
+//! delays, waits, exits) up to the next node with work to do, then stores
+//! where each got to in one transaction: moves that go the same way are one
+//! statement, and the messages reached are reserved in the same transaction,
+//! already claimed as `sending`. Then the provider calls are made, all at
+//! once, and the next round's transaction records them together with the
+//! moves that follow.
+//!
+//! Every move is conditional on the recipient still being at the node it was
+//! stored at, so a step that already ran never runs again. A message is
+//! reserved under (execution, recipient, node) and committed as `sending`
+//! before its provider call (`entity::outbox`); a crash mid-call leaves
+//! `sending`, which turns `unknown` and is never resent.
+//!
+//! - `walk`: one recipient's steps in memory, with no I/O;
+//! - `send`: the send rules and the provider calls;
+//! - `store`: the round's transaction (moves, suggestions, reservations).
+
+mod send;
+mod store;
+mod walk;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration;
+use entity::Tenant;
+use entity::dispatch;
+use entity::entities::{campaign_execution, campaign_version, customer, enrollment, workspace};
+use entity::executions;
+use entity::outbox;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+use uuid::Uuid;
+use workflow::{CompiledGraph, Graph};
+
+use super::policy::{RateLimits, SendPolicy};
+use crate::channels::{Channels, ChannelsCache};
+use walk::{Leg, Walk};
+
+/// How often a running execution's stored metrics are recounted while
+/// recipients are still in flight. A recount reads every recipient and
+/// message of the execution, so recounting after every batch made a
+/// 100,000-recipient run quadratic; an execution with nobody left in flight
+/// is recounted (and completed) at once.
+const METRICS_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Graphs of published versions, read once per process.
+#[derive(Default)]
+pub struct GraphCache {
+    versions: HashMap<Uuid, Arc<CompiledGraph>>,
+}
+
+impl GraphCache {
+    async fn get(
+        &mut self,
+        db: &DatabaseConnection,
+        version_id: Uuid,
+    ) -> Result<Arc<CompiledGraph>, entity::Error> {
+        if let Some(graph) = self.versions.get(&version_id) {
+            return Ok(graph.clone());
+        }
+        let version = campaign_version::Entity::find_by_id(version_id)
+            .one(db)
+            .await?
+            .ok_or(entity::Error::NotFound("campaign version"))?;
+        let document: Value = serde_json::from_str(&version.workflow_data)
+            .map_err(|e| entity::Error::Invalid(e.to_string()))?;
+        let graph =
+            Graph::from_value(&document).map_err(|e| entity::Error::Invalid(e.to_string()))?;
+        let compiled = Arc::new(CompiledGraph::new(&graph));
+        self.versions.insert(version_id, compiled.clone());
+        Ok(compiled)
+    }
+}
+
+/// What the runner needs besides the database.
+pub struct Runner {
+    pub db: DatabaseConnection,
+    pub secrets: entity::SecretKey,
+    /// Base of tracked links, e.g. `https://cs.example.com`.
+    pub public_url: String,
+    pub graphs: GraphCache,
+    /// Providers per workspace, kept between batches so connections are reused.
+    pub channels: ChannelsCache,
+    /// How long a claimed recipient or send is reserved (see `entity::outbox::SEND_LEASE`).
+    pub lease: Duration,
+    pub shared: RunnersShared,
+    pub clock: entity::Clock,
+}
+
+/// What every runner of a process shares.
+#[derive(Clone, Default)]
+pub struct RunnersShared {
+    /// The rate limits, which are per workspace and channel.
+    pub rate_limits: Arc<RateLimits>,
+    /// When each execution's stored metrics were last recounted.
+    pub metrics_recounted: Arc<Mutex<HashMap<Uuid, std::time::Instant>>>,
+}
+
+/// What a batch needs to know about a recipient's workspace.
+pub struct WorkspaceSetup {
+    pub time_zone: chrono_tz::Tz,
+    pub channels: Arc<Channels>,
+    pub policy: SendPolicy,
+}
+
+impl Runner {
+    /// Claims and advances up to `limit` due recipients; returns how many were claimed.
+    pub async fn run_batch(&mut self, limit: u64) -> Result<usize, entity::Error> {
+        let now = self.clock.now();
+        outbox::expire_leases(&self.db, now).await?;
+        dispatch::expire(&self.db, now).await?;
+        let claimed = executions::claim_due(&self.db, limit, now, self.lease).await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let customer_ids: Vec<Uuid> = claimed.iter().map(|r| r.customer_id).collect();
+        let customers: HashMap<Uuid, customer::Model> = customer::Entity::find()
+            .filter(customer::Column::Id.is_in(customer_ids.clone()))
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut enrollments: HashMap<Uuid, enrollment::Model> = HashMap::new();
+        for e in enrollment::Entity::find()
+            .filter(enrollment::Column::CustomerId.is_in(customer_ids))
+            .order_by_asc(enrollment::Column::CreatedAt)
+            .all(&self.db)
+            .await?
+        {
+            enrollments.insert(e.customer_id, e);
+        }
+        let mut executions_seen: HashMap<Uuid, campaign_execution::Model> = HashMap::new();
+        let mut workspaces: HashMap<Uuid, Arc<WorkspaceSetup>> = HashMap::new();
+        let mut graphs: HashMap<Uuid, Arc<CompiledGraph>> = HashMap::new();
+        for recipient in &claimed {
+            if !executions_seen.contains_key(&recipient.execution_id) {
+                let execution = campaign_execution::Entity::find_by_id(recipient.execution_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or(entity::Error::NotFound("campaign execution"))?;
+                graphs.insert(
+                    execution.id,
+                    self.graphs.get(&self.db, execution.version_id).await?,
+                );
+                executions_seen.insert(execution.id, execution);
+            }
+            if !workspaces.contains_key(&recipient.workspace_id) {
+                let ws = workspace::Entity::find_by_id(recipient.workspace_id)
+                    .one(&self.db)
+                    .await?
+                    .ok_or(entity::Error::NotFound("workspace"))?;
+                let tz = entity::workspaces::clock(&ws);
+                let channels = self
+                    .channels
+                    .get(&self.db, &self.secrets, Tenant::new(ws.id))
+                    .await?;
+                let policy =
+                    SendPolicy::for_workspace(&self.db, &self.secrets, Tenant::new(ws.id), tz)
+                        .await?;
+                workspaces.insert(
+                    ws.id,
+                    Arc::new(WorkspaceSetup {
+                        time_zone: tz,
+                        channels,
+                        policy,
+                    }),
+                );
+            }
+        }
+        let mut walks: Vec<Walk> = claimed
+            .iter()
+            .filter_map(|recipient| {
+                Walk::start(
+                    recipient,
+                    &executions_seen[&recipient.execution_id],
+                    graphs[&recipient.execution_id].clone(),
+                    customers.get(&recipient.customer_id)?,
+                    workspaces[&recipient.workspace_id].clone(),
+                    enrollments.get(&recipient.customer_id),
+                    now,
+                )
+            })
+            .collect();
+        self.run_walks(&mut walks).await?;
+        drop(walks);
+        for execution_id in executions_seen.keys() {
+            // The runner that finds a recount due takes it at once, so the
+            // runners beside it do not recount the same execution too.
+            let due = {
+                let mut recounted = self.recounted();
+                if recounted.len() > 10_000 {
+                    recounted.clear();
+                }
+                let due = recounted
+                    .get(execution_id)
+                    .is_none_or(|at| at.elapsed() >= METRICS_EVERY);
+                if due {
+                    recounted.insert(*execution_id, std::time::Instant::now());
+                }
+                due
+            };
+            if due || !executions::any_in_flight(&self.db, *execution_id).await? {
+                executions::refresh_execution(&self.db, *execution_id, now).await?;
+            }
+        }
+        Ok(claimed.len())
+    }
+
+    fn recounted(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, std::time::Instant>> {
+        self.shared
+            .metrics_recounted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Rounds of walk, store, act, until every walk of the batch is done.
+    async fn run_walks(&self, walks: &mut [Walk<'_>]) -> Result<(), entity::Error> {
+        let mut accepted = Vec::new();
+        loop {
+            let now = self.clock.now();
+            for walk in walks.iter_mut() {
+                walk.walk(now);
+            }
+            self.check_sends(walks, now).await?;
+            self.store(walks, &accepted, now).await?;
+            if walks.iter().all(|w| matches!(w.leg, Leg::Done)) {
+                return Ok(());
+            }
+            accepted = self.act(walks).await;
+        }
+    }
+}
