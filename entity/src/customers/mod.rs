@@ -226,13 +226,7 @@ pub async fn update(
     now: DateTime<Utc>,
 ) -> Result<customer::Model> {
     let txn = begin_write(db).await?;
-    let current = tenant
-        .select::<customer::Entity>()
-        .lock_for_change()
-        .filter(customer::Column::Id.eq(id))
-        .one(&txn)
-        .await?
-        .ok_or(Error::NotFound("customer"))?;
+    let current = locked_customer(&txn, tenant, id).await?;
     let mut model: customer::ActiveModel = current.into();
     if let Some(email) = changes.email {
         model.email = Set(normalize_email(&email)?);
@@ -267,13 +261,7 @@ pub async fn change_tags(
     let add = normalize_tags(add)?;
     let remove = normalize_tags(remove)?;
     let txn = begin_write(db).await?;
-    let current = tenant
-        .select::<customer::Entity>()
-        .lock_for_change()
-        .filter(customer::Column::Id.eq(id))
-        .one(&txn)
-        .await?
-        .ok_or(Error::NotFound("customer"))?;
+    let current = locked_customer(&txn, tenant, id).await?;
     let mut tags = tags_of(&current);
     tags.retain(|t| !remove.contains(t));
     tags = normalize_tags(tags.into_iter().chain(add))?;
@@ -335,13 +323,7 @@ pub async fn set_fields(
     now: DateTime<Utc>,
 ) -> Result<customer::Model> {
     let txn = begin_write(db).await?;
-    let current = tenant
-        .select::<customer::Entity>()
-        .lock_for_change()
-        .filter(customer::Column::Id.eq(id))
-        .one(&txn)
-        .await?
-        .ok_or(Error::NotFound("customer"))?;
+    let current = locked_customer(&txn, tenant, id).await?;
     let mut metadata = current.metadata.clone();
     if !metadata.is_object() {
         metadata = json!({});
@@ -576,4 +558,19 @@ pub mod filters {
     pub fn in_segment(segment: &str) -> Expr {
         customer::Column::Segment.eq(segment)
     }
+}
+
+/// The workspace's customer `id`, locked for a change inside `txn`.
+async fn locked_customer(
+    txn: &sea_orm::DatabaseTransaction,
+    tenant: Tenant,
+    id: Uuid,
+) -> Result<customer::Model> {
+    tenant
+        .select::<customer::Entity>()
+        .lock_for_change()
+        .filter(customer::Column::Id.eq(id))
+        .one(txn)
+        .await?
+        .ok_or(Error::NotFound("customer"))
 }

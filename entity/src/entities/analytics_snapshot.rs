@@ -31,22 +31,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::product::Entity",
-        from = "Column::ProductId",
-        to = "super::product::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Product,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Product: belongs_to product by ProductId, on delete Cascade;
 }
 
 related! {

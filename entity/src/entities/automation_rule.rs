@@ -26,31 +26,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::message_template::Entity",
-        from = "Column::TemplateId",
-        to = "super::message_template::Column::Id",
-        on_delete = "SetNull"
-    )]
-    MessageTemplate,
-    #[sea_orm(
-        belongs_to = "super::campaign::Entity",
-        from = "Column::CampaignId",
-        to = "super::campaign::Column::Id",
-        on_delete = "SetNull"
-    )]
-    Campaign,
-    #[sea_orm(has_many = "super::dispatch_item::Entity")]
-    DispatchItem,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    MessageTemplate: belongs_to message_template by TemplateId, on delete SetNull;
+    Campaign: belongs_to campaign by CampaignId, on delete SetNull;
+    DispatchItem: has_many dispatch_item;
 }
 
 related! {

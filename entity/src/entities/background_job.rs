@@ -35,15 +35,8 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
 }
 
 related! {

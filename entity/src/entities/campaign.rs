@@ -30,23 +30,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(has_many = "super::campaign_version::Entity")]
-    CampaignVersion,
-    #[sea_orm(has_many = "super::campaign_execution::Entity")]
-    CampaignExecution,
-    #[sea_orm(has_many = "super::campaign_recipient::Entity")]
-    CampaignRecipient,
-    #[sea_orm(has_many = "super::automation_rule::Entity")]
-    AutomationRule,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    CampaignVersion: has_many campaign_version;
+    CampaignExecution: has_many campaign_execution;
+    CampaignRecipient: has_many campaign_recipient;
+    AutomationRule: has_many automation_rule;
 }
 
 related! {

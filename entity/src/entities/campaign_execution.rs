@@ -28,38 +28,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::campaign::Entity",
-        from = "Column::CampaignId",
-        to = "super::campaign::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Campaign,
-    #[sea_orm(
-        belongs_to = "super::campaign_version::Entity",
-        from = "Column::VersionId",
-        to = "super::campaign_version::Column::Id",
-        on_delete = "NoAction"
-    )]
-    CampaignVersion,
-    #[sea_orm(
-        belongs_to = "super::target_group_mapping::Entity",
-        from = "Column::TargetGroupId",
-        to = "super::target_group_mapping::Column::Id",
-        on_delete = "SetNull"
-    )]
-    TargetGroupMapping,
-    #[sea_orm(has_many = "super::campaign_recipient::Entity")]
-    CampaignRecipient,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Campaign: belongs_to campaign by CampaignId, on delete Cascade;
+    CampaignVersion: belongs_to campaign_version by VersionId, on delete NoAction;
+    TargetGroupMapping: belongs_to target_group_mapping by TargetGroupId, on delete SetNull;
+    CampaignRecipient: has_many campaign_recipient;
 }
 
 related! {

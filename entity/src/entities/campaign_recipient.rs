@@ -34,40 +34,13 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::campaign::Entity",
-        from = "Column::CampaignId",
-        to = "super::campaign::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Campaign,
-    #[sea_orm(
-        belongs_to = "super::campaign_execution::Entity",
-        from = "Column::ExecutionId",
-        to = "super::campaign_execution::Column::Id",
-        on_delete = "Cascade"
-    )]
-    CampaignExecution,
-    #[sea_orm(
-        belongs_to = "super::customer::Entity",
-        from = "Column::CustomerId",
-        to = "super::customer::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Customer,
-    #[sea_orm(has_many = "super::dispatch_item::Entity")]
-    DispatchItem,
-    #[sea_orm(has_many = "super::message::Entity")]
-    Message,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Campaign: belongs_to campaign by CampaignId, on delete Cascade;
+    CampaignExecution: belongs_to campaign_execution by ExecutionId, on delete Cascade;
+    Customer: belongs_to customer by CustomerId, on delete Cascade;
+    DispatchItem: has_many dispatch_item;
+    Message: has_many message;
 }
 
 related! {

@@ -44,37 +44,19 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(has_many = "super::customer_note::Entity")]
-    CustomerNote,
-    #[sea_orm(has_many = "super::customer_activity::Entity")]
-    CustomerActivity,
-    #[sea_orm(has_many = "super::subscription::Entity")]
-    Subscription,
-    #[sea_orm(has_many = "super::transaction::Entity")]
-    Transaction,
-    #[sea_orm(has_many = "super::enrollment::Entity")]
-    Enrollment,
-    #[sea_orm(has_many = "super::lesson_progress::Entity")]
-    LessonProgress,
-    #[sea_orm(has_many = "super::campaign_recipient::Entity")]
-    CampaignRecipient,
-    #[sea_orm(has_many = "super::dispatch_item::Entity")]
-    DispatchItem,
-    #[sea_orm(has_many = "super::message::Entity")]
-    Message,
-    #[sea_orm(has_many = "super::tracked_link::Entity")]
-    TrackedLink,
-    #[sea_orm(has_many = "super::conversation_tag::Entity")]
-    ConversationTag,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    CustomerNote: has_many customer_note;
+    CustomerActivity: has_many customer_activity;
+    Subscription: has_many subscription;
+    Transaction: has_many transaction;
+    Enrollment: has_many enrollment;
+    LessonProgress: has_many lesson_progress;
+    CampaignRecipient: has_many campaign_recipient;
+    DispatchItem: has_many dispatch_item;
+    Message: has_many message;
+    TrackedLink: has_many tracked_link;
+    ConversationTag: has_many conversation_tag;
 }
 
 related! {

@@ -17,22 +17,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::customer::Entity",
-        from = "Column::CustomerId",
-        to = "super::customer::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Customer,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Customer: belongs_to customer by CustomerId, on delete Cascade;
 }
 
 related! {

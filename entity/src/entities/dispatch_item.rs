@@ -38,45 +38,13 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::automation_rule::Entity",
-        from = "Column::RuleId",
-        to = "super::automation_rule::Column::Id",
-        on_delete = "SetNull"
-    )]
-    AutomationRule,
-    #[sea_orm(
-        belongs_to = "super::customer::Entity",
-        from = "Column::CustomerId",
-        to = "super::customer::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Customer,
-    #[sea_orm(
-        belongs_to = "super::message_template::Entity",
-        from = "Column::TemplateId",
-        to = "super::message_template::Column::Id",
-        on_delete = "SetNull"
-    )]
-    MessageTemplate,
-    #[sea_orm(
-        belongs_to = "super::campaign_recipient::Entity",
-        from = "Column::CampaignRecipientId",
-        to = "super::campaign_recipient::Column::Id",
-        on_delete = "Cascade"
-    )]
-    CampaignRecipient,
-    #[sea_orm(has_many = "super::message::Entity")]
-    Message,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    AutomationRule: belongs_to automation_rule by RuleId, on delete SetNull;
+    Customer: belongs_to customer by CustomerId, on delete Cascade;
+    MessageTemplate: belongs_to message_template by TemplateId, on delete SetNull;
+    CampaignRecipient: belongs_to campaign_recipient by CampaignRecipientId, on delete Cascade;
+    Message: has_many message;
 }
 
 related! {

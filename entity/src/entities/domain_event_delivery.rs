@@ -15,15 +15,8 @@ pub struct Model {
     pub delivered_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::domain_event::Entity",
-        from = "Column::DomainEventId",
-        to = "super::domain_event::Column::Id",
-        on_delete = "Cascade"
-    )]
-    DomainEvent,
+relations! {
+    DomainEvent: belongs_to domain_event by DomainEventId, on delete Cascade;
 }
 
 related! {

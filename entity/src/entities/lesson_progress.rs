@@ -16,29 +16,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::customer::Entity",
-        from = "Column::CustomerId",
-        to = "super::customer::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Customer,
-    #[sea_orm(
-        belongs_to = "super::lesson::Entity",
-        from = "Column::LessonId",
-        to = "super::lesson::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Lesson,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Customer: belongs_to customer by CustomerId, on delete Cascade;
+    Lesson: belongs_to lesson by LessonId, on delete Cascade;
 }
 
 related! {

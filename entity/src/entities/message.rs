@@ -36,45 +36,13 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::customer::Entity",
-        from = "Column::CustomerId",
-        to = "super::customer::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Customer,
-    #[sea_orm(
-        belongs_to = "super::message_template::Entity",
-        from = "Column::TemplateId",
-        to = "super::message_template::Column::Id",
-        on_delete = "SetNull"
-    )]
-    MessageTemplate,
-    #[sea_orm(
-        belongs_to = "super::campaign_recipient::Entity",
-        from = "Column::CampaignRecipientId",
-        to = "super::campaign_recipient::Column::Id",
-        on_delete = "SetNull"
-    )]
-    CampaignRecipient,
-    #[sea_orm(
-        belongs_to = "super::dispatch_item::Entity",
-        from = "Column::DispatchItemId",
-        to = "super::dispatch_item::Column::Id",
-        on_delete = "SetNull"
-    )]
-    DispatchItem,
-    #[sea_orm(has_many = "super::tracked_link::Entity")]
-    TrackedLink,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Customer: belongs_to customer by CustomerId, on delete Cascade;
+    MessageTemplate: belongs_to message_template by TemplateId, on delete SetNull;
+    CampaignRecipient: belongs_to campaign_recipient by CampaignRecipientId, on delete SetNull;
+    DispatchItem: belongs_to dispatch_item by DispatchItemId, on delete SetNull;
+    TrackedLink: has_many tracked_link;
 }
 
 related! {

@@ -37,28 +37,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::product::Entity",
-        from = "Column::ProductId",
-        to = "super::product::Column::Id",
-        on_delete = "SetNull"
-    )]
-    Product,
-    #[sea_orm(has_many = "super::automation_rule::Entity")]
-    AutomationRule,
-    #[sea_orm(has_many = "super::dispatch_item::Entity")]
-    DispatchItem,
-    #[sea_orm(has_many = "super::message::Entity")]
-    Message,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Product: belongs_to product by ProductId, on delete SetNull;
+    AutomationRule: has_many automation_rule;
+    DispatchItem: has_many dispatch_item;
+    Message: has_many message;
 }
 
 related! {

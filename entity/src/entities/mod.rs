@@ -1,5 +1,35 @@
 //! One module per table; see `migration/` for the schema itself.
 
+/// An entity's `Relation` enum and its `RelationTrait`: each variant
+/// `belongs_to` a parent through a foreign key column (to the parent's `id`,
+/// with its `ON DELETE` action) or `has_many` children.
+macro_rules! relations {
+    ($($variant:ident: $kind:ident $module:ident $(by $column:ident, on delete $action:ident)?;)*) => {
+        #[derive(Copy, Clone, Debug, EnumIter)]
+        pub enum Relation {
+            $($variant,)*
+        }
+
+        impl RelationTrait for Relation {
+            fn def(&self) -> RelationDef {
+                match self {
+                    $(Self::$variant => relations!(@def $kind $module $($column $action)?),)*
+                }
+            }
+        }
+    };
+    (@def belongs_to $module:ident $column:ident $action:ident) => {
+        Entity::belongs_to(super::$module::Entity)
+            .from(Column::$column)
+            .to(super::$module::Column::Id)
+            .on_delete(ForeignKeyAction::$action)
+            .into()
+    };
+    (@def has_many $module:ident) => {
+        Entity::has_many(super::$module::Entity).into()
+    };
+}
+
 /// `impl Related<super::$module::Entity> for Entity` through
 /// `Relation::$variant`, for each `$module => $variant` pair: an entity's
 /// direct relations, as its `Relation` enum declares them.

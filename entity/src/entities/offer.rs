@@ -22,24 +22,10 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::product::Entity",
-        from = "Column::ProductId",
-        to = "super::product::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Product,
-    #[sea_orm(has_many = "super::transaction::Entity")]
-    Transaction,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Product: belongs_to product by ProductId, on delete Cascade;
+    Transaction: has_many transaction;
 }
 
 related! {

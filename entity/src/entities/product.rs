@@ -23,31 +23,16 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(has_many = "super::offer::Entity")]
-    Offer,
-    #[sea_orm(has_many = "super::module::Entity")]
-    Module,
-    #[sea_orm(has_many = "super::lesson::Entity")]
-    Lesson,
-    #[sea_orm(has_many = "super::subscription::Entity")]
-    Subscription,
-    #[sea_orm(has_many = "super::transaction::Entity")]
-    Transaction,
-    #[sea_orm(has_many = "super::enrollment::Entity")]
-    Enrollment,
-    #[sea_orm(has_many = "super::message_template::Entity")]
-    MessageTemplate,
-    #[sea_orm(has_many = "super::analytics_snapshot::Entity")]
-    AnalyticsSnapshot,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Offer: has_many offer;
+    Module: has_many module;
+    Lesson: has_many lesson;
+    Subscription: has_many subscription;
+    Transaction: has_many transaction;
+    Enrollment: has_many enrollment;
+    MessageTemplate: has_many message_template;
+    AnalyticsSnapshot: has_many analytics_snapshot;
 }
 
 related! {

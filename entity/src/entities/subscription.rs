@@ -34,31 +34,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::customer::Entity",
-        from = "Column::CustomerId",
-        to = "super::customer::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Customer,
-    #[sea_orm(
-        belongs_to = "super::product::Entity",
-        from = "Column::ProductId",
-        to = "super::product::Column::Id",
-        on_delete = "NoAction"
-    )]
-    Product,
-    #[sea_orm(has_many = "super::transaction::Entity")]
-    Transaction,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Customer: belongs_to customer by CustomerId, on delete Cascade;
+    Product: belongs_to product by ProductId, on delete NoAction;
+    Transaction: has_many transaction;
 }
 
 related! {

@@ -21,17 +21,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(has_many = "super::campaign_execution::Entity")]
-    CampaignExecution,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    CampaignExecution: has_many campaign_execution;
 }
 
 related! {

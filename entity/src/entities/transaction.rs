@@ -45,45 +45,13 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::workspace::Entity",
-        from = "Column::WorkspaceId",
-        to = "super::workspace::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Workspace,
-    #[sea_orm(
-        belongs_to = "super::customer::Entity",
-        from = "Column::CustomerId",
-        to = "super::customer::Column::Id",
-        on_delete = "Cascade"
-    )]
-    Customer,
-    #[sea_orm(
-        belongs_to = "super::product::Entity",
-        from = "Column::ProductId",
-        to = "super::product::Column::Id",
-        on_delete = "NoAction"
-    )]
-    Product,
-    #[sea_orm(
-        belongs_to = "super::offer::Entity",
-        from = "Column::OfferId",
-        to = "super::offer::Column::Id",
-        on_delete = "SetNull"
-    )]
-    Offer,
-    #[sea_orm(
-        belongs_to = "super::subscription::Entity",
-        from = "Column::SubscriptionId",
-        to = "super::subscription::Column::Id",
-        on_delete = "SetNull"
-    )]
-    Subscription,
-    #[sea_orm(has_many = "super::enrollment::Entity")]
-    Enrollment,
+relations! {
+    Workspace: belongs_to workspace by WorkspaceId, on delete Cascade;
+    Customer: belongs_to customer by CustomerId, on delete Cascade;
+    Product: belongs_to product by ProductId, on delete NoAction;
+    Offer: belongs_to offer by OfferId, on delete SetNull;
+    Subscription: belongs_to subscription by SubscriptionId, on delete SetNull;
+    Enrollment: has_many enrollment;
 }
 
 related! {

@@ -16,58 +16,32 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
-#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::setting::Entity")]
-    Setting,
-    #[sea_orm(has_many = "super::product::Entity")]
-    Product,
-    #[sea_orm(has_many = "super::offer::Entity")]
-    Offer,
-    #[sea_orm(has_many = "super::module::Entity")]
-    Module,
-    #[sea_orm(has_many = "super::lesson::Entity")]
-    Lesson,
-    #[sea_orm(has_many = "super::customer::Entity")]
-    Customer,
-    #[sea_orm(has_many = "super::customer_note::Entity")]
-    CustomerNote,
-    #[sea_orm(has_many = "super::customer_activity::Entity")]
-    CustomerActivity,
-    #[sea_orm(has_many = "super::subscription::Entity")]
-    Subscription,
-    #[sea_orm(has_many = "super::transaction::Entity")]
-    Transaction,
-    #[sea_orm(has_many = "super::enrollment::Entity")]
-    Enrollment,
-    #[sea_orm(has_many = "super::lesson_progress::Entity")]
-    LessonProgress,
-    #[sea_orm(has_many = "super::target_group_mapping::Entity")]
-    TargetGroupMapping,
-    #[sea_orm(has_many = "super::campaign::Entity")]
-    Campaign,
-    #[sea_orm(has_many = "super::campaign_version::Entity")]
-    CampaignVersion,
-    #[sea_orm(has_many = "super::campaign_execution::Entity")]
-    CampaignExecution,
-    #[sea_orm(has_many = "super::campaign_recipient::Entity")]
-    CampaignRecipient,
-    #[sea_orm(has_many = "super::webhook_event::Entity")]
-    WebhookEvent,
-    #[sea_orm(has_many = "super::message_template::Entity")]
-    MessageTemplate,
-    #[sea_orm(has_many = "super::automation_rule::Entity")]
-    AutomationRule,
-    #[sea_orm(has_many = "super::dispatch_item::Entity")]
-    DispatchItem,
-    #[sea_orm(has_many = "super::message::Entity")]
-    Message,
-    #[sea_orm(has_many = "super::tracked_link::Entity")]
-    TrackedLink,
-    #[sea_orm(has_many = "super::conversation_tag::Entity")]
-    ConversationTag,
-    #[sea_orm(has_many = "super::analytics_snapshot::Entity")]
-    AnalyticsSnapshot,
+relations! {
+    Setting: has_many setting;
+    Product: has_many product;
+    Offer: has_many offer;
+    Module: has_many module;
+    Lesson: has_many lesson;
+    Customer: has_many customer;
+    CustomerNote: has_many customer_note;
+    CustomerActivity: has_many customer_activity;
+    Subscription: has_many subscription;
+    Transaction: has_many transaction;
+    Enrollment: has_many enrollment;
+    LessonProgress: has_many lesson_progress;
+    TargetGroupMapping: has_many target_group_mapping;
+    Campaign: has_many campaign;
+    CampaignVersion: has_many campaign_version;
+    CampaignExecution: has_many campaign_execution;
+    CampaignRecipient: has_many campaign_recipient;
+    WebhookEvent: has_many webhook_event;
+    MessageTemplate: has_many message_template;
+    AutomationRule: has_many automation_rule;
+    DispatchItem: has_many dispatch_item;
+    Message: has_many message;
+    TrackedLink: has_many tracked_link;
+    ConversationTag: has_many conversation_tag;
+    AnalyticsSnapshot: has_many analytics_snapshot;
 }
 
 related! {
