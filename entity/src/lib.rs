@@ -28,6 +28,7 @@ pub mod templates;
 pub mod tenant;
 pub mod text;
 pub mod transactions;
+pub mod tuning;
 pub mod webhook_events;
 pub mod whatsapp;
 pub mod work_signals;

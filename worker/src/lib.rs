@@ -14,7 +14,6 @@ pub mod drain;
 pub mod hotmart;
 pub mod maintenance;
 pub mod segments;
-pub mod tuning;
 pub mod turns;
 
 use std::future::Future;
@@ -26,7 +25,7 @@ use apalis_cron::CronScheduler;
 use sea_orm::DatabaseConnection;
 
 pub use drain::Drained;
-pub use tuning::{IDLE_POLL, JOB_POLL, RECIPIENT_BATCH, SHUTDOWN_GRACE, batch_size};
+pub use entity::tuning::{IDLE_POLL, JOB_POLL, RECIPIENT_BATCH, SHUTDOWN_GRACE, batch_size};
 use turns::{Turn, TurnReport, Turns, Wake};
 
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +116,7 @@ impl Worker {
         // Each applier takes its own partition of the queue; appliers in
         // other processes take the same ones beside them (PostgreSQL's picks
         // skip each other's rows).
-        let appliers = tuning::webhook_appliers(backend);
+        let appliers = entity::tuning::webhook_appliers(backend);
         for index in 0..appliers {
             let partition = entity::db::Partition {
                 index,
@@ -140,7 +139,7 @@ impl Worker {
         let consumers = domain_event_consumers();
         // Dispatchers likewise take their own partition, by customer, so one
         // customer's events are delivered in order.
-        let dispatchers = tuning::domain_event_dispatchers(backend);
+        let dispatchers = entity::tuning::domain_event_dispatchers(backend);
         for index in 0..dispatchers {
             let partition = entity::db::Partition {
                 index,
@@ -164,7 +163,7 @@ impl Worker {
             });
         }
         let shared = campaigns::runner::RunnersShared::default();
-        for index in 0..tuning::campaign_runners(backend) {
+        for index in 0..entity::tuning::campaign_runners(backend) {
             let (worker, shared) = (self.clone(), shared.clone());
             monitor = monitor.register(move |_restarts| {
                 let (turns, report) =

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use entity::webhook_events::{self, Accepted, Inbound};
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// Most events written by one statement.
@@ -45,11 +45,7 @@ impl WebhookIntake {
         work_signals: entity::WorkSignals,
         clock: entity::Clock,
     ) -> Self {
-        // PostgreSQL overlaps several commits; SQLite has a single writer.
-        let writers = match db.get_database_backend() {
-            DbBackend::Postgres => 4,
-            _ => 1,
-        };
+        let writers = entity::tuning::intake_writers(db.get_database_backend());
         let (queue, arrivals) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(write_batches(db, clock, arrivals, writers));
         WebhookIntake {

@@ -99,7 +99,7 @@ async fn apply_decoded<C: ConnectionTrait>(
 /// transaction; returns how many were taken.
 ///
 /// On PostgreSQL several appliers run side by side (see
-/// [`crate::tuning::webhook_appliers`]), each taking its own partition of the
+/// [`entity::tuning::webhook_appliers`]), each taking its own partition of the
 /// queue, split by customer, so their batches never wait on each other's
 /// customer rows (appliers in other processes take the same partitions and
 /// skip each other's rows). An event naming no customer by e-mail (a

@@ -1,5 +1,6 @@
-//! How hard the worker works, per database backend, in one place. SQLite has
-//! one writer: one worker of each kind, small batches, so a postback being
+//! How hard jornada works its database, per backend, in one place: the
+//! API's webhook intake and the worker's stages. SQLite has one writer: one
+//! writer and one worker of each kind, small batches, so a postback being
 //! stored never waits long behind a batch. PostgreSQL takes writers side by
 //! side: several appliers and runners keep its cores busy while each waits
 //! on its commits and round trips. `docs/operations.md` explains the figures.
@@ -7,6 +8,15 @@
 use std::time::Duration;
 
 use sea_orm::DbBackend;
+
+/// Transactions the API's webhook intake keeps committing at once. PostgreSQL
+/// overlaps several commits; SQLite has a single writer.
+pub fn intake_writers(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => 4,
+        _ => 1,
+    }
+}
 
 /// How long running work gets to finish after shutdown is requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
