@@ -190,7 +190,7 @@ async fn concurrent_ticks_start_a_fire_once(app: TestApp) {
         started[0].target_group_id.map(|g| g.to_string()),
         Some(group)
     );
-    app.clock.advance(due - app.clock.now());
+    app.advance_to(due).await;
     let done = app
         .completed_execution(ws, &started[0].id.to_string())
         .await;

@@ -68,7 +68,7 @@ async fn a_send_cut_short(api: ApiOnlyApp, slug: &str) -> CutShort {
         .expect("messages")
         .and_then(|m| m.lease_until)
         .expect("the send is leased");
-    app.advance(leased_until - app.clock.now() + chrono::Duration::seconds(1))
+    app.advance_to(leased_until + chrono::Duration::seconds(1))
         .await;
     app.clock.advance(worker::campaigns::policy::PAIR_RATE);
     let parked = app.completed_execution(ws, &execution).await;
