@@ -73,6 +73,9 @@ pub struct TestApp {
     /// The app's worker, which the test drives ([`TestApp::drain`]) unless
     /// it runs in the background ([`spawn_app_with_worker`]).
     pub worker: worker::Worker,
+    /// Whether a worker runs beside the test (in the background or in
+    /// another process), so that work is followed, not drained.
+    worker_elsewhere: bool,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
     background: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     // Declared last: dropped after the pool is gone.
@@ -219,6 +222,7 @@ async fn spawn(backend: Backend, limits: HttpLimits, in_background: bool) -> Tes
     ));
     TestApp {
         worker,
+        worker_elsewhere: background.is_some(),
         background,
         clock,
         address,
@@ -519,22 +523,33 @@ impl TestApp {
         self.drain().await
     }
 
-    /// Runs the worker until it is idle, then reads the background job as a
-    /// client does, by `backgroundJob(id)`; it has succeeded or failed.
+    /// The background job once it has succeeded or failed, read as a client
+    /// does, by `backgroundJob(id)`: after running the worker until it is
+    /// idle, or, where a worker runs beside the test, once that worker has
+    /// finished it (followed for up to two minutes).
     pub async fn finished_job(&self, token: &str, job: &Value) -> Value {
         const QUERY: &str = "query($id: ID!) { backgroundJob(id: $id) {
             id kind status input progress result error { code message } attempts createdAt startedAt finishedAt } }";
-        self.drain().await;
-        let answer = self
-            .graphql(Some(token), QUERY, json!({"id": job["id"]}))
-            .await;
-        let job = answer.data("backgroundJob").clone();
-        assert!(
-            job["status"] == "SUCCEEDED" || job["status"] == "FAILED",
-            "the job is still {} once the worker is idle",
-            job["status"]
-        );
-        job
+        let finished = |job: &Value| job["status"] == "SUCCEEDED" || job["status"] == "FAILED";
+        if !self.worker_elsewhere {
+            self.drain().await;
+        }
+        let started = Instant::now();
+        loop {
+            let answer = self
+                .graphql(Some(token), QUERY, json!({"id": job["id"]}))
+                .await;
+            let current = answer.data("backgroundJob").clone();
+            if finished(&current) {
+                return current;
+            }
+            assert!(
+                self.worker_elsewhere && started.elapsed() < Duration::from_secs(120),
+                "the job is still {}",
+                current["status"]
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Creates a campaign of the workspace from a React Flow `document` and
@@ -643,6 +658,7 @@ pub async fn spawn_api_only(backend: Backend) -> ApiOnlyApp {
                 clock: clock.clone(),
             },
             background: None,
+            worker_elsewhere: true,
             clock,
             address,
             client: reqwest::Client::new(),
