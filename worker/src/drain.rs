@@ -6,7 +6,7 @@
 
 use entity::db::Partition;
 
-use crate::{Error, RECIPIENT_BATCH, Worker, background_jobs, batch_size, campaigns, channels};
+use crate::{Error, RECIPIENT_BATCH, Worker, background_jobs, batch_size, campaigns};
 
 /// What a drain did, stage by stage.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,16 +49,7 @@ impl Worker {
     /// Work due later (a wait, a retry) stays until the clock reaches it.
     pub async fn drain(&self) -> Result<Drained, Error> {
         let backend = self.db.get_database_backend();
-        let mut runner = campaigns::runner::Runner {
-            db: self.db.clone(),
-            secrets: self.secrets.clone(),
-            public_url: self.public_url.clone(),
-            graphs: campaigns::runner::GraphCache::default(),
-            channels: channels::ChannelsCache::default(),
-            lease: self.lease,
-            shared: campaigns::runner::RunnersShared::default(),
-            clock: self.clock.clone(),
-        };
+        let mut runner = self.campaign_runner(campaigns::runner::RunnersShared::default());
         let consumers = crate::domain_event_consumers();
         let mut drained = Drained::default();
         for _ in 0..MAX_ROUNDS {

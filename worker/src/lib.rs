@@ -168,16 +168,7 @@ impl Worker {
             monitor = monitor.register(move |_restarts| {
                 let (turns, report) =
                     Turns::new(Wake::CampaignWork(worker.signals.clone()), IDLE_POLL);
-                let runner = campaigns::runner::Runner {
-                    db: worker.db.clone(),
-                    secrets: worker.secrets.clone(),
-                    public_url: worker.public_url.clone(),
-                    graphs: campaigns::runner::GraphCache::default(),
-                    channels: channels::ChannelsCache::default(),
-                    lease: worker.lease,
-                    shared: shared.clone(),
-                    clock: worker.clock.clone(),
-                };
+                let runner = worker.campaign_runner(shared.clone());
                 WorkerBuilder::new(format!("campaign-runner-{index}"))
                     .backend(turns)
                     .data(CampaignRunner {
@@ -198,6 +189,24 @@ impl Worker {
             .map_err(|e| Error::Monitor(e.to_string()))?;
         tracing::info!("worker stopped");
         Ok(())
+    }
+
+    /// A campaign runner of this worker, with fresh caches, sharing
+    /// `shared` with the other runners of the process.
+    pub fn campaign_runner(
+        &self,
+        shared: campaigns::runner::RunnersShared,
+    ) -> campaigns::runner::Runner {
+        campaigns::runner::Runner {
+            db: self.db.clone(),
+            secrets: self.secrets.clone(),
+            public_url: self.public_url.clone(),
+            graphs: campaigns::runner::GraphCache::default(),
+            channels: channels::ChannelsCache::default(),
+            lease: self.lease,
+            shared,
+            clock: self.clock.clone(),
+        }
     }
 
     /// The worker that runs background jobs from the job queue: woken by

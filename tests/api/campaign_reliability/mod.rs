@@ -19,6 +19,7 @@ use crate::fakes::meta::{self, FakeMeta};
 use crate::helpers::{ApiOnlyApp, ChildWorker, TestApp};
 use crate::journeys::{edge, node};
 use crate::on_both_backends;
+use crate::templates::set_setting;
 
 mod kills;
 mod opt_outs;
@@ -93,16 +94,6 @@ fn assert_nobody_got_two(per_phone: &HashMap<String, usize>) {
         twice.is_empty(),
         "phones that received more than one message: {twice:?}"
     );
-}
-
-async fn set_setting(app: &TestApp, workspace: Uuid, key: &str, value: &str) {
-    app.graphql(
-        Some(&app.agent_token(workspace)),
-        "mutation($k: String!, $v: String!) { setSetting(key: $k, value: $v) { key } }",
-        json!({"k": key, "v": value}),
-    )
-    .await
-    .data("setSetting");
 }
 
 /// A workspace whose WhatsApp is the fake, with [`TEMPLATE`] mirrored as APPROVED.

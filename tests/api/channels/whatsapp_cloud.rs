@@ -1,6 +1,7 @@
 //! The WhatsApp Cloud API provider against a fake Graph API, and template mirroring on both backends.
 
 use super::*;
+use crate::templates::{configure_whatsapp, set_setting};
 
 #[tokio::test]
 async fn whatsapp_template_is_sent_byte_for_byte_as_the_contract_shows() {
@@ -275,22 +276,6 @@ async fn whatsapp_templates_are_listed_across_pages() {
     assert_eq!(requests[0].query_value("limit"), Some("100"));
     assert_eq!(requests[0].query_value("after"), None);
     assert!(requests[1].query_value("after").is_some());
-}
-
-async fn set_setting(app: &TestApp, workspace: Uuid, key: &str, value: &str) {
-    app.graphql(
-        Some(&app.agent_token(workspace)),
-        "mutation($k: String!, $v: String!) { setSetting(key: $k, value: $v) { key } }",
-        json!({"k": key, "v": value}),
-    )
-    .await
-    .data("setSetting");
-}
-
-async fn configure_whatsapp(app: &TestApp, workspace: Uuid, meta: &FakeMeta) {
-    for (key, value) in meta.settings() {
-        set_setting(app, workspace, key, &value).await;
-    }
 }
 
 async fn templates_are_mirrored_and_keep_their_enrichment(app: TestApp) {

@@ -221,6 +221,8 @@ impl Runner {
                     .channels
                     .send(outgoing.channel, &outgoing.message)
                     .await;
+                // When the provider answered: what the outcome is stamped with.
+                let answered_at = self.clock.now();
                 match result {
                     Ok(receipt) => {
                         walk.pass(next);
@@ -228,27 +230,21 @@ impl Runner {
                         Ok(Some((id, receipt.provider_message_id)))
                     }
                     Err(SendError::Unknown { reason }) => {
-                        outbox::record_unknown(&self.db, id, &reason, self.clock.now()).await?;
+                        outbox::record_unknown(&self.db, id, &reason, answered_at).await?;
                         walk.settle(unknown(&walk.at));
                         Ok(None)
                     }
                     Err(err) => {
                         match err.retry_after() {
                             Some(after) if !matches!(err, SendError::OptedOut { .. }) => {
-                                let at = self.clock.now()
+                                let at = answered_at
                                     + Duration::from_std(after).unwrap_or(Duration::seconds(60));
-                                outbox::retry_later(
-                                    &self.db,
-                                    id,
-                                    err.reason(),
-                                    at,
-                                    self.clock.now(),
-                                )
-                                .await?;
+                                outbox::retry_later(&self.db, id, err.reason(), at, answered_at)
+                                    .await?;
                                 walk.settle(retry_at(&walk.at, at));
                             }
                             _ => {
-                                outbox::record_failed(&self.db, id, err.reason(), self.clock.now())
+                                outbox::record_failed(&self.db, id, err.reason(), answered_at)
                                     .await?;
                                 if let SendError::OptedOut { .. } = err {
                                     customers::record_opt_out(
@@ -257,8 +253,8 @@ impl Runner {
                                         walk.customer.id,
                                         outgoing.channel,
                                         "provider_131050",
-                                        self.clock.now(),
-                                        self.clock.now(),
+                                        answered_at,
+                                        answered_at,
                                     )
                                     .await?;
                                 }
