@@ -119,6 +119,10 @@ fn database_sockets_without_delay(_port: u16) {}
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("migrations failed")?;
+    // Workspaces created before a built-in rule existed get it now.
+    entity::automation::seed_every_workspace(db, chrono::Utc::now())
+        .await
+        .context("seeding the built-in automation rules failed")?;
     entity::background_jobs::JobQueue::create_tables(db)
         .await
         .context("creating the job queue failed")

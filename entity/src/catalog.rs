@@ -110,7 +110,7 @@ pub async fn upsert_product(
                 name: Set(draft.name.trim().to_owned()),
                 description: Set(draft.description),
                 cover_url: Set(draft.cover_url),
-                monitored: Set(draft.monitored.unwrap_or(false)),
+                monitored: Set(draft.monitored.unwrap_or(true)),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -129,11 +129,19 @@ pub async fn set_monitored(
     monitored: bool,
     now: DateTime<Utc>,
 ) -> Result<product::Model> {
-    let current = tenant.get::<product::Entity, _>(db, id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let current = tenant.get::<product::Entity, _>(&txn, id).await?;
     let mut model: product::ActiveModel = current.into();
     model.monitored = Set(monitored);
     model.updated_at = Set(now);
-    Ok(model.update(db).await?)
+    let product = model.update(&txn).await?;
+    if !monitored {
+        // Rules act only on buyers of monitored products: what they
+        // suggested for this one is withdrawn.
+        crate::dispatch::rules::cancel_for_product(&txn, tenant, id, now).await?;
+    }
+    txn.commit().await?;
+    Ok(product)
 }
 
 // ---------------------------------------------------------------------------
@@ -176,7 +184,7 @@ pub async fn record_product<C: ConnectionTrait>(
             .unwrap_or_else(|| format!("Hotmart product {}", facts.hotmart_id))),
         description: Set(None),
         cover_url: Set(None),
-        monitored: Set(false),
+        monitored: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
     };

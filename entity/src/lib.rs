@@ -2,6 +2,7 @@ pub mod entities;
 pub use entities::*;
 
 pub mod audiences;
+pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;

@@ -111,6 +111,13 @@ pub async fn delete(db: &DatabaseConnection, tenant: Tenant, key: &str) -> Resul
 
 /// The settings every call to Hotmart's API needs.
 pub const HOTMART_API_KEYS: &[&str] = &["hotmart.client_id", "hotmart.client_secret"];
+/// Where buyers open their courses (Hotmart's members area), for
+/// `{{enrollment.access_url}}`.
+pub const CLUB_URL_SETTING: &str = "hotmart.club_url";
+/// The settings sending WhatsApp messages needs.
+pub const WHATSAPP_SEND_KEYS: &[&str] = &["whatsapp.token", "whatsapp.phone_number_id"];
+/// The settings sending e-mail needs.
+pub const EMAIL_SEND_KEYS: &[&str] = &["smtp.url", "smtp.from"];
 /// The settings mirroring the WhatsApp templates from Meta needs.
 pub const WHATSAPP_TEMPLATE_KEYS: &[&str] = &["whatsapp.token", "whatsapp.waba_id"];
 

@@ -6,6 +6,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, Qu
 use crate::db::new_id;
 use crate::entities::workspace;
 use crate::error::{Error, Result};
+use crate::tenant::Tenant;
 
 pub const DEFAULT_TIME_ZONE: &str = "America/Sao_Paulo";
 
@@ -37,6 +38,18 @@ pub fn clock(workspace: &workspace::Model) -> chrono_tz::Tz {
         .unwrap_or(chrono_tz::America::Sao_Paulo)
 }
 
+/// The time zone of workspace `id` (UTC for a workspace gone).
+pub async fn clock_of<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    id: uuid::Uuid,
+) -> Result<chrono_tz::Tz> {
+    Ok(workspace::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .as_ref()
+        .map_or(chrono_tz::UTC, clock))
+}
+
 pub fn validate_time_zone(time_zone: &str) -> Result<()> {
     time_zone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
         Error::Invalid("timeZone must be an IANA time zone such as America/Sao_Paulo".into())
@@ -59,6 +72,7 @@ pub async fn create(
     validate_slug(slug)?;
     let time_zone = time_zone.unwrap_or(DEFAULT_TIME_ZONE);
     validate_time_zone(time_zone)?;
+    let txn = crate::db::begin_write(db).await?;
     let created = workspace::ActiveModel {
         id: Set(new_id()),
         name: Set(name.to_owned()),
@@ -67,7 +81,7 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
+    .insert(&txn)
     .await
     .map_err(|e| match Error::from(e) {
         Error::Conflict(_) => {
@@ -75,6 +89,9 @@ pub async fn create(
         }
         other => other,
     })?;
+    // Every workspace starts with the built-in CS flows.
+    crate::automation::seed_builtins(&txn, Tenant::new(created.id), now).await?;
+    txn.commit().await?;
     Ok(created)
 }
 

@@ -435,7 +435,7 @@ on_both_backends!(
 /// items, and is returned.
 async fn pending_dispatches(app: &TestApp, agent: &str, count: u64) -> Value {
     app.drain().await;
-    let answer = app.graphql(Some(agent), "{ dispatchQueue(filter: {status: PENDING}) { totalCount edges { node { id reason nodeId context } } } }", json!({})).await;
+    let answer = app.graphql(Some(agent), "{ dispatchQueue(filter: {status: PENDING}) { totalCount edges { node { id reason nodeId context { ltvTotal } } } } }", json!({})).await;
     let queue = answer.data("dispatchQueue").clone();
     assert_eq!(queue["totalCount"], count, "{queue}");
     queue
@@ -487,35 +487,36 @@ async fn approvals_hold_recipients_until_a_person_decides(app: TestApp) {
     let refused = app
         .graphql(
             Some(&reader),
-            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { decided } }",
             json!({"ids": ids}),
         )
         .await;
     assert_eq!(refused.error_code(), Some("FORBIDDEN"));
-    let rejected = app.graphql(Some(&agent), "mutation($ids: [ID!]!) { rejectDispatches(ids: $ids, reason: \"fora do perfil\") { status rejectionReason decidedBy } }", json!({"ids": [ids[0]]})).await;
+    let rejected = app.graphql(Some(&agent), "mutation($ids: [ID!]!) { rejectDispatches(ids: $ids, reason: \"fora do perfil\") { matched decided skipped items { status rejectionReason decidedBy } } }", json!({"ids": [ids[0]]})).await;
     assert_eq!(
         rejected.data("rejectDispatches"),
-        &json!([{"status": "REJECTED", "rejectionReason": "fora do perfil", "decidedBy": "test"}])
+        &json!({"matched": 1, "decided": 1, "skipped": 0, "items": [{"status": "REJECTED", "rejectionReason": "fora do perfil", "decidedBy": "test"}]})
     );
     let approved = app
         .graphql(
             Some(&agent),
-            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { decided } }",
             json!({"ids": [ids[1], ids[2]]}),
         )
         .await;
-    assert_eq!(
-        approved.data("approveDispatches").as_array().unwrap().len(),
-        2
-    );
+    assert_eq!(approved.data("approveDispatches")["decided"], 2);
+    // Deciding again changes nothing: the item is no longer pending.
     let twice = app
         .graphql(
             Some(&agent),
-            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+            "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { matched decided skipped } }",
             json!({"ids": [ids[1]]}),
         )
         .await;
-    assert_eq!(twice.error_code(), Some("CONFLICT"));
+    assert_eq!(
+        twice.data("approveDispatches"),
+        &json!({"matched": 1, "decided": 0, "skipped": 1})
+    );
 
     // The approved two reach the message, which itself asks for approval.
     let offers = pending_dispatches(&app, &agent, 2).await;
@@ -535,7 +536,7 @@ async fn approvals_hold_recipients_until_a_person_decides(app: TestApp) {
         .collect();
     app.graphql(
         Some(&agent),
-        "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { status } }",
+        "mutation($ids: [ID!]!) { approveDispatches(ids: $ids) { decided } }",
         json!({"ids": offer_ids}),
     )
     .await

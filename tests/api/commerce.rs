@@ -300,7 +300,11 @@ async fn products_upsert_by_hotmart_id_and_show_offers_and_lessons(app: TestApp)
             json!({}),
         )
         .await;
-    assert_eq!(created.data("upsertProduct")["monitored"], false);
+    assert_eq!(
+        created.data("upsertProduct")["monitored"],
+        true,
+        "products arrive monitored"
+    );
     let missing = app
         .graphql(
             Some(&agent),
@@ -333,7 +337,11 @@ async fn products_upsert_by_hotmart_id_and_show_offers_and_lessons(app: TestApp)
             json!({}),
         )
         .await;
-    assert_eq!(monitored.data("products")["totalCount"], 2);
+    assert_eq!(
+        monitored.data("products")["totalCount"],
+        1,
+        "products arrive monitored; one was turned off"
+    );
 }
 on_both_backends!(
     products_upsert_by_hotmart_id_and_show_offers_and_lessons,

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod auth;
+mod automation;
 mod background_jobs;
 mod campaign_reliability;
 mod campaign_runs;

@@ -187,7 +187,7 @@ const OPERATIONS: &[Operation] = &[
     },
     Operation {
         field: "setProductMonitored",
-        query: "mutation($ws: ID, $id: ID!) { setProductMonitored(workspaceId: $ws, id: $id, monitored: true) { id monitored } }",
+        query: "mutation($ws: ID, $id: ID!) { setProductMonitored(workspaceId: $ws, id: $id, monitored: false) { id monitored } }",
         variables: |s| json!({"id": s.product}),
         expect: [UNAUTH, OK, NF, FORBID, OK, NF, INV, NF],
     },
@@ -434,9 +434,9 @@ async fn every_role_gets_its_outcome_for_every_operation(app: TestApp) {
             ));
         }
         let product_expected = if expected("upsertProduct", column) == OK {
-            json!({"name": "Renamed product", "monitored": true})
+            json!({"name": "Renamed product", "monitored": false})
         } else {
-            json!({"name": "Seed product", "monitored": false})
+            json!({"name": "Seed product", "monitored": true})
         };
         if *product != product_expected {
             mismatches.push(format!(
@@ -622,7 +622,7 @@ async fn a_read_only_token_changes_nothing(app: TestApp) {
         ),
         (
             "setProductMonitored",
-            "mutation($product: ID!) { setProductMonitored(id: $product, monitored: true) { id } }",
+            "mutation($product: ID!) { setProductMonitored(id: $product, monitored: false) { id } }",
         ),
         (
             "createCampaign",
@@ -687,7 +687,7 @@ async fn a_read_only_token_changes_nothing(app: TestApp) {
         read.body["data"],
         json!({
             "customer": {"name": "Maria Silva", "tags": ["aluna"], "notes": []},
-            "product": {"name": "Curso", "monitored": false},
+            "product": {"name": "Curso", "monitored": true},
             "campaign": {"name": "Boas-vindas"},
             "targetGroupMapping": {"crmName": "alunos"},
             "settings": {"totalCount": 1, "edges": [{"node": {"key": "hotmart.hottok", "value": "********"}}]},

@@ -184,7 +184,7 @@ async fn post_raw(
 }
 
 /// POSTs `body` signed with the fake's app secret, as Meta would.
-async fn deliver(app: &TestApp, workspace: &str, body: &Value) -> StatusCode {
+pub async fn deliver(app: &TestApp, workspace: &str, body: &Value) -> StatusCode {
     let bytes = serde_json::to_vec(body).unwrap();
     let signature = signature_header(meta::APP_SECRET, &bytes);
     post_raw(app, workspace, bytes, Some(signature)).await.0

@@ -67,7 +67,10 @@ pub async fn run_job(worker: &Worker, order: JobOrder) -> Result<bool, entity::E
     };
     tracing::info!(job_id = %job.id, kind = ?job.kind, attempt = job.attempts, "job started");
     // A sync and a subscription change apply facts as webhooks do.
-    let records_events = !matches!(order.request, JobRequest::TemplateSync);
+    let records_events = !matches!(
+        order.request,
+        JobRequest::TemplateSync | JobRequest::AutomationScan { .. }
+    );
     let outcome = perform(worker, tenant, order.request, &progress).await;
     match &outcome {
         Outcome::Succeeded(_) => tracing::info!(job_id = %job.id, "job succeeded"),
@@ -156,6 +159,16 @@ async fn perform(
             match whatsapp::sync_templates(db, secrets, tenant, worker.clock.now()).await {
                 Ok(mirrored) => Outcome::Succeeded(templates_result(&mirrored)),
                 Err(err) => template_sync_failure(err),
+            }
+        }
+        JobRequest::AutomationScan { rule_id, dry_run } => {
+            match crate::automation::scans::run_now(worker, tenant, rule_id, dry_run).await {
+                Ok(report) => succeeded(&report),
+                Err(entity::Error::NotFound(what)) => {
+                    failed(JobErrorCode::NotFound, format!("{what} not found"))
+                }
+                Err(entity::Error::Invalid(why)) => failed(JobErrorCode::InvalidInput, why),
+                Err(err) => failed(JobErrorCode::Internal, err.to_string()),
             }
         }
     }

@@ -33,6 +33,21 @@ pub trait DomainEventConsumer: Send + Sync {
     ) -> BoxFuture<'a, Result<(), entity::Error>>;
 }
 
+/// The events about a customer, by workspace (in the order they came).
+pub fn about_customers_by_workspace<'a>(
+    events: &[&'a domain_event::Model],
+) -> std::collections::BTreeMap<Uuid, Vec<&'a domain_event::Model>> {
+    let mut by_workspace: std::collections::BTreeMap<Uuid, Vec<&domain_event::Model>> =
+        std::collections::BTreeMap::new();
+    for event in events.iter().filter(|e| e.customer_id.is_some()) {
+        by_workspace
+            .entry(event.workspace_id)
+            .or_default()
+            .push(event);
+    }
+    by_workspace
+}
+
 /// Writes every domain event about a customer into their timeline.
 pub struct Timeline;
 

@@ -22,6 +22,10 @@ pub struct Drained {
     pub recipients: usize,
     /// Background jobs run.
     pub background_jobs: usize,
+    /// Automation rules' scans run on their schedules.
+    pub automation_scans: usize,
+    /// Approved dispatch items taken for sending.
+    pub dispatch_sends: usize,
 }
 
 impl Drained {
@@ -35,6 +39,8 @@ impl Drained {
         self.domain_events += round.domain_events;
         self.recipients += round.recipients;
         self.background_jobs += round.background_jobs;
+        self.automation_scans += round.automation_scans;
+        self.dispatch_sends += round.dispatch_sends;
     }
 }
 
@@ -43,20 +49,24 @@ impl Drained {
 const MAX_ROUNDS: usize = 1_000;
 
 impl Worker {
-    /// Works off everything due by the clock: scheduled campaign fires,
-    /// stored webhook events, domain events, campaign recipients and queued
-    /// background jobs, round after round, until a round finds nothing.
+    /// Works off everything due by the clock: scheduled campaign fires and
+    /// automation scans, stored webhook events, domain events, campaign
+    /// recipients, approved dispatch items and queued background jobs,
+    /// round after round, until a round finds nothing.
     /// Work due later (a wait, a retry) stays until the clock reaches it.
     pub async fn drain(&self) -> Result<Drained, Error> {
         let backend = self.db.get_database_backend();
-        let mut runner = self.campaign_runner(campaigns::runner::RunnersShared::default());
-        let consumers = crate::domain_event_consumers();
+        let shared = campaigns::runner::RunnersShared::default();
+        let mut runner = self.campaign_runner(shared.clone());
+        let sender = self.dispatch_sender(shared);
+        let consumers = self.domain_event_consumers();
         let mut drained = Drained::default();
         for _ in 0..MAX_ROUNDS {
             let mut round = Drained {
                 schedule_fires: campaigns::schedules::start_due_fires(&self.db, self.clock.now())
                     .await?
                     .len(),
+                automation_scans: crate::automation::scans::run_due_scans(self).await?,
                 ..Drained::default()
             };
             round.webhook_events = until_idle(|| {
@@ -85,6 +95,7 @@ impl Worker {
                 }
                 round.recipients += stepped;
             }
+            round.dispatch_sends = until_idle(|| sender.send_batch(RECIPIENT_BATCH)).await?;
             for order in entity::background_jobs::queued(&self.db, 100).await? {
                 if background_jobs::run_job(self, order).await? {
                     round.background_jobs += 1;

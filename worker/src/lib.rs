@@ -6,6 +6,7 @@
 //! database, so any number of `jornada worker` processes can run beside
 //! the API.
 
+pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod channels;
@@ -73,6 +74,8 @@ impl Worker {
         )?;
         let recovery_schedule = schedule(background_jobs::RECOVERY_SCHEDULE, "job recovery")?;
         let statistics_schedule = schedule(maintenance::SCHEDULE, "statistics upkeep")?;
+        let scan_schedule = schedule(automation::scans::SCHEDULE, "automation scans")?;
+        let scan_worker = self.clone();
         let statistics_db = self.db.clone();
         let (segment_worker, sync_worker, fire_worker, recovery_worker) =
             (self.clone(), self.clone(), self.clone(), self.clone());
@@ -94,6 +97,12 @@ impl Worker {
                     .backend(CronScheduler::new(fire_schedule.clone()))
                     .data(fire_worker.clone())
                     .build(campaigns::schedules::tick)
+            })
+            .register(move |_restarts| {
+                WorkerBuilder::new("automation-scans")
+                    .backend(CronScheduler::new(scan_schedule.clone()))
+                    .data(scan_worker.clone())
+                    .build(automation::scans::tick)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("background-job-recovery")
@@ -136,7 +145,7 @@ impl Worker {
                     .build(apply_webhook_events)
             });
         }
-        let consumers = domain_event_consumers();
+        let consumers = self.domain_event_consumers();
         // Dispatchers likewise take their own partition, by customer, so one
         // customer's events are delivered in order.
         let dispatchers = entity::tuning::domain_event_dispatchers(backend);
@@ -178,6 +187,18 @@ impl Worker {
                     .build(run_campaigns)
             });
         }
+        let sender_shared = shared.clone();
+        let worker = self.clone();
+        monitor = monitor.register(move |_restarts| {
+            let (turns, report) = Turns::new(Wake::CampaignWork(worker.signals.clone()), IDLE_POLL);
+            WorkerBuilder::new("dispatch-sender")
+                .backend(turns)
+                .data(DispatchSender {
+                    sender: Arc::new(worker.dispatch_sender(sender_shared.clone())),
+                    report,
+                })
+                .build(send_dispatches)
+        });
         let monitor = self.register_background_jobs(monitor);
         tracing::info!(webhook_appliers = appliers, "worker started");
         monitor
@@ -209,6 +230,34 @@ impl Worker {
         }
     }
 
+    /// The sender of approved dispatch items, sharing `shared`'s rate
+    /// limits with the campaign runners of the process.
+    pub fn dispatch_sender(
+        &self,
+        shared: campaigns::runner::RunnersShared,
+    ) -> automation::sender::DispatchSender {
+        automation::sender::DispatchSender {
+            db: self.db.clone(),
+            secrets: self.secrets.clone(),
+            public_url: self.public_url.clone(),
+            lease: self.lease,
+            clock: self.clock.clone(),
+            channels: channels::ChannelsCache::default(),
+            shared,
+        }
+    }
+
+    /// The consumers domain events are delivered to, in order.
+    pub fn domain_event_consumers(&self) -> Consumers {
+        Arc::new(vec![
+            Box::new(domain_events::Timeline),
+            Box::new(campaigns::triggers::CampaignTriggers),
+            Box::new(automation::events::AutomationRules {
+                secrets: self.secrets.clone(),
+            }),
+        ])
+    }
+
     /// The worker that runs background jobs from the job queue: woken by
     /// PostgreSQL's notification of a new task, or by polling on SQLite.
     fn register_background_jobs(&self, monitor: Monitor) -> Monitor {
@@ -232,14 +281,7 @@ impl Worker {
 }
 
 /// The consumers domain events are delivered to, in order.
-type Consumers = Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>>;
-
-fn domain_event_consumers() -> Consumers {
-    Arc::new(vec![
-        Box::new(domain_events::Timeline),
-        Box::new(campaigns::triggers::CampaignTriggers),
-    ])
-}
+pub type Consumers = Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>>;
 
 /// One webhook applier: its partition of the queue.
 #[derive(Clone)]
@@ -316,5 +358,21 @@ async fn run_campaigns(_: Turn, runner: Data<CampaignRunner>) -> Result<(), BoxD
     runner
         .report
         .result("advancing campaign recipients", stepped);
+    Ok(())
+}
+
+/// The sender of approved dispatch items.
+#[derive(Clone)]
+struct DispatchSender {
+    sender: Arc<automation::sender::DispatchSender>,
+    report: TurnReport,
+}
+
+/// The sender's turn: one batch of approved items due.
+async fn send_dispatches(_: Turn, sender: Data<DispatchSender>) -> Result<(), BoxDynError> {
+    let sent = sender.sender.send_batch(RECIPIENT_BATCH).await;
+    sender
+        .report
+        .result("sending approved dispatch items", sent);
     Ok(())
 }

@@ -19,6 +19,8 @@ pub struct RecipientContext {
     pub customer: CustomerFields,
     /// Empty when the campaign is not about a product.
     pub enrollment: EnrollmentFields,
+    /// What an automation rule fired on: the product, module and purchase.
+    pub purchase: PurchaseFields,
 }
 
 impl RecipientContext {
@@ -28,6 +30,7 @@ impl RecipientContext {
             time_zone,
             customer: CustomerFields::default(),
             enrollment: EnrollmentFields::default(),
+            purchase: PurchaseFields::default(),
         }
     }
 }
@@ -55,6 +58,17 @@ pub struct EnrollmentFields {
     /// A decimal string, percent of lessons completed, e.g. `"42.5"`.
     pub progress: Option<String>,
     pub access_url: Option<String>,
+}
+
+/// The product, module and purchase an automation rule fired on.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PurchaseFields {
+    pub product_name: Option<String>,
+    pub module_name: Option<String>,
+    /// The billet's URL or the Pix code of a purchase waiting for payment.
+    pub payment_url: Option<String>,
+    /// Whole days since the purchase was approved, as a decimal string.
+    pub days_since_purchase: Option<String>,
 }
 
 /// What a variable holds, which decides the operators a condition may use.
@@ -92,10 +106,14 @@ pub enum Variable {
     EnrollmentFirstAccessAt,
     EnrollmentProgress,
     EnrollmentAccessUrl,
+    ProductName,
+    ModuleName,
+    PurchasePaymentUrl,
+    PurchaseDaysSince,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 13] = [
+    pub const ALL: [Variable; 17] = [
         Variable::CustomerEmail,
         Variable::CustomerName,
         Variable::CustomerFirstName,
@@ -109,6 +127,10 @@ impl Variable {
         Variable::EnrollmentFirstAccessAt,
         Variable::EnrollmentProgress,
         Variable::EnrollmentAccessUrl,
+        Variable::ProductName,
+        Variable::ModuleName,
+        Variable::PurchasePaymentUrl,
+        Variable::PurchaseDaysSince,
     ];
 
     /// The name as the issue spells it (`customer.first_name`,
@@ -136,6 +158,10 @@ impl Variable {
             }
             Self::EnrollmentProgress => ("enrollment.progress", "enrollment.progress"),
             Self::EnrollmentAccessUrl => ("enrollment.access_url", "enrollment.accessUrl"),
+            Self::ProductName => ("product.name", "product.name"),
+            Self::ModuleName => ("module.name", "module.name"),
+            Self::PurchasePaymentUrl => ("purchase.payment_url", "purchase.paymentUrl"),
+            Self::PurchaseDaysSince => ("purchase.days_since", "purchase.daysSince"),
         }
     }
 
@@ -149,7 +175,9 @@ impl Variable {
     pub fn kind(self) -> ValueKind {
         match self {
             Self::CustomerTags => ValueKind::TextList,
-            Self::CustomerLtvTotal | Self::EnrollmentProgress => ValueKind::Number,
+            Self::CustomerLtvTotal | Self::EnrollmentProgress | Self::PurchaseDaysSince => {
+                ValueKind::Number
+            }
             Self::CustomerCreatedAt | Self::EnrollmentFirstAccessAt => ValueKind::Instant,
             _ => ValueKind::Text,
         }
@@ -180,6 +208,14 @@ impl Variable {
             Self::EnrollmentFirstAccessAt => e.first_access_at.map(FieldValue::Instant),
             Self::EnrollmentProgress => e.progress.as_deref().map(FieldValue::Number),
             Self::EnrollmentAccessUrl => text(&e.access_url),
+            Self::ProductName => text(&ctx.purchase.product_name),
+            Self::ModuleName => text(&ctx.purchase.module_name),
+            Self::PurchasePaymentUrl => text(&ctx.purchase.payment_url),
+            Self::PurchaseDaysSince => ctx
+                .purchase
+                .days_since_purchase
+                .as_deref()
+                .map(FieldValue::Number),
         }
     }
 

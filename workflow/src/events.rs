@@ -31,11 +31,13 @@ pub enum DomainEventType {
     /// The student opened the course for the first time.
     FirstAccess,
     ModuleCompleted,
+    /// The student's progress reached 100 %.
+    CourseCompleted,
     OrderFulfilled,
 }
 
 impl DomainEventType {
-    pub const ALL: [DomainEventType; 17] = [
+    pub const ALL: [DomainEventType; 18] = [
         Self::PurchaseApproved,
         Self::PurchaseCompleted,
         Self::PurchaseRefunded,
@@ -52,6 +54,7 @@ impl DomainEventType {
         Self::ChargeDateChanged,
         Self::FirstAccess,
         Self::ModuleCompleted,
+        Self::CourseCompleted,
         Self::OrderFulfilled,
     ];
 
@@ -73,6 +76,7 @@ impl DomainEventType {
             Self::ChargeDateChanged => "charge_date_changed",
             Self::FirstAccess => "first_access",
             Self::ModuleCompleted => "module_completed",
+            Self::CourseCompleted => "course_completed",
             Self::OrderFulfilled => "order_fulfilled",
         }
     }

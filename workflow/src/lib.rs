@@ -11,7 +11,9 @@
 //! - [`split`]: the deterministic A/B assignment.
 //! - [`schedule`]: cron fires of schedule triggers.
 //! - [`events`]: the catalogue of domain events triggers and waits name.
+//! - [`automation`]: automation rules: triggers, actions, their checks.
 
+pub mod automation;
 pub mod condition;
 pub mod context;
 pub mod decimal;
@@ -25,7 +27,7 @@ pub mod template;
 pub mod time;
 pub mod validate;
 
-pub use context::{CustomerFields, EnrollmentFields, RecipientContext, Variable};
+pub use context::{CustomerFields, EnrollmentFields, PurchaseFields, RecipientContext, Variable};
 pub use events::DomainEventType;
 pub use graph::{Edge, Graph, GraphShapeError, Node};
 pub use interpret::{

@@ -28,6 +28,8 @@ pub enum BackgroundJobKind {
     SubscriptionReactivate,
     /// `syncTemplates`: the WhatsApp templates mirrored from Meta.
     TemplateSync,
+    /// `runAutomationRule`: a scan rule run now (or its dry run).
+    AutomationScan,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -177,6 +177,7 @@ macro_rules! reads_whole {
 }
 
 reads_whole!(
+    automation_rule,
     background_job,
     enrollment,
     campaign,

@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain area, merged here.
 
+pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
@@ -33,6 +34,7 @@ pub struct Query(
     hotmart::HotmartQuery,
     executions::ExecutionQuery,
     dispatch::DispatchQuery,
+    automation::AutomationQuery,
     templates::TemplateQuery,
     background_jobs::BackgroundJobQuery,
 );
@@ -48,6 +50,7 @@ pub struct Mutation(
     hotmart::HotmartMutation,
     executions::ExecutionMutation,
     dispatch::DispatchMutation,
+    automation::AutomationMutation,
     templates::TemplateMutation,
 );
 

@@ -50,6 +50,7 @@ impl BackgroundJobKind {
             JobRequest::SubscriptionCancel { .. } => BackgroundJobKind::SubscriptionCancel,
             JobRequest::SubscriptionReactivate { .. } => BackgroundJobKind::SubscriptionReactivate,
             JobRequest::TemplateSync => BackgroundJobKind::TemplateSync,
+            JobRequest::AutomationScan { .. } => BackgroundJobKind::AutomationScan,
         }
     }
 }

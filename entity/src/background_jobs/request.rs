@@ -26,6 +26,9 @@ pub enum JobRequest {
     },
     /// Mirror the workspace's WhatsApp templates from Meta.
     TemplateSync,
+    /// Run an automation rule's scan now; a dry run lists who would get an
+    /// item and why, and queues nothing.
+    AutomationScan { rule_id: Uuid, dry_run: bool },
 }
 
 /// What travels on the job queue: the stored job and what it asks for.

@@ -258,19 +258,31 @@ pub async fn change_tags(
     remove: Vec<String>,
     now: DateTime<Utc>,
 ) -> Result<customer::Model> {
+    let txn = begin_write(db).await?;
+    let updated = change_tags_in(&txn, tenant, id, add, remove, now).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// [`change_tags`] inside the caller's transaction.
+pub async fn change_tags_in<C: ConnectionTrait>(
+    txn: &C,
+    tenant: Tenant,
+    id: Uuid,
+    add: Vec<String>,
+    remove: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<customer::Model> {
     let add = normalize_tags(add)?;
     let remove = normalize_tags(remove)?;
-    let txn = begin_write(db).await?;
-    let current = locked_customer(&txn, tenant, id).await?;
+    let current = locked_customer(txn, tenant, id).await?;
     let mut tags = tags_of(&current);
     tags.retain(|t| !remove.contains(t));
     tags = normalize_tags(tags.into_iter().chain(add))?;
     let mut model: customer::ActiveModel = current.into();
     model.tags = Set(json!(tags));
     model.updated_at = Set(now);
-    let updated = model.update(&txn).await?;
-    txn.commit().await?;
-    Ok(updated)
+    Ok(model.update(txn).await?)
 }
 
 pub async fn add_note(
@@ -562,7 +574,7 @@ pub mod filters {
 
 /// The workspace's customer `id`, locked for a change inside `txn`.
 async fn locked_customer(
-    txn: &sea_orm::DatabaseTransaction,
+    txn: &impl ConnectionTrait,
     tenant: Tenant,
     id: Uuid,
 ) -> Result<customer::Model> {

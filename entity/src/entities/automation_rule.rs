@@ -22,6 +22,22 @@ pub struct Model {
     pub campaign_id: Option<Uuid>,
     pub mode: RuleMode,
     pub active: bool,
+    /// The trigger's parameters (`hours`, `days`, `maxProgress`).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub params: Json,
+    /// What the rule does, in order (`SEND_MESSAGE`, `ADD_TAGS`, …).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub actions: Json,
+    /// The products the rule is limited to; empty for every product.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub product_ids: Json,
+    pub cooldown_days: i32,
+    pub expires_after_hours: i32,
+    /// When a scan trigger runs (cron, in the workspace's time zone).
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
+    pub schedule: Option<String>,
+    /// A scan trigger's schedule has been run up to here.
+    pub scanned_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

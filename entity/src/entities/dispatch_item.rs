@@ -34,6 +34,25 @@ pub struct Model {
     pub rejection_reason: Option<String>,
     #[sea_orm(column_type = "JsonBinary")]
     pub edited_content: Option<Json>,
+    /// Why it was suggested, as a stable code (`ACCESS_MISSING`, `TEMPLATE_NOT_APPROVED`, …).
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub reason_code: Option<String>,
+    /// The rule trigger that suggested it.
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub trigger: Option<String>,
+    pub product_id: Option<Uuid>,
+    pub module_id: Option<Uuid>,
+    /// The purchase it is about (a billet waiting for payment).
+    #[sea_orm(column_type = "String(StringLen::N(128))")]
+    pub transaction_code: Option<String>,
+    /// `rule:customer:product`: one pending item per subject.
+    #[sea_orm(column_type = "String(StringLen::N(255))")]
+    pub subject_key: Option<String>,
+    /// Why an approved send was refused or failed, as a stable code.
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub error_code: Option<String>,
+    /// An approved item is sent from then on (a send deferred by quiet hours or the cap).
+    pub send_after: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -198,6 +198,11 @@ pub enum DispatchStatus {
     #[sea_orm(string_value = "expired")]
     #[serde(rename = "expired")]
     Expired,
+    /// Withdrawn before a decision: the purchase was paid, the product is no
+    /// longer monitored.
+    #[sea_orm(string_value = "cancelled")]
+    #[serde(rename = "cancelled")]
+    Cancelled,
 }
 
 /// What a background job does (`workflow::jobs::JobRequest`, by its tag).
@@ -218,6 +223,9 @@ pub enum BackgroundJobKind {
     #[sea_orm(string_value = "template_sync")]
     #[serde(rename = "template_sync")]
     TemplateSync,
+    #[sea_orm(string_value = "automation_scan")]
+    #[serde(rename = "automation_scan")]
+    AutomationScan,
 }
 
 /// Where a background job is: queued, running, then succeeded or failed.

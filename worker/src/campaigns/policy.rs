@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use entity::Tenant;
 use entity::entities::enums::{Channel, MessageStatus};
-use entity::entities::{customer, message};
+use entity::entities::message;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbBackend, QueryFilter, QuerySelect, Statement};
 use uuid::Uuid;
 use workflow::time::{next_time_of_day, parse_time_of_day};
@@ -115,7 +115,7 @@ impl SendPolicy {
 
     /// Checks one send on `channel`; `free_text` is a WhatsApp message that
     /// is not a template, `window_until` when the customer's 24 h WhatsApp
-    /// window closes ([`whatsapp_window_until`]), `history` what the customer
+    /// window closes ([`entity::whatsapp::window_until`]), `history` what the customer
     /// was already sent ([`SendHistory::of`]).
     pub fn verdict(
         &self,
@@ -169,16 +169,6 @@ impl SendPolicy {
         self.frequency_cap
             .map_or(PAIR_RATE, |(_, window)| window.max(PAIR_RATE))
     }
-}
-
-/// When the customer's 24 h WhatsApp window (opened by their last message) closes.
-pub fn whatsapp_window_until(customer: &customer::Model) -> Option<DateTime<Utc>> {
-    customer
-        .metadata
-        .get("whatsappWindowUntil")
-        .and_then(|v| v.as_str())
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// A message as the send rules count it: (customer, channel, sent_at, updated_at).

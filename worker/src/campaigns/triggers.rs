@@ -324,3 +324,46 @@ async fn new_triggered_execution<C: ConnectionTrait>(
     .insert(db)
     .await?)
 }
+
+/// Starts an active campaign for one customer now, as an automation rule's
+/// `START_CAMPAIGN` asks, under the campaign's re-entry rule (a customer in
+/// flight is not entered again). A campaign not active or never published
+/// starts nothing.
+pub(crate) async fn start_for<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    campaign_id: Uuid,
+    customer_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), entity::Error> {
+    let Some(campaign) = tenant
+        .select::<campaign::Entity>()
+        .filter(campaign::Column::Id.eq(campaign_id))
+        .filter(campaign::Column::Status.eq(CampaignStatus::Active))
+        .one(db)
+        .await?
+    else {
+        tracing::debug!(%campaign_id, "an automation rule names a campaign that is not active; nothing started");
+        return Ok(());
+    };
+    let Some(trigger) = entry_trigger(db, tenant, campaign.id).await? else {
+        return Ok(());
+    };
+    // The rule's firing, as the entry rules read an event.
+    let started = domain_event::Model {
+        id: entity::db::new_id(),
+        workspace_id: tenant.workspace_id(),
+        customer_id: Some(customer_id),
+        event_type: "automation_rule".into(),
+        data: json!({}),
+        occurred_at: now,
+        recorded_at: now,
+        source_event_id: None,
+        dedupe_key: String::new(),
+        dispatched_at: None,
+        attempts: 0,
+        next_attempt_at: None,
+        last_error: None,
+    };
+    enter(db, tenant, &campaign, &trigger, &[&started], now).await
+}

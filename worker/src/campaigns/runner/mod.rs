@@ -19,9 +19,9 @@
 //! - `send`: the send rules and the provider calls;
 //! - `store`: the round's transaction (moves, suggestions, reservations).
 
-mod send;
+pub(crate) mod send;
 mod store;
-mod walk;
+pub(crate) mod walk;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -106,6 +106,36 @@ pub struct WorkspaceSetup {
     pub time_zone: chrono_tz::Tz,
     pub channels: Arc<Channels>,
     pub policy: SendPolicy,
+    /// Where buyers open their courses (`hotmart.club_url`), for
+    /// `{{enrollment.access_url}}`.
+    pub access_url: Option<String>,
+}
+
+pub use entity::settings::CLUB_URL_SETTING;
+
+impl WorkspaceSetup {
+    /// Reads a workspace's clock, channels, send rules and members area.
+    pub async fn load(
+        db: &sea_orm::DatabaseConnection,
+        secrets: &entity::SecretKey,
+        channels: &crate::channels::ChannelsCache,
+        workspace_id: Uuid,
+    ) -> Result<Self, entity::Error> {
+        let tenant = Tenant::new(workspace_id);
+        let ws = workspace::Entity::find_by_id(workspace_id)
+            .one(db)
+            .await?
+            .ok_or(entity::Error::NotFound("workspace"))?;
+        let time_zone = entity::workspaces::clock(&ws);
+        Ok(WorkspaceSetup {
+            time_zone,
+            channels: channels.get(db, secrets, tenant).await?,
+            policy: SendPolicy::for_workspace(db, secrets, tenant, time_zone).await?,
+            access_url: entity::settings::reveal(db, tenant, secrets, CLUB_URL_SETTING)
+                .await?
+                .filter(|url| workflow::template::is_http_url(url)),
+        })
+    }
 }
 
 impl Runner {
@@ -150,27 +180,17 @@ impl Runner {
                 );
                 executions_seen.insert(execution.id, execution);
             }
-            if !workspaces.contains_key(&recipient.workspace_id) {
-                let ws = workspace::Entity::find_by_id(recipient.workspace_id)
-                    .one(&self.db)
-                    .await?
-                    .ok_or(entity::Error::NotFound("workspace"))?;
-                let tz = entity::workspaces::clock(&ws);
-                let channels = self
-                    .channels
-                    .get(&self.db, &self.secrets, Tenant::new(ws.id))
-                    .await?;
-                let policy =
-                    SendPolicy::for_workspace(&self.db, &self.secrets, Tenant::new(ws.id), tz)
-                        .await?;
-                workspaces.insert(
-                    ws.id,
-                    Arc::new(WorkspaceSetup {
-                        time_zone: tz,
-                        channels,
-                        policy,
-                    }),
-                );
+            if let std::collections::hash_map::Entry::Vacant(entry) =
+                workspaces.entry(recipient.workspace_id)
+            {
+                let setup = WorkspaceSetup::load(
+                    &self.db,
+                    &self.secrets,
+                    &self.channels,
+                    recipient.workspace_id,
+                )
+                .await?;
+                entry.insert(Arc::new(setup));
             }
         }
         let mut walks: Vec<Walk> = claimed

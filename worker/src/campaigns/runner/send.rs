@@ -17,7 +17,7 @@ use workflow::RenderedMessage;
 
 use super::Runner;
 use super::walk::{Act, Leg, Outgoing, Walk, failed, retry_at, storage_channel, unknown};
-use crate::campaigns::policy::{SendHistory, Verdict, whatsapp_window_until};
+use crate::campaigns::policy::{SendHistory, Verdict};
 use crate::channels::{ChannelMessage, Content, Recipient, SendError};
 
 /// Provider calls (and customer updates) a batch has under way at once.
@@ -80,7 +80,7 @@ impl Runner {
             let free_text = channel == Channel::Whatsapp && rendered.template.is_none();
             let policy = &walk.setup.policy;
             let verdict = match policy.verdict(
-                whatsapp_window_until(customer),
+                entity::whatsapp::window_until(customer),
                 histories.get(&customer.id),
                 channel,
                 free_text,
@@ -308,7 +308,7 @@ impl Runner {
 }
 
 /// A customer's opt-out of a channel, as recorded in `consent`.
-fn opted_out(customer: &customer::Model, channel: Channel) -> bool {
+pub(crate) fn opted_out(customer: &customer::Model, channel: Channel) -> bool {
     let name = sea_orm::ActiveEnum::to_value(&channel);
     customer
         .consent
@@ -319,7 +319,7 @@ fn opted_out(customer: &customer::Model, channel: Channel) -> bool {
 }
 
 /// The channel message for a rendered campaign message, or why it cannot go.
-fn channel_message(
+pub(crate) fn channel_message(
     key: String,
     rendered: &RenderedMessage,
     customer: &customer::Model,

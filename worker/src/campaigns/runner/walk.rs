@@ -132,7 +132,13 @@ impl<'a> Walk<'a> {
         now: DateTime<Utc>,
     ) -> Option<Self> {
         let node = recipient.current_node_id.clone()?;
-        let ctx = context_for(recipient, customer, enrollment, setup.time_zone);
+        let ctx = context_for(
+            recipient.id,
+            customer,
+            enrollment,
+            setup.time_zone,
+            setup.access_url.as_deref(),
+        );
         let mut walk = Walk {
             recipient,
             execution,
@@ -334,7 +340,7 @@ fn timed_out_branch(recipient: &campaign_recipient::Model) -> Option<String> {
     Some(target.as_str()?.to_owned())
 }
 
-pub(super) fn storage_channel(channel: workflow::Channel) -> Channel {
+pub(crate) fn storage_channel(channel: workflow::Channel) -> Channel {
     match channel {
         workflow::Channel::Whatsapp => Channel::Whatsapp,
         workflow::Channel::Email => Channel::Email,
@@ -345,13 +351,16 @@ pub(super) fn storage_channel(channel: workflow::Channel) -> Channel {
     }
 }
 
-fn context_for(
-    recipient: &campaign_recipient::Model,
+/// What templates and conditions read about a customer (and their
+/// enrollment in the product at hand); `id` seeds the split.
+pub(crate) fn context_for(
+    id: Uuid,
     customer: &customer::Model,
     enrollment: Option<&enrollment::Model>,
     time_zone: chrono_tz::Tz,
+    access_url: Option<&str>,
 ) -> RecipientContext {
-    let mut ctx = RecipientContext::new(recipient.id, time_zone);
+    let mut ctx = RecipientContext::new(id, time_zone);
     ctx.customer.email = Some(customer.email.clone());
     ctx.customer.name = customer.name.clone();
     ctx.customer.phone = customer.phone.clone();
@@ -365,6 +374,7 @@ fn context_for(
             Some(sea_orm::ActiveEnum::to_value(&enrollment.access_status));
         ctx.enrollment.first_access_at = enrollment.first_access_at;
         ctx.enrollment.progress = Some(enrollment.progress_percent.to_string());
+        ctx.enrollment.access_url = access_url.map(str::to_owned);
     }
     ctx
 }

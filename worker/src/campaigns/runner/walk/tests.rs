@@ -125,6 +125,7 @@ fn setup() -> Arc<WorkspaceSetup> {
             frequency_cap: None,
             whatsapp_per_second: 80,
         },
+        access_url: None,
     })
 }
 

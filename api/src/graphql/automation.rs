@@ -1,0 +1,654 @@
+//! Automation rules: the CS flows that run themselves. Built-ins come with
+//! every workspace; people add, change, deactivate and run their own.
+
+use async_graphql::connection::Connection;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::Tenant;
+use entity::automation::{self, RuleFields};
+use entity::background_jobs::JobRequest;
+use entity::entities::enums::RuleMode;
+use entity::entities::{automation_rule, campaign, message_template, product};
+use entity::settings::{CLUB_URL_SETTING, EMAIL_SEND_KEYS, WHATSAPP_SEND_KEYS};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+use workflow::automation::{Action, Mode, StoredRule, Trigger};
+use workflow::{Channel, TemplateRef};
+
+use super::background_jobs::{BackgroundJob, submit};
+use super::catalog::Product;
+use super::connection::{Prefetch, Totals, cost, paginate};
+use super::scope::{Access, db, now, parse_id, tenant};
+use crate::error::{ApiError, ApiResult};
+
+/// What sets a rule off: an event, or a scan on the rule's schedule.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AutomationTrigger {
+    PurchaseApproved,
+    FirstAccess,
+    ModuleCompleted,
+    /// Progress reached 100 %.
+    CourseCompleted,
+    /// A billet or Pix waits for payment.
+    BilletPrinted,
+    CartAbandoned,
+    SubscriptionCancelled,
+    PaymentDelayed,
+    /// Scan: approved purchase at least `params.hours` ago, no first access.
+    AccessMissing,
+    /// Scan: no lesson completed for at least `params.days`.
+    ProgressStalled,
+    /// Scan: warranty ends within `params.days`, progress below `params.maxProgress` %.
+    RefundRisk,
+}
+
+impl AutomationTrigger {
+    fn contract(self) -> Trigger {
+        match self {
+            Self::PurchaseApproved => Trigger::PurchaseApproved,
+            Self::FirstAccess => Trigger::FirstAccess,
+            Self::ModuleCompleted => Trigger::ModuleCompleted,
+            Self::CourseCompleted => Trigger::CourseCompleted,
+            Self::BilletPrinted => Trigger::BilletPrinted,
+            Self::CartAbandoned => Trigger::CartAbandoned,
+            Self::SubscriptionCancelled => Trigger::SubscriptionCancelled,
+            Self::PaymentDelayed => Trigger::PaymentDelayed,
+            Self::AccessMissing => Trigger::AccessMissing,
+            Self::ProgressStalled => Trigger::ProgressStalled,
+            Self::RefundRisk => Trigger::RefundRisk,
+        }
+    }
+
+    pub fn of_stored(name: &str) -> Option<Self> {
+        [
+            Self::PurchaseApproved,
+            Self::FirstAccess,
+            Self::ModuleCompleted,
+            Self::CourseCompleted,
+            Self::BilletPrinted,
+            Self::CartAbandoned,
+            Self::SubscriptionCancelled,
+            Self::PaymentDelayed,
+            Self::AccessMissing,
+            Self::ProgressStalled,
+            Self::RefundRisk,
+        ]
+        .into_iter()
+        .find(|t| t.contract().as_str() == name)
+    }
+
+    pub fn stored(self) -> &'static str {
+        self.contract().as_str()
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::RuleMode")]
+pub enum AutomationMode {
+    /// Writes a dispatch item a person approves, edits or rejects.
+    SuggestOnly,
+    /// Sends at once (transactional triggers only).
+    Automatic,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum AutomationActionType {
+    SendMessage,
+    StartCampaign,
+    AddTags,
+    ChatwootLabels,
+}
+
+/// One thing a rule does.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "AutomationActionInput")]
+pub struct AutomationAction {
+    #[graphql(name = "type")]
+    pub action_type: AutomationActionType,
+    /// SEND_MESSAGE: whatsapp, email, sms or push.
+    pub channel: Option<String>,
+    pub template_name: Option<String>,
+    pub language: Option<String>,
+    /// SEND_MESSAGE: the template's variables (`{"1": "{{customer.first_name}}"}`).
+    pub variables: Option<Json<Value>>,
+    /// SEND_MESSAGE without a template: the text (e-mail, SMS, push).
+    pub body: Option<String>,
+    pub subject: Option<String>,
+    pub campaign_id: Option<ID>,
+    pub tags: Option<Vec<String>>,
+    pub labels: Option<Vec<String>>,
+}
+
+impl AutomationAction {
+    fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        let kind = match self.action_type {
+            AutomationActionType::SendMessage => "SEND_MESSAGE",
+            AutomationActionType::StartCampaign => "START_CAMPAIGN",
+            AutomationActionType::AddTags => "ADD_TAGS",
+            AutomationActionType::ChatwootLabels => "CHATWOOT_LABELS",
+        };
+        object.insert("type".into(), json!(kind));
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                object.insert(key.into(), value);
+            }
+        };
+        put("channel", self.channel.clone().map(Value::from));
+        put("templateName", self.template_name.clone().map(Value::from));
+        put("language", self.language.clone().map(Value::from));
+        put("variables", self.variables.clone().map(|v| v.0));
+        put("body", self.body.clone().map(Value::from));
+        put("subject", self.subject.clone().map(Value::from));
+        put("campaignId", self.campaign_id.clone().map(|id| json!(id.0)));
+        put("tags", self.tags.clone().map(|t| json!(t)));
+        put("labels", self.labels.clone().map(|l| json!(l)));
+        Value::Object(object)
+    }
+
+    fn from_json(raw: &Value) -> Option<Self> {
+        let text = |key: &str| raw.get(key).and_then(Value::as_str).map(str::to_owned);
+        let words = |key: &str| {
+            raw.get(key).and_then(Value::as_array).map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+        };
+        Some(AutomationAction {
+            action_type: match raw.get("type")?.as_str()? {
+                "SEND_MESSAGE" => AutomationActionType::SendMessage,
+                "START_CAMPAIGN" => AutomationActionType::StartCampaign,
+                "ADD_TAGS" => AutomationActionType::AddTags,
+                "CHATWOOT_LABELS" => AutomationActionType::ChatwootLabels,
+                _ => return None,
+            },
+            channel: text("channel"),
+            template_name: text("templateName"),
+            language: text("language"),
+            variables: raw.get("variables").cloned().map(Json),
+            body: text("body"),
+            subject: text("subject"),
+            campaign_id: text("campaignId").map(ID),
+            tags: words("tags"),
+            labels: words("labels"),
+        })
+    }
+}
+
+/// What keeps a rule from working.
+#[derive(SimpleObject, Clone)]
+pub struct RuleProblem {
+    /// `TEMPLATE_MISSING`, `TEMPLATE_NOT_APPROVED`, `CHANNEL_NOT_CONFIGURED`,
+    /// `CAMPAIGN_NOT_ACTIVE`, `INACTIVE`.
+    pub code: String,
+    pub message: String,
+}
+
+/// A rule that turns a trigger into a suggestion or an automatic send.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct AutomationRule {
+    pub id: ID,
+    /// Set for built-in rules (`welcome`, `access_rescue`, …).
+    pub key: Option<String>,
+    pub name: String,
+    pub trigger: Option<AutomationTrigger>,
+    /// The trigger's parameters: `hours`, `days`, `maxProgress`.
+    pub params: Json<Value>,
+    /// The `condition` node's rules, over the customer, the enrolment and the event.
+    pub conditions: Json<Value>,
+    pub actions: Vec<AutomationAction>,
+    pub mode: AutomationMode,
+    pub active: bool,
+    pub cooldown_days: i32,
+    pub expires_after_hours: i32,
+    /// A scan's cron (sec min hour day month weekday), in the workspace's time zone.
+    pub schedule: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[graphql(skip)]
+    pub model: automation_rule::Model,
+}
+
+impl From<automation_rule::Model> for AutomationRule {
+    fn from(m: automation_rule::Model) -> Self {
+        AutomationRule {
+            id: m.id.into(),
+            key: m.builtin_key.clone(),
+            name: m.name.clone(),
+            trigger: AutomationTrigger::of_stored(&m.trigger),
+            params: Json(m.params.clone()),
+            conditions: Json(m.conditions.clone()),
+            actions: m
+                .actions
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(AutomationAction::from_json)
+                .collect(),
+            mode: m.mode.into(),
+            active: m.active,
+            cooldown_days: m.cooldown_days,
+            expires_after_hours: m.expires_after_hours,
+            schedule: m.schedule.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            model: m,
+        }
+    }
+}
+
+impl Prefetch for AutomationRule {}
+
+#[ComplexObject]
+impl AutomationRule {
+    /// The products it is limited to (none: every monitored product).
+    async fn products(&self, ctx: &Context<'_>) -> ApiResult<Vec<Product>> {
+        let ids = automation::product_ids(&self.model);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(Tenant::new(self.model.workspace_id)
+            .select::<product::Entity>()
+            .filter(product::Column::Id.is_in(ids))
+            .all(db(ctx))
+            .await
+            .map_err(entity::Error::from)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    /// What keeps it from working: its template not approved at Meta, its
+    /// channel without credentials, its campaign not active.
+    async fn problems(&self, ctx: &Context<'_>) -> ApiResult<Vec<RuleProblem>> {
+        Ok(problems(db(ctx), &self.model).await?)
+    }
+}
+
+async fn problems<C: ConnectionTrait>(
+    db: &C,
+    rule: &automation_rule::Model,
+) -> Result<Vec<RuleProblem>, entity::Error> {
+    let tenant = Tenant::new(rule.workspace_id);
+    let mut found = Vec::new();
+    let mut problem = |code: &str, message: String| {
+        found.push(RuleProblem {
+            code: code.into(),
+            message,
+        })
+    };
+    if !rule.active {
+        problem("INACTIVE", "the rule is turned off".into());
+    }
+    let Ok(spec) = workflow::automation::parse_rule(stored(rule)) else {
+        return Ok(found);
+    };
+    for action in &spec.actions {
+        match action {
+            Action::SendMessage(message) => {
+                let keys = match message.channel {
+                    Channel::Whatsapp => WHATSAPP_SEND_KEYS,
+                    Channel::Email => EMAIL_SEND_KEYS,
+                    _ => &[],
+                };
+                if let Some(key) = entity::settings::first_unset(db, tenant, keys).await? {
+                    problem(
+                        "CHANNEL_NOT_CONFIGURED",
+                        format!("{} has no credentials: set {key}", message.channel.name()),
+                    );
+                }
+                let uses_access_url = message
+                    .variables
+                    .iter()
+                    .map(|(_, text)| text.as_str())
+                    .chain(message.body.as_deref())
+                    .any(|t| {
+                        t.contains("enrollment.access_url") || t.contains("enrollment.accessUrl")
+                    });
+                if uses_access_url
+                    && entity::settings::first_unset(db, tenant, &[CLUB_URL_SETTING])
+                        .await?
+                        .is_some()
+                {
+                    problem(
+                        "ACCESS_URL_NOT_SET",
+                        format!(
+                            "its message links to the course: set {CLUB_URL_SETTING} (the members area's address)"
+                        ),
+                    );
+                }
+                if message.channel != Channel::Whatsapp {
+                    continue;
+                }
+                let Some(TemplateRef::Name { name, language }) = &message.template else {
+                    continue;
+                };
+                let mut select = tenant
+                    .select::<message_template::Entity>()
+                    .filter(message_template::Column::Name.eq(name.as_str()));
+                if let Some(language) = language {
+                    select =
+                        select.filter(message_template::Column::Language.eq(language.as_str()));
+                }
+                match select.one(db).await? {
+                    None => problem(
+                        "TEMPLATE_MISSING",
+                        format!(
+                            "the WhatsApp template {name} is not mirrored from Meta: create it there and run syncTemplates"
+                        ),
+                    ),
+                    Some(t) if !t.status.eq_ignore_ascii_case("APPROVED") => problem(
+                        "TEMPLATE_NOT_APPROVED",
+                        format!(
+                            "the WhatsApp template {name} is {} at Meta, not APPROVED",
+                            t.status
+                        ),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            Action::StartCampaign { campaign_id } => {
+                let active = match Uuid::parse_str(campaign_id) {
+                    Ok(id) => tenant
+                        .select::<campaign::Entity>()
+                        .filter(campaign::Column::Id.eq(id))
+                        .filter(campaign::Column::Status.eq(entity::enums::CampaignStatus::Active))
+                        .one(db)
+                        .await?
+                        .is_some(),
+                    Err(_) => false,
+                };
+                if !active {
+                    problem(
+                        "CAMPAIGN_NOT_ACTIVE",
+                        format!("campaign {campaign_id} is not active: publish it"),
+                    );
+                }
+            }
+            Action::AddTags { .. } | Action::ChatwootLabels { .. } => {}
+        }
+    }
+    Ok(found)
+}
+
+fn stored(rule: &automation_rule::Model) -> StoredRule<'_> {
+    StoredRule {
+        trigger: &rule.trigger,
+        mode: match rule.mode {
+            RuleMode::Automatic => Mode::Automatic,
+            RuleMode::SuggestOnly => Mode::SuggestOnly,
+        },
+        params: &rule.params,
+        conditions: &rule.conditions,
+        actions: &rule.actions,
+        schedule: rule.schedule.as_deref(),
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct AutomationRuleFilter {
+    pub trigger: Option<AutomationTrigger>,
+    pub mode: Option<AutomationMode>,
+    pub active: Option<bool>,
+    /// Rules acting on this product (those limited to it and those for every product).
+    pub product_id: Option<ID>,
+}
+
+/// A rule as written; on update, what is left out stays as it is.
+#[derive(InputObject, Default)]
+pub struct AutomationRuleInput {
+    pub name: Option<String>,
+    pub trigger: Option<AutomationTrigger>,
+    pub mode: Option<AutomationMode>,
+    pub params: Option<Json<Value>>,
+    pub conditions: Option<Json<Value>>,
+    pub actions: Option<Vec<AutomationAction>>,
+    pub product_ids: Option<Vec<ID>>,
+    pub cooldown_days: Option<i32>,
+    pub expires_after_hours: Option<i32>,
+    pub schedule: Option<String>,
+    pub active: Option<bool>,
+}
+
+impl AutomationRuleInput {
+    /// `base` changed by what the input sets.
+    fn over(self, base: RuleFields) -> ApiResult<RuleFields> {
+        let product_ids = match self.product_ids {
+            Some(ids) => ids
+                .iter()
+                .map(|id| parse_id(id, "productIds"))
+                .collect::<ApiResult<Vec<_>>>()?,
+            None => base.product_ids,
+        };
+        Ok(RuleFields {
+            name: self.name.unwrap_or(base.name),
+            trigger: self.trigger.map_or(base.trigger, |t| t.stored().to_owned()),
+            mode: self.mode.map_or(base.mode, Into::into),
+            params: self.params.map_or(base.params, |p| p.0),
+            conditions: self.conditions.map_or(base.conditions, |c| c.0),
+            actions: self.actions.map_or(base.actions, |a| {
+                Value::Array(a.iter().map(AutomationAction::to_json).collect())
+            }),
+            product_ids,
+            cooldown_days: self.cooldown_days.unwrap_or(base.cooldown_days),
+            expires_after_hours: self.expires_after_hours.unwrap_or(base.expires_after_hours),
+            schedule: match self.schedule {
+                Some(s) if s.trim().is_empty() => None,
+                Some(s) => Some(s.trim().to_owned()),
+                None => base.schedule,
+            },
+            active: self.active.unwrap_or(base.active),
+        })
+    }
+}
+
+/// Checks a rule through the workflow contract (every problem at once) and
+/// that a campaign it starts is this workspace's.
+async fn checked(ctx: &Context<'_>, tenant: Tenant, fields: &RuleFields) -> ApiResult<()> {
+    let mode = match fields.mode {
+        RuleMode::Automatic => Mode::Automatic,
+        RuleMode::SuggestOnly => Mode::SuggestOnly,
+    };
+    let spec = workflow::automation::parse_rule(StoredRule {
+        trigger: &fields.trigger,
+        mode,
+        params: &fields.params,
+        conditions: &fields.conditions,
+        actions: &fields.actions,
+        schedule: fields.schedule.as_deref(),
+    })
+    .map_err(|errors| {
+        ApiError::invalid(
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
+    for action in &spec.actions {
+        if let Action::StartCampaign { campaign_id } = action {
+            let id = parse_id(&ID(campaign_id.clone()), "actions.campaignId")?;
+            tenant
+                .get::<campaign::Entity, _>(db(ctx), id)
+                .await
+                .map_err(|_| ApiError::invalid(format!("actions: no campaign {campaign_id}")))?;
+        }
+    }
+    Ok(())
+}
+
+fn new_rule() -> RuleFields {
+    RuleFields {
+        name: String::new(),
+        trigger: String::new(),
+        mode: RuleMode::SuggestOnly,
+        params: json!({}),
+        conditions: json!({}),
+        actions: json!([]),
+        product_ids: Vec::new(),
+        cooldown_days: 0,
+        expires_after_hours: automation::DEFAULT_EXPIRES_AFTER_HOURS,
+        schedule: None,
+        active: true,
+    }
+}
+
+#[derive(Default)]
+pub struct AutomationQuery;
+
+#[Object]
+impl AutomationQuery {
+    /// The workspace's automation rules, built-ins included, newest first.
+    #[graphql(guard = "Access::Read", complexity = "cost(first, child_complexity)")]
+    async fn automation_rules(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        filter: Option<AutomationRuleFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, AutomationRule, Totals>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let filter = filter.unwrap_or_default();
+        let mut select = tenant.select::<automation_rule::Entity>();
+        if let Some(trigger) = filter.trigger {
+            select = select.filter(automation_rule::Column::Trigger.eq(trigger.stored()));
+        }
+        if let Some(mode) = filter.mode {
+            select = select.filter(automation_rule::Column::Mode.eq(RuleMode::from(mode)));
+        }
+        if let Some(active) = filter.active {
+            select = select.filter(automation_rule::Column::Active.eq(active));
+        }
+        if let Some(id) = &filter.product_id {
+            let product = parse_id(id, "filter.productId")?;
+            let backend = db(ctx).get_database_backend();
+            select = select.filter(automation::acts_on_product(backend, product));
+        }
+        paginate(
+            ctx,
+            select,
+            automation_rule::Column::Id,
+            first,
+            after,
+            |m| Ok((m.id, m.into())),
+        )
+        .await
+    }
+
+    #[graphql(guard = "Access::Read")]
+    async fn automation_rule(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+    ) -> ApiResult<Option<AutomationRule>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let id = parse_id(&id, "id")?;
+        Ok(tenant
+            .select::<automation_rule::Entity>()
+            .filter(automation_rule::Column::Id.eq(id))
+            .one(db(ctx))
+            .await
+            .map_err(entity::Error::from)?
+            .map(Into::into))
+    }
+}
+
+#[derive(Default)]
+pub struct AutomationMutation;
+
+#[Object]
+impl AutomationMutation {
+    /// Adds a rule. AUTOMATIC is accepted only for the transactional
+    /// triggers (PURCHASE_APPROVED, FIRST_ACCESS, MODULE_COMPLETED,
+    /// COURSE_COMPLETED); scan triggers need a schedule.
+    #[graphql(guard = "Access::Write")]
+    async fn create_automation_rule(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        input: AutomationRuleInput,
+    ) -> ApiResult<AutomationRule> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        if input.name.is_none() || input.trigger.is_none() || input.actions.is_none() {
+            return Err(ApiError::invalid(
+                "a new rule needs a name, a trigger and its actions",
+            ));
+        }
+        let fields = input.over(new_rule())?;
+        checked(ctx, tenant, &fields).await?;
+        Ok(automation::create(db(ctx), tenant, fields, now(ctx))
+            .await?
+            .into())
+    }
+
+    /// Changes a rule: what the input leaves out stays. A built-in keeps its trigger.
+    #[graphql(guard = "Access::Write")]
+    async fn update_automation_rule(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+        input: AutomationRuleInput,
+    ) -> ApiResult<AutomationRule> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let id = parse_id(&id, "id")?;
+        let current = tenant
+            .get::<automation_rule::Entity, _>(db(ctx), id)
+            .await?;
+        let fields = input.over(automation::fields_of(&current))?;
+        checked(ctx, tenant, &fields).await?;
+        Ok(automation::update(db(ctx), tenant, id, fields, now(ctx))
+            .await?
+            .into())
+    }
+
+    /// Deletes a rule of the workspace's own; a built-in is deactivated
+    /// instead (`CONFLICT`).
+    #[graphql(guard = "Access::Write")]
+    async fn delete_automation_rule(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+    ) -> ApiResult<ID> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let uuid = parse_id(&id, "id")?;
+        automation::delete(db(ctx), tenant, uuid).await?;
+        Ok(id)
+    }
+
+    /// Runs a scan rule now, as a background job; with `dryRun` its result
+    /// lists who would get an item and why, and nothing is queued.
+    #[graphql(guard = "Access::Write")]
+    async fn run_automation_rule(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        id: ID,
+        dry_run: Option<bool>,
+    ) -> ApiResult<BackgroundJob> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Write).await?;
+        let rule_id = parse_id(&id, "id")?;
+        let rule = tenant
+            .get::<automation_rule::Entity, _>(db(ctx), rule_id)
+            .await?;
+        if Trigger::parse(&rule.trigger).is_none_or(|t| !t.is_scan()) {
+            return Err(ApiError::invalid(format!(
+                "{} runs on its event; only scan triggers (ACCESS_MISSING, PROGRESS_STALLED, REFUND_RISK) run on demand",
+                rule.trigger
+            )));
+        }
+        let request = JobRequest::AutomationScan {
+            rule_id,
+            dry_run: dry_run.unwrap_or(false),
+        };
+        submit(ctx, tenant, &[], "automation", request).await
+    }
+}

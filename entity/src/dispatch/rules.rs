@@ -1,0 +1,329 @@
+//! Items of automation rules: suggested (or, for an automatic rule,
+//! approved at once) without ever duplicating a pending one, withdrawn when
+//! they stop making sense, and taken by the sender once approved.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveEnum as _, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::db::new_id;
+use crate::entities::enums::{Channel, DispatchStatus};
+use crate::entities::{automation_rule, dispatch_item};
+use crate::error::Result;
+use crate::tenant::Tenant;
+
+/// Who decides an automatic rule's items.
+pub const AUTOMATIC: &str = "automatic";
+
+/// Reason code of an automatic send held back because its template is not
+/// approved at Meta.
+pub const TEMPLATE_NOT_APPROVED: &str = "TEMPLATE_NOT_APPROVED";
+
+/// Reason code of an automatic send held back because a variable came out
+/// empty (a setting missing, a fact unknown).
+pub const VARIABLE_MISSING: &str = "VARIABLE_MISSING";
+
+/// Reason code of an item withdrawn because the purchase was paid.
+pub const PAID: &str = "PAID";
+
+/// Reason code of an item withdrawn because its product stopped being monitored.
+pub const NOT_MONITORED: &str = "NOT_MONITORED";
+
+/// What a rule suggests (or sends) for one customer.
+#[derive(Debug, Clone)]
+pub struct RuleItem {
+    pub customer_id: Uuid,
+    pub product_id: Option<Uuid>,
+    pub module_id: Option<Uuid>,
+    pub transaction_code: Option<String>,
+    pub channel: Channel,
+    pub template_id: Option<Uuid>,
+    /// `{"template", "language", "variables", "text"?, "subject"?}`, rendered.
+    pub content: Value,
+    pub reason_code: String,
+    pub reason: String,
+    pub context: Value,
+    /// Approved at once (an automatic rule whose template may go).
+    pub approved: bool,
+}
+
+/// One pending item per (rule, customer, product).
+pub fn subject_key(rule_id: Uuid, customer_id: Uuid, product_id: Option<Uuid>) -> String {
+    match product_id {
+        Some(product) => format!("{rule_id}:{customer_id}:{product}"),
+        None => format!("{rule_id}:{customer_id}:-"),
+    }
+}
+
+/// The subjects of `keys` the rule holds back: one with an item still
+/// pending, or one inside the rule's cooldown.
+pub async fn held_back<C: ConnectionTrait>(
+    db: &C,
+    rule: &automation_rule::Model,
+    keys: &[String],
+    now: DateTime<Utc>,
+) -> Result<HashSet<String>> {
+    use dispatch_item::Column;
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut held = sea_orm::Condition::any().add(Column::Status.eq(DispatchStatus::Pending));
+    if rule.cooldown_days > 0 {
+        held =
+            held.add(Column::SuggestedAt.gt(now - Duration::days(i64::from(rule.cooldown_days))));
+    }
+    let mut found = HashSet::new();
+    for chunk in keys.chunks(500) {
+        let keys: Vec<String> = dispatch_item::Entity::find()
+            .select_only()
+            .column(Column::SubjectKey)
+            .filter(Column::SubjectKey.is_in(chunk.iter().map(String::as_str)))
+            .filter(held.clone())
+            .into_tuple::<Option<String>>()
+            .all(db)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        found.extend(keys);
+    }
+    Ok(found)
+}
+
+/// Queues the items whose subject the rule does not hold back (cooldown,
+/// or an item still pending), in one statement; returns the ids queued.
+pub async fn queue_many<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    rule: &automation_rule::Model,
+    trigger: &str,
+    items: Vec<RuleItem>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>> {
+    let keys: Vec<String> = items
+        .iter()
+        .map(|i| subject_key(rule.id, i.customer_id, i.product_id))
+        .collect();
+    let held = held_back(db, rule, &keys, now).await?;
+    let mut seen = HashSet::new();
+    let rows: Vec<dispatch_item::ActiveModel> = items
+        .into_iter()
+        .zip(keys)
+        .filter(|(_, key)| !held.contains(key) && seen.insert(key.clone()))
+        .map(|(item, key)| row(tenant, rule, trigger, item, key, now))
+        .collect();
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut queued = Vec::with_capacity(rows.len());
+    for chunk in chunked(rows, 200) {
+        // A scan beside another one, or a redelivered event, loses the race
+        // to the pending item's unique index and queues nothing.
+        let ids = dispatch_item::Entity::insert_many(chunk)
+            .on_conflict(OnConflict::new().do_nothing().to_owned())
+            .exec_with_returning_keys(db)
+            .await?;
+        queued.extend(ids);
+    }
+    Ok(queued)
+}
+
+fn chunked<T>(rows: Vec<T>, size: usize) -> Vec<Vec<T>> {
+    let mut chunks = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunks.push(rows.by_ref().take(size).collect());
+    }
+    chunks
+}
+
+fn row(
+    tenant: Tenant,
+    rule: &automation_rule::Model,
+    trigger: &str,
+    item: RuleItem,
+    key: String,
+    now: DateTime<Utc>,
+) -> dispatch_item::ActiveModel {
+    dispatch_item::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        rule_id: Set(Some(rule.id)),
+        customer_id: Set(item.customer_id),
+        template_id: Set(item.template_id),
+        campaign_recipient_id: Set(None),
+        node_id: Set(None),
+        channel: Set(item.channel),
+        variables: Set(item.content),
+        reason: Set(item.reason),
+        context: Set(item.context),
+        status: Set(if item.approved {
+            DispatchStatus::Approved
+        } else {
+            DispatchStatus::Pending
+        }),
+        suggested_at: Set(now),
+        expires_at: Set((!item.approved)
+            .then(|| now + Duration::hours(i64::from(Ord::max(rule.expires_after_hours, 1))))),
+        decided_at: Set(item.approved.then_some(now)),
+        decided_by: Set(item.approved.then(|| AUTOMATIC.to_owned())),
+        rejection_reason: Set(None),
+        edited_content: Set(None),
+        reason_code: Set(Some(item.reason_code)),
+        trigger: Set(Some(trigger.to_owned())),
+        product_id: Set(item.product_id),
+        module_id: Set(item.module_id),
+        transaction_code: Set(item.transaction_code),
+        subject_key: Set(Some(key)),
+        error_code: Set(None),
+        send_after: Set(item.approved.then_some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Withdraws pending items of this purchase (or of this customer's cart
+/// for the product) as `CANCELLED`, reason `PAID`; returns how many.
+pub async fn cancel_paid<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    transaction_code: Option<&str>,
+    product_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    use dispatch_item::Column;
+    let mut paid = sea_orm::Condition::any();
+    if let Some(code) = transaction_code {
+        paid = paid.add(Column::TransactionCode.eq(code));
+    }
+    if let Some(product) = product_id {
+        paid = paid.add(
+            Column::Trigger
+                .is_in(["CART_ABANDONED", "BILLET_PRINTED"])
+                .and(Column::ProductId.eq(product)),
+        );
+    }
+    if paid.is_empty() {
+        return Ok(0);
+    }
+    let cancelled = dispatch_item::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(DispatchStatus::Cancelled))
+        .col_expr(Column::ErrorCode, Expr::value(Some(PAID)))
+        .col_expr(Column::DecidedAt, Expr::value(Some(now)))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::WorkspaceId.eq(tenant.workspace_id()))
+        .filter(Column::CustomerId.eq(customer_id))
+        .filter(Column::Status.eq(DispatchStatus::Pending))
+        .filter(paid)
+        .exec(db)
+        .await?;
+    Ok(cancelled.rows_affected)
+}
+
+/// Withdraws the pending items about a product no longer monitored.
+pub async fn cancel_for_product<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    product_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    use dispatch_item::Column;
+    let cancelled = dispatch_item::Entity::update_many()
+        .col_expr(Column::Status, Expr::value(DispatchStatus::Cancelled))
+        .col_expr(Column::ErrorCode, Expr::value(Some(NOT_MONITORED)))
+        .col_expr(Column::DecidedAt, Expr::value(Some(now)))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::WorkspaceId.eq(tenant.workspace_id()))
+        .filter(Column::ProductId.eq(product_id))
+        .filter(Column::RuleId.is_not_null())
+        .filter(Column::Status.eq(DispatchStatus::Pending))
+        .exec(db)
+        .await?;
+    Ok(cancelled.rows_affected)
+}
+
+/// Approved items whose send is due, as their partial index has them.
+pub fn due_sends(now: DateTime<Utc>) -> sea_orm::Select<dispatch_item::Entity> {
+    dispatch_item::Entity::find()
+        .filter(crate::db::status_is(
+            "dispatch_queue",
+            [DispatchStatus::Approved.to_value()],
+        ))
+        .filter(dispatch_item::Column::SendAfter.lte(now))
+}
+
+/// Takes up to `limit` approved items whose send is due, reserving each
+/// for `lease` (a sender that dies leaves them to the next one, whose
+/// outbox key finds what the first one did).
+pub async fn claim_sends<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+    lease: Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<dispatch_item::Model>> {
+    let due = due_sends(now)
+        .order_by_asc(dispatch_item::Column::SendAfter)
+        .limit(limit);
+    let reserve = dispatch_item::Entity::update_many()
+        .col_expr(
+            dispatch_item::Column::SendAfter,
+            Expr::value(Some(now + lease)),
+        )
+        .col_expr(dispatch_item::Column::UpdatedAt, Expr::value(now));
+    Ok(crate::db::claim(db, due, dispatch_item::Column::Id, reserve).await?)
+}
+
+/// How an approved item's send ended.
+#[derive(Debug, Clone)]
+pub enum SendOutcome {
+    /// The provider took it (or may have: the message says `unknown`).
+    Sent,
+    /// Refused by the send rules or the provider, for good.
+    Refused { code: String, reason: String },
+    /// Not now: quiet hours, the frequency cap, a rate limit, a provider's retry.
+    Later(DateTime<Utc>),
+}
+
+/// Records how an approved item's send ended.
+pub async fn record_send<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    outcome: SendOutcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    use dispatch_item::Column;
+    let mut update = dispatch_item::Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(DispatchStatus::Approved));
+    update = match outcome {
+        SendOutcome::Sent => update
+            .col_expr(Column::Status, Expr::value(DispatchStatus::Sent))
+            .col_expr(
+                Column::SendAfter,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+        SendOutcome::Refused { code, reason } => update
+            .col_expr(Column::Status, Expr::value(DispatchStatus::Error))
+            .col_expr(Column::ErrorCode, Expr::value(Some(code)))
+            .col_expr(
+                Column::RejectionReason,
+                Expr::value(Some(reason.chars().take(1000).collect::<String>())),
+            )
+            .col_expr(
+                Column::SendAfter,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+        SendOutcome::Later(at) => update.col_expr(Column::SendAfter, Expr::value(Some(at))),
+    };
+    update.exec(db).await?;
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! Scan triggers: on its schedule (in the workspace's time zone) a rule looks
+//! over the workspace's enrolments for buyers who never opened the course
+//! (`ACCESS_MISSING`), students who stopped (`PROGRESS_STALLED`) and buyers
+//! near the end of their warranty with little progress (`REFUND_RISK`), and
+//! queues an item for each, a page of enrolments at a time.
+
+use std::collections::HashMap;
+
+use apalis::prelude::{BoxDynError, Data};
+use chrono::{DateTime, Duration, Utc};
+use entity::Tenant;
+use entity::entities::enums::AccessStatus;
+use entity::entities::{
+    automation_rule, customer, enrollment, lesson, lesson_progress, module, product, transaction,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
+};
+use serde::Serialize;
+use uuid::Uuid;
+use workflow::automation::{RuleSpec, Trigger};
+use workflow::schedule::CronSchedule;
+
+use super::firing::{Consideration, Firing, Subject, spec_of};
+use crate::Worker;
+
+/// Every minute: scan rules whose schedule fell due.
+pub const SCHEDULE: &str = "30 * * * * *";
+
+/// Enrolments read (and items queued) at a time.
+const PAGE: u64 = 1_000;
+
+const SCANS: [&str; 3] = [
+    Trigger::AccessMissing.as_str(),
+    Trigger::ProgressStalled.as_str(),
+    Trigger::RefundRisk.as_str(),
+];
+
+/// Someone a scan would queue an item for, and why (a dry run's answer).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    pub customer_id: Uuid,
+    pub product_id: Option<Uuid>,
+    pub module_id: Option<Uuid>,
+    pub reason_code: String,
+    pub reason: String,
+}
+
+/// What a scan did.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanReport {
+    /// Enrolments the trigger's query found.
+    pub considered: u64,
+    /// Items queued (none in a dry run).
+    pub queued: u64,
+    /// In a dry run: who would get an item, and why.
+    pub candidates: Vec<Candidate>,
+}
+
+/// The cron job: runs each scan rule whose schedule fired since its last run.
+pub async fn tick(_: apalis_cron::Tick, worker: Data<Worker>) -> Result<(), BoxDynError> {
+    run_due_scans(&worker).await?;
+    Ok(())
+}
+
+/// Runs every scan rule whose schedule fired since it last ran (of several
+/// fires missed, once); returns how many scans ran.
+pub async fn run_due_scans(worker: &Worker) -> Result<usize, entity::Error> {
+    let now = worker.clock.now();
+    let mut ran = 0;
+    for rule in entity::automation::scan_rules(&worker.db, &SCANS).await? {
+        let Some(cron) = rule
+            .schedule
+            .as_deref()
+            .and_then(|s| s.parse::<CronSchedule>().ok())
+        else {
+            continue;
+        };
+        let time_zone = entity::workspaces::clock_of(&worker.db, rule.workspace_id).await?;
+        let since = rule.scanned_until.unwrap_or(rule.created_at);
+        let Some(fire) = cron.latest_fire(time_zone, since, now) else {
+            continue;
+        };
+        match scan(worker, &rule, false, now).await {
+            Ok(report) => {
+                tracing::info!(rule_id = %rule.id, considered = report.considered, queued = report.queued, "automation scan ran");
+                entity::automation::scanned(&worker.db, rule.id, fire).await?;
+                ran += 1;
+            }
+            Err(err) => {
+                tracing::warn!(rule_id = %rule.id, error = %err, "automation scan failed; it runs again next minute")
+            }
+        }
+    }
+    if ran > 0 {
+        worker.signals.campaign_work_stored();
+    }
+    Ok(ran)
+}
+
+/// Runs one scan rule now; a dry run writes nothing and lists who would get
+/// an item and why.
+pub async fn scan(
+    worker: &Worker,
+    rule: &automation_rule::Model,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<ScanReport, entity::Error> {
+    let Some(spec) = spec_of(rule) else {
+        return Err(entity::Error::Invalid(
+            "this rule does not pass its checks; fix it before running it".into(),
+        ));
+    };
+    if !spec.trigger.is_scan() {
+        return Err(entity::Error::Invalid(format!(
+            "{} runs on its event; only scan triggers run on demand",
+            spec.trigger.as_str()
+        )));
+    }
+    let db = &worker.db;
+    let tenant = Tenant::new(rule.workspace_id);
+    let firing = Firing::prepare(db, &worker.secrets, rule, &spec, now).await?;
+    let mut report = ScanReport::default();
+    let mut after: Option<Uuid> = None;
+    loop {
+        let page = candidates_page(db, tenant, &spec, after, now).await?;
+        let Some(last) = page.last().map(|e| e.0.id) else {
+            break;
+        };
+        after = Some(last);
+        let subjects = subjects_of(db, tenant, &spec, page, now).await?;
+        report.considered += subjects.len() as u64;
+        if dry_run {
+            for subject in &subjects {
+                if let Consideration::Item(item) = firing.consider(subject) {
+                    report.candidates.push(Candidate {
+                        customer_id: item.customer_id,
+                        product_id: item.product_id,
+                        module_id: item.module_id,
+                        reason_code: item.reason_code,
+                        reason: item.reason,
+                    });
+                }
+            }
+            continue;
+        }
+        let txn = db.begin().await?;
+        report.queued += firing.meet(&txn, &subjects).await?.len() as u64;
+        txn.commit().await?;
+    }
+    if dry_run {
+        // Who already has a pending item, or is inside the cooldown, would get none.
+        let keys: Vec<String> = report
+            .candidates
+            .iter()
+            .map(|c| entity::dispatch::rules::subject_key(rule.id, c.customer_id, c.product_id))
+            .collect();
+        let held = entity::dispatch::rules::held_back(db, rule, &keys, now).await?;
+        let mut keys = keys.into_iter();
+        report
+            .candidates
+            .retain(|_| !held.contains(&keys.next().unwrap_or_default()));
+    }
+    Ok(report)
+}
+
+/// A page of the enrolments the trigger finds, with their origin purchase.
+async fn candidates_page<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    spec: &RuleSpec,
+    after: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<(enrollment::Model, Option<transaction::Model>)>, entity::Error> {
+    use enrollment::Column as E;
+    use transaction::Column as T;
+    let mut select = tenant
+        .select::<enrollment::Entity>()
+        .filter(E::AccessStatus.eq(AccessStatus::Active))
+        .find_also_related(transaction::Entity)
+        .order_by_asc(E::Id)
+        .limit(PAGE);
+    if let Some(after) = after {
+        select = select.filter(E::Id.gt(after));
+    }
+    let select = match spec.trigger {
+        Trigger::AccessMissing => select
+            .filter(E::FirstAccessAt.is_null())
+            .filter(T::ApprovedAt.lte(now - Duration::hours(spec.param("hours")))),
+        Trigger::ProgressStalled => select
+            .filter(E::FirstAccessAt.is_not_null())
+            .filter(E::ProgressPercent.lt(rust_decimal::Decimal::from(100)))
+            .filter(E::FirstAccessAt.lte(now - Duration::days(spec.param("days")))),
+        Trigger::RefundRisk => select
+            .filter(T::WarrantyEndsAt.gt(now))
+            .filter(T::WarrantyEndsAt.lte(now + Duration::days(spec.param("days"))))
+            .filter(E::ProgressPercent.lt(rust_decimal::Decimal::from(spec.param("maxProgress")))),
+        _ => return Ok(Vec::new()),
+    };
+    Ok(select.all(db).await?)
+}
+
+/// The page's enrolments as subjects: customer, product, module and
+/// purchase loaded a page at a time. A stalled student whose last lesson is
+/// recent is dropped here, and placed in the module they stopped in.
+async fn subjects_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    spec: &RuleSpec,
+    page: Vec<(enrollment::Model, Option<transaction::Model>)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Subject>, entity::Error> {
+    let customer_ids: Vec<Uuid> = page.iter().map(|(e, _)| e.customer_id).collect();
+    let product_ids: Vec<Uuid> = page.iter().map(|(e, _)| e.product_id).collect();
+    let customers: HashMap<Uuid, customer::Model> = tenant
+        .select::<customer::Entity>()
+        .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let products: HashMap<Uuid, product::Model> = tenant
+        .select::<product::Entity>()
+        .filter(product::Column::Id.is_in(product_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let stalled = spec.trigger == Trigger::ProgressStalled;
+    let (last_lessons, modules) = if stalled {
+        last_lessons(db, tenant, &customer_ids, &product_ids).await?
+    } else {
+        Default::default()
+    };
+    let mut subjects = Vec::with_capacity(page.len());
+    for (enrollment, transaction) in page {
+        let Some(customer) = customers.get(&enrollment.customer_id) else {
+            continue;
+        };
+        let mut subject = Subject::of(customer.clone());
+        subject.product = products.get(&enrollment.product_id).cloned();
+        if let Some(approved) = transaction.as_ref().and_then(|t| t.approved_at) {
+            subject.hours_since_purchase = Some((now - approved).num_hours());
+        }
+        if let Some(ends) = transaction.as_ref().and_then(|t| t.warranty_ends_at) {
+            subject.days_to_warranty_end = Some((ends - now).num_days());
+        }
+        if stalled {
+            let last = last_lessons.get(&(enrollment.customer_id, enrollment.product_id));
+            let since = last
+                .map(|(at, _)| *at)
+                .or(enrollment.first_access_at)
+                .unwrap_or(now);
+            if since > now - Duration::days(spec.param("days")) {
+                continue;
+            }
+            subject.days_stalled = Some((now - since).num_days());
+            let module_id = last.and_then(|(_, module)| *module);
+            subject.module = match module_id {
+                Some(id) => modules.get(&id).cloned(),
+                None => first_module(db, tenant, enrollment.product_id).await?,
+            };
+        }
+        subject.transaction = transaction;
+        subject.enrollment = Some(enrollment);
+        subjects.push(subject);
+    }
+    Ok(subjects)
+}
+
+type LastLessons = HashMap<(Uuid, Uuid), (DateTime<Utc>, Option<Uuid>)>;
+
+/// (customer, product, module, the module's last completion).
+type LessonRow = (Uuid, Uuid, Option<Uuid>, Option<DateTime<Utc>>);
+
+/// Per (customer, product): when their last lesson was completed and in
+/// which module; and those modules.
+async fn last_lessons<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customers: &[Uuid],
+    products: &[Uuid],
+) -> Result<(LastLessons, HashMap<Uuid, module::Model>), entity::Error> {
+    let rows: Vec<LessonRow> = tenant
+        .select::<lesson_progress::Entity>()
+        .select_only()
+        .column(lesson_progress::Column::CustomerId)
+        .column_as(
+            Expr::col((lesson::Entity, lesson::Column::ProductId)),
+            "product_id",
+        )
+        .column_as(
+            Expr::col((lesson::Entity, lesson::Column::ModuleId)),
+            "module_id",
+        )
+        .column_as(lesson_progress::Column::CompletedAt.max(), "completed_at")
+        .inner_join(lesson::Entity)
+        .filter(lesson_progress::Column::CustomerId.is_in(customers.iter().copied()))
+        .filter(lesson::Column::ProductId.is_in(products.iter().copied()))
+        .filter(lesson_progress::Column::Completed.eq(true))
+        .group_by(lesson_progress::Column::CustomerId)
+        .group_by(lesson::Column::ProductId)
+        .group_by(lesson::Column::ModuleId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut last: LastLessons = HashMap::new();
+    for (customer, product, module, at) in rows {
+        let Some(at) = at else { continue };
+        let entry = last.entry((customer, product)).or_insert((at, module));
+        if at > entry.0 {
+            *entry = (at, module);
+        }
+    }
+    let module_ids: Vec<Uuid> = last.values().filter_map(|(_, m)| *m).collect();
+    let modules = tenant
+        .select::<module::Entity>()
+        .filter(module::Column::Id.is_in(module_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    Ok((last, modules))
+}
+
+async fn first_module<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    product_id: Uuid,
+) -> Result<Option<module::Model>, entity::Error> {
+    Ok(tenant
+        .select::<module::Entity>()
+        .filter(module::Column::ProductId.eq(product_id))
+        .order_by_asc(module::Column::Position)
+        .one(db)
+        .await?)
+}
+
+/// A person asked to run a scan rule now (`runAutomationRule`).
+pub async fn run_now(
+    worker: &Worker,
+    tenant: Tenant,
+    rule_id: Uuid,
+    dry_run: bool,
+) -> Result<ScanReport, entity::Error> {
+    let rule = tenant
+        .get::<automation_rule::Entity, DatabaseConnection>(&worker.db, rule_id)
+        .await?;
+    let report = scan(worker, &rule, dry_run, worker.clock.now()).await?;
+    if !dry_run && report.queued > 0 {
+        worker.signals.campaign_work_stored();
+    }
+    Ok(report)
+}
