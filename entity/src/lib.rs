@@ -5,6 +5,7 @@ pub mod audiences;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
+pub mod chatwoot;
 pub mod clock;
 pub mod customers;
 pub mod db;

@@ -9,6 +9,7 @@
 pub mod background_jobs;
 pub mod campaigns;
 pub mod channels;
+pub mod chatwoot;
 pub mod domain_events;
 pub mod drain;
 pub mod hotmart;

@@ -28,6 +28,9 @@ pub enum BackgroundJobKind {
     SubscriptionReactivate,
     /// `syncTemplates`: the WhatsApp templates mirrored from Meta.
     TemplateSync,
+    /// Labels written to a customer's Chatwoot conversation (by a journey's
+    /// `updateCustomer` or an automation rule).
+    ChatwootLabels,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -3,6 +3,7 @@
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
+pub mod chatwoot;
 pub mod columns;
 pub mod commerce;
 pub mod connection;
@@ -35,6 +36,7 @@ pub struct Query(
     dispatch::DispatchQuery,
     templates::TemplateQuery,
     background_jobs::BackgroundJobQuery,
+    chatwoot::ChatwootQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -26,6 +26,12 @@ pub enum JobRequest {
     },
     /// Mirror the workspace's WhatsApp templates from Meta.
     TemplateSync,
+    /// Put `labels` on the customer's Chatwoot conversation, keeping the
+    /// labels it has (see `entity::chatwoot::request_labels`).
+    ChatwootLabels {
+        customer_id: Uuid,
+        labels: Vec<String>,
+    },
 }
 
 /// What travels on the job queue: the stored job and what it asks for.

@@ -218,6 +218,9 @@ pub enum BackgroundJobKind {
     #[sea_orm(string_value = "template_sync")]
     #[serde(rename = "template_sync")]
     TemplateSync,
+    #[sea_orm(string_value = "chatwoot_labels")]
+    #[serde(rename = "chatwoot_labels")]
+    ChatwootLabels,
 }
 
 /// Where a background job is: queued, running, then succeeded or failed.
