@@ -162,6 +162,15 @@ async fn a_busy_chatwoot_is_asked_again_later(app: TestApp) {
     ws.chatwoot.fail_next(500);
     ws.chatwoot.fail_next(429);
     let id = request(&app, ws.id, bia, &["aluna-ativa"]).await;
+    // Queued without its caller pushing it, the job is found by the recovery.
+    let later = app.clock.now() + Duration::minutes(2);
+    let pushed = entity::background_jobs::recover(&app.db, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        pushed, 1,
+        "the recovery pushes the queued job onto the queue"
+    );
     app.drain().await;
     let waiting = job(&app, ws.id, id).await;
     assert_eq!(
