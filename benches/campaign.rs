@@ -119,6 +119,7 @@ async fn seed_customers(database_url: &str, workspace: Uuid, count: u64) -> anyh
         workspace_id: Set(workspace),
         hotmart_ucode: Set(None),
         chatwoot_contact_id: Set(None),
+        chatwoot_conversation_id: Set(None),
         email: Set(format!("aluna{i}@bench.example.com")),
         name: Set(Some(format!("Aluna{i} Silva"))),
         phone: Set(Some(phone_of(i))),

@@ -187,6 +187,7 @@ async fn seed(database_url: &str, workspace: Uuid, customers: u64) -> anyhow::Re
             workspace_id: Set(workspace),
             hotmart_ucode: Set(None),
             chatwoot_contact_id: Set(None),
+            chatwoot_conversation_id: Set(None),
             email: Set(format!("cliente{i}@exemplo.com.br")),
             name: Set(Some(name_of(i as u64))),
             phone: Set(Some(format!("+55119{i:08}"))),

@@ -6,6 +6,7 @@ pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
+pub mod chatwoot;
 pub mod clock;
 pub mod customers;
 pub mod db;

@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::tenant::Tenant;
 
 pub const HOTMART: &str = "hotmart";
+pub const CHATWOOT: &str = "chatwoot";
 
 /// Attempts before an event is declared dead.
 pub const MAX_ATTEMPTS: i32 = 8;

@@ -28,6 +28,7 @@ mod m20261203_000016_webhook_events_customer_hash;
 mod m20261204_000017_lists_in_order;
 mod m20261205_000018_background_jobs;
 mod m20261206_000019_automation_rules;
+mod m20261206_000020_chatwoot;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_lists_in_order::Migration),
             Box::new(m20261205_000018_background_jobs::Migration),
             Box::new(m20261206_000019_automation_rules::Migration),
+            Box::new(m20261206_000020_chatwoot::Migration),
         ]
     }
 }

@@ -235,6 +235,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             workspace_id: ws.id,
             hotmart_ucode: Some("ucode-99".to_owned()),
             chatwoot_contact_id: Some("321".to_owned()),
+            chatwoot_conversation_id: Some("5150".to_owned()),
             email: "maria@example.com".to_owned(),
             name: Some("Maria Souza".to_owned()),
             phone: Some("+5511987654321".to_owned()),

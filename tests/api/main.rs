@@ -12,6 +12,7 @@ mod campaign_runs;
 mod campaign_schedules;
 mod campaigns;
 mod channels;
+mod chatwoot;
 mod cli;
 mod commerce;
 mod customers;

@@ -7,7 +7,7 @@ use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::background_jobs::{self, JobErrorCode, JobOrder, JobRequest, Outcome};
-use entity::entities::{message_template, subscription};
+use entity::entities::{background_job, message_template, subscription};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::Worker;
 use crate::channels::SendError;
 use crate::channels::whatsapp::{self, TemplateSyncError};
+use crate::chatwoot;
 use crate::hotmart::client::HotmartError;
 use crate::hotmart::sync::{self, SyncError};
 
@@ -44,6 +45,13 @@ impl JobProgress<'_> {
     }
 }
 
+/// How one run of a job ends: finished, or back in the queue until `at`
+/// (a provider was busy; see [`background_jobs::retry_later`]).
+pub enum JobEnd {
+    Finished(Outcome),
+    RetryAt { at: DateTime<Utc>, reason: String },
+}
+
 /// The queue's handler: runs the job `order` names, once.
 pub async fn run(order: JobOrder, worker: Data<Worker>) -> Result<(), BoxDynError> {
     run_job(&worker, order).await?;
@@ -67,11 +75,20 @@ pub async fn run_job(worker: &Worker, order: JobOrder) -> Result<bool, entity::E
     };
     tracing::info!(job_id = %job.id, kind = ?job.kind, attempt = job.attempts, "job started");
     // A sync and a subscription change apply facts as webhooks do.
-    let records_events = !matches!(
+    let records_events = matches!(
         order.request,
-        JobRequest::TemplateSync | JobRequest::AutomationScan { .. }
+        JobRequest::HotmartSync { .. }
+            | JobRequest::SubscriptionCancel { .. }
+            | JobRequest::SubscriptionReactivate { .. }
     );
-    let outcome = perform(worker, tenant, order.request, &progress).await;
+    let outcome = match perform(worker, tenant, &job, order.request, &progress).await {
+        JobEnd::Finished(outcome) => outcome,
+        JobEnd::RetryAt { at, reason } => {
+            tracing::info!(job_id = %job.id, attempt = job.attempts, %at, %reason, "job will be tried again");
+            background_jobs::retry_later(db, job.id, &reason, at, clock.now()).await?;
+            return Ok(true);
+        }
+    };
     match &outcome {
         Outcome::Succeeded(_) => tracing::info!(job_id = %job.id, "job succeeded"),
         Outcome::Failed { code, message } => {
@@ -114,11 +131,12 @@ const FINISH_ATTEMPTS: u32 = 6;
 async fn perform(
     worker: &Worker,
     tenant: Tenant,
+    job: &background_job::Model,
     request: JobRequest,
     progress: &JobProgress<'_>,
-) -> Outcome {
+) -> JobEnd {
     let (db, secrets) = (&worker.db, &worker.secrets);
-    match request {
+    let outcome = match request {
         JobRequest::HotmartSync { since } => {
             match sync::sync_workspace(db, secrets, tenant, &worker.clock, since, Some(progress))
                 .await
@@ -171,7 +189,12 @@ async fn perform(
                 Err(err) => failed(JobErrorCode::Internal, err.to_string()),
             }
         }
-    }
+        JobRequest::ChatwootLabels {
+            customer_id,
+            labels,
+        } => return chatwoot::labels::run(worker, tenant, job, customer_id, &labels).await,
+    };
+    JobEnd::Finished(outcome)
 }
 
 fn succeeded(result: &impl Serialize) -> Outcome {

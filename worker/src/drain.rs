@@ -96,7 +96,7 @@ impl Worker {
                 round.recipients += stepped;
             }
             round.dispatch_sends = until_idle(|| sender.send_batch(RECIPIENT_BATCH)).await?;
-            for order in entity::background_jobs::queued(&self.db, 100).await? {
+            for order in entity::background_jobs::queued(&self.db, 100, self.clock.now()).await? {
                 if background_jobs::run_job(self, order).await? {
                     round.background_jobs += 1;
                 }

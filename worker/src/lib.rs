@@ -10,6 +10,7 @@ pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod channels;
+pub mod chatwoot;
 pub mod domain_events;
 pub mod drain;
 pub mod hotmart;

@@ -30,6 +30,9 @@ pub enum BackgroundJobKind {
     TemplateSync,
     /// `runAutomationRule`: a scan rule run now (or its dry run).
     AutomationScan,
+    /// Labels written to a customer's Chatwoot conversation (by a journey's
+    /// `updateCustomer` or an automation rule).
+    ChatwootLabels,
 }
 
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

@@ -4,6 +4,7 @@ pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
+pub mod chatwoot;
 pub mod columns;
 pub mod commerce;
 pub mod connection;
@@ -37,6 +38,7 @@ pub struct Query(
     automation::AutomationQuery,
     templates::TemplateQuery,
     background_jobs::BackgroundJobQuery,
+    chatwoot::ChatwootQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(graphql_routes)
         .merge(webhook_routes)
         .merge(crate::webhooks::whatsapp::routes())
+        .merge(crate::webhooks::chatwoot::routes())
         .route("/r/{code}", get(crate::links::redirect))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

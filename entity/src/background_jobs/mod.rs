@@ -17,8 +17,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -51,6 +51,7 @@ impl BackgroundJobKind {
             JobRequest::SubscriptionReactivate { .. } => BackgroundJobKind::SubscriptionReactivate,
             JobRequest::TemplateSync => BackgroundJobKind::TemplateSync,
             JobRequest::AutomationScan { .. } => BackgroundJobKind::AutomationScan,
+            JobRequest::ChatwootLabels { .. } => BackgroundJobKind::ChatwootLabels,
         }
     }
 }
@@ -63,7 +64,24 @@ pub async fn submit(
     request: JobRequest,
     now: DateTime<Utc>,
 ) -> Result<background_job::Model> {
-    let job = background_job::ActiveModel {
+    let job = enqueue(db, tenant, request, now).await?;
+    JobQueue::new(db).push(&job).await?;
+    Ok(job)
+}
+
+/// Stores a job for `request` through `db`, inside the caller's
+/// transaction when it is one: the job exists exactly when the caller's
+/// work commits. Nothing is pushed onto the queue (its storage writes on
+/// connections of its own): after the commit, [`push`] hands the job to a
+/// worker at once; otherwise [`recover`] pushes it within [`LOST_AFTER`]
+/// and a minute (and a draining worker finds it among the [`queued`]).
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    request: JobRequest,
+    now: DateTime<Utc>,
+) -> Result<background_job::Model> {
+    Ok(background_job::ActiveModel {
         id: Set(new_id()),
         workspace_id: Set(tenant.workspace_id()),
         kind: Set(BackgroundJobKind::of(&request)),
@@ -78,11 +96,23 @@ pub async fn submit(
         updated_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        run_after: Set(None),
     }
     .insert(db)
-    .await?;
-    JobQueue::new(db).push(&job).await?;
-    Ok(job)
+    .await?)
+}
+
+/// Pushes the task of the job `id` (stored by [`enqueue`], committed) onto
+/// the queue, so a worker runs it at once rather than after recovery
+/// finds it; a job no longer queued is left alone.
+pub async fn push(db: &DatabaseConnection, id: Uuid) -> Result<()> {
+    let job = background_job::Entity::find_by_id(id).one(db).await?;
+    match job {
+        Some(job) if job.status == BackgroundJobStatus::Queued => {
+            JobQueue::new(db).push(&job).await
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The queue's order for a stored job.
@@ -187,11 +217,62 @@ pub async fn finish(
     Ok(())
 }
 
-/// The orders of up to `limit` queued jobs, oldest first (what a worker
-/// that drains its work runs without waiting for the queue's delivery).
-pub async fn queued(db: &DatabaseConnection, limit: u64) -> Result<Vec<JobOrder>> {
+/// Attempts a job that meets a busy or failing provider gets before it
+/// fails for good (see [`retry_later`]).
+pub const MAX_ATTEMPTS: i32 = 6;
+
+/// Puts a running job back in the queue after a failure that may pass (the
+/// provider answered 5xx or 429, or not at all): it runs again from `at`,
+/// with `reason` in its progress for whoever follows it. The queue's task
+/// is pushed to be delivered then.
+pub async fn retry_later(
+    db: &DatabaseConnection,
+    id: Uuid,
+    reason: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let reason: String = reason.chars().take(MAX_ERROR_LEN).collect();
+    let progress = serde_json::json!({"lastError": reason, "nextAttemptAt": at});
+    let requeued = background_job::Entity::update_many()
+        .col_expr(
+            background_job::Column::Status,
+            Expr::value(BackgroundJobStatus::Queued),
+        )
+        .col_expr(background_job::Column::Progress, Expr::value(progress))
+        .col_expr(background_job::Column::RunAfter, Expr::value(Some(at)))
+        .col_expr(background_job::Column::UpdatedAt, Expr::value(now))
+        .filter(background_job::Column::Id.eq(id))
+        .filter(background_job::Column::Status.eq(BackgroundJobStatus::Running))
+        .exec(db)
+        .await?;
+    if requeued.rows_affected == 0 {
+        return Ok(());
+    }
+    // Should the push fail, the job waits for the recovery to push it.
+    if let Some(job) = background_job::Entity::find_by_id(id).one(db).await?
+        && let Err(err) = JobQueue::new(db).push(&job).await
+    {
+        tracing::warn!(job_id = %id, error = %err, "a job to retry was not pushed; the recovery will");
+    }
+    Ok(())
+}
+
+/// The orders of up to `limit` jobs queued and due by `now`, oldest first
+/// (what a worker that drains its work runs without waiting for the
+/// queue's delivery).
+pub async fn queued(
+    db: &DatabaseConnection,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> Result<Vec<JobOrder>> {
     background_job::Entity::find()
         .filter(background_job::Column::Status.eq(BackgroundJobStatus::Queued))
+        .filter(
+            Condition::any()
+                .add(background_job::Column::RunAfter.is_null())
+                .add(background_job::Column::RunAfter.lte(now)),
+        )
         .order_by_asc(background_job::Column::CreatedAt)
         .limit(limit)
         .all(db)

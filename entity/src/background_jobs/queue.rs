@@ -57,15 +57,20 @@ impl JobQueue {
 
     /// Pushes the task of a queued `job`. The task is keyed by the job and
     /// its attempts so far: pushed again before a worker starts the job, it
-    /// is left as it is; a job queued again after a failed run gets a new one.
+    /// is left as it is; a job queued again after a failed run gets a new
+    /// one, delivered from its `run_after`.
     pub async fn push(&self, job: &background_job::Model) -> Result<()> {
         use apalis_core::backend::TaskSink;
         use apalis_core::task::builder::TaskBuilder;
         let key = format!("{}:{}", job.id, job.attempts);
-        let task = TaskBuilder::new(order_of(job)?)
+        let mut task = TaskBuilder::new(order_of(job)?)
             .idempotency_key(&key)
-            .max_attempts(MAX_DELIVERIES)
-            .build();
+            .max_attempts(MAX_DELIVERIES);
+        // A job waiting out a provider's failure is delivered when it is due.
+        if let Some(at) = job.run_after {
+            task = task.run_at_timestamp(u64::try_from(at.timestamp()).unwrap_or(0));
+        }
+        let task = task.build();
         match self.clone() {
             JobQueue::Postgres(mut storage) => {
                 storage.push_task(task).await.or_else(already_queued)

@@ -29,6 +29,12 @@ pub enum JobRequest {
     /// Run an automation rule's scan now; a dry run lists who would get an
     /// item and why, and queues nothing.
     AutomationScan { rule_id: Uuid, dry_run: bool },
+    /// Put `labels` on the customer's Chatwoot conversation, keeping the
+    /// labels it has (see `entity::chatwoot::request_labels`).
+    ChatwootLabels {
+        customer_id: Uuid,
+        labels: Vec<String>,
+    },
 }
 
 /// What travels on the job queue: the stored job and what it asks for.

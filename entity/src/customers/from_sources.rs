@@ -120,6 +120,7 @@ pub async fn upsert_customers<C: ConnectionTrait>(
         workspace_id: Set(tenant.workspace_id()),
         hotmart_ucode: Set(person.hotmart_ucode.clone()),
         chatwoot_contact_id: Set(None),
+        chatwoot_conversation_id: Set(None),
         email: Set(email.clone()),
         name: Set(person.name.clone()),
         phone: Set(person.phone.clone()),

@@ -186,6 +186,7 @@ pub async fn create(
         workspace_id: Set(tenant.workspace_id()),
         hotmart_ucode: Set(None),
         chatwoot_contact_id: Set(None),
+        chatwoot_conversation_id: Set(None),
         email: Set(normalize_email(&new.email)?),
         name: Set(optional_text(new.name, "name", 200)?),
         phone: Set(new.phone.as_deref().map(normalize_phone).transpose()?),

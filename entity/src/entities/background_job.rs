@@ -33,6 +33,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// A queued job waiting out a provider's failure is not run before.
+    pub run_after: Option<DateTimeUtc>,
 }
 
 relations! {

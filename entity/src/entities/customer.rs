@@ -13,6 +13,9 @@ pub struct Model {
     pub hotmart_ucode: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(64))")]
     pub chatwoot_contact_id: Option<String>,
+    /// The Chatwoot conversation the customer last wrote in: where labels go.
+    #[sea_orm(column_type = "String(StringLen::N(64))")]
+    pub chatwoot_conversation_id: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(254))")]
     pub email: String,
     pub name: Option<String>,

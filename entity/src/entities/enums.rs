@@ -226,6 +226,9 @@ pub enum BackgroundJobKind {
     #[sea_orm(string_value = "automation_scan")]
     #[serde(rename = "automation_scan")]
     AutomationScan,
+    #[sea_orm(string_value = "chatwoot_labels")]
+    #[serde(rename = "chatwoot_labels")]
+    ChatwootLabels,
 }
 
 /// Where a background job is: queued, running, then succeeded or failed.

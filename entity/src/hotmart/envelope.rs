@@ -140,7 +140,7 @@ fn envelope_event(value: Option<&Value>) -> Result<String, EnvelopeError> {
 
 /// Whether arrays and objects nest deeper than `max`, brackets inside strings
 /// aside. Runs before serde_json so depth is bounded before any recursion.
-fn nesting_exceeds(body: &[u8], max: usize) -> bool {
+pub(crate) fn nesting_exceeds(body: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;

@@ -378,7 +378,7 @@ pub async fn apply_actions<C: ConnectionTrait>(
                 .await?;
             }
             Action::ChatwootLabels { labels } => {
-                crate::automation::request_chatwoot_labels(db, tenant, customer_id, labels, now)
+                entity::chatwoot::request_labels(db, tenant, customer_id, labels.clone(), now)
                     .await?;
             }
             Action::StartCampaign { campaign_id } => {

@@ -1,6 +1,8 @@
 //! The webhook applier: takes stored events and applies a whole batch in the
 //! transaction that took them, each event inside its own savepoint, marking
-//! it processed, ignored, retried with backoff, or dead.
+//! it processed, ignored, retried with backoff, or dead. Hotmart's
+//! postbacks are applied here; Chatwoot's deliveries taken in the same
+//! batch by [`crate::chatwoot::applier`].
 //!
 //! One commit per batch instead of one per event is what lets a launch-day
 //! backlog drain at the speed of the statements rather than of the disk
@@ -121,7 +123,10 @@ pub async fn apply_batch(
     if events.is_empty() {
         return Ok(0);
     }
-    let mut work: Vec<Work<'_>> = events.iter().map(|e| (e, decode_stored(e))).collect();
+    let (chatwoot, hotmart): (Vec<&webhook_event::Model>, Vec<&webhook_event::Model>) = events
+        .iter()
+        .partition(|e| e.source == webhook_events::CHATWOOT);
+    let mut work: Vec<Work<'_>> = hotmart.into_iter().map(|e| (e, decode_stored(e))).collect();
     // SQLite's one writer applies one batch at a time, and a second write
     // transaction would wait for this one.
     if db.get_database_backend() == DbBackend::Postgres {
@@ -131,6 +136,7 @@ pub async fn apply_batch(
     // The sort is stable: one customer's events keep their order.
     work.sort_by_cached_key(|(_, decoded)| customer_of(decoded).map(entity::customers::email_key));
     apply_taken(&txn, work, now).await?;
+    crate::chatwoot::applier::apply_taken(&txn, &chatwoot, now).await?;
     txn.commit().await?;
     Ok(events.len())
 }
@@ -229,25 +235,38 @@ async fn apply_taken(
             }
             Err(err) => Err(err),
         };
-        match outcome {
-            Ok(status) => {
-                tracing::debug!(webhook_event_id = %event.id, ?status, "webhook event applied")
-            }
-            Err(ApplyError::Undecodable(why)) => {
-                tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, error = %why, "webhook event cannot be applied");
-                webhook_events::bury(txn, event, &why).await?;
-            }
-            Err(ApplyError::Transient(err)) => {
-                // The cause is logged; what users see never carries database text.
-                let status = webhook_events::fail(
-                    txn,
-                    event,
-                    "a temporary failure while applying; it will be retried",
-                    now,
-                )
-                .await?;
-                tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, attempts = event.attempts + 1, ?status, error = %err, "applying a webhook event failed");
-            }
+        settle(txn, event, outcome, now).await?;
+    }
+    Ok(())
+}
+
+/// Records how applying a taken event went, in the transaction that took
+/// it: applied (marked by the effects), dead when it can never apply, or
+/// retried with backoff.
+pub(crate) async fn settle(
+    txn: &DatabaseTransaction,
+    event: &webhook_event::Model,
+    outcome: Result<WebhookEventStatus, ApplyError>,
+    now: DateTime<Utc>,
+) -> Result<(), entity::Error> {
+    match outcome {
+        Ok(status) => {
+            tracing::debug!(webhook_event_id = %event.id, ?status, "webhook event applied")
+        }
+        Err(ApplyError::Undecodable(why)) => {
+            tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, error = %why, "webhook event cannot be applied");
+            webhook_events::bury(txn, event, &why).await?;
+        }
+        Err(ApplyError::Transient(err)) => {
+            // The cause is logged; what users see never carries database text.
+            let status = webhook_events::fail(
+                txn,
+                event,
+                "a temporary failure while applying; it will be retried",
+                now,
+            )
+            .await?;
+            tracing::warn!(webhook_event_id = %event.id, event_type = %event.event_type, attempts = event.attempts + 1, ?status, error = %err, "applying a webhook event failed");
         }
     }
     Ok(())

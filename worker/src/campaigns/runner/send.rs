@@ -8,7 +8,7 @@ use entity::entities::enums::Channel;
 use entity::entities::{customer, message_template};
 use entity::executions::{Move, recipient_status};
 use entity::outbox;
-use entity::{Tenant, customers};
+use entity::{Tenant, chatwoot, customers};
 use futures::StreamExt;
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
@@ -207,6 +207,29 @@ impl Runner {
                         self.clock.now(),
                     )
                     .await?;
+                }
+                // Labels Chatwoot cannot hold are left out rather than
+                // holding the step back; writing the same labels twice
+                // leaves the conversation as once.
+                let labels: Vec<String> = changes
+                    .chatwoot_labels
+                    .iter()
+                    .filter_map(|label| chatwoot::normalize_label(label))
+                    .take(chatwoot::MAX_LABELS)
+                    .collect();
+                if !labels.is_empty() {
+                    let job = chatwoot::request_labels(
+                        &self.db,
+                        tenant,
+                        walk.customer.id,
+                        labels,
+                        self.clock.now(),
+                    )
+                    .await?;
+                    // Should the push fail, the job recovery pushes it.
+                    if let Err(err) = entity::background_jobs::push(&self.db, job).await {
+                        tracing::warn!(job_id = %job, error = %err, "chatwoot labels job not pushed");
+                    }
                 }
                 walk.pass(next);
                 Ok(None)
