@@ -19,6 +19,9 @@ pub struct RecipientContext {
     pub customer: CustomerFields,
     /// Empty when the campaign is not about a product.
     pub enrollment: EnrollmentFields,
+    /// What the event that started the journey was about; empty unless an
+    /// event trigger started it.
+    pub event: EventFields,
 }
 
 impl RecipientContext {
@@ -28,6 +31,7 @@ impl RecipientContext {
             time_zone,
             customer: CustomerFields::default(),
             enrollment: EnrollmentFields::default(),
+            event: EventFields::default(),
         }
     }
 }
@@ -55,6 +59,19 @@ pub struct EnrollmentFields {
     /// A decimal string, percent of lessons completed, e.g. `"42.5"`.
     pub progress: Option<String>,
     pub access_url: Option<String>,
+}
+
+/// The key of the event that started a recipient's journey
+/// ([`crate::events::EventKey`]), with its product's name.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EventFields {
+    /// Hotmart's transaction code, e.g. `HP16015479281022`.
+    pub transaction: Option<String>,
+    /// The jornada product id.
+    pub product_id: Option<String>,
+    pub product_name: Option<String>,
+    pub offer_code: Option<String>,
+    pub subscriber_code: Option<String>,
 }
 
 /// What a variable holds, which decides the operators a condition may use.
@@ -92,10 +109,15 @@ pub enum Variable {
     EnrollmentFirstAccessAt,
     EnrollmentProgress,
     EnrollmentAccessUrl,
+    EventTransaction,
+    EventProductId,
+    EventProductName,
+    EventOfferCode,
+    EventSubscriberCode,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 13] = [
+    pub const ALL: [Variable; 18] = [
         Variable::CustomerEmail,
         Variable::CustomerName,
         Variable::CustomerFirstName,
@@ -109,6 +131,11 @@ impl Variable {
         Variable::EnrollmentFirstAccessAt,
         Variable::EnrollmentProgress,
         Variable::EnrollmentAccessUrl,
+        Variable::EventTransaction,
+        Variable::EventProductId,
+        Variable::EventProductName,
+        Variable::EventOfferCode,
+        Variable::EventSubscriberCode,
     ];
 
     /// The name as the issue spells it (`customer.first_name`,
@@ -136,6 +163,11 @@ impl Variable {
             }
             Self::EnrollmentProgress => ("enrollment.progress", "enrollment.progress"),
             Self::EnrollmentAccessUrl => ("enrollment.access_url", "enrollment.accessUrl"),
+            Self::EventTransaction => ("event.transaction", "event.transaction"),
+            Self::EventProductId => ("event.productId", "event.product_id"),
+            Self::EventProductName => ("event.productName", "event.product_name"),
+            Self::EventOfferCode => ("event.offerCode", "event.offer_code"),
+            Self::EventSubscriberCode => ("event.subscriberCode", "event.subscriber_code"),
         }
     }
 
@@ -159,6 +191,7 @@ impl Variable {
     pub fn read(self, ctx: &RecipientContext) -> Option<FieldValue<'_>> {
         let c = &ctx.customer;
         let e = &ctx.enrollment;
+        let started = &ctx.event;
         fn text(value: &Option<String>) -> Option<FieldValue<'_>> {
             value.as_deref().map(FieldValue::Text)
         }
@@ -180,6 +213,11 @@ impl Variable {
             Self::EnrollmentFirstAccessAt => e.first_access_at.map(FieldValue::Instant),
             Self::EnrollmentProgress => e.progress.as_deref().map(FieldValue::Number),
             Self::EnrollmentAccessUrl => text(&e.access_url),
+            Self::EventTransaction => text(&started.transaction),
+            Self::EventProductId => text(&started.product_id),
+            Self::EventProductName => text(&started.product_name),
+            Self::EventOfferCode => text(&started.offer_code),
+            Self::EventSubscriberCode => text(&started.subscriber_code),
         }
     }
 
@@ -223,6 +261,23 @@ mod tests {
         assert_eq!(Variable::CustomerFirstName.render(&ctx), "Maria");
         ctx.customer.first_name = Some("Mari".into());
         assert_eq!(Variable::CustomerFirstName.render(&ctx), "Mari");
+    }
+
+    #[test]
+    fn the_starting_event_is_readable() {
+        let mut ctx = RecipientContext::new(Uuid::nil(), chrono_tz::UTC);
+        assert_eq!(Variable::EventTransaction.render(&ctx), "");
+        ctx.event.transaction = Some("HP1".into());
+        ctx.event.product_name = Some("Curso de Confeitaria".into());
+        assert_eq!(
+            Variable::parse("event.product_name"),
+            Some(Variable::EventProductName)
+        );
+        assert_eq!(Variable::EventTransaction.render(&ctx), "HP1");
+        assert_eq!(
+            Variable::EventProductName.render(&ctx),
+            "Curso de Confeitaria"
+        );
     }
 
     #[test]

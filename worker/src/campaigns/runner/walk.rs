@@ -218,15 +218,20 @@ impl<'a> Walk<'a> {
                     timeout_at,
                     on_event,
                     on_timeout,
-                } => self.settle(Move {
-                    status: recipient_status::WAITING,
-                    node: Some(self.at.clone()),
-                    wake_at: Some(timeout_at),
-                    state: Some(
-                        json!({"await": "event", "event": event, "onEvent": on_event, "onTimeout": on_timeout}),
-                    ),
-                    error: None,
-                }),
+                    matching,
+                } => {
+                    let mut state = json!({"await": "event", "event": event, "onEvent": on_event, "onTimeout": on_timeout});
+                    if let Some(part) = matching {
+                        state["match"] = json!(part.as_str());
+                    }
+                    self.settle(Move {
+                        status: recipient_status::WAITING,
+                        node: Some(self.at.clone()),
+                        wake_at: Some(timeout_at),
+                        state: Some(state),
+                        error: None,
+                    })
+                }
                 Transition::AwaitApproval {
                     expires_at,
                     on_approved,
@@ -365,6 +370,19 @@ fn context_for(
             Some(sea_orm::ActiveEnum::to_value(&enrollment.access_status));
         ctx.enrollment.first_access_at = enrollment.first_access_at;
         ctx.enrollment.progress = Some(enrollment.progress_percent.to_string());
+    }
+    if let Some(entry) = &recipient.entry_key {
+        let key = workflow::EventKey::of(entry);
+        ctx.event = workflow::EventFields {
+            transaction: key.transaction,
+            product_id: key.product_id.map(|id| id.to_string()),
+            product_name: entry
+                .get("productName")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            offer_code: key.offer_code,
+            subscriber_code: key.subscriber_code,
+        };
     }
     ctx
 }
