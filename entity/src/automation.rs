@@ -38,7 +38,7 @@ pub struct Builtin {
 }
 
 const FIRST_NAME: &str = "{{customer.first_name}}";
-const PRODUCT: &str = "{{product.name}}";
+const PRODUCT: &str = "{{event.productName}}";
 
 /// The flows of the CS playbook: welcome, access rescue, stagnation,
 /// achievement, sale and cart recovery, refund risk and win-back.
@@ -77,7 +77,7 @@ pub const BUILTINS: &[Builtin] = &[
         variables: &[
             FIRST_NAME,
             PRODUCT,
-            "{{module.name}}",
+            "{{event.moduleName}}",
             "{{enrollment.progress}}",
         ],
         chatwoot_labels: &[],
@@ -91,7 +91,7 @@ pub const BUILTINS: &[Builtin] = &[
         mode: RuleMode::Automatic,
         params: || json!({}),
         template: "conquista_modulo",
-        variables: &[FIRST_NAME, "{{module.name}}", PRODUCT],
+        variables: &[FIRST_NAME, "{{event.moduleName}}", PRODUCT],
         chatwoot_labels: &["modulo-concluido"],
         schedule: None,
         cooldown_days: 0,
@@ -103,7 +103,7 @@ pub const BUILTINS: &[Builtin] = &[
         mode: RuleMode::SuggestOnly,
         params: || json!({}),
         template: "recuperacao_pagamento",
-        variables: &[FIRST_NAME, PRODUCT, "{{purchase.payment_url}}"],
+        variables: &[FIRST_NAME, PRODUCT, "{{event.paymentUrl}}"],
         chatwoot_labels: &[],
         schedule: None,
         cooldown_days: 0,

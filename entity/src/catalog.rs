@@ -408,3 +408,26 @@ pub async fn upsert_lesson<C: ConnectionTrait>(
     model.updated_at = Set(now);
     Ok(model.update(db).await?)
 }
+
+/// The names of the workspace's products among `ids`, by id; an id the
+/// workspace has no product for is absent. One query.
+pub async fn product_names<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(tenant
+        .select::<product::Entity>()
+        .filter(product::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.name))
+        .collect())
+}

@@ -229,36 +229,72 @@ pub async fn enroll<C: ConnectionTrait>(
     node: &str,
     now: DateTime<Utc>,
 ) -> Result<u64> {
-    if customers.is_empty() {
+    let entries: Vec<Entry> = customers.iter().map(|c| Entry::plain(*c)).collect();
+    enroll_entries(db, tenant, execution, &entries, node, now).await
+}
+
+/// One customer entering an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub customer_id: Uuid,
+    /// What the event that started the entry was about (see
+    /// `campaign_recipient::Model::entry_key`).
+    pub entry_key: Option<Value>,
+    /// The per-key re-entry key; empty unless the trigger re-enters per key.
+    pub reentry_key: String,
+}
+
+impl Entry {
+    /// An entry not started by an event.
+    pub fn plain(customer_id: Uuid) -> Self {
+        Self {
+            customer_id,
+            entry_key: None,
+            reentry_key: String::new(),
+        }
+    }
+}
+
+/// Adds entries to an execution at `node`, once per (customer, re-entry key).
+pub async fn enroll_entries<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    execution: &campaign_execution::Model,
+    entries: &[Entry],
+    node: &str,
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    if entries.is_empty() {
         return Ok(0);
     }
-    let rows = customers
-        .iter()
-        .map(|customer_id| campaign_recipient::ActiveModel {
-            id: Set(new_id()),
-            workspace_id: Set(tenant.workspace_id()),
-            campaign_id: Set(execution.campaign_id),
-            execution_id: Set(execution.id),
-            customer_id: Set(*customer_id),
-            channel: Set(None),
-            status: Set(recipient_status::ACTIVE.to_owned()),
-            current_node_id: Set(Some(node.to_owned())),
-            wake_at: Set(Some(now)),
-            state: Set(json!({})),
-            sent_at: Set(None),
-            delivered_at: Set(None),
-            opened_at: Set(None),
-            clicked_at: Set(None),
-            converted_at: Set(None),
-            error: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
+    let rows = entries.iter().map(|entry| campaign_recipient::ActiveModel {
+        id: Set(new_id()),
+        workspace_id: Set(tenant.workspace_id()),
+        campaign_id: Set(execution.campaign_id),
+        execution_id: Set(execution.id),
+        customer_id: Set(entry.customer_id),
+        channel: Set(None),
+        status: Set(recipient_status::ACTIVE.to_owned()),
+        current_node_id: Set(Some(node.to_owned())),
+        wake_at: Set(Some(now)),
+        state: Set(json!({})),
+        sent_at: Set(None),
+        delivered_at: Set(None),
+        opened_at: Set(None),
+        clicked_at: Set(None),
+        converted_at: Set(None),
+        error: Set(None),
+        entry_key: Set(entry.entry_key.clone()),
+        reentry_key: Set(crate::facts::fit(&entry.reentry_key, 160)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    });
     let inserted = campaign_recipient::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::columns([
                 campaign_recipient::Column::ExecutionId,
                 campaign_recipient::Column::CustomerId,
+                campaign_recipient::Column::ReentryKey,
             ])
             .do_nothing()
             .to_owned(),

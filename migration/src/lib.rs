@@ -29,6 +29,7 @@ mod m20261204_000017_lists_in_order;
 mod m20261205_000018_background_jobs;
 mod m20261206_000019_automation_rules;
 mod m20261206_000020_chatwoot;
+mod m20261206_000021_journey_keys;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000018_background_jobs::Migration),
             Box::new(m20261206_000019_automation_rules::Migration),
             Box::new(m20261206_000020_chatwoot::Migration),
+            Box::new(m20261206_000021_journey_keys::Migration),
         ]
     }
 }

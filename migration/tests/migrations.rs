@@ -449,6 +449,8 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             clicked_at: Some(at(105)),
             converted_at: Some(at(106)),
             error: Some("none yet".to_owned()),
+            entry_key: Some(json!({"event": "billet_printed", "transaction": "HP1"})),
+            reentry_key: "transaction:HP1".to_owned(),
             created_at: at(101),
             updated_at: at(106),
         }
@@ -705,8 +707,19 @@ async fn unique_constraints_hold(db: &DatabaseConnection, rows: &Rows) {
         db,
         campaign_recipient,
         rows.campaign_recipient,
-        "campaign_recipients (execution_id, customer_id)"
+        "campaign_recipients (execution_id, customer_id, reentry_key)"
     );
+    // The same customer under another key is another recipient of the execution.
+    let other_key = campaign_recipient::ActiveModel::from(campaign_recipient::Model {
+        id: Uuid::now_v7(),
+        reentry_key: "transaction:HP2".to_owned(),
+        ..rows.campaign_recipient.clone()
+    })
+    .reset_all()
+    .insert(db)
+    .await
+    .expect("a second key of the same customer");
+    other_key.delete(db).await.expect("delete it again");
     copy_refused!(db, enrollment, rows.enrollment, "enrollments (customer_id, product_id)",
         transaction_id: None);
 }

@@ -27,6 +27,7 @@ mod hotmart_webhooks;
 mod http;
 mod introspection;
 mod isolation;
+mod journey_keys;
 mod journeys;
 mod lists;
 mod nul_characters;

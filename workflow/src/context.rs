@@ -19,8 +19,9 @@ pub struct RecipientContext {
     pub customer: CustomerFields,
     /// Empty when the campaign is not about a product.
     pub enrollment: EnrollmentFields,
-    /// What an automation rule fired on: the product, module and purchase.
-    pub purchase: PurchaseFields,
+    /// What the event that started the journey was about; empty unless an
+    /// event trigger started it.
+    pub event: EventFields,
 }
 
 impl RecipientContext {
@@ -30,7 +31,7 @@ impl RecipientContext {
             time_zone,
             customer: CustomerFields::default(),
             enrollment: EnrollmentFields::default(),
-            purchase: PurchaseFields::default(),
+            event: EventFields::default(),
         }
     }
 }
@@ -60,10 +61,18 @@ pub struct EnrollmentFields {
     pub access_url: Option<String>,
 }
 
-/// The product, module and purchase an automation rule fired on.
+/// The key of the event that started a recipient's journey
+/// ([`crate::events::EventKey`]), with its product's name.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct PurchaseFields {
+pub struct EventFields {
+    /// Hotmart's transaction code, e.g. `HP16015479281022`.
+    pub transaction: Option<String>,
+    /// The jornada product id.
+    pub product_id: Option<String>,
     pub product_name: Option<String>,
+    pub offer_code: Option<String>,
+    pub subscriber_code: Option<String>,
+    /// The module an automation rule fired on (completed, or stalled in).
     pub module_name: Option<String>,
     /// The billet's URL or the Pix code of a purchase waiting for payment.
     pub payment_url: Option<String>,
@@ -106,14 +115,18 @@ pub enum Variable {
     EnrollmentFirstAccessAt,
     EnrollmentProgress,
     EnrollmentAccessUrl,
-    ProductName,
-    ModuleName,
-    PurchasePaymentUrl,
-    PurchaseDaysSince,
+    EventTransaction,
+    EventProductId,
+    EventProductName,
+    EventOfferCode,
+    EventSubscriberCode,
+    EventModuleName,
+    EventPaymentUrl,
+    EventDaysSincePurchase,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 17] = [
+    pub const ALL: [Variable; 21] = [
         Variable::CustomerEmail,
         Variable::CustomerName,
         Variable::CustomerFirstName,
@@ -127,10 +140,14 @@ impl Variable {
         Variable::EnrollmentFirstAccessAt,
         Variable::EnrollmentProgress,
         Variable::EnrollmentAccessUrl,
-        Variable::ProductName,
-        Variable::ModuleName,
-        Variable::PurchasePaymentUrl,
-        Variable::PurchaseDaysSince,
+        Variable::EventTransaction,
+        Variable::EventProductId,
+        Variable::EventProductName,
+        Variable::EventOfferCode,
+        Variable::EventSubscriberCode,
+        Variable::EventModuleName,
+        Variable::EventPaymentUrl,
+        Variable::EventDaysSincePurchase,
     ];
 
     /// The name as the issue spells it (`customer.first_name`,
@@ -158,10 +175,16 @@ impl Variable {
             }
             Self::EnrollmentProgress => ("enrollment.progress", "enrollment.progress"),
             Self::EnrollmentAccessUrl => ("enrollment.access_url", "enrollment.accessUrl"),
-            Self::ProductName => ("product.name", "product.name"),
-            Self::ModuleName => ("module.name", "module.name"),
-            Self::PurchasePaymentUrl => ("purchase.payment_url", "purchase.paymentUrl"),
-            Self::PurchaseDaysSince => ("purchase.days_since", "purchase.daysSince"),
+            Self::EventTransaction => ("event.transaction", "event.transaction"),
+            Self::EventProductId => ("event.productId", "event.product_id"),
+            Self::EventProductName => ("event.productName", "event.product_name"),
+            Self::EventOfferCode => ("event.offerCode", "event.offer_code"),
+            Self::EventSubscriberCode => ("event.subscriberCode", "event.subscriber_code"),
+            Self::EventModuleName => ("event.moduleName", "event.module_name"),
+            Self::EventPaymentUrl => ("event.paymentUrl", "event.payment_url"),
+            Self::EventDaysSincePurchase => {
+                ("event.daysSincePurchase", "event.days_since_purchase")
+            }
         }
     }
 
@@ -175,7 +198,7 @@ impl Variable {
     pub fn kind(self) -> ValueKind {
         match self {
             Self::CustomerTags => ValueKind::TextList,
-            Self::CustomerLtvTotal | Self::EnrollmentProgress | Self::PurchaseDaysSince => {
+            Self::CustomerLtvTotal | Self::EnrollmentProgress | Self::EventDaysSincePurchase => {
                 ValueKind::Number
             }
             Self::CustomerCreatedAt | Self::EnrollmentFirstAccessAt => ValueKind::Instant,
@@ -187,6 +210,7 @@ impl Variable {
     pub fn read(self, ctx: &RecipientContext) -> Option<FieldValue<'_>> {
         let c = &ctx.customer;
         let e = &ctx.enrollment;
+        let started = &ctx.event;
         fn text(value: &Option<String>) -> Option<FieldValue<'_>> {
             value.as_deref().map(FieldValue::Text)
         }
@@ -208,11 +232,14 @@ impl Variable {
             Self::EnrollmentFirstAccessAt => e.first_access_at.map(FieldValue::Instant),
             Self::EnrollmentProgress => e.progress.as_deref().map(FieldValue::Number),
             Self::EnrollmentAccessUrl => text(&e.access_url),
-            Self::ProductName => text(&ctx.purchase.product_name),
-            Self::ModuleName => text(&ctx.purchase.module_name),
-            Self::PurchasePaymentUrl => text(&ctx.purchase.payment_url),
-            Self::PurchaseDaysSince => ctx
-                .purchase
+            Self::EventTransaction => text(&started.transaction),
+            Self::EventProductId => text(&started.product_id),
+            Self::EventProductName => text(&started.product_name),
+            Self::EventOfferCode => text(&started.offer_code),
+            Self::EventSubscriberCode => text(&started.subscriber_code),
+            Self::EventModuleName => text(&started.module_name),
+            Self::EventPaymentUrl => text(&started.payment_url),
+            Self::EventDaysSincePurchase => started
                 .days_since_purchase
                 .as_deref()
                 .map(FieldValue::Number),
@@ -259,6 +286,23 @@ mod tests {
         assert_eq!(Variable::CustomerFirstName.render(&ctx), "Maria");
         ctx.customer.first_name = Some("Mari".into());
         assert_eq!(Variable::CustomerFirstName.render(&ctx), "Mari");
+    }
+
+    #[test]
+    fn the_starting_event_is_readable() {
+        let mut ctx = RecipientContext::new(Uuid::nil(), chrono_tz::UTC);
+        assert_eq!(Variable::EventTransaction.render(&ctx), "");
+        ctx.event.transaction = Some("HP1".into());
+        ctx.event.product_name = Some("Curso de Confeitaria".into());
+        assert_eq!(
+            Variable::parse("event.product_name"),
+            Some(Variable::EventProductName)
+        );
+        assert_eq!(Variable::EventTransaction.render(&ctx), "HP1");
+        assert_eq!(
+            Variable::EventProductName.render(&ctx),
+            "Curso de Confeitaria"
+        );
     }
 
     #[test]

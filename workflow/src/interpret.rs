@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::context::RecipientContext;
+use crate::events::KeyPart;
 use crate::graph::Graph;
 use crate::nodes::{
     Channel, DEFAULT_HANDLE, DelayData, NodeData, NodeDataError, TemplateRef, UpdateCustomerData,
@@ -64,11 +65,15 @@ pub enum Transition {
     WaitUntil { until: DateTime<Utc>, next: String },
     /// Wait for `event`; go to `on_event` when it happens, to `on_timeout`
     /// at `timeout_at` if it has not.
+    /// With `matching`, only an event whose key has the same part as the
+    /// event that started the journey counts.
     AwaitEvent {
         event: String,
         timeout_at: DateTime<Utc>,
         on_event: String,
         on_timeout: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        matching: Option<KeyPart>,
     },
     /// Create a dispatch item and wait for a person's decision, or its expiry.
     AwaitApproval {
@@ -338,6 +343,7 @@ fn step_node<'g>(
             timeout_at: in_time(wait.timeout.after(now, tz))?,
             on_event: target("event")?,
             on_timeout: target("timeout")?,
+            matching: wait.matching,
         }),
         (NodeData::WaitForEvent(wait), StepInput::Event { event }) if event == wait.event => {
             advance("event")
@@ -577,7 +583,8 @@ mod tests {
                 event: "first_access".into(),
                 timeout_at: at("2025-06-13T10:00:00-03:00"),
                 on_event: "x".into(),
-                on_timeout: "ap".into()
+                on_timeout: "ap".into(),
+                matching: None
             }
         );
         assert_eq!(

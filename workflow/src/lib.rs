@@ -27,8 +27,8 @@ pub mod template;
 pub mod time;
 pub mod validate;
 
-pub use context::{CustomerFields, EnrollmentFields, PurchaseFields, RecipientContext, Variable};
-pub use events::DomainEventType;
+pub use context::{CustomerFields, EnrollmentFields, EventFields, RecipientContext, Variable};
+pub use events::{DomainEventType, EventKey, KeyPart};
 pub use graph::{Edge, Graph, GraphShapeError, Node};
 pub use interpret::{
     CompiledGraph, OutboundMessage, RenderedMessage, StepError, StepInput, Transition,
@@ -37,6 +37,6 @@ pub use interpret::{
 pub use nodes::{Channel, NodeData, NodeDataError, NodeType, TemplateRef, UpdateCustomerData};
 pub use template::{Rendered, TrackedLink, render};
 pub use validate::{
-    TemplateCatalog, TemplateEntry, TemplateLookup, TemplateStatus, ValidationContext,
-    ValidationError, validate,
+    ProductLookup, TemplateCatalog, TemplateEntry, TemplateLookup, TemplateStatus,
+    ValidationContext, ValidationError, validate,
 };

@@ -528,6 +528,7 @@ fn successors(
             timeout_at,
             on_event,
             on_timeout,
+            ..
         } => {
             assert!(*timeout_at > now());
             resumed(

@@ -1,5 +1,7 @@
 //! Validating, publishing and running campaigns, and what their runs did.
 
+use std::collections::HashSet;
+
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -12,7 +14,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 use workflow::{
-    Graph, TemplateCatalog, TemplateEntry, TemplateStatus, ValidationContext, ValidationError,
+    Graph, NodeData, TemplateCatalog, TemplateEntry, TemplateStatus, ValidationContext,
+    ValidationError,
 };
 
 use super::campaigns::Campaign;
@@ -151,6 +154,10 @@ pub struct CampaignRecipient {
     pub clicked_at: Option<DateTime<Utc>>,
     pub converted_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
+    /// What the event that started this journey was about: `event`,
+    /// `transaction`, `productId`, `productName`, `offerCode`,
+    /// `subscriberCode` (those it named); null unless an event started it.
+    pub entry_key: Option<Json<Value>>,
 }
 
 impl From<campaign_recipient::Model> for CampaignRecipient {
@@ -167,6 +174,7 @@ impl From<campaign_recipient::Model> for CampaignRecipient {
             clicked_at: m.clicked_at,
             converted_at: m.converted_at,
             error: m.error,
+            entry_key: m.entry_key.map(Json),
         }
     }
 }
@@ -235,9 +243,18 @@ async fn problems(
 ) -> ApiResult<Vec<ValidationError>> {
     let graph = Graph::from_value(document).map_err(|e| ApiError::invalid(e.to_string()))?;
     let catalog = template_catalog(db, tenant).await?;
+    // The products a trigger filters on, those of them the workspace has.
+    let named = match graph.trigger().map(|t| t.typed_data()) {
+        Some(Ok(NodeData::Trigger(trigger))) => trigger.product_ids,
+        _ => Vec::new(),
+    };
+    let products: HashSet<Uuid> = entity::catalog::product_names(db, tenant, &named)
+        .await?
+        .into_keys()
+        .collect();
     Ok(workflow::validate(
         &graph,
-        &ValidationContext::new(&catalog),
+        &ValidationContext::new(&catalog).with_products(&products),
     ))
 }
 

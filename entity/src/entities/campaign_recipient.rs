@@ -30,6 +30,16 @@ pub struct Model {
     pub converted_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
+    /// What the event that started this entry was about: `event`,
+    /// `transaction`, `productId`, `productName`, `offerCode`,
+    /// `subscriberCode` (those it named); `None` for entries not started by an event.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub entry_key: Option<Json>,
+    /// The key a per-key re-entry entered the customer under (e.g.
+    /// `transaction:HP16015479281022`); empty for every other entry. One
+    /// recipient per (execution, customer, reentry_key).
+    #[sea_orm(column_type = "String(StringLen::N(160))")]
+    pub reentry_key: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -121,13 +121,15 @@ impl Subject {
             firing.time_zone,
             firing.access_url.as_deref(),
         );
-        ctx.purchase.product_name = self.product.as_ref().map(|p| p.name.clone());
-        ctx.purchase.module_name = self.module.as_ref().map(|m| m.name.clone());
-        ctx.purchase.payment_url = self
+        ctx.event.transaction = self.transaction.as_ref().map(|t| t.code.clone());
+        ctx.event.product_id = self.product.as_ref().map(|p| p.id.to_string());
+        ctx.event.product_name = self.product.as_ref().map(|p| p.name.clone());
+        ctx.event.module_name = self.module.as_ref().map(|m| m.name.clone());
+        ctx.event.payment_url = self
             .transaction
             .as_ref()
             .and_then(|t| t.billet_url.clone().or_else(|| t.pix_code.clone()));
-        ctx.purchase.days_since_purchase = self
+        ctx.event.days_since_purchase = self
             .transaction
             .as_ref()
             .and_then(|t| t.approved_at)

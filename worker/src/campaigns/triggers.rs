@@ -1,6 +1,9 @@
 //! Campaigns reacting to domain events: an event-triggered campaign starts
-//! for the customer the event is about (under its re-entry rule), and a
-//! recipient waiting for that event moves on along its `event` branch.
+//! for the customer the event is about (when the event is about one of the
+//! trigger's products and offers, under its re-entry rule), the recipient
+//! carrying the event's key; and a recipient waiting for that event moves
+//! on along its `event` branch — with a `match`, only for an event about the
+//! same transaction, product or subscription as the one that started it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -9,7 +12,7 @@ use entity::Tenant;
 use entity::db::LockForChange;
 use entity::entities::enums::{CampaignStatus, ExecutionStatus, ExecutionType};
 use entity::entities::{campaign, campaign_execution, campaign_recipient, domain_event};
-use entity::executions::{self, Move, recipient_status};
+use entity::executions::{self, Entry, Move, recipient_status};
 use futures::future::BoxFuture;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter, QueryOrder,
@@ -17,8 +20,8 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
-use workflow::Graph;
 use workflow::nodes::{NodeData, Reentry, TriggerData, TriggerSource};
+use workflow::{EventKey, Graph, KeyPart};
 
 use crate::domain_events::DomainEventConsumer;
 
@@ -47,13 +50,22 @@ impl DomainEventConsumer for CampaignTriggers {
             for (workspace_id, events) in by_workspace {
                 let tenant = Tenant::new(workspace_id);
                 resume_waiting(txn, tenant, &events, now).await?;
-                for (campaign, trigger) in &event_triggers(txn, tenant).await? {
-                    let starting: Vec<&domain_event::Model> = events
-                        .iter()
-                        .copied()
-                        .filter(|e| trigger.data.event.as_deref() == Some(e.event_type.as_str()))
-                        .collect();
-                    enter(txn, tenant, campaign, trigger, &starting, now).await?;
+                let triggers = event_triggers(txn, tenant).await?;
+                if triggers.is_empty() {
+                    continue;
+                }
+                let keyed: Vec<KeyedEvent> = events.iter().map(|e| KeyedEvent::of(e)).collect();
+                let starting: Vec<Vec<&KeyedEvent>> = triggers
+                    .iter()
+                    .map(|(_, trigger)| keyed.iter().filter(|e| trigger.starts_on(e)).collect())
+                    .collect();
+                let entering: Vec<&KeyedEvent> = starting.iter().flatten().copied().collect();
+                if entering.is_empty() {
+                    continue;
+                }
+                let names = product_names(txn, tenant, &entering).await?;
+                for ((campaign, trigger), starting) in triggers.iter().zip(&starting) {
+                    enter(txn, tenant, campaign, trigger, starting, &names, now).await?;
                 }
             }
             Ok(())
@@ -61,8 +73,65 @@ impl DomainEventConsumer for CampaignTriggers {
     }
 }
 
+/// A domain event with its key read.
+struct KeyedEvent<'a> {
+    event: &'a domain_event::Model,
+    key: EventKey,
+}
+
+impl<'a> KeyedEvent<'a> {
+    fn of(event: &'a domain_event::Model) -> Self {
+        Self {
+            event,
+            key: EventKey::of(&event.data),
+        }
+    }
+
+    /// What the recipient it starts carries: the key, the event's name and
+    /// the product's name.
+    fn entry_key(&self, names: &HashMap<Uuid, String>) -> Value {
+        let mut entry = self.key.to_value();
+        entry["event"] = json!(self.event.event_type);
+        if let Some(name) = self.key.product_id.and_then(|id| names.get(&id)) {
+            entry["productName"] = json!(name);
+        }
+        entry
+    }
+}
+
+impl EntryTrigger {
+    /// Whether the event starts this trigger's journey: its name, and its
+    /// product and offer when the trigger names some.
+    fn starts_on(&self, keyed: &KeyedEvent<'_>) -> bool {
+        let data = &self.data;
+        data.event.as_deref() == Some(keyed.event.event_type.as_str())
+            && (data.product_ids.is_empty()
+                || keyed
+                    .key
+                    .product_id
+                    .is_some_and(|id| data.product_ids.contains(&id)))
+            && (data.offer_codes.is_empty()
+                || keyed
+                    .key
+                    .offer_code
+                    .as_ref()
+                    .is_some_and(|code| data.offer_codes.contains(code)))
+    }
+}
+
+/// The names of the products these events are about, in one query.
+async fn product_names<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    events: &[&KeyedEvent<'_>],
+) -> Result<HashMap<Uuid, String>, entity::Error> {
+    let ids: Vec<Uuid> = events.iter().filter_map(|e| e.key.product_id).collect();
+    entity::catalog::product_names(db, tenant, &ids).await
+}
+
 /// Recipients of these events' customers waiting for one of them take their
-/// `event` branch, on the first such event.
+/// `event` branch, on the first such event; a recipient whose wait has a
+/// `match` only on an event whose key has the same part as its entry key.
 async fn resume_waiting<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
@@ -86,10 +155,16 @@ async fn resume_waiting<C: ConnectionTrait>(
         let Some(awaited) = state.get("event").and_then(Value::as_str) else {
             continue;
         };
-        if !events
-            .iter()
-            .any(|e| e.customer_id == Some(recipient.customer_id) && e.event_type == awaited)
-        {
+        let matching = state
+            .get("match")
+            .and_then(Value::as_str)
+            .and_then(KeyPart::parse_match);
+        let entry_key = EventKey::of(recipient.entry_key.as_ref().unwrap_or(&Value::Null));
+        if !events.iter().any(|e| {
+            e.customer_id == Some(recipient.customer_id)
+                && e.event_type == awaited
+                && matching.is_none_or(|part| entry_key.same(&EventKey::of(&e.data), part))
+        }) {
             continue;
         }
         let (Some(node), Some(next)) = (
@@ -136,16 +211,20 @@ async fn event_triggers<C: ConnectionTrait>(
 /// read of the customers' earlier entries, one of the open execution, one
 /// insert of every first entry. A customer re-entering gets an execution
 /// of its own, so its messages get fresh idempotency keys; a customer
-/// entered by one event of the batch is in flight for the next.
+/// entered by one event of the batch is in flight for the next. Per-key
+/// re-entry enters a customer once per key of the event (see
+/// [`EventKey::identity`]), every key in the open execution. Each
+/// recipient carries the key of the event that started it.
 async fn enter<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     campaign: &campaign::Model,
     trigger: &EntryTrigger,
-    events: &[&domain_event::Model],
+    events: &[&KeyedEvent<'_>],
+    names: &HashMap<Uuid, String>,
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    let mut customers: Vec<Uuid> = events.iter().filter_map(|e| e.customer_id).collect();
+    let mut customers: Vec<Uuid> = events.iter().filter_map(|e| e.event.customer_id).collect();
     if customers.is_empty() {
         return Ok(());
     }
@@ -156,8 +235,11 @@ async fn enter<C: ConnectionTrait>(
         node_id,
         data,
     } = trigger;
-    // The latest entry of each customer, newest last.
+    let per_key = data.reentry == Reentry::PerKey;
+    // The latest entry of each customer, newest last, and every key each
+    // customer entered under.
     let mut earlier: HashMap<Uuid, campaign_recipient::Model> = HashMap::new();
+    let mut entered: HashSet<(Uuid, String)> = HashSet::new();
     for recipient in tenant
         .select::<campaign_recipient::Entity>()
         .filter(campaign_recipient::Column::CampaignId.eq(campaign.id))
@@ -166,21 +248,37 @@ async fn enter<C: ConnectionTrait>(
         .all(db)
         .await?
     {
+        entered.insert((recipient.customer_id, recipient.reentry_key.clone()));
         earlier.insert(recipient.customer_id, recipient);
     }
     let mut first_entries = Vec::new();
     let mut reentries = Vec::new();
-    let mut entered = HashSet::new();
-    for event in events {
-        let Some(customer_id) = event.customer_id else {
+    let mut in_batch = HashSet::new();
+    for keyed in events {
+        let Some(customer_id) = keyed.event.customer_id else {
             continue;
         };
-        if !entered.insert(customer_id) {
+        let entry = Entry {
+            customer_id,
+            entry_key: Some(keyed.entry_key(names)),
+            reentry_key: if per_key {
+                keyed.key.identity().unwrap_or_default()
+            } else {
+                String::new()
+            },
+        };
+        if per_key {
+            if entered.insert((customer_id, entry.reentry_key.clone())) {
+                first_entries.push(entry);
+            }
+            continue;
+        }
+        if !in_batch.insert(customer_id) {
             continue;
         }
         let may_enter = match (earlier.get(&customer_id), &data.reentry) {
             (None, _) => true,
-            (Some(_), Reentry::Never) => false,
+            (Some(_), Reentry::Never | Reentry::PerKey) => false,
             (Some(last), Reentry::Always) => {
                 !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
             }
@@ -188,15 +286,16 @@ async fn enter<C: ConnectionTrait>(
                 !recipient_status::IN_FLIGHT.contains(&last.status.as_str())
                     && wait
                         .after(last.created_at, chrono_tz::UTC)
-                        .is_some_and(|again| again <= event.occurred_at)
+                        .is_some_and(|again| again <= keyed.event.occurred_at)
             }
         };
         match (may_enter, earlier.contains_key(&customer_id)) {
             (false, _) => {}
-            (true, false) => first_entries.push(customer_id),
-            (true, true) => reentries.push(customer_id),
+            (true, false) => first_entries.push(entry),
+            (true, true) => reentries.push(entry),
         }
     }
+    let event_type = &events[0].event.event_type;
     if !first_entries.is_empty() {
         // First entries share the open execution of this version. The
         // dispatcher that opens one holds the campaign until it commits, so
@@ -213,32 +312,18 @@ async fn enter<C: ConnectionTrait>(
                 match open_execution(db, tenant, campaign.id, *version_id).await? {
                     Some(open) => open,
                     None => {
-                        new_triggered_execution(
-                            db,
-                            tenant,
-                            campaign,
-                            *version_id,
-                            &events[0].event_type,
-                            now,
-                        )
-                        .await?
+                        new_triggered_execution(db, tenant, campaign, *version_id, event_type, now)
+                            .await?
                     }
                 }
             }
         };
-        executions::enroll(db, tenant, &execution, &first_entries, node_id, now).await?;
+        executions::enroll_entries(db, tenant, &execution, &first_entries, node_id, now).await?;
     }
-    for customer_id in reentries {
-        let execution = new_triggered_execution(
-            db,
-            tenant,
-            campaign,
-            *version_id,
-            &events[0].event_type,
-            now,
-        )
-        .await?;
-        executions::enroll(db, tenant, &execution, &[customer_id], node_id, now).await?;
+    for entry in reentries {
+        let execution =
+            new_triggered_execution(db, tenant, campaign, *version_id, event_type, now).await?;
+        executions::enroll_entries(db, tenant, &execution, &[entry], node_id, now).await?;
     }
     Ok(())
 }
@@ -365,5 +450,15 @@ pub(crate) async fn start_for<C: ConnectionTrait>(
         next_attempt_at: None,
         last_error: None,
     };
-    enter(db, tenant, &campaign, &trigger, &[&started], now).await
+    let started = KeyedEvent::of(&started);
+    enter(
+        db,
+        tenant,
+        &campaign,
+        &trigger,
+        &[&started],
+        &HashMap::new(),
+        now,
+    )
+    .await
 }

@@ -6,8 +6,10 @@
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use uuid::Uuid;
 
 use crate::condition::{Combinator, ConditionData, Rule};
+use crate::events::KeyPart;
 use crate::time::{IsoDuration, parse_time_of_day};
 use crate::validate::code;
 
@@ -215,6 +217,10 @@ pub enum Reentry {
     Always,
     /// Again once this long has passed since the last entry.
     After(IsoDuration),
+    /// `perKey`: once per key of the starting event (its purchase, else its
+    /// subscription, else its product; see [`crate::events::EventKey::identity`]),
+    /// so a customer who buys two products goes through twice, side by side.
+    PerKey,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -225,6 +231,11 @@ pub struct TriggerData {
     pub cron: Option<String>,
     /// `never` when absent.
     pub reentry: Reentry,
+    /// `productIds`: an event trigger starts only for events about one of
+    /// these jornada products (any product when empty).
+    pub product_ids: Vec<Uuid>,
+    /// `offerCodes`: likewise, for Hotmart offer codes.
+    pub offer_codes: Vec<String>,
 }
 
 impl TriggerData {
@@ -237,26 +248,51 @@ impl TriggerData {
             event: Option<String>,
             cron: Option<String>,
             reentry: Option<String>,
+            #[serde(default)]
+            product_ids: Vec<String>,
+            #[serde(default)]
+            offer_codes: Vec<String>,
         }
         let raw: Raw = shape(data)?;
         let reentry = match raw.reentry.as_deref() {
             None | Some("never") => Reentry::Never,
             Some("always") => Reentry::Always,
+            Some("perKey") => Reentry::PerKey,
             Some(other) => Reentry::After(positive(
                 "reentry",
                 other.parse().map_err(|_| {
                     NodeDataError::invalid(format!(
-                        "reentry must be never, always or an ISO-8601 duration such as P30D, not {other:?}"
+                        "reentry must be never, always, perKey or an ISO-8601 duration such as P30D, not {other:?}"
                     ))
                 })?,
             )?),
         };
+        let product_ids = raw
+            .product_ids
+            .iter()
+            .map(|id| {
+                id.trim().parse::<Uuid>().map_err(|_| {
+                    NodeDataError::invalid(format!(
+                        "productIds holds jornada product ids, not {id:?}"
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        if raw.offer_codes.iter().any(|code| code.trim().is_empty()) {
+            return Err(NodeDataError::invalid("offerCodes has an empty entry"));
+        }
         let data = Self {
             source: raw.source,
             target_group_id: non_empty("targetGroupId", raw.target_group_id)?,
             event: non_empty("event", raw.event)?,
             cron: non_empty("cron", raw.cron)?,
             reentry,
+            product_ids,
+            offer_codes: raw
+                .offer_codes
+                .iter()
+                .map(|c| c.trim().to_owned())
+                .collect(),
         };
         match data.source {
             TriggerSource::Event if data.event.is_none() => {
@@ -313,6 +349,10 @@ impl DelayData {
 pub struct WaitForEventData {
     pub event: String,
     pub timeout: IsoDuration,
+    /// `match`: wake only on an event about the same transaction, product
+    /// or subscription as the event that started the journey (any event of
+    /// that name when absent).
+    pub matching: Option<KeyPart>,
 }
 
 impl WaitForEventData {
@@ -321,11 +361,22 @@ impl WaitForEventData {
         struct Raw {
             event: String,
             timeout: IsoDuration,
+            #[serde(rename = "match")]
+            matching: Option<String>,
         }
         let raw: Raw = shape(data)?;
+        let matching = match raw.matching.as_deref() {
+            None => None,
+            Some(name) => Some(KeyPart::parse_match(name).ok_or_else(|| {
+                NodeDataError::invalid(format!(
+                    "match must be transaction, product or subscription, not {name:?}"
+                ))
+            })?),
+        };
         Ok(Self {
             event: non_empty("event", Some(raw.event))?.unwrap_or_default(),
             timeout: positive("timeout", raw.timeout)?,
+            matching,
         })
     }
 }

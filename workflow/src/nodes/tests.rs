@@ -212,3 +212,63 @@ fn handles_per_type() {
     assert_eq!(NodeType::Split.fixed_handles(), None);
     assert!(NodeType::Approval.waits() && !NodeType::Condition.waits());
 }
+
+#[test]
+fn event_triggers_filter_and_waits_match_on_the_starting_key() {
+    let product = "7b0c2a52-4a39-4c55-8a8e-3f1f0f0e9a01";
+    let NodeData::Trigger(t) = ok(
+        "trigger",
+        json!({"source": "event", "event": "billet_printed", "productIds": [product],
+               "offerCodes": [" n82b9jqz "], "reentry": "perKey"}),
+    ) else {
+        panic!()
+    };
+    assert_eq!(t.product_ids, vec![product.parse::<uuid::Uuid>().unwrap()]);
+    assert_eq!(t.offer_codes, vec!["n82b9jqz".to_owned()]);
+    assert_eq!(t.reentry, Reentry::PerKey);
+    let NodeData::Trigger(t) = ok(
+        "trigger",
+        json!({"source": "event", "event": "first_access"}),
+    ) else {
+        panic!()
+    };
+    assert!(t.product_ids.is_empty() && t.offer_codes.is_empty());
+    assert_eq!(t.reentry, Reentry::Never);
+    assert!(
+        bad(
+            "trigger",
+            json!({"source": "event", "event": "x", "productIds": ["A"]})
+        )
+        .message
+        .contains("productIds")
+    );
+
+    for (name, part) in [
+        ("transaction", KeyPart::Transaction),
+        ("product", KeyPart::Product),
+        ("subscription", KeyPart::Subscription),
+    ] {
+        let NodeData::WaitForEvent(w) = ok(
+            "waitForEvent",
+            json!({"event": "purchase_approved", "timeout": "P2D", "match": name}),
+        ) else {
+            panic!()
+        };
+        assert_eq!(w.matching, Some(part));
+    }
+    let NodeData::WaitForEvent(w) = ok(
+        "waitForEvent",
+        json!({"event": "purchase_approved", "timeout": "P2D"}),
+    ) else {
+        panic!()
+    };
+    assert_eq!(w.matching, None, "absent: any event of that name");
+    assert_eq!(
+        bad(
+            "waitForEvent",
+            json!({"event": "purchase_approved", "timeout": "P2D", "match": "offer"})
+        )
+        .code,
+        code::INVALID_DATA
+    );
+}

@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use serde::Serialize;
 use serde_json::Value;
 
+use uuid::Uuid;
+
 use crate::events::DomainEventType;
 use crate::graph::{Graph, Node};
 use crate::nodes::{Channel, NodeData, NodeType, SendMessageData, TemplateRef, WebhookData};
@@ -24,7 +26,7 @@ pub mod code {
     pub const UNKNOWN_NODE_TYPE: &str = "unknown_node_type";
     /// A node's `data` does not match its type's format.
     pub const INVALID_DATA: &str = "invalid_data";
-    /// A condition rule's `field` is not a known `customer.*` / `enrollment.*` field.
+    /// A condition rule's `field` is not a known `customer.*` / `enrollment.*` / `event.*` field.
     pub const UNKNOWN_FIELD: &str = "unknown_field";
     /// A condition rule's `op` is not one of the eleven operators.
     pub const UNKNOWN_OPERATOR: &str = "unknown_operator";
@@ -59,8 +61,17 @@ pub mod code {
     /// A WhatsApp message's `variables` do not match the body parameters of
     /// its approved template (Meta would answer 132000).
     pub const TEMPLATE_PARAMETERS: &str = "template_parameters";
+    /// The node reads the event that started the journey (a trigger's
+    /// `productIds` / `offerCodes` or `perKey` re-entry, a `waitForEvent`'s
+    /// `match`), and the journey is not started by an event.
+    pub const NEEDS_EVENT_TRIGGER: &str = "needs_event_trigger";
+    /// The node filters or matches on a part of the event's key (transaction,
+    /// product, offer, subscription) that the event it names never carries.
+    pub const EVENT_KEY_MISSING: &str = "event_key_missing";
+    /// A trigger's `productIds` names a product the workspace does not have.
+    pub const UNKNOWN_PRODUCT: &str = "unknown_product";
 
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 24] = [
         MISSING_TRIGGER,
         MULTIPLE_TRIGGERS,
         DUPLICATE_ID,
@@ -82,6 +93,9 @@ pub mod code {
         MISSING_BUTTON_VARIABLE,
         UNKNOWN_EVENT,
         TEMPLATE_PARAMETERS,
+        NEEDS_EVENT_TRIGGER,
+        EVENT_KEY_MISSING,
+        UNKNOWN_PRODUCT,
     ];
 }
 
@@ -308,15 +322,41 @@ impl TemplateLookup for TemplateCatalog {
     }
 }
 
+/// Where validation learns whether a product exists in the workspace. A set
+/// of product ids is one.
+pub trait ProductLookup {
+    fn exists(&self, product_id: Uuid) -> bool;
+}
+
+impl ProductLookup for HashSet<Uuid> {
+    fn exists(&self, product_id: Uuid) -> bool {
+        self.contains(&product_id)
+    }
+}
+
 /// What validation needs from outside the graph.
 #[derive(Clone, Copy)]
 pub struct ValidationContext<'a> {
     pub templates: &'a dyn TemplateLookup,
+    /// The workspace's products, when known: a trigger's `productIds` are
+    /// checked against them.
+    pub products: Option<&'a dyn ProductLookup>,
 }
 
 impl<'a> ValidationContext<'a> {
     pub fn new(templates: &'a dyn TemplateLookup) -> Self {
-        Self { templates }
+        Self {
+            templates,
+            products: None,
+        }
+    }
+
+    /// The same, checking product ids against `products`.
+    pub fn with_products(self, products: &'a dyn ProductLookup) -> Self {
+        Self {
+            products: Some(products),
+            ..self
+        }
     }
 }
 
@@ -365,6 +405,8 @@ pub fn validate(graph: &Graph, ctx: &ValidationContext<'_>) -> Vec<ValidationErr
             }
         })
         .collect();
+
+    event_keys::check(graph, &data, ctx, &mut errors);
 
     // Exactly one trigger.
     let triggers: Vec<usize> = (0..graph.nodes.len())
@@ -749,5 +791,6 @@ fn strongly_connected(adjacency: &[Vec<usize>]) -> Vec<Vec<usize>> {
     components
 }
 
+mod event_keys;
 #[cfg(test)]
 mod tests;

@@ -545,3 +545,164 @@ fn codes_are_distinct() {
     let unique: HashSet<_> = code::ALL.iter().collect();
     assert_eq!(unique.len(), code::ALL.len());
 }
+
+// ---- journeys keyed on the event that started them ----
+
+const COURSE: &str = "7b0c2a52-4a39-4c55-8a8e-3f1f0f0e9a01";
+
+/// billet printed (course, per key) → wait for its payment (same
+/// transaction) → paid: exit / not paid: e-mail → exit.
+fn billet_journey() -> Value {
+    json!({
+        "nodes": [
+            {"id": "t", "type": "trigger", "data": {"source": "event", "event": "billet_printed",
+              "productIds": [COURSE], "offerCodes": ["n82b9jqz"], "reentry": "perKey"}},
+            {"id": "w", "type": "waitForEvent", "data": {"event": "purchase_approved",
+              "timeout": "P2D", "match": "transaction"}},
+            {"id": "m", "type": "sendMessage", "data": {"channel": "email",
+              "subject": "Seu boleto de {{event.productName}}", "body": "Pedido {{event.transaction}}"}},
+            {"id": "paid", "type": "exit", "data": {"goal": "purchase_approved"}},
+            {"id": "x", "type": "exit"}
+        ],
+        "edges": [
+            {"id": "e1", "source": "t", "target": "w"},
+            {"id": "e2", "source": "w", "sourceHandle": "event", "target": "paid"},
+            {"id": "e3", "source": "w", "sourceHandle": "timeout", "target": "m"},
+            {"id": "e4", "source": "m", "target": "x"}
+        ]
+    })
+}
+
+fn run_with_products(doc: Value, products: &[&str]) -> Vec<ValidationError> {
+    let graph = Graph::from_value(&doc).expect("a graph");
+    let catalog = catalog();
+    let products: HashSet<Uuid> = products.iter().map(|p| p.parse().unwrap()).collect();
+    validate(
+        &graph,
+        &ValidationContext::new(&catalog).with_products(&products),
+    )
+}
+
+#[test]
+fn a_journey_keyed_on_its_purchase_is_sound() {
+    assert_eq!(run(billet_journey()), vec![]);
+    assert_eq!(run_with_products(billet_journey(), &[COURSE]), vec![]);
+}
+
+#[test]
+fn a_product_filter_names_the_workspace_s_products() {
+    let other = "0d6f7c4e-1111-4f4f-9c9c-2b2b2b2b2b2b";
+    let errors = run_with_products(billet_journey(), &[other]);
+    assert_eq!(
+        errors
+            .iter()
+            .map(|e| (e.node_id.clone(), e.code))
+            .collect::<Vec<_>>(),
+        vec![(n("t"), code::UNKNOWN_PRODUCT)]
+    );
+    assert!(errors[0].message.contains(COURSE), "{}", errors[0].message);
+}
+
+#[test]
+fn filters_and_matches_of_the_wrong_shape_are_invalid_data() {
+    for (field, value) in [
+        ("productIds", json!(["curso-a"])),
+        ("productIds", json!(COURSE)),
+        ("productIds", json!([42])),
+        ("offerCodes", json!([" "])),
+        ("offerCodes", json!("n82b9jqz")),
+        ("reentry", json!("perkey")),
+    ] {
+        let mut doc = billet_journey();
+        doc["nodes"][0]["data"][field] = value.clone();
+        assert_eq!(
+            codes(doc),
+            vec![(n("t"), None, code::INVALID_DATA)],
+            "{field}: {value}"
+        );
+    }
+    for value in [json!("offer"), json!("Transaction"), json!(1)] {
+        let mut doc = billet_journey();
+        doc["nodes"][1]["data"]["match"] = value.clone();
+        let errors = run(doc);
+        assert_eq!(errors.len(), 1, "{value}: {errors:?}");
+        assert_eq!(
+            (errors[0].node_id.as_deref(), errors[0].code),
+            (Some("w"), code::INVALID_DATA)
+        );
+    }
+    let mut doc = billet_journey();
+    doc["nodes"][1]["data"]["match"] = json!("offer");
+    assert!(
+        run(doc)[0]
+            .message
+            .contains("transaction, product or subscription")
+    );
+}
+
+#[test]
+fn keys_need_an_event_trigger() {
+    let mut doc = billet_journey();
+    doc["nodes"][0]["data"] =
+        json!({"source": "manual", "productIds": [COURSE], "reentry": "perKey"});
+    assert_eq!(
+        codes(doc),
+        vec![
+            (n("t"), None, code::NEEDS_EVENT_TRIGGER),
+            (n("t"), None, code::NEEDS_EVENT_TRIGGER),
+            (n("w"), None, code::NEEDS_EVENT_TRIGGER),
+        ]
+    );
+    // Without a match, waiting for any event of that name needs no key.
+    let mut doc = billet_journey();
+    doc["nodes"][0]["data"] = json!({"source": "schedule", "cron": "0 0 9 * * *"});
+    doc["nodes"][1]["data"]
+        .as_object_mut()
+        .unwrap()
+        .remove("match");
+    assert_eq!(run(doc), vec![]);
+}
+
+#[test]
+fn keys_must_be_carried_by_the_events_named() {
+    // The first access names a product, not a purchase.
+    let mut doc = billet_journey();
+    doc["nodes"][1]["data"]["event"] = json!("first_access");
+    let errors = run(doc);
+    assert_eq!(
+        errors
+            .iter()
+            .map(|e| (e.node_id.clone(), e.code))
+            .collect::<Vec<_>>(),
+        vec![(n("w"), code::EVENT_KEY_MISSING)]
+    );
+    assert!(
+        errors[0].message.contains("first_access"),
+        "{}",
+        errors[0].message
+    );
+    // ...and matching on the product is fine.
+    let mut doc = billet_journey();
+    doc["nodes"][1]["data"]["event"] = json!("first_access");
+    doc["nodes"][1]["data"]["match"] = json!("product");
+    assert_eq!(run(doc), vec![]);
+    // A plan switch says which subscription, not which product or offer.
+    let mut doc = billet_journey();
+    doc["nodes"][0]["data"]["event"] = json!("plan_switched");
+    doc["nodes"][1]["data"]["match"] = json!("subscription");
+    assert_eq!(
+        codes(doc),
+        vec![
+            (n("t"), None, code::EVENT_KEY_MISSING),
+            (n("t"), None, code::EVENT_KEY_MISSING),
+        ]
+    );
+    let mut doc = billet_journey();
+    doc["nodes"][0]["data"]["event"] = json!("first_access");
+    doc["nodes"][0]["data"]["offerCodes"] = json!([]);
+    assert_eq!(
+        codes(doc),
+        vec![(n("w"), None, code::EVENT_KEY_MISSING)],
+        "a first access carries no transaction to match"
+    );
+}

@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex};
 use chrono::Duration;
 use entity::Tenant;
 use entity::dispatch;
-use entity::entities::{campaign_execution, campaign_version, customer, enrollment, workspace};
+use entity::entities::{
+    campaign_execution, campaign_recipient, campaign_version, customer, enrollment, workspace,
+};
 use entity::executions;
 use entity::outbox;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -75,6 +77,14 @@ impl GraphCache {
         self.versions.insert(version_id, compiled.clone());
         Ok(compiled)
     }
+}
+
+/// The product of the event that started the recipient's journey, if any.
+fn entry_product(recipient: &campaign_recipient::Model) -> Option<Uuid> {
+    recipient
+        .entry_key
+        .as_ref()
+        .and_then(|entry| workflow::EventKey::of(entry).product_id)
 }
 
 /// What the runner needs besides the database.
@@ -156,13 +166,17 @@ impl Runner {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
+        // Each customer's latest enrollment, and each of its products': a
+        // journey started by an event about a product reads that product's.
         let mut enrollments: HashMap<Uuid, enrollment::Model> = HashMap::new();
+        let mut enrollments_by_product: HashMap<(Uuid, Uuid), enrollment::Model> = HashMap::new();
         for e in enrollment::Entity::find()
             .filter(enrollment::Column::CustomerId.is_in(customer_ids))
             .order_by_asc(enrollment::Column::CreatedAt)
             .all(&self.db)
             .await?
         {
+            enrollments_by_product.insert((e.customer_id, e.product_id), e.clone());
             enrollments.insert(e.customer_id, e);
         }
         let mut executions_seen: HashMap<Uuid, campaign_execution::Model> = HashMap::new();
@@ -202,7 +216,9 @@ impl Runner {
                     graphs[&recipient.execution_id].clone(),
                     customers.get(&recipient.customer_id)?,
                     workspaces[&recipient.workspace_id].clone(),
-                    enrollments.get(&recipient.customer_id),
+                    entry_product(recipient)
+                        .and_then(|p| enrollments_by_product.get(&(recipient.customer_id, p)))
+                        .or_else(|| enrollments.get(&recipient.customer_id)),
                     now,
                 )
             })

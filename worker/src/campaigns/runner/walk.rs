@@ -132,13 +132,16 @@ impl<'a> Walk<'a> {
         now: DateTime<Utc>,
     ) -> Option<Self> {
         let node = recipient.current_node_id.clone()?;
-        let ctx = context_for(
+        let mut ctx = context_for(
             recipient.id,
             customer,
             enrollment,
             setup.time_zone,
             setup.access_url.as_deref(),
         );
+        if let Some(entry) = &recipient.entry_key {
+            ctx.event = started_by(entry);
+        }
         let mut walk = Walk {
             recipient,
             execution,
@@ -224,15 +227,20 @@ impl<'a> Walk<'a> {
                     timeout_at,
                     on_event,
                     on_timeout,
-                } => self.settle(Move {
-                    status: recipient_status::WAITING,
-                    node: Some(self.at.clone()),
-                    wake_at: Some(timeout_at),
-                    state: Some(
-                        json!({"await": "event", "event": event, "onEvent": on_event, "onTimeout": on_timeout}),
-                    ),
-                    error: None,
-                }),
+                    matching,
+                } => {
+                    let mut state = json!({"await": "event", "event": event, "onEvent": on_event, "onTimeout": on_timeout});
+                    if let Some(part) = matching {
+                        state["match"] = json!(part.as_str());
+                    }
+                    self.settle(Move {
+                        status: recipient_status::WAITING,
+                        node: Some(self.at.clone()),
+                        wake_at: Some(timeout_at),
+                        state: Some(state),
+                        error: None,
+                    })
+                }
                 Transition::AwaitApproval {
                     expires_at,
                     on_approved,
@@ -348,6 +356,23 @@ pub(crate) fn storage_channel(channel: workflow::Channel) -> Channel {
         workflow::Channel::Push => Channel::Push,
         workflow::Channel::Webhook => Channel::Webhook,
         workflow::Channel::Log => Channel::Log,
+    }
+}
+
+/// The key of the event that started a journey, as templates and
+/// conditions read it (`event.transaction`, `event.productName`, …).
+pub(crate) fn started_by(entry: &Value) -> workflow::EventFields {
+    let key = workflow::EventKey::of(entry);
+    workflow::EventFields {
+        transaction: key.transaction,
+        product_id: key.product_id.map(|id| id.to_string()),
+        product_name: entry
+            .get("productName")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        offer_code: key.offer_code,
+        subscriber_code: key.subscriber_code,
+        ..workflow::EventFields::default()
     }
 }
 

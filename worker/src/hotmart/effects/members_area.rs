@@ -165,7 +165,24 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
         )
         .await?;
     }
-    enrollments::refresh_progress(db, tenant, customer.id, product.id, now).await?;
+    let progress = enrollments::refresh_progress(db, tenant, customer.id, product.id, now).await?;
+    if progress.is_some_and(|p| p >= rust_decimal::Decimal::from(100)) {
+        // Once per course, whichever module completed it.
+        emit(
+            db,
+            tenant,
+            source,
+            Happened {
+                customer_id: Some(customer.id),
+                event_type: DomainEventType::CourseCompleted,
+                dedupe_key: format!("progress:{}:{}:course_completed", customer.id, product.id),
+                occurred_at: Some(at),
+                data: json!({"productId": product.id}),
+            },
+            now,
+        )
+        .await?;
+    }
     let data = json!({"productId": product.id, "moduleId": module.id, "moduleName": module.name, "hotmartModuleId": event.module.id});
     let key = format!("progress:{}:{}:module_completed", customer.id, module.id);
     emit(

@@ -255,7 +255,17 @@ fn transaction_facts(
     }
 }
 
-/// The domain events one applied purchase records.
+/// The subscription a purchase charges, if it is of a subscription product.
+fn subscriber_code(purchase: &Purchase) -> Option<&str> {
+    purchase
+        .subscription
+        .as_ref()
+        .and_then(|s| s.subscriber_code.as_deref())
+}
+
+/// The domain events one applied purchase records; their `data` holds the
+/// purchase's key (transaction, product, offer, subscription), which
+/// journeys started by them carry and match on.
 fn purchase_happened(
     purchase: &Purchase,
     seen_at: Option<DateTime<Utc>>,
@@ -279,7 +289,7 @@ fn purchase_happened(
         ) && paid.is_revenue()
             && earlier_than_payment
         {
-            let data = json!({"transaction": change.transaction.code, "status": paid.as_str(), "productId": product.as_ref().map(|p| p.id)});
+            let data = json!({"transaction": change.transaction.code, "status": paid.as_str(), "productId": product.as_ref().map(|p| p.id), "offerCode": purchase.offer_code, "subscriberCode": subscriber_code(purchase)});
             for event_type in [
                 DomainEventType::BilletPrinted,
                 DomainEventType::SaleRecovered,
@@ -307,6 +317,8 @@ fn purchase_happened(
         "status": stored.as_str(),
         "previousStatus": change.previous_status,
         "productId": product.as_ref().map(|p| p.id),
+        "offerCode": purchase.offer_code,
+        "subscriberCode": subscriber_code(purchase),
         "amount": change.transaction.amount.to_string(),
         "currency": change.transaction.currency,
         "recurrenceNumber": change.transaction.recurrence_number,

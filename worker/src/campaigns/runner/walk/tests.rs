@@ -76,6 +76,8 @@ fn recipient(status: &str, node: &str, state: Value) -> campaign_recipient::Mode
         clicked_at: None,
         converted_at: None,
         error: None,
+        entry_key: None,
+        reentry_key: String::new(),
         created_at: now(),
         updated_at: now(),
     }
@@ -332,6 +334,47 @@ fn a_wait_that_ran_out_leaves_along_its_timeout_branch() {
         None,
     );
     assert_eq!(parts(stop.next), at_nudge);
+}
+
+#[test]
+fn a_wait_matching_the_starting_purchase_keeps_what_it_matches() {
+    let graph = graph(
+        &[
+            trigger(),
+            (
+                "paid",
+                "waitForEvent",
+                json!({"event": "purchase_approved", "timeout": "P2D", "match": "transaction"}),
+            ),
+            exit("in"),
+            exit("out"),
+        ],
+        &[
+            ("t", "default", "paid"),
+            ("paid", "event", "in"),
+            ("paid", "timeout", "out"),
+        ],
+    );
+    let stop = enter(&graph, &[]);
+    let state = json!({"await": "event", "event": "purchase_approved", "onEvent": "in",
+        "onTimeout": "out", "match": "transaction"});
+    assert_eq!(parts(stop.next).3, Some(state));
+}
+
+#[test]
+fn the_starting_event_is_in_the_recipient_s_context() {
+    let product = Uuid::from_u128(77);
+    let mut entered = recipient(ACTIVE, "hello", json!({}));
+    entered.entry_key = Some(json!({"event": "billet_printed", "transaction": "HP1",
+        "productId": product.to_string(), "productName": "Curso A", "offerCode": "n82b"}));
+    let event = started_by(entered.entry_key.as_ref().unwrap());
+    assert_eq!(event.transaction.as_deref(), Some("HP1"));
+    assert_eq!(event.product_id, Some(product.to_string()));
+    assert_eq!(event.product_name.as_deref(), Some("Curso A"));
+    assert_eq!(event.offer_code.as_deref(), Some("n82b"));
+    assert_eq!(event.subscriber_code, None);
+    let plain = context_for(entered.id, &customer(&[]), None, chrono_tz::UTC, None);
+    assert_eq!(plain.event, workflow::EventFields::default());
 }
 
 /// trigger → a WhatsApp offer a person approves first → exit.
