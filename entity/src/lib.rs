@@ -1,11 +1,13 @@
 pub mod entities;
 pub use entities::*;
 
+pub mod attribution;
 pub mod audiences;
 pub mod background_jobs;
 pub mod campaigns;
 pub mod catalog;
 pub mod clock;
+pub mod conversions;
 pub mod customers;
 pub mod db;
 pub mod dispatch;
@@ -19,6 +21,7 @@ pub mod lifetime_value;
 pub mod links;
 pub mod money;
 pub mod outbox;
+pub mod reports;
 pub mod secrets;
 pub mod segments;
 pub mod settings;

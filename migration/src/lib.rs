@@ -27,6 +27,7 @@ mod m20261203_000015_domain_events_unread_indexes;
 mod m20261203_000016_webhook_events_customer_hash;
 mod m20261204_000017_lists_in_order;
 mod m20261205_000018_background_jobs;
+mod m20261206_000022_cs_reports;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_webhook_events_customer_hash::Migration),
             Box::new(m20261204_000017_lists_in_order::Migration),
             Box::new(m20261205_000018_background_jobs::Migration),
+            Box::new(m20261206_000022_cs_reports::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ mod campaigns;
 mod channels;
 mod cli;
 mod commerce;
+mod cs_reports;
 mod customers;
 mod deep_input;
 mod fakes;

@@ -238,6 +238,7 @@ fn domain_event_consumers() -> Consumers {
     Arc::new(vec![
         Box::new(domain_events::Timeline),
         Box::new(campaigns::triggers::CampaignTriggers),
+        Box::new(campaigns::goals::CampaignGoals),
     ])
 }
 
@@ -258,6 +259,7 @@ async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), Box
         .signals
         .in_turn_with_inbound(hotmart::applier::apply_batch(
             &worker.db,
+            &worker.secrets,
             applier.partition,
             limit,
             now,

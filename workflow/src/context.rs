@@ -55,6 +55,13 @@ pub struct EnrollmentFields {
     /// A decimal string, percent of lessons completed, e.g. `"42.5"`.
     pub progress: Option<String>,
     pub access_url: Option<String>,
+    /// The latest access to the members area.
+    pub last_access_at: Option<DateTime<Utc>>,
+    pub last_lesson_completed_at: Option<DateTime<Utc>>,
+    /// When the purchase that grants the access was approved.
+    pub purchased_at: Option<DateTime<Utc>>,
+    /// When that purchase's warranty (refund period) ends.
+    pub warranty_ends_at: Option<DateTime<Utc>>,
 }
 
 /// What a variable holds, which decides the operators a condition may use.
@@ -92,10 +99,14 @@ pub enum Variable {
     EnrollmentFirstAccessAt,
     EnrollmentProgress,
     EnrollmentAccessUrl,
+    EnrollmentLastAccessAt,
+    EnrollmentLastLessonCompletedAt,
+    EnrollmentPurchasedAt,
+    EnrollmentWarrantyEndsAt,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 13] = [
+    pub const ALL: [Variable; 17] = [
         Variable::CustomerEmail,
         Variable::CustomerName,
         Variable::CustomerFirstName,
@@ -109,6 +120,10 @@ impl Variable {
         Variable::EnrollmentFirstAccessAt,
         Variable::EnrollmentProgress,
         Variable::EnrollmentAccessUrl,
+        Variable::EnrollmentLastAccessAt,
+        Variable::EnrollmentLastLessonCompletedAt,
+        Variable::EnrollmentPurchasedAt,
+        Variable::EnrollmentWarrantyEndsAt,
     ];
 
     /// The name as the issue spells it (`customer.first_name`,
@@ -136,6 +151,17 @@ impl Variable {
             }
             Self::EnrollmentProgress => ("enrollment.progress", "enrollment.progress"),
             Self::EnrollmentAccessUrl => ("enrollment.access_url", "enrollment.accessUrl"),
+            Self::EnrollmentLastAccessAt => {
+                ("enrollment.lastAccessAt", "enrollment.last_access_at")
+            }
+            Self::EnrollmentLastLessonCompletedAt => (
+                "enrollment.lastLessonCompletedAt",
+                "enrollment.last_lesson_completed_at",
+            ),
+            Self::EnrollmentPurchasedAt => ("enrollment.purchasedAt", "enrollment.purchased_at"),
+            Self::EnrollmentWarrantyEndsAt => {
+                ("enrollment.warrantyEndsAt", "enrollment.warranty_ends_at")
+            }
         }
     }
 
@@ -150,9 +176,20 @@ impl Variable {
         match self {
             Self::CustomerTags => ValueKind::TextList,
             Self::CustomerLtvTotal | Self::EnrollmentProgress => ValueKind::Number,
-            Self::CustomerCreatedAt | Self::EnrollmentFirstAccessAt => ValueKind::Instant,
+            Self::CustomerCreatedAt
+            | Self::EnrollmentFirstAccessAt
+            | Self::EnrollmentLastAccessAt
+            | Self::EnrollmentLastLessonCompletedAt
+            | Self::EnrollmentPurchasedAt
+            | Self::EnrollmentWarrantyEndsAt => ValueKind::Instant,
             _ => ValueKind::Text,
         }
+    }
+
+    /// Whether the moment usually lies ahead (a warranty's end), so that
+    /// `withinDays` looks forward from now rather than back.
+    pub fn is_upcoming(self) -> bool {
+        self == Self::EnrollmentWarrantyEndsAt
     }
 
     /// The recipient's value, `None` when unknown.
@@ -180,6 +217,12 @@ impl Variable {
             Self::EnrollmentFirstAccessAt => e.first_access_at.map(FieldValue::Instant),
             Self::EnrollmentProgress => e.progress.as_deref().map(FieldValue::Number),
             Self::EnrollmentAccessUrl => text(&e.access_url),
+            Self::EnrollmentLastAccessAt => e.last_access_at.map(FieldValue::Instant),
+            Self::EnrollmentLastLessonCompletedAt => {
+                e.last_lesson_completed_at.map(FieldValue::Instant)
+            }
+            Self::EnrollmentPurchasedAt => e.purchased_at.map(FieldValue::Instant),
+            Self::EnrollmentWarrantyEndsAt => e.warranty_ends_at.map(FieldValue::Instant),
         }
     }
 

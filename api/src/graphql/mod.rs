@@ -12,6 +12,8 @@ pub mod executions;
 pub mod hotmart;
 pub mod limits;
 pub mod loaders;
+pub mod messages;
+pub mod reports;
 pub mod scope;
 pub mod settings;
 pub mod target_groups;
@@ -35,6 +37,7 @@ pub struct Query(
     dispatch::DispatchQuery,
     templates::TemplateQuery,
     background_jobs::BackgroundJobQuery,
+    reports::ReportQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex};
 use chrono::Duration;
 use entity::Tenant;
 use entity::dispatch;
-use entity::entities::{campaign_execution, campaign_version, customer, enrollment, workspace};
+use entity::entities::{
+    campaign_execution, campaign_version, customer, enrollment, transaction, workspace,
+};
 use entity::executions;
 use entity::outbox;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -135,6 +137,18 @@ impl Runner {
         {
             enrollments.insert(e.customer_id, e);
         }
+        // The purchases behind the enrollments: when they were approved and
+        // when their warranty ends, for conditions on relative dates.
+        let purchases: HashMap<Uuid, transaction::Model> = transaction::Entity::find()
+            .filter(
+                transaction::Column::Id
+                    .is_in(enrollments.values().filter_map(|e| e.transaction_id)),
+            )
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
         let mut executions_seen: HashMap<Uuid, campaign_execution::Model> = HashMap::new();
         let mut workspaces: HashMap<Uuid, Arc<WorkspaceSetup>> = HashMap::new();
         let mut graphs: HashMap<Uuid, Arc<CompiledGraph>> = HashMap::new();
@@ -176,15 +190,24 @@ impl Runner {
         let mut walks: Vec<Walk> = claimed
             .iter()
             .filter_map(|recipient| {
-                Walk::start(
+                let enrollment = enrollments.get(&recipient.customer_id);
+                let mut walk = Walk::start(
                     recipient,
                     &executions_seen[&recipient.execution_id],
                     graphs[&recipient.execution_id].clone(),
                     customers.get(&recipient.customer_id)?,
                     workspaces[&recipient.workspace_id].clone(),
-                    enrollments.get(&recipient.customer_id),
+                    enrollment,
                     now,
-                )
+                )?;
+                if let Some(purchase) = enrollment
+                    .and_then(|e| e.transaction_id)
+                    .and_then(|id| purchases.get(&id))
+                {
+                    walk.ctx.enrollment.purchased_at = purchase.approved_at;
+                    walk.ctx.enrollment.warranty_ends_at = purchase.warranty_ends_at;
+                }
+                Some(walk)
             })
             .collect();
         self.run_walks(&mut walks).await?;
