@@ -15,7 +15,9 @@ use crate::customers::filters;
 use crate::entities::enums::AccessStatus;
 use crate::entities::{customer, enrollment, subscription, target_group_mapping, transaction};
 use crate::error::{Error, Result};
-use crate::target_groups::{source, validate_filter};
+use crate::target_groups::{
+    MAX_RELATIVE_DAYS, RELATIVE_DATE_OPS, UPCOMING_FIELDS, relative_days, source, validate_filter,
+};
 use crate::tenant::Tenant;
 
 /// How a field's values are read from a rule.
@@ -82,6 +84,30 @@ fn typed(field: &str, kind: Kind, value: &Value) -> Result<sea_orm::Value> {
     })
 }
 
+/// A relative-date rule as a condition on `column`, at `now`.
+fn relative_date_condition(
+    field: &str,
+    column: SimpleExpr,
+    op: &str,
+    value: Option<&Value>,
+    now: DateTime<Utc>,
+) -> Result<SimpleExpr> {
+    let days = value.and_then(relative_days).ok_or_else(|| {
+        invalid(
+            field,
+            &format!("`{op}` needs a whole number of days from 0 to {MAX_RELATIVE_DAYS}"),
+        )
+    })?;
+    let span = chrono::Duration::days(i64::from(days));
+    Ok(match op {
+        "olderThanDays" => column.lte(now - span),
+        _ if UPCOMING_FIELDS.contains(&field) => {
+            column.clone().gte(now).and(column.lte(now + span))
+        }
+        _ => column.clone().lte(now).and(column.gte(now - span)),
+    })
+}
+
 /// One rule `{field, op, value}` as a condition on `column`.
 fn rule_condition(
     backend: DbBackend,
@@ -90,7 +116,17 @@ fn rule_condition(
     kind: Kind,
     op: &str,
     value: Option<&Value>,
+    now: DateTime<Utc>,
 ) -> Result<SimpleExpr> {
+    if RELATIVE_DATE_OPS.contains(&op) {
+        if !matches!(kind, Kind::Time) {
+            return Err(invalid(
+                field,
+                &format!("is not a date: `{op}` does not apply"),
+            ));
+        }
+        return relative_date_condition(field, column, op, value, now);
+    }
     let one = |v: Option<&Value>| typed(field, kind, v.unwrap_or(&Value::Null));
     if let Kind::Tags = kind {
         let tag = one(value)?;
@@ -182,6 +218,17 @@ fn column_of(source: &str, field: &str) -> Option<(SimpleExpr, Kind)> {
             Expr::col((enrollment::Entity, enrollment::Column::FirstAccessAt)),
             Time,
         ),
+        ("enrollments", "lastAccessAt") => col(
+            Expr::col((enrollment::Entity, enrollment::Column::LastAccessAt)),
+            Time,
+        ),
+        ("enrollments", "lastLessonCompletedAt") => col(
+            Expr::col((
+                enrollment::Entity,
+                enrollment::Column::LastLessonCompletedAt,
+            )),
+            Time,
+        ),
         ("enrollments", "progress") => col(
             Expr::col((enrollment::Entity, enrollment::Column::ProgressPercent)),
             Number,
@@ -222,6 +269,10 @@ fn column_of(source: &str, field: &str) -> Option<(SimpleExpr, Kind)> {
             Expr::col((transaction::Entity, transaction::Column::ApprovedAt)),
             Time,
         ),
+        ("transactions", "warrantyEndsAt") => col(
+            Expr::col((transaction::Entity, transaction::Column::WarrantyEndsAt)),
+            Time,
+        ),
         ("subscriptions", "productId") => col(
             Expr::col((subscription::Entity, subscription::Column::ProductId)),
             Id,
@@ -251,6 +302,7 @@ fn filter_condition(
     backend: DbBackend,
     source_name: &str,
     filter: Option<&Value>,
+    now: DateTime<Utc>,
 ) -> Result<Condition> {
     let Some(filter) = filter.filter(|f| !f.is_null()) else {
         return Ok(Condition::all());
@@ -279,6 +331,7 @@ fn filter_condition(
             kind,
             op,
             rule.get("value"),
+            now,
         )?);
     }
     Ok(condition)
@@ -292,6 +345,7 @@ pub async fn customers_page<C: ConnectionTrait>(
     group: &target_group_mapping::Model,
     after: Option<Uuid>,
     limit: u64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>> {
     page_of(
         db,
@@ -300,23 +354,26 @@ pub async fn customers_page<C: ConnectionTrait>(
         group.filter.as_ref(),
         after,
         limit,
+        now,
     )
     .await
 }
 
 /// The audience of a run: a target group's customers, or with no group
 /// every customer of the workspace (what a `customers` group without a
-/// filter names), in id order, `limit` at a time after `after`.
+/// filter names), in id order, `limit` at a time after `after`. Relative
+/// dates count from `now`.
 pub async fn audience_page<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     group: Option<&target_group_mapping::Model>,
     after: Option<Uuid>,
     limit: u64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>> {
     match group {
-        Some(group) => customers_page(db, tenant, group, after, limit).await,
-        None => page_of(db, tenant, "customers", None, after, limit).await,
+        Some(group) => customers_page(db, tenant, group, after, limit, now).await,
+        None => page_of(db, tenant, "customers", None, after, limit, now).await,
     }
 }
 
@@ -327,13 +384,14 @@ async fn page_of<C: ConnectionTrait>(
     filter: Option<&Value>,
     after: Option<Uuid>,
     limit: u64,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>> {
     let source_def = source(source_name)?;
     if let Some(filter) = filter {
         validate_filter(source_def, filter)?;
     }
     let backend = db.get_database_backend();
-    let condition = filter_condition(backend, source_def.name, filter)?;
+    let condition = filter_condition(backend, source_def.name, filter, now)?;
     let mut customers = tenant
         .select::<customer::Entity>()
         .select_only()
@@ -392,11 +450,12 @@ pub async fn all_customers<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     group: &target_group_mapping::Model,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>> {
     let mut all = Vec::new();
     let mut after = None;
     loop {
-        let page = customers_page(db, tenant, group, after, 1000).await?;
+        let page = customers_page(db, tenant, group, after, 1000, now).await?;
         let Some(last) = page.last().copied() else {
             break;
         };

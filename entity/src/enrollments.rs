@@ -14,9 +14,9 @@ use uuid::Uuid;
 
 use crate::db::{LockForChange, insert_ignoring_conflict, new_id};
 use crate::entities::enums::AccessStatus;
-use crate::entities::{enrollment, lesson, lesson_progress, transaction};
+use crate::entities::{enrollment, lesson, lesson_progress, module, transaction};
 use crate::error::{Error, Result};
-use crate::facts::earlier;
+use crate::facts::{earlier, later};
 use crate::tenant::Tenant;
 
 /// The access a set of purchase statuses grants, newest purchase first.
@@ -235,6 +235,7 @@ fn decide_enrollment(
                 first_access_at: None,
                 first_access_origin: None,
                 last_access_at: None,
+                last_lesson_completed_at: None,
                 progress_percent: Decimal::ZERO,
                 created_at: now,
                 updated_at: now,
@@ -275,6 +276,7 @@ async fn locked_enrollment<C: ConnectionTrait>(
         first_access_at: Set(None),
         first_access_origin: Set(None),
         last_access_at: Set(None),
+        last_lesson_completed_at: Set(None),
         progress_percent: Set(Decimal::ZERO),
         created_at: Set(now),
         updated_at: Set(now),
@@ -423,7 +425,8 @@ pub async fn record_lesson_progress<C: ConnectionTrait>(
     Ok(true)
 }
 
-/// Recomputes a product enrollment's progress from completed lessons.
+/// Recomputes a product enrollment's progress, and when its last lesson was
+/// completed, from completed lessons.
 pub async fn refresh_progress<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
@@ -441,14 +444,15 @@ pub async fn refresh_progress<C: ConnectionTrait>(
         return Ok(None);
     }
     let ids: Vec<Uuid> = lessons.iter().map(|l| l.id).collect();
-    let done = tenant
+    let completed = tenant
         .select::<lesson_progress::Entity>()
         .filter(lesson_progress::Column::CustomerId.eq(customer_id))
         .filter(lesson_progress::Column::LessonId.is_in(ids))
         .filter(lesson_progress::Column::Completed.eq(true))
         .all(db)
-        .await?
-        .len();
+        .await?;
+    let done = completed.len();
+    let last_completed = completed.iter().filter_map(|p| p.completed_at).max();
     let percent = crate::money::at_scale(
         Decimal::from(done as u64 * 100) / Decimal::from(lessons.len() as u64),
         2,
@@ -462,11 +466,78 @@ pub async fn refresh_progress<C: ConnectionTrait>(
     else {
         return Ok(Some(percent));
     };
-    if current.progress_percent != percent {
+    let last_completed = later(current.last_lesson_completed_at, last_completed);
+    if current.progress_percent != percent || current.last_lesson_completed_at != last_completed {
         let mut model = current.into_active_model();
         model.progress_percent = Set(percent);
+        model.last_lesson_completed_at = Set(last_completed);
         model.updated_at = Set(now);
         model.update(db).await?;
     }
     Ok(Some(percent))
+}
+
+/// How far a customer got in one module of a product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModuleProgress {
+    pub module_id: Uuid,
+    pub name: String,
+    pub lessons_total: u64,
+    pub lessons_completed: u64,
+    pub last_completed_at: Option<DateTime<Utc>>,
+}
+
+/// The customer's progress in each module of the product, in course order;
+/// extra lessons count as they do for progress: not at all.
+pub async fn module_progress<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+    product_id: Uuid,
+) -> Result<Vec<ModuleProgress>> {
+    use sea_orm::QueryOrder;
+    let modules = tenant
+        .select::<module::Entity>()
+        .filter(module::Column::ProductId.eq(product_id))
+        .order_by_asc(module::Column::Position)
+        .order_by_asc(module::Column::Id)
+        .all(db)
+        .await?;
+    if modules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lessons = tenant
+        .select::<lesson::Entity>()
+        .filter(lesson::Column::ProductId.eq(product_id))
+        .filter(lesson::Column::IsExtra.eq(false))
+        .all(db)
+        .await?;
+    let module_of: HashMap<Uuid, Uuid> = lessons
+        .iter()
+        .filter_map(|l| Some((l.id, l.module_id?)))
+        .collect();
+    let completed = tenant
+        .select::<lesson_progress::Entity>()
+        .filter(lesson_progress::Column::CustomerId.eq(customer_id))
+        .filter(lesson_progress::Column::LessonId.is_in(module_of.keys().copied()))
+        .filter(lesson_progress::Column::Completed.eq(true))
+        .all(db)
+        .await?;
+    Ok(modules
+        .into_iter()
+        .map(|m| {
+            let total = module_of.values().filter(|id| **id == m.id).count();
+            let done: Vec<&lesson_progress::Model> = completed
+                .iter()
+                .filter(|p| module_of.get(&p.lesson_id) == Some(&m.id))
+                .collect();
+            ModuleProgress {
+                module_id: m.id,
+                name: m.name,
+                lessons_total: total as u64,
+                lessons_completed: done.len() as u64,
+                last_completed_at: done.iter().filter_map(|p| p.completed_at).max(),
+            }
+        })
+        .collect())
 }

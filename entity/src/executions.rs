@@ -208,7 +208,7 @@ pub async fn start<C: ConnectionTrait>(
     let mut entered = 0u64;
     let mut after = None;
     loop {
-        let page = audiences::audience_page(db, tenant, group, after, 5000).await?;
+        let page = audiences::audience_page(db, tenant, group, after, 5000, now).await?;
         let Some(last) = page.last().copied() else {
             break;
         };
@@ -283,6 +283,7 @@ pub async fn enroll_entries<C: ConnectionTrait>(
         opened_at: Set(None),
         clicked_at: Set(None),
         converted_at: Set(None),
+        revenue: Set(None),
         error: Set(None),
         entry_key: Set(entry.entry_key.clone()),
         reentry_key: Set(crate::facts::fit(&entry.reentry_key, 160)),
@@ -646,6 +647,18 @@ pub async fn metrics<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Result<V
         .await?
         .unwrap_or_default();
     let (completed, in_flight) = (completed.unwrap_or(0), in_flight.unwrap_or(0));
+    // Added up here: only converted recipients carry revenue, and SQLite
+    // would sum the decimals as floating point.
+    let revenue: rust_decimal::Decimal = campaign_recipient::Entity::find()
+        .select_only()
+        .column(campaign_recipient::Column::Revenue)
+        .filter(campaign_recipient::Column::ExecutionId.eq(execution_id))
+        .filter(campaign_recipient::Column::Revenue.is_not_null())
+        .into_tuple::<rust_decimal::Decimal>()
+        .all(db)
+        .await?
+        .into_iter()
+        .sum();
     let rows: Vec<(Option<String>, MessageStatus, i64)> = message::Entity::find()
         .select_only()
         .column(message::Column::NodeId)
@@ -686,6 +699,8 @@ pub async fn metrics<C: ConnectionTrait>(db: &C, execution_id: Uuid) -> Result<V
         "clicked": clicked,
         "failed": total.failed,
         "converted": converted,
+        // Money as a decimal string, like every amount jornada shows.
+        "revenue": crate::money::amount(revenue).to_string(),
         "unknown": total.unknown,
         "completed": completed,
         "inFlight": in_flight,

@@ -1,6 +1,7 @@
 pub mod entities;
 pub use entities::*;
 
+pub mod attribution;
 pub mod audiences;
 pub mod automation;
 pub mod background_jobs;
@@ -8,6 +9,7 @@ pub mod campaigns;
 pub mod catalog;
 pub mod chatwoot;
 pub mod clock;
+pub mod conversions;
 pub mod customers;
 pub mod db;
 pub mod dispatch;
@@ -21,6 +23,7 @@ pub mod lifetime_value;
 pub mod links;
 pub mod money;
 pub mod outbox;
+pub mod reports;
 pub mod secrets;
 pub mod segments;
 pub mod settings;

@@ -52,6 +52,9 @@ pub async fn set(
             "value must be 1 to {MAX_VALUE_LEN} bytes"
         )));
     }
+    if key == crate::attribution::FIRST_ACCESS_WINDOW_KEY {
+        crate::attribution::parse_window_hours(value)?;
+    }
     if description
         .as_ref()
         .is_some_and(|d| d.chars().count() > 1000)

@@ -41,6 +41,8 @@ pub const TARGET_SOURCES: &[TargetSource] = &[
             "productId",
             "accessStatus",
             "firstAccessAt",
+            "lastAccessAt",
+            "lastLessonCompletedAt",
             "progress",
             "startsAt",
             "endsAt",
@@ -56,6 +58,7 @@ pub const TARGET_SOURCES: &[TargetSource] = &[
             "paymentMethod",
             "purchasedAt",
             "approvedAt",
+            "warrantyEndsAt",
         ],
     },
     TargetSource {
@@ -82,7 +85,36 @@ pub const FILTER_OPS: &[&str] = &[
     "in",
     "exists",
     "not_exists",
+    "olderThanDays",
+    "withinDays",
 ];
+
+/// Operators on dates relative to now, each taking whole days: `olderThanDays`
+/// (at least that many days ago) and `withinDays` (in the last that many
+/// days; for a moment that lies ahead, such as `warrantyEndsAt`, in the
+/// next). A campaign's condition node gives them the same meaning.
+pub const RELATIVE_DATE_OPS: &[&str] = &["olderThanDays", "withinDays"];
+
+/// The most days a relative date may count (about a hundred years).
+pub const MAX_RELATIVE_DAYS: u32 = 36_500;
+
+/// Fields whose moments usually lie ahead, so `withinDays` looks forward.
+pub const UPCOMING_FIELDS: &[&str] = &["warrantyEndsAt", "endsAt", "nextChargeAt"];
+
+/// Whole days for a relative date: `7` or `"7"`, never negative or fractional.
+pub fn relative_days(value: &Value) -> Option<u32> {
+    let days = match value {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.trim().parse::<u64>().ok()?,
+        _ => return None,
+    };
+    u32::try_from(days).ok().filter(|d| *d <= MAX_RELATIVE_DAYS)
+}
+
+/// Whether a source's field holds a moment (the fields relative dates apply to).
+fn is_date_field(field: &str) -> bool {
+    field.ends_with("At")
+}
 const MAX_RULES: usize = 50;
 
 pub fn source(name: &str) -> Result<&'static TargetSource> {
@@ -139,6 +171,19 @@ pub fn validate_filter(source: &TargetSource, filter: &Value) -> Result<()> {
                 "rule {index}: op must be one of {}",
                 FILTER_OPS.join(", ")
             )));
+        }
+        if RELATIVE_DATE_OPS.contains(&op) {
+            if !is_date_field(field) {
+                return Err(invalid(format!(
+                    "rule {index}: `{op}` applies only to dates, not `{field}`"
+                )));
+            }
+            if rule.get("value").and_then(relative_days).is_none() {
+                return Err(invalid(format!(
+                    "rule {index}: `{op}` needs a whole number of days from 0 to {MAX_RELATIVE_DAYS}"
+                )));
+            }
+            continue;
         }
         let needs_value = !matches!(op, "exists" | "not_exists");
         match rule.get("value") {
@@ -295,6 +340,13 @@ mod tests {
         assert!(source("customers; DROP TABLE customers").is_err());
         let customers = source("customers").unwrap();
         assert!(validate_filter(customers, &json!(null)).is_ok());
+        assert!(
+            validate_filter(
+                customers,
+                &json!({"rules": [{"field": "createdAt", "op": "olderThanDays", "value": 7}]})
+            )
+            .is_ok()
+        );
         assert!(validate_filter(customers, &json!({"combinator": "and", "rules": [{"field": "tags", "op": "contains", "value": "vip"}]})).is_ok());
         assert!(
             validate_filter(
@@ -311,6 +363,11 @@ mod tests {
             json!({"rules": [{"field": "tags", "op": "eq", "value": {"$gt": 1}}]}),
             json!({"combinator": "xor", "rules": []}),
             json!({"rules": [], "sql": "1=1"}),
+            json!({"rules": [{"field": "createdAt", "op": "olderThanDays", "value": -3}]}),
+            json!({"rules": [{"field": "createdAt", "op": "withinDays", "value": 2.5}]}),
+            json!({"rules": [{"field": "createdAt", "op": "withinDays", "value": "soon"}]}),
+            json!({"rules": [{"field": "createdAt", "op": "withinDays"}]}),
+            json!({"rules": [{"field": "ltvTotal", "op": "olderThanDays", "value": 3}]}),
         ] {
             assert!(validate_filter(customers, &bad).is_err(), "{bad} accepted");
         }

@@ -30,6 +30,7 @@ mod m20261205_000018_background_jobs;
 mod m20261206_000019_automation_rules;
 mod m20261206_000020_chatwoot;
 mod m20261206_000021_journey_keys;
+mod m20261206_000022_cs_reports;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000019_automation_rules::Migration),
             Box::new(m20261206_000020_chatwoot::Migration),
             Box::new(m20261206_000021_journey_keys::Migration),
+            Box::new(m20261206_000022_cs_reports::Migration),
         ]
     }
 }

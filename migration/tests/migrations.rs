@@ -348,6 +348,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             first_access_at: Some(at(30)),
             first_access_origin: Some("whatsapp_link".to_owned()),
             last_access_at: Some(at(90)),
+            last_lesson_completed_at: None,
             progress_percent: money(4_250),
             created_at: at(0),
             updated_at: at(0),
@@ -395,6 +396,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             started_at: Some(at(101)),
             completed_at: None,
             schedule_checked_until: Some(at(101)),
+            goal: Some(json!({"event": "purchase_approved", "withinDays": 7})),
             created_at: at(0),
             updated_at: at(0),
         }
@@ -448,6 +450,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             opened_at: Some(at(104)),
             clicked_at: Some(at(105)),
             converted_at: Some(at(106)),
+            revenue: Some(money(29_700)),
             error: Some("none yet".to_owned()),
             entry_key: Some(json!({"event": "billet_printed", "transaction": "HP1"})),
             reentry_key: "transaction:HP1".to_owned(),

@@ -161,6 +161,7 @@ async fn seed_purchases(app: &TestApp) -> Seeded {
                 first_access_at: None,
                 first_access_origin: None,
                 last_access_at: None,
+                last_lesson_completed_at: None,
                 progress_percent: Decimal::new(2550, 2),
                 created_at: now,
                 updated_at: now,

@@ -15,6 +15,7 @@ mod channels;
 mod chatwoot;
 mod cli;
 mod commerce;
+mod cs_reports;
 mod customers;
 mod deep_input;
 mod fakes;

@@ -72,6 +72,7 @@ impl Worker {
             round.webhook_events = until_idle(|| {
                 crate::hotmart::applier::apply_batch(
                     &self.db,
+                    &self.secrets,
                     Partition::ALL,
                     batch_size(backend),
                     self.clock.now(),

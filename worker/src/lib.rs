@@ -253,6 +253,7 @@ impl Worker {
         Arc::new(vec![
             Box::new(domain_events::Timeline),
             Box::new(campaigns::triggers::CampaignTriggers),
+            Box::new(campaigns::goals::CampaignGoals),
             Box::new(automation::events::AutomationRules {
                 secrets: self.secrets.clone(),
             }),
@@ -301,6 +302,7 @@ async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), Box
         .signals
         .in_turn_with_inbound(hotmart::applier::apply_batch(
             &worker.db,
+            &worker.secrets,
             applier.partition,
             limit,
             now,

@@ -8,7 +8,13 @@
 //! | text | email, name, first_name, phone, segment, churnRisk, accessStatus, access_url | eq, neq, contains, not_contains, in, exists, not_exists |
 //! | list | tags | contains, not_contains, in (any tag in the list), exists (non-empty), not_exists |
 //! | number | ltvTotal, progress | eq, neq, gt, gte, lt, lte, in, exists, not_exists |
-//! | instant | createdAt, firstAccessAt | eq, neq, gt, gte, lt, lte, exists, not_exists |
+//! | instant | createdAt, firstAccessAt, lastAccessAt, lastLessonCompletedAt, purchasedAt, warrantyEndsAt | eq, neq, gt, gte, lt, lte, olderThanDays, withinDays, exists, not_exists |
+//!
+//! Relative dates count whole days back from the moment of evaluation (the
+//! worker's clock, never the system time): `olderThanDays: 7` holds for a
+//! moment at least 7 days ago; `withinDays: 7` for one in the last 7 days,
+//! or, for a moment that lies ahead (`warrantyEndsAt`), in the next 7.
+//! Target groups (`entity::audiences`) give both operators the same meaning.
 //!
 //! Text comparisons are exact (case-sensitive). Numbers compare as exact
 //! decimals, instants as RFC 3339 instants. `neq`, `not_contains` and
@@ -42,10 +48,15 @@ pub enum Operator {
     In,
     Exists,
     NotExists,
+    OlderThanDays,
+    WithinDays,
 }
 
+/// The most days a relative date may count (about a hundred years).
+pub const MAX_RELATIVE_DAYS: u32 = 36_500;
+
 impl Operator {
-    pub const ALL: [Operator; 11] = [
+    pub const ALL: [Operator; 13] = [
         Self::Eq,
         Self::Neq,
         Self::Gt,
@@ -57,6 +68,8 @@ impl Operator {
         Self::In,
         Self::Exists,
         Self::NotExists,
+        Self::OlderThanDays,
+        Self::WithinDays,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,11 +85,17 @@ impl Operator {
             Self::In => "in",
             Self::Exists => "exists",
             Self::NotExists => "not_exists",
+            Self::OlderThanDays => "olderThanDays",
+            Self::WithinDays => "withinDays",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|op| op.name() == name)
+        match name {
+            "older_than_days" => Some(Self::OlderThanDays),
+            "within_days" => Some(Self::WithinDays),
+            _ => Self::ALL.into_iter().find(|op| op.name() == name),
+        }
     }
 
     pub fn applies_to(self, kind: ValueKind) -> bool {
@@ -87,6 +106,7 @@ impl Operator {
             Gt | Gte | Lt | Lte => matches!(kind, ValueKind::Number | ValueKind::Instant),
             Contains | NotContains => matches!(kind, ValueKind::Text | ValueKind::TextList),
             In => kind != ValueKind::Instant,
+            OlderThanDays | WithinDays => kind == ValueKind::Instant,
         }
     }
 }
@@ -100,6 +120,8 @@ pub enum Operand {
     Instant(DateTime<Utc>),
     TextSet(Vec<String>),
     NumberSet(Vec<Decimal>),
+    /// Whole days, for relative dates.
+    Days(u32),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -116,11 +138,28 @@ pub struct ConditionData {
 }
 
 impl ConditionData {
-    pub fn evaluate(&self, ctx: &RecipientContext) -> bool {
+    /// Whether the recipient passes, at `now` (relative dates count from it).
+    pub fn evaluate(&self, ctx: &RecipientContext, now: DateTime<Utc>) -> bool {
         match self.combinator {
-            Combinator::And => self.rules.iter().all(|r| r.matches(ctx)),
-            Combinator::Or => self.rules.iter().any(|r| r.matches(ctx)),
+            Combinator::And => self.rules.iter().all(|r| r.matches(ctx, now)),
+            Combinator::Or => self.rules.iter().any(|r| r.matches(ctx, now)),
         }
+    }
+}
+
+/// Whether `at` is `days` or more days before `now`.
+pub fn older_than_days(at: DateTime<Utc>, days: u32, now: DateTime<Utc>) -> bool {
+    at <= now - chrono::Duration::days(i64::from(days))
+}
+
+/// Whether `at` lies within `days` days of `now`: behind it, or ahead of it
+/// for an `upcoming` moment.
+pub fn within_days(at: DateTime<Utc>, days: u32, upcoming: bool, now: DateTime<Utc>) -> bool {
+    let span = chrono::Duration::days(i64::from(days));
+    if upcoming {
+        at >= now && at <= now + span
+    } else {
+        at <= now && at >= now - span
     }
 }
 
@@ -166,9 +205,19 @@ impl Rule {
         Ok(Self { field, op, operand })
     }
 
-    pub fn matches(&self, ctx: &RecipientContext) -> bool {
+    pub fn matches(&self, ctx: &RecipientContext, now: DateTime<Utc>) -> bool {
         use Operator::*;
         let value = self.field.read(ctx);
+        if let (OlderThanDays | WithinDays, Operand::Days(days)) = (self.op, &self.operand) {
+            let Some(FieldValue::Instant(at)) = value else {
+                return false;
+            };
+            return if self.op == OlderThanDays {
+                older_than_days(at, *days, now)
+            } else {
+                within_days(at, *days, self.field.is_upcoming(), now)
+            };
+        }
         match self.op {
             Neq => !self.matches_op(Eq, value.as_ref()),
             NotContains => !self.matches_op(Contains, value.as_ref()),
@@ -224,6 +273,9 @@ fn operand(op: Operator, kind: ValueKind, value: &Value) -> Result<Operand, &'st
     use Operator::*;
     match (op, kind) {
         (Exists | NotExists, _) => Ok(Operand::None),
+        (OlderThanDays | WithinDays, _) => days(value)
+            .map(Operand::Days)
+            .ok_or("a whole number of days from 0 to 36500"),
         (In, ValueKind::Number) => list(value)?
             .iter()
             .map(|v| number(v).ok_or("a list of numbers"))
@@ -244,6 +296,16 @@ fn operand(op: Operator, kind: ValueKind, value: &Value) -> Result<Operand, &'st
             text(value).map(Operand::Text).ok_or("a string")
         }
     }
+}
+
+/// Whole days for a relative date: `7` or `"7"`, never negative or fractional.
+pub fn days(value: &Value) -> Option<u32> {
+    let days = match value {
+        Value::Number(n) => n.as_u64()?,
+        Value::String(s) => s.trim().parse::<u64>().ok()?,
+        _ => return None,
+    };
+    u32::try_from(days).ok().filter(|d| *d <= MAX_RELATIVE_DAYS)
 }
 
 fn list(value: &Value) -> Result<&Vec<Value>, &'static str> {
@@ -285,10 +347,74 @@ mod tests {
         ctx
     }
 
+    fn now() -> DateTime<Utc> {
+        "2025-03-01T12:00:00Z".parse().unwrap()
+    }
+
     fn holds(rule: Value) -> bool {
         Rule::parse(0, &rule)
             .unwrap_or_else(|e| panic!("{rule}: {e:?}"))
-            .matches(&ctx())
+            .matches(&ctx(), now())
+    }
+
+    #[test]
+    fn relative_dates_count_from_now() {
+        let mut ctx = ctx();
+        let days_ago = |d: i64| now() - chrono::Duration::days(d);
+        ctx.enrollment.purchased_at = Some(days_ago(3));
+        ctx.enrollment.last_lesson_completed_at = Some(days_ago(10));
+        ctx.enrollment.warranty_ends_at = Some(now() + chrono::Duration::days(2));
+        let holds_at = |rule: Value, at: DateTime<Utc>| {
+            Rule::parse(0, &rule)
+                .unwrap_or_else(|e| panic!("{rule}: {e:?}"))
+                .matches(&ctx, at)
+        };
+        for (rule, expected) in [
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "withinDays", "value": 3}),
+                true,
+            ),
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "withinDays", "value": 2}),
+                false,
+            ),
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "olderThanDays", "value": 3}),
+                true,
+            ),
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "older_than_days", "value": "4"}),
+                false,
+            ),
+            (
+                json!({"field": "enrollment.lastLessonCompletedAt", "op": "olderThanDays", "value": 7}),
+                true,
+            ),
+            (
+                json!({"field": "enrollment.warrantyEndsAt", "op": "withinDays", "value": 2}),
+                true,
+            ),
+            (
+                json!({"field": "enrollment.warrantyEndsAt", "op": "withinDays", "value": 1}),
+                false,
+            ),
+            // No access yet: neither older nor recent.
+            (
+                json!({"field": "enrollment.firstAccessAt", "op": "olderThanDays", "value": 0}),
+                false,
+            ),
+            (
+                json!({"field": "enrollment.lastAccessAt", "op": "withinDays", "value": 30}),
+                false,
+            ),
+        ] {
+            assert_eq!(holds_at(rule.clone(), now()), expected, "{rule}");
+        }
+        // Three days later the purchase is six days old.
+        let later = now() + chrono::Duration::days(3);
+        let rule = json!({"field": "enrollment.purchasedAt", "op": "olderThanDays", "value": 6});
+        assert!(holds_at(rule.clone(), later));
+        assert!(!holds_at(rule, now()));
     }
 
     #[test]
@@ -428,8 +554,8 @@ mod tests {
             combinator: Combinator::Or,
             rules: vec![yes, no],
         };
-        assert!(!and.evaluate(&ctx()));
-        assert!(or.evaluate(&ctx()));
+        assert!(!and.evaluate(&ctx(), now()));
+        assert!(or.evaluate(&ctx(), now()));
     }
 
     #[test]
@@ -480,6 +606,26 @@ mod tests {
                 code::INVALID_DATA,
             ),
             (json!({"op": "eq", "value": "a"}), code::INVALID_DATA),
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "olderThanDays", "value": -1}),
+                code::INVALID_DATA,
+            ),
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "withinDays", "value": 1.5}),
+                code::INVALID_DATA,
+            ),
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "withinDays", "value": 36501}),
+                code::INVALID_DATA,
+            ),
+            (
+                json!({"field": "enrollment.purchasedAt", "op": "withinDays"}),
+                code::INVALID_DATA,
+            ),
+            (
+                json!({"field": "customer.ltvTotal", "op": "olderThanDays", "value": 3}),
+                code::INVALID_DATA,
+            ),
             (json!("customer.segment eq a"), code::INVALID_DATA),
         ] {
             let error = Rule::parse(0, &rule).expect_err(&rule.to_string());

@@ -59,6 +59,13 @@ pub struct EnrollmentFields {
     /// A decimal string, percent of lessons completed, e.g. `"42.5"`.
     pub progress: Option<String>,
     pub access_url: Option<String>,
+    /// The latest access to the members area.
+    pub last_access_at: Option<DateTime<Utc>>,
+    pub last_lesson_completed_at: Option<DateTime<Utc>>,
+    /// When the purchase that grants the access was approved.
+    pub purchased_at: Option<DateTime<Utc>>,
+    /// When that purchase's warranty (refund period) ends.
+    pub warranty_ends_at: Option<DateTime<Utc>>,
 }
 
 /// The key of the event that started a recipient's journey
@@ -123,10 +130,14 @@ pub enum Variable {
     EventModuleName,
     EventPaymentUrl,
     EventDaysSincePurchase,
+    EnrollmentLastAccessAt,
+    EnrollmentLastLessonCompletedAt,
+    EnrollmentPurchasedAt,
+    EnrollmentWarrantyEndsAt,
 }
 
 impl Variable {
-    pub const ALL: [Variable; 21] = [
+    pub const ALL: [Variable; 25] = [
         Variable::CustomerEmail,
         Variable::CustomerName,
         Variable::CustomerFirstName,
@@ -148,6 +159,10 @@ impl Variable {
         Variable::EventModuleName,
         Variable::EventPaymentUrl,
         Variable::EventDaysSincePurchase,
+        Variable::EnrollmentLastAccessAt,
+        Variable::EnrollmentLastLessonCompletedAt,
+        Variable::EnrollmentPurchasedAt,
+        Variable::EnrollmentWarrantyEndsAt,
     ];
 
     /// The name as the issue spells it (`customer.first_name`,
@@ -185,6 +200,17 @@ impl Variable {
             Self::EventDaysSincePurchase => {
                 ("event.daysSincePurchase", "event.days_since_purchase")
             }
+            Self::EnrollmentLastAccessAt => {
+                ("enrollment.lastAccessAt", "enrollment.last_access_at")
+            }
+            Self::EnrollmentLastLessonCompletedAt => (
+                "enrollment.lastLessonCompletedAt",
+                "enrollment.last_lesson_completed_at",
+            ),
+            Self::EnrollmentPurchasedAt => ("enrollment.purchasedAt", "enrollment.purchased_at"),
+            Self::EnrollmentWarrantyEndsAt => {
+                ("enrollment.warrantyEndsAt", "enrollment.warranty_ends_at")
+            }
         }
     }
 
@@ -201,9 +227,20 @@ impl Variable {
             Self::CustomerLtvTotal | Self::EnrollmentProgress | Self::EventDaysSincePurchase => {
                 ValueKind::Number
             }
-            Self::CustomerCreatedAt | Self::EnrollmentFirstAccessAt => ValueKind::Instant,
+            Self::CustomerCreatedAt
+            | Self::EnrollmentFirstAccessAt
+            | Self::EnrollmentLastAccessAt
+            | Self::EnrollmentLastLessonCompletedAt
+            | Self::EnrollmentPurchasedAt
+            | Self::EnrollmentWarrantyEndsAt => ValueKind::Instant,
             _ => ValueKind::Text,
         }
+    }
+
+    /// Whether the moment usually lies ahead (a warranty's end), so that
+    /// `withinDays` looks forward from now rather than back.
+    pub fn is_upcoming(self) -> bool {
+        self == Self::EnrollmentWarrantyEndsAt
     }
 
     /// The recipient's value, `None` when unknown.
@@ -243,6 +280,12 @@ impl Variable {
                 .days_since_purchase
                 .as_deref()
                 .map(FieldValue::Number),
+            Self::EnrollmentLastAccessAt => e.last_access_at.map(FieldValue::Instant),
+            Self::EnrollmentLastLessonCompletedAt => {
+                e.last_lesson_completed_at.map(FieldValue::Instant)
+            }
+            Self::EnrollmentPurchasedAt => e.purchased_at.map(FieldValue::Instant),
+            Self::EnrollmentWarrantyEndsAt => e.warranty_ends_at.map(FieldValue::Instant),
         }
     }
 

@@ -349,11 +349,13 @@ fn step_node<'g>(
             advance("event")
         }
         (NodeData::WaitForEvent(_), StepInput::Timeout) => advance("timeout"),
-        (NodeData::Condition(condition), StepInput::Enter) => advance(if condition.evaluate(ctx) {
-            "true"
-        } else {
-            "false"
-        }),
+        (NodeData::Condition(condition), StepInput::Enter) => {
+            advance(if condition.evaluate(ctx, now) {
+                "true"
+            } else {
+                "false"
+            })
+        }
         (NodeData::Split(split), StepInput::Enter) => {
             let branch =
                 choose_branch(&split.branches, ctx.recipient_id, node_id).ok_or_else(|| {

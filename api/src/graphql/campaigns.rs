@@ -33,8 +33,63 @@ pub struct Campaign {
     pub scheduled_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// What counts as a recipient's conversion; without a goal nobody converts.
+    pub goal: Option<CampaignGoal>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A recipient converts when the domain event `event` happens to them (for
+/// `productId`, when set) within `withinDays` after the campaign messaged
+/// them, or after they entered if it never did. A purchase's amount is the
+/// revenue attributed.
+#[derive(SimpleObject)]
+pub struct CampaignGoal {
+    /// A domain event name, e.g. `purchase_approved`.
+    pub event: String,
+    pub product_id: Option<ID>,
+    pub within_days: i32,
+}
+
+impl From<journeys::CampaignGoal> for CampaignGoal {
+    fn from(goal: journeys::CampaignGoal) -> Self {
+        CampaignGoal {
+            event: goal.event,
+            product_id: goal.product_id.map(Into::into),
+            within_days: goal.within_days as i32,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CampaignGoalInput {
+    /// A domain event name, e.g. `purchase_approved`.
+    pub event: String,
+    pub product_id: Option<ID>,
+    /// 1 to 365.
+    pub within_days: i32,
+}
+
+impl CampaignGoalInput {
+    fn checked(self) -> ApiResult<journeys::CampaignGoal> {
+        if workflow::DomainEventType::parse(&self.event).is_none() {
+            return Err(ApiError::invalid(format!(
+                "goal.event must be one of {}",
+                workflow::DomainEventType::names()
+            )));
+        }
+        let within_days = u32::try_from(self.within_days)
+            .map_err(|_| ApiError::invalid("goal.withinDays must be 1 to 365"))?;
+        Ok(journeys::CampaignGoal {
+            event: self.event,
+            product_id: self
+                .product_id
+                .as_ref()
+                .map(|id| parse_id(id, "goal.productId"))
+                .transpose()?,
+            within_days,
+        })
+    }
 }
 
 impl TryFrom<campaign::Model> for Campaign {
@@ -44,6 +99,7 @@ impl TryFrom<campaign::Model> for Campaign {
         Ok(Campaign {
             id: m.id.into(),
             workflow_data: Json(journeys::workflow_document(&m)?),
+            goal: journeys::CampaignGoal::of(&m).map(Into::into),
             name: m.name,
             description: m.description,
             status: m.status.into(),
@@ -68,6 +124,7 @@ pub struct CreateCampaignInput {
     pub description: Option<String>,
     /// A React Flow document `{"nodes": [...], "edges": [...]}`; stored verbatim.
     pub workflow_data: Option<Json<Value>>,
+    pub goal: Option<CampaignGoalInput>,
 }
 
 #[derive(InputObject)]
@@ -75,6 +132,8 @@ pub struct UpdateCampaignInput {
     pub name: Option<String>,
     pub description: MaybeUndefined<String>,
     pub workflow_data: Option<Json<Value>>,
+    /// `null` removes the goal.
+    pub goal: MaybeUndefined<CampaignGoalInput>,
 }
 
 /// A document must at least be a React Flow graph to be saved; whether it is
@@ -147,6 +206,7 @@ impl CampaignMutation {
                 .map(|Json(v)| checked_graph(v))
                 .transpose()?,
             created_by: Some(caller(ctx).actor()),
+            goal: input.goal.map(CampaignGoalInput::checked).transpose()?,
         };
         journeys::create(db(ctx), tenant, new, now(ctx))
             .await?
@@ -174,6 +234,11 @@ impl CampaignMutation {
                 .workflow_data
                 .map(|Json(v)| checked_graph(v))
                 .transpose()?,
+            goal: match input.goal {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(goal) => Some(Some(goal.checked()?)),
+            },
         };
         journeys::update(db(ctx), tenant, parse_id(&id, "id")?, changes, now(ctx))
             .await?

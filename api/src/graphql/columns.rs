@@ -178,6 +178,7 @@ macro_rules! reads_whole {
 
 reads_whole!(
     automation_rule,
+    message,
     background_job,
     enrollment,
     campaign,

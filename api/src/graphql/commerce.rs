@@ -10,7 +10,7 @@ use super::catalog::Product;
 use super::connection::{Prefetch, Selected, Totals, cost, paginate};
 use super::customers::Customer;
 use super::loaders::{CustomerById, ProductById, load, prefetch};
-use super::scope::{Access, parse_id, tenant};
+use super::scope::{Access, db, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
 /// A Hotmart purchase (one charge of a subscription, or a one-off sale).
@@ -172,8 +172,15 @@ pub enum AccessStatus {
 
 /// A customer's access to a product's members area.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Enrollment {
     pub id: ID,
+    #[graphql(skip)]
+    pub workspace_uuid: Uuid,
+    #[graphql(skip)]
+    pub customer_uuid: Uuid,
+    #[graphql(skip)]
+    pub product_uuid: Uuid,
     pub customer_id: ID,
     pub product_id: ID,
     pub transaction_id: Option<ID>,
@@ -184,7 +191,10 @@ pub struct Enrollment {
     pub first_access_at: Option<DateTime<Utc>>,
     /// hotmart_email, whatsapp_link, ...: what brought the first access.
     pub first_access_origin: Option<String>,
+    /// The latest access to the members area (a first access or a module
+    /// completed).
     pub last_access_at: Option<DateTime<Utc>>,
+    pub last_lesson_completed_at: Option<DateTime<Utc>>,
     /// Course progress in percent.
     pub progress: Decimal,
     pub created_at: DateTime<Utc>,
@@ -195,6 +205,9 @@ impl From<enrollment::Model> for Enrollment {
     fn from(m: enrollment::Model) -> Self {
         Enrollment {
             id: m.id.into(),
+            workspace_uuid: m.workspace_id,
+            customer_uuid: m.customer_id,
+            product_uuid: m.product_id,
             customer_id: m.customer_id.into(),
             product_id: m.product_id.into(),
             transaction_id: m.transaction_id.map(Into::into),
@@ -205,10 +218,47 @@ impl From<enrollment::Model> for Enrollment {
             first_access_at: m.first_access_at,
             first_access_origin: m.first_access_origin,
             last_access_at: m.last_access_at,
+            last_lesson_completed_at: m.last_lesson_completed_at,
             progress: entity::money::at_scale(m.progress_percent, 2),
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
+    }
+}
+
+/// How far the customer got in one module of the course.
+#[derive(SimpleObject)]
+pub struct ModuleProgress {
+    pub module_id: ID,
+    pub name: String,
+    /// Lessons of the module (extra lessons not counted).
+    pub lessons_total: i64,
+    pub lessons_completed: i64,
+    pub last_completed_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Enrollment {
+    /// The course's modules in order, with the lessons completed of each.
+    async fn modules(&self, ctx: &Context<'_>) -> ApiResult<Vec<ModuleProgress>> {
+        let tenant = entity::Tenant::new(self.workspace_uuid);
+        let modules = entity::enrollments::module_progress(
+            db(ctx),
+            tenant,
+            self.customer_uuid,
+            self.product_uuid,
+        )
+        .await?;
+        Ok(modules
+            .into_iter()
+            .map(|m| ModuleProgress {
+                module_id: m.module_id.into(),
+                name: m.name,
+                lessons_total: m.lessons_total as i64,
+                lessons_completed: m.lessons_completed as i64,
+                last_completed_at: m.last_completed_at,
+            })
+            .collect())
     }
 }
 

@@ -16,6 +16,7 @@ use super::loaders::{
     ActivitiesOf, CustomerById, EnrollmentsOf, NotesOf, ProductById, SubscriptionsOf,
     TransactionsOf, load, prefetch,
 };
+use super::messages::{Message, messages_of};
 use super::scope::{Access, caller, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
@@ -101,6 +102,18 @@ impl Customer {
     /// Notes left by the CS team, newest first.
     async fn notes(&self, ctx: &Context<'_>) -> ApiResult<Vec<CustomerNote>> {
         Ok(all(load(ctx, NotesOf(self.uuid)).await?))
+    }
+
+    /// What was said to the customer, newest first, with the rule or
+    /// campaign each message came from.
+    #[graphql(complexity = "cost(first, child_complexity)")]
+    async fn messages(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> ApiResult<Connection<String, Message, Totals>> {
+        messages_of(ctx, self.uuid, first, after).await
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use super::automation::{AutomationRule, AutomationTrigger};
 use super::connection::{Prefetch, Totals, cost, paginate};
 use super::customers::Customer;
-use super::loaders::{CustomerById, RuleById, TemplateById, load};
+use super::loaders::{AutomationRuleById, CustomerById, MessageTemplateById, load};
 use super::scope::{Access, app, caller, db, now, parse_id, tenant};
 use super::templates::MessageTemplate;
 use crate::error::{ApiError, ApiResult};
@@ -163,7 +163,7 @@ impl DispatchItem {
         let Some(id) = self.model.rule_id else {
             return Ok(None);
         };
-        Ok(load(ctx, RuleById(id)).await?.map(Into::into))
+        Ok(load(ctx, AutomationRuleById(id)).await?.map(Into::into))
     }
 
     async fn customer(&self, ctx: &Context<'_>) -> ApiResult<Option<Customer>> {
@@ -177,7 +177,7 @@ impl DispatchItem {
         let Some(id) = self.model.template_id else {
             return Ok(None);
         };
-        Ok(load(ctx, TemplateById(id)).await?.map(Into::into))
+        Ok(load(ctx, MessageTemplateById(id)).await?.map(Into::into))
     }
 
     /// The template's variables as they will go (edits included).
@@ -204,7 +204,9 @@ impl DispatchItem {
         }
         let variables = content.get("variables").and_then(Value::as_object);
         let body = match self.model.template_id {
-            Some(id) => load(ctx, TemplateById(id)).await?.and_then(|t| t.body),
+            Some(id) => load(ctx, MessageTemplateById(id))
+                .await?
+                .and_then(|t| t.body),
             None => None,
         };
         Ok(match body {

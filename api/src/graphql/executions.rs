@@ -349,7 +349,8 @@ impl ExecutionQuery {
     }
 }
 
-/// Adds every number of `more` into `total`, recursively.
+/// Adds every number of `more` into `total`, recursively; amounts (decimal
+/// strings) add up as decimals.
 fn add_metrics(total: &mut Value, more: &Value) {
     match (total, more) {
         (Value::Object(total), Value::Object(more)) => {
@@ -359,6 +360,14 @@ fn add_metrics(total: &mut Value, more: &Value) {
         }
         (total @ Value::Number(_), Value::Number(more)) => {
             *total = json!(total.as_u64().unwrap_or(0) + more.as_u64().unwrap_or(0));
+        }
+        (Value::String(sum), Value::String(more)) => {
+            if let (Ok(a), Ok(b)) = (
+                sum.parse::<rust_decimal::Decimal>(),
+                more.parse::<rust_decimal::Decimal>(),
+            ) {
+                *sum = entity::money::amount(a + b).to_string();
+            }
         }
         (total, more) => {
             if total.as_u64() == Some(0) {

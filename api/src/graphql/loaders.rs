@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
-    automation_rule, customer, customer_activity, customer_note, enrollment, lesson,
-    message_template, offer, product, subscription, transaction,
+    automation_rule, campaign, campaign_recipient, customer, customer_activity, customer_note,
+    dispatch_item, enrollment, lesson, message_template, offer, product, subscription, transaction,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, Select,
@@ -230,5 +230,8 @@ children_of!(OffersOf, offer, ProductId, product_id, CreatedAt Desc);
 children_of!(LessonsOf, lesson, ProductId, product_id, Position Asc);
 by_id!(CustomerById, customer);
 by_id!(ProductById, product);
-by_id!(RuleById, automation_rule);
-by_id!(TemplateById, message_template);
+by_id!(MessageTemplateById, message_template);
+by_id!(DispatchItemById, dispatch_item);
+by_id!(AutomationRuleById, automation_rule);
+by_id!(CampaignRecipientById, campaign_recipient);
+by_id!(CampaignById, campaign);

@@ -14,6 +14,8 @@ pub mod executions;
 pub mod hotmart;
 pub mod limits;
 pub mod loaders;
+pub mod messages;
+pub mod reports;
 pub mod scope;
 pub mod settings;
 pub mod target_groups;
@@ -39,6 +41,7 @@ pub struct Query(
     templates::TemplateQuery,
     background_jobs::BackgroundJobQuery,
     chatwoot::ChatwootQuery,
+    reports::ReportQuery,
 );
 
 #[derive(MergedObject, Default)]

@@ -26,6 +26,9 @@ pub struct Model {
     /// Schedule triggers: cron fires at or before this instant were already
     /// started (or fell while the campaign was not active).
     pub schedule_checked_until: Option<DateTimeUtc>,
+    /// What counts as a recipient's conversion: `{event, productId?, withinDays}`.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub goal: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

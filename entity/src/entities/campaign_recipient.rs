@@ -28,6 +28,9 @@ pub struct Model {
     pub opened_at: Option<DateTimeUtc>,
     pub clicked_at: Option<DateTimeUtc>,
     pub converted_at: Option<DateTimeUtc>,
+    /// The goal's purchase amount, once converted by a purchase.
+    #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
+    pub revenue: Option<Decimal>,
     #[sea_orm(column_type = "Text")]
     pub error: Option<String>,
     /// What the event that started this entry was about: `event`,

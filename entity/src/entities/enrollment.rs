@@ -22,6 +22,7 @@ pub struct Model {
     #[sea_orm(column_type = "String(StringLen::N(32))")]
     pub first_access_origin: Option<String>,
     pub last_access_at: Option<DateTimeUtc>,
+    pub last_lesson_completed_at: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Decimal(Some((5, 2)))")]
     pub progress_percent: Decimal,
     pub created_at: DateTimeUtc,

@@ -48,6 +48,7 @@ async fn enroll(app: &TestApp, workspace: Uuid, customer: Uuid, product: Uuid) {
         first_access_at: Set(None),
         first_access_origin: Set(None),
         last_access_at: Set(None),
+        last_lesson_completed_at: Set(None),
         progress_percent: Set(Default::default()),
         created_at: Set(now),
         updated_at: Set(now),

@@ -45,8 +45,8 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
     }
     app.drain().await;
 
-    // João clicked our WhatsApp link the day before his first access; Pedro
-    // clicked his nine days before; Maria clicked hers only after hers.
+    // João clicked our WhatsApp link a day (the 24 h window) before his first
+    // access; Pedro clicked his nine days before; Maria clicked hers only after hers.
     let joao_id = shop.customer_id(joao).await.expect("joão");
     let pedro_id = shop.customer_id(pedro).await.expect("pedro");
     let maria_id = shop.customer_id(maria).await.expect("maria");
@@ -160,7 +160,7 @@ async fn members_area_events_land_in_the_domain(app: TestApp) {
     assert_eq!(ms(&e["firstAccessAt"]), Some(at(4)));
     assert_eq!(
         e["firstAccessOrigin"], "whatsapp_link",
-        "a click on our link within 7 days before"
+        "a click on our link within the 24 h window before"
     );
     let p = shop.customer(pedro).await;
     let e = shop.enrollment(&p, "3526906").await.expect("enrolled");

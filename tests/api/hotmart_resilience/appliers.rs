@@ -133,9 +133,15 @@ async fn appliers_split_the_queue_by_customer(served: ApiOnlyApp) {
     // The three side by side, in small batches, apply everything once.
     join_all((0..3).map(|index| async move {
         let partition = Partition { index, of: 3 };
-        while worker::hotmart::applier::apply_batch(&app.db, partition, 4, app.clock.now())
-            .await
-            .expect("apply a batch")
+        while worker::hotmart::applier::apply_batch(
+            &app.db,
+            &app.secrets,
+            partition,
+            4,
+            app.clock.now(),
+        )
+        .await
+        .expect("apply a batch")
             > 0
         {}
     }))

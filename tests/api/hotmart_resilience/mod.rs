@@ -265,6 +265,7 @@ async fn apply_all(app: &TestApp) -> Vec<usize> {
         let backend = app.db.get_database_backend();
         let claimed = worker::hotmart::applier::apply_batch(
             &app.db,
+            &app.secrets,
             entity::db::Partition::ALL,
             worker::batch_size(backend),
             app.clock.now(),

@@ -66,6 +66,7 @@ async fn upkeep_refreshes_statistics_after_a_burst(served: ApiOnlyApp) {
     loop {
         let batch = worker::hotmart::applier::apply_batch(
             &burst,
+            &app.secrets,
             entity::db::Partition::ALL,
             worker::batch_size(burst.get_database_backend()),
             app.clock.now(),

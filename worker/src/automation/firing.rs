@@ -214,7 +214,7 @@ impl<'a> Firing<'a> {
         }
         let ctx = subject.recipient_context(self, now);
         if let Some(conditions) = &spec.conditions
-            && !conditions.evaluate(&ctx)
+            && !conditions.evaluate(&ctx, now)
         {
             return Consideration::Skipped("conditions");
         }

@@ -11,11 +11,11 @@
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use entity::Tenant;
 use entity::db::Partition;
 use entity::entities::enums::WebhookEventStatus;
 use entity::entities::webhook_event;
 use entity::webhook_events;
+use entity::{SecretKey, Tenant};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait,
 };
@@ -50,6 +50,7 @@ fn customer_of(decoded: &Result<HotmartEvent, ApplyError>) -> Option<&str> {
 /// returns the status it ends in.
 async fn apply_decoded<C: ConnectionTrait>(
     db: &C,
+    secrets: &SecretKey,
     event: &webhook_event::Model,
     decoded: &HotmartEvent,
     now: DateTime<Utc>,
@@ -73,10 +74,10 @@ async fn apply_decoded<C: ConnectionTrait>(
             effects::apply_charge_date_changed(db, tenant, e, source, now).await
         }
         HotmartEvent::FirstAccess(e) => {
-            effects::apply_first_access(db, tenant, e, source, now).await
+            effects::apply_first_access(db, tenant, secrets, e, source, now).await
         }
         HotmartEvent::ModuleCompleted(e) => {
-            effects::apply_module_completed(db, tenant, e, source, now).await
+            effects::apply_module_completed(db, tenant, secrets, e, source, now).await
         }
         HotmartEvent::OrderFulfillment(e) => {
             effects::apply_order_fulfillment(db, tenant, e, source, now).await
@@ -112,6 +113,7 @@ async fn apply_decoded<C: ConnectionTrait>(
 /// order.
 pub async fn apply_batch(
     db: &DatabaseConnection,
+    secrets: &SecretKey,
     partition: Partition,
     limit: u64,
     now: DateTime<Utc>,
@@ -135,7 +137,7 @@ pub async fn apply_batch(
     // Every applier takes its customers' rows in the same (e-mail) order.
     // The sort is stable: one customer's events keep their order.
     work.sort_by_cached_key(|(_, decoded)| customer_of(decoded).map(entity::customers::email_key));
-    apply_taken(&txn, work, now).await?;
+    apply_taken(&txn, secrets, work, now).await?;
     crate::chatwoot::applier::apply_taken(&txn, &chatwoot, now).await?;
     txn.commit().await?;
     Ok(events.len())
@@ -179,6 +181,7 @@ type Work<'a> = (&'a webhook_event::Model, Result<HotmartEvent, ApplyError>);
 /// applied on its own like every other event, so only the culprit fails.
 async fn apply_taken(
     txn: &DatabaseTransaction,
+    secrets: &SecretKey,
     work: Vec<Work<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
@@ -222,7 +225,7 @@ async fn apply_taken(
         let outcome = match decoded {
             Ok(decoded) => {
                 let savepoint = txn.begin().await?;
-                match apply_decoded(&savepoint, event, &decoded, now).await {
+                match apply_decoded(&savepoint, secrets, event, &decoded, now).await {
                     Ok(status) => {
                         savepoint.commit().await?;
                         Ok(status)

@@ -403,7 +403,8 @@ async fn sync_club(
                         phone: None,
                     },
                 };
-                effects::apply_first_access(&txn, tenant, &access, Source::Sync, now).await?;
+                effects::apply_first_access(&txn, tenant, secrets, &access, Source::Sync, now)
+                    .await?;
             }
             for lesson in lessons.iter().filter(|l| l.is_completed == Some(true)) {
                 let Some(page_id) = lesson.page_id.clone() else {

@@ -30,7 +30,8 @@ use chrono::Duration;
 use entity::Tenant;
 use entity::dispatch;
 use entity::entities::{
-    campaign_execution, campaign_recipient, campaign_version, customer, enrollment, workspace,
+    campaign_execution, campaign_recipient, campaign_version, customer, enrollment, transaction,
+    workspace,
 };
 use entity::executions;
 use entity::outbox;
@@ -179,6 +180,18 @@ impl Runner {
             enrollments_by_product.insert((e.customer_id, e.product_id), e.clone());
             enrollments.insert(e.customer_id, e);
         }
+        // The purchases behind the enrollments: when they were approved and
+        // when their warranty ends, for conditions on relative dates.
+        let purchases: HashMap<Uuid, transaction::Model> = transaction::Entity::find()
+            .filter(
+                transaction::Column::Id
+                    .is_in(enrollments.values().filter_map(|e| e.transaction_id)),
+            )
+            .all(&self.db)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t))
+            .collect();
         let mut executions_seen: HashMap<Uuid, campaign_execution::Model> = HashMap::new();
         let mut workspaces: HashMap<Uuid, Arc<WorkspaceSetup>> = HashMap::new();
         let mut graphs: HashMap<Uuid, Arc<CompiledGraph>> = HashMap::new();
@@ -210,17 +223,26 @@ impl Runner {
         let mut walks: Vec<Walk> = claimed
             .iter()
             .filter_map(|recipient| {
-                Walk::start(
+                let enrollment = entry_product(recipient)
+                    .and_then(|p| enrollments_by_product.get(&(recipient.customer_id, p)))
+                    .or_else(|| enrollments.get(&recipient.customer_id));
+                let mut walk = Walk::start(
                     recipient,
                     &executions_seen[&recipient.execution_id],
                     graphs[&recipient.execution_id].clone(),
                     customers.get(&recipient.customer_id)?,
                     workspaces[&recipient.workspace_id].clone(),
-                    entry_product(recipient)
-                        .and_then(|p| enrollments_by_product.get(&(recipient.customer_id, p)))
-                        .or_else(|| enrollments.get(&recipient.customer_id)),
+                    enrollment,
                     now,
-                )
+                )?;
+                if let Some(purchase) = enrollment
+                    .and_then(|e| e.transaction_id)
+                    .and_then(|id| purchases.get(&id))
+                {
+                    walk.ctx.enrollment.purchased_at = purchase.approved_at;
+                    walk.ctx.enrollment.warranty_ends_at = purchase.warranty_ends_at;
+                }
+                Some(walk)
             })
             .collect();
         self.run_walks(&mut walks).await?;

@@ -398,6 +398,8 @@ pub(crate) fn context_for(
         ctx.enrollment.access_status =
             Some(sea_orm::ActiveEnum::to_value(&enrollment.access_status));
         ctx.enrollment.first_access_at = enrollment.first_access_at;
+        ctx.enrollment.last_access_at = enrollment.last_access_at;
+        ctx.enrollment.last_lesson_completed_at = enrollment.last_lesson_completed_at;
         ctx.enrollment.progress = Some(enrollment.progress_percent.to_string());
         ctx.enrollment.access_url = access_url.map(str::to_owned);
     }

@@ -1,14 +1,14 @@
 //! The members area (Hotmart Club): first accesses and completed modules.
 
 use chrono::{DateTime, Utc};
-use entity::Tenant;
-use entity::entities::{customer, lesson, product, tracked_link};
+use entity::entities::{customer, lesson, message, product, tracked_link};
+use entity::{SecretKey, Tenant};
 use entity::{
-    catalog,
+    attribution, catalog,
     customers::{self, PersonFacts},
     enrollments,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use uuid::Uuid;
 use workflow::DomainEventType;
@@ -17,27 +17,37 @@ use entity::hotmart::{Contact, FirstAccess, ModuleCompleted, Product};
 
 use super::*;
 
-/// What brought a first access: a click on one of our tracked links shortly
-/// before it, or else Hotmart's own access e-mail.
+/// What brought a first access: a click on one of our tracked links within
+/// the workspace's attribution window before it (`whatsapp_link`, or
+/// `email_link` for a link of an e-mail), or else Hotmart's own access
+/// e-mail (`hotmart_email`).
 async fn first_access_origin<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
+    secrets: &SecretKey,
     customer_id: Uuid,
     at: DateTime<Utc>,
 ) -> Result<&'static str, entity::Error> {
+    let window = attribution::first_access_window(db, tenant, secrets).await?;
     let clicked = tenant
         .select::<tracked_link::Entity>()
         .filter(tracked_link::Column::CustomerId.eq(customer_id))
-        .filter(tracked_link::Column::LastClickedAt.gte(at - ATTRIBUTION_WINDOW))
+        .filter(tracked_link::Column::LastClickedAt.gte(at - window))
         .filter(tracked_link::Column::FirstClickedAt.lte(at))
         .order_by_desc(tracked_link::Column::LastClickedAt)
         .one(db)
         .await?;
-    Ok(if clicked.is_some() {
-        "whatsapp_link"
-    } else {
-        "hotmart_email"
-    })
+    let Some(link) = clicked else {
+        return Ok(attribution::HOTMART_EMAIL);
+    };
+    let channel = match link.message_id {
+        Some(message_id) => message::Entity::find_by_id(message_id)
+            .one(db)
+            .await?
+            .map(|m| m.channel),
+        None => None,
+    };
+    Ok(attribution::link_origin(channel))
 }
 
 /// The member a members-area event is about, the product it names, and
@@ -67,16 +77,18 @@ async fn member_and_product<C: ConnectionTrait>(
 
 /// Records an access to the product's members area at `at`; the first one
 /// also records `first_access`, with where it came from.
+#[allow(clippy::too_many_arguments)]
 async fn record_access<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
+    secrets: &SecretKey,
     source: Source,
     customer_id: Uuid,
     product_id: Uuid,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    let origin = first_access_origin(db, tenant, customer_id, at).await?;
+    let origin = first_access_origin(db, tenant, secrets, customer_id, at).await?;
     if enrollments::record_access(db, tenant, customer_id, product_id, at, origin, now).await? {
         emit(
             db,
@@ -99,6 +111,7 @@ async fn record_access<C: ConnectionTrait>(
 pub async fn apply_first_access<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
+    secrets: &SecretKey,
     event: &FirstAccess,
     source: Source,
     now: DateTime<Utc>,
@@ -113,12 +126,23 @@ pub async fn apply_first_access<C: ConnectionTrait>(
         now,
     )
     .await?;
-    record_access(db, tenant, source, customer.id, product.id, at, now).await
+    record_access(
+        db,
+        tenant,
+        secrets,
+        source,
+        customer.id,
+        product.id,
+        at,
+        now,
+    )
+    .await
 }
 
 pub async fn apply_module_completed<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
+    secrets: &SecretKey,
     event: &ModuleCompleted,
     source: Source,
     now: DateTime<Utc>,
@@ -147,7 +171,17 @@ pub async fn apply_module_completed<C: ConnectionTrait>(
     };
     let module = catalog::upsert_module(db, tenant, product.id, facts, now).await?;
     // Completing a module proves an access, even if CLUB_FIRST_ACCESS comes later.
-    record_access(db, tenant, source, customer.id, product.id, at, now).await?;
+    record_access(
+        db,
+        tenant,
+        secrets,
+        source,
+        customer.id,
+        product.id,
+        at,
+        now,
+    )
+    .await?;
     let lessons = tenant
         .select::<lesson::Entity>()
         .filter(lesson::Column::ModuleId.eq(module.id))

@@ -21,7 +21,7 @@ pub use self::subscriptions::*;
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::catalog::{self, ProductFacts};
 use entity::domain_events::{self, NewDomainEvent};
@@ -32,9 +32,6 @@ use uuid::Uuid;
 use workflow::DomainEventType;
 
 use entity::hotmart::{Product, Purchase};
-
-/// How long after a click on one of our links a first access counts as ours.
-pub const ATTRIBUTION_WINDOW: Duration = Duration::days(7);
 
 /// Where a fact came from, for domain events' provenance.
 #[derive(Debug, Clone, Copy)]

@@ -75,6 +75,7 @@ fn recipient(status: &str, node: &str, state: Value) -> campaign_recipient::Mode
         opened_at: None,
         clicked_at: None,
         converted_at: None,
+        revenue: None,
         error: None,
         entry_key: None,
         reentry_key: String::new(),
