@@ -206,6 +206,7 @@ impl Worker {
             lease: self.lease,
             shared,
             clock: self.clock.clone(),
+            signals: self.signals.clone(),
         }
     }
 

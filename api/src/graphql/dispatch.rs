@@ -3,9 +3,9 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::dispatch;
 use entity::dispatch_item;
 use entity::entities::enums::DispatchStatus as StoredStatus;
+use entity::{Tenant, dispatch};
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 
@@ -68,12 +68,28 @@ impl From<dispatch_item::Model> for DispatchItem {
     }
 }
 
-#[derive(InputObject, Default)]
+#[derive(InputObject, Default, Clone)]
 pub struct DispatchFilter {
     pub status: Option<DispatchStatus>,
 }
 
 impl Prefetch for DispatchItem {}
+
+/// The workspace's dispatch items that `filter` matches, unordered: what
+/// `dispatchQueue` lists and `dispatchQueueChanged` watches.
+pub(crate) fn filtered(
+    tenant: Tenant,
+    filter: Option<DispatchFilter>,
+) -> sea_orm::Select<dispatch_item::Entity> {
+    let mut select = tenant.select::<dispatch_item::Entity>();
+    let Some(filter) = filter else {
+        return select;
+    };
+    if let Some(status) = filter.status {
+        select = select.filter(dispatch_item::Column::Status.eq(StoredStatus::from(status)));
+    }
+    select
+}
 
 #[derive(Default)]
 pub struct DispatchQuery;
@@ -90,10 +106,7 @@ impl DispatchQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, DispatchItem, Totals>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        let mut select = tenant.select::<dispatch_item::Entity>();
-        if let Some(status) = filter.and_then(|f| f.status) {
-            select = select.filter(dispatch_item::Column::Status.eq(StoredStatus::from(status)));
-        }
+        let select = filtered(tenant, filter);
         paginate(ctx, select, dispatch_item::Column::Id, first, after, |m| {
             Ok((m.id, m.into()))
         })
@@ -127,6 +140,9 @@ impl DispatchMutation {
         };
         let decided = dispatch::decide(db(ctx), tenant, &ids, decision, now(ctx)).await?;
         app(ctx).work_signals.campaign_work_stored();
+        app(ctx)
+            .work_signals
+            .workspace_changed(tenant.workspace_id());
         Ok(decided.into_iter().map(Into::into).collect())
     }
 
@@ -153,6 +169,9 @@ impl DispatchMutation {
         };
         let decided = dispatch::decide(db(ctx), tenant, &ids, decision, now(ctx)).await?;
         app(ctx).work_signals.campaign_work_stored();
+        app(ctx)
+            .work_signals
+            .workspace_changed(tenant.workspace_id());
         Ok(decided.into_iter().map(Into::into).collect())
     }
 }

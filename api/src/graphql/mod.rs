@@ -12,13 +12,15 @@ pub mod executions;
 pub mod hotmart;
 pub mod limits;
 pub mod loaders;
+pub mod node_types;
 pub mod scope;
 pub mod settings;
+pub mod subscriptions;
 pub mod target_groups;
 pub mod templates;
 pub mod workspaces;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 #[derive(MergedObject, Default)]
@@ -35,6 +37,7 @@ pub struct Query(
     dispatch::DispatchQuery,
     templates::TemplateQuery,
     background_jobs::BackgroundJobQuery,
+    node_types::NodeTypeQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -51,7 +54,7 @@ pub struct Mutation(
     templates::TemplateMutation,
 );
 
-pub type JornadaSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type JornadaSchema = Schema<Query, Mutation, subscriptions::LiveUpdates>;
 
 /// Limits that keep one request from costing more than a page of work.
 pub const MAX_DEPTH: usize = 10;
@@ -85,14 +88,18 @@ impl Default for SchemaDeps {
 
 /// The one schema builder: used by the server, the tests and `jornada schema`.
 pub fn build_schema(deps: SchemaDeps) -> JornadaSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(deps)
-        // The depth in fields (`MAX_DEPTH`) is checked before, by
-        // `limits::check_document`, where introspection counts one level.
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
-        .limit_directives(MAX_DIRECTIVES)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscriptions::LiveUpdates,
+    )
+    .data(deps)
+    // The depth in fields (`MAX_DEPTH`) is checked before, by
+    // `limits::check_document`, where introspection counts one level.
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+    .limit_directives(MAX_DIRECTIVES)
+    .finish()
 }
 
 /// The SDL as checked in at `schema.graphql`.
