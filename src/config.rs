@@ -63,6 +63,10 @@ pub struct Config {
     /// Longest lifetime of a token (`30m`, `12h`, `30d`, or seconds), for
     /// every role. Unset: 30 days for `authenticated`, none for `service_role`.
     pub jwt_max_ttl: Option<DurationSetting>,
+    /// Origins whose browser pages may call the API (comma-separated, e.g.
+    /// `https://app.example.com,http://localhost:5173`). Unset: none, and no
+    /// CORS headers at all.
+    pub cors_origins: Option<String>,
 }
 
 /// A duration as configured: `30d`, `12h`, `30m`, `90s`, or plain seconds
@@ -99,6 +103,7 @@ impl Default for Config {
             http_body_timeout_seconds: 30,
             http_max_connections: 1024,
             jwt_max_ttl: None,
+            cors_origins: None,
         }
     }
 }
@@ -157,6 +162,12 @@ impl Config {
             }
         };
         Ok(api::auth::TokenLifetimes::configured(max))
+    }
+
+    /// The origins allowed to call the API from a browser.
+    pub fn cors_origins(&self) -> anyhow::Result<api::http::cors::AllowedOrigins> {
+        api::http::cors::AllowedOrigins::parse(self.cors_origins.as_deref().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("JORNADA_CORS_ORIGINS: {e}"))
     }
 
     /// The JWT secret: configured, or the development one kept in `data_dir`.
@@ -294,6 +305,21 @@ mod tests {
             ..Config::default()
         };
         assert!(no_patience.http_limits().is_err());
+    }
+
+    #[test]
+    fn cors_origins_come_from_the_configuration() {
+        assert!(Config::default().cors_origins().expect("none").is_empty());
+        let builder = Config {
+            cors_origins: Some("https://app.example.com, http://localhost:5173".into()),
+            ..Config::default()
+        };
+        assert!(!builder.cors_origins().expect("two origins").is_empty());
+        let wildcard = Config {
+            cors_origins: Some("*".into()),
+            ..Config::default()
+        };
+        assert!(wildcard.cors_origins().is_err());
     }
 
     #[test]

@@ -160,6 +160,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
         let jwt = api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes())
             .with_lifetimes(config.token_lifetimes()?);
         let limits = config.http_limits()?;
+        let cors_origins = config.cors_origins()?;
         let listener = tokio::net::TcpListener::bind(&config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", config.bind))?;
@@ -171,6 +172,7 @@ async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Resul
             work_signals,
             entity::Clock::system(),
         );
+        let router = api::http::cors::with_cors(router, &cors_origins);
         tasks.spawn(jornada::serve_http(
             listener,
             router,

@@ -170,7 +170,27 @@ pub async fn spawn_app_with_worker(backend: Backend) -> TestApp {
     spawn(backend, HttpLimits::default(), true).await
 }
 
+/// Like [`spawn_app`], allowing browser pages of `origins` to call the API
+/// (`JORNADA_CORS_ORIGINS`).
+pub async fn spawn_app_with_cors(backend: Backend, origins: &str) -> TestApp {
+    let origins = api::http::cors::AllowedOrigins::parse(origins).expect("origins");
+    spawn_serving(backend, HttpLimits::default(), false, move |router| {
+        api::http::cors::with_cors(router, &origins)
+    })
+    .await
+}
+
 async fn spawn(backend: Backend, limits: HttpLimits, in_background: bool) -> TestApp {
+    spawn_serving(backend, limits, in_background, |router| router).await
+}
+
+/// A fresh app whose router is served as `serve` makes it.
+async fn spawn_serving(
+    backend: Backend,
+    limits: HttpLimits,
+    in_background: bool,
+    serve: impl FnOnce(axum::Router) -> axum::Router,
+) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         jornada::telemetry::init("text");
     }
@@ -216,7 +236,7 @@ async fn spawn(backend: Backend, limits: HttpLimits, in_background: bool) -> Tes
     let address = format!("http://{}", listener.local_addr().expect("address"));
     let server = tokio::spawn(jornada::serve_http(
         listener,
-        router,
+        serve(router),
         limits,
         std::future::pending(),
     ));

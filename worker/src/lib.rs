@@ -228,6 +228,7 @@ impl Worker {
             lease: self.lease,
             shared,
             clock: self.clock.clone(),
+            signals: self.signals.clone(),
         }
     }
 

@@ -3,7 +3,8 @@
 //! - [`graph`]: the React Flow document (`campaigns.workflow_data`), read
 //!   without rewriting it; unknown fields round-trip.
 //! - [`nodes`]: the node types and their `data` formats, the contract with
-//!   the React builder; [`condition`] holds the condition rules.
+//!   the React builder, described field by field by [`node_types`];
+//!   [`condition`] holds the condition rules.
 //! - [`validate()`]: structured errors `{nodeId, edgeId?, code, message}`.
 //! - [`step`] / [`CompiledGraph::step`]: (graph, node, recipient, input,
 //!   now) → [`Transition`].
@@ -34,6 +35,7 @@ pub use interpret::{
     CompiledGraph, OutboundMessage, RenderedMessage, StepError, StepInput, Transition,
     WebhookRequest, step,
 };
+pub use nodes::spec::{FieldSpec, FieldType, HandleSpec, NodeTypeSpec, node_types};
 pub use nodes::{Channel, NodeData, NodeDataError, NodeType, TemplateRef, UpdateCustomerData};
 pub use template::{Rendered, TrackedLink, render};
 pub use validate::{

@@ -388,6 +388,9 @@ async fn decide(
     };
     let decided = dispatch::decide(db(ctx), tenant, target?, decision, now(ctx)).await?;
     app(ctx).work_signals.campaign_work_stored();
+    app(ctx)
+        .work_signals
+        .workspace_changed(tenant.workspace_id());
     Ok(DispatchDecision {
         matched: decided.matched,
         decided: decided.decided.len() as u64,
@@ -471,8 +474,10 @@ impl DispatchMutation {
             return Err(ApiError::invalid("edit the variables, the text, or both"));
         }
         let edit = dispatch::Edit { variables, text };
-        Ok(dispatch::edit(db(ctx), tenant, id, edit, now(ctx))
-            .await?
-            .into())
+        let edited = dispatch::edit(db(ctx), tenant, id, edit, now(ctx)).await?;
+        app(ctx)
+            .work_signals
+            .workspace_changed(tenant.workspace_id());
+        Ok(edited.into())
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
+use entity::Tenant;
 use entity::entities::enums::Channel as StoredChannel;
 use entity::executions as runs;
 use entity::{
@@ -336,17 +337,27 @@ impl ExecutionQuery {
         tenant
             .get::<campaign::Entity, _>(db(ctx), campaign_id)
             .await?;
-        let executions = tenant
-            .select::<campaign_execution::Entity>()
-            .filter(campaign_execution::Column::CampaignId.eq(campaign_id))
-            .all(db(ctx))
-            .await?;
-        let mut total = json!({});
-        for execution in executions {
-            add_metrics(&mut total, &runs::metrics(db(ctx), execution.id).await?);
-        }
-        Ok(Json(total))
+        Ok(Json(campaign_metrics(db(ctx), tenant, campaign_id).await?))
     }
+}
+
+/// A campaign's executions' metrics added up: what `campaignMetrics` returns
+/// and `campaignMetricsChanged` sends.
+pub(crate) async fn campaign_metrics(
+    db: &DatabaseConnection,
+    tenant: Tenant,
+    campaign_id: Uuid,
+) -> ApiResult<Value> {
+    let executions = tenant
+        .select::<campaign_execution::Entity>()
+        .filter(campaign_execution::Column::CampaignId.eq(campaign_id))
+        .all(db)
+        .await?;
+    let mut total = json!({});
+    for execution in executions {
+        add_metrics(&mut total, &runs::metrics(db, execution.id).await?);
+    }
+    Ok(total)
 }
 
 /// Adds every number of `more` into `total`, recursively; amounts (decimal

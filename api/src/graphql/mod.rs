@@ -15,14 +15,16 @@ pub mod hotmart;
 pub mod limits;
 pub mod loaders;
 pub mod messages;
+pub mod node_types;
 pub mod reports;
 pub mod scope;
 pub mod settings;
+pub mod subscriptions;
 pub mod target_groups;
 pub mod templates;
 pub mod workspaces;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 #[derive(MergedObject, Default)]
@@ -42,6 +44,7 @@ pub struct Query(
     background_jobs::BackgroundJobQuery,
     chatwoot::ChatwootQuery,
     reports::ReportQuery,
+    node_types::NodeTypeQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -59,7 +62,7 @@ pub struct Mutation(
     templates::TemplateMutation,
 );
 
-pub type JornadaSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type JornadaSchema = Schema<Query, Mutation, subscriptions::LiveUpdates>;
 
 /// Limits that keep one request from costing more than a page of work.
 pub const MAX_DEPTH: usize = 10;
@@ -93,14 +96,18 @@ impl Default for SchemaDeps {
 
 /// The one schema builder: used by the server, the tests and `jornada schema`.
 pub fn build_schema(deps: SchemaDeps) -> JornadaSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(deps)
-        // The depth in fields (`MAX_DEPTH`) is checked before, by
-        // `limits::check_document`, where introspection counts one level.
-        .limit_complexity(MAX_COMPLEXITY)
-        .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
-        .limit_directives(MAX_DIRECTIVES)
-        .finish()
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        subscriptions::LiveUpdates,
+    )
+    .data(deps)
+    // The depth in fields (`MAX_DEPTH`) is checked before, by
+    // `limits::check_document`, where introspection counts one level.
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(MAX_RECURSIVE_DEPTH)
+    .limit_directives(MAX_DIRECTIVES)
+    .finish()
 }
 
 /// The SDL as checked in at `schema.graphql`.

@@ -1,5 +1,7 @@
 //! The HTTP front door: routes, limits, request ids, metrics.
 
+pub mod cors;
+pub mod live;
 pub mod metrics;
 pub mod serve;
 
@@ -57,6 +59,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: AppState) -> Router {
     let graphql_routes = Router::new()
         .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql/ws", get(live::connect))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT));
     let webhook_routes = Router::new()
         .route(
@@ -181,10 +184,7 @@ async fn graphql(
     }
     for request in batch.iter_mut() {
         request.data.insert(caller.clone());
-        request
-            .data
-            .insert(RelationLoader::for_request(state.db.clone()));
-        request.data.insert(KnownWorkspaces::default());
+        add_request_data(&mut request.data, &state.db);
     }
     let mut response = state.schema.execute_batch(batch).await;
     with_error_codes(&mut response);
@@ -232,21 +232,29 @@ fn parse_batch(body: &[u8]) -> Result<BatchRequest, String> {
     serde_json::from_value(value).map_err(|_| SHAPE.to_owned())
 }
 
+/// What each operation gets besides its caller: a fresh relation loader
+/// and the workspaces it has found to exist.
+fn add_request_data(data: &mut async_graphql::Data, db: &DatabaseConnection) {
+    data.insert(RelationLoader::for_request(db.clone()));
+    data.insert(KnownWorkspaces::default());
+}
+
+fn with_error_codes(response: &mut BatchResponse) {
+    match response {
+        BatchResponse::Single(r) => with_codes(r),
+        BatchResponse::Batch(rs) => rs.iter_mut().for_each(with_codes),
+    }
+}
+
 /// Errors raised by async-graphql itself (syntax, validation, limits, bad
 /// argument types) come without a code; they are all the client's input.
-fn with_error_codes(response: &mut BatchResponse) {
-    let responses: Vec<&mut async_graphql::Response> = match response {
-        BatchResponse::Single(r) => vec![r],
-        BatchResponse::Batch(rs) => rs.iter_mut().collect(),
-    };
-    for r in responses {
-        for error in &mut r.errors {
-            let extensions = error
-                .extensions
-                .get_or_insert_with(ErrorExtensionValues::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", Value::from("INVALID_INPUT"));
-            }
+fn with_codes(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error
+            .extensions
+            .get_or_insert_with(ErrorExtensionValues::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", Value::from("INVALID_INPUT"));
         }
     }
 }

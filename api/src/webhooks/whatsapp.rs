@@ -243,6 +243,10 @@ pub async fn receive(
     };
     match apply(&state, tenant, own_number.as_deref(), &batch).await {
         Ok(summary) => {
+            if summary.applied > 0 {
+                // Statuses move campaign metrics a builder may be watching.
+                state.work_signals.workspace_changed(tenant.workspace_id());
+            }
             state.metrics.count(ACCEPTED, "outcome", "accepted");
             tracing::info!(
                 workspace_id = %tenant.workspace_id(),

@@ -10,7 +10,11 @@ use sea_orm::sqlx::postgres::{PgListener, PgPool};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::mpsc;
 
-use super::{Work, WorkSignals};
+use std::borrow::Cow;
+
+use uuid::Uuid;
+
+use super::{Changed, Work, WorkSignals};
 
 /// The channel jornada's processes notify each other on.
 const CHANNEL: &str = "jornada_work";
@@ -19,19 +23,33 @@ const NOTIFY_GAP: std::time::Duration = std::time::Duration::from_millis(10);
 /// Waits after a failure to listen, before trying again.
 const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The payload announcing a change anywhere; one in a workspace is
+/// `changed:<workspace id>`.
+const CHANGED_ANYWHERE: &str = "changed:*";
+
 impl Work {
-    fn as_str(self) -> &'static str {
-        match self {
+    fn payload(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
             Work::Webhooks => "webhooks",
             Work::DomainEvents => "domain_events",
             Work::Campaigns => "campaigns",
-        }
+            Work::Changed(Changed::Anywhere) => CHANGED_ANYWHERE,
+            Work::Changed(Changed::Workspace(id)) => return Cow::Owned(format!("changed:{id}")),
+        })
     }
 
     fn parse(text: &str) -> Option<Work> {
+        if text == CHANGED_ANYWHERE {
+            return Some(Work::Changed(Changed::Anywhere));
+        }
+        if let Some(id) = text.strip_prefix("changed:") {
+            return Uuid::parse_str(id)
+                .ok()
+                .map(|id| Work::Changed(Changed::Workspace(id)));
+        }
         [Work::Webhooks, Work::DomainEvents, Work::Campaigns]
             .into_iter()
-            .find(|work| work.as_str() == text)
+            .find(|work| work.payload() == text)
     }
 }
 
@@ -69,7 +87,7 @@ async fn notify(pool: PgPool, mut announced: mpsc::UnboundedReceiver<Work>) {
         for work in pending {
             let sent = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
-                .bind(work.as_str())
+                .bind(work.payload().into_owned())
                 .execute(&pool)
                 .await;
             if let Err(err) = sent {
@@ -121,7 +139,33 @@ async fn listen_once(pool: &PgPool, signals: &WorkSignals) -> Result<(), sea_orm
 }
 
 fn wake_everyone(signals: &WorkSignals) {
-    for work in [Work::Webhooks, Work::DomainEvents, Work::Campaigns] {
+    for work in [
+        Work::Webhooks,
+        Work::DomainEvents,
+        Work::Campaigns,
+        Work::Changed(Changed::Anywhere),
+    ] {
         signals.wake(work);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announcements_read_back_as_sent() {
+        let workspace = Uuid::new_v4();
+        for work in [
+            Work::Webhooks,
+            Work::DomainEvents,
+            Work::Campaigns,
+            Work::Changed(Changed::Anywhere),
+            Work::Changed(Changed::Workspace(workspace)),
+        ] {
+            assert_eq!(Work::parse(&work.payload()), Some(work));
+        }
+        assert_eq!(Work::parse("changed:not-a-workspace"), None);
+        assert_eq!(Work::parse("something else"), None);
     }
 }

@@ -13,6 +13,13 @@
 //! runner, through a signal of its own, so a launch day's postbacks do not
 //! send runners looking for campaign work they never bring.
 //!
+//! Live screens (the GraphQL subscriptions of a queue screen or a
+//! campaign's counters) hear of changes through the same handle: whoever
+//! stores dispatch items, moves recipients or records message statuses
+//! announces the workspace ([`WorkSignals::workspace_changed`]), and the API
+//! process, wherever it runs, looks again for the subscriptions of that
+//! workspace only.
+//!
 //! The same handle paces background work while postbacks arrive: batches
 //! of the appliers and the dispatcher then take turns, one at a time, each
 //! after a pause four times as long as the last one took (within bounds),
@@ -25,7 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+use uuid::Uuid;
 
 mod across_processes;
 
@@ -45,9 +53,15 @@ pub struct WorkSignals {
     domain_events: Arc<watch::Sender<()>>,
     campaigns: Arc<Notify>,
     inbound: Arc<Inbound>,
+    /// Announces what live screens show that changed, to whoever listens.
+    changes: broadcast::Sender<Changed>,
     /// Where announcements go to other processes, when they do.
     broadcast: Option<mpsc::UnboundedSender<Work>>,
 }
+
+/// How many announced changes a slow listener may fall behind before it is
+/// told that anything may have changed.
+const CHANGES_BACKLOG: usize = 1024;
 
 impl Default for WorkSignals {
     fn default() -> Self {
@@ -56,6 +70,7 @@ impl Default for WorkSignals {
             domain_events: Arc::new(watch::Sender::new(())),
             campaigns: Arc::default(),
             inbound: Arc::default(),
+            changes: broadcast::Sender::new(CHANGES_BACKLOG),
             broadcast: None,
         }
     }
@@ -67,6 +82,42 @@ pub enum Work {
     Webhooks,
     DomainEvents,
     Campaigns,
+    /// What live screens show changed.
+    Changed(Changed),
+}
+
+/// Where the dispatch queue or campaign metrics may have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Changed {
+    Workspace(Uuid),
+    /// Possibly in any workspace: a sweep across workspaces (expiry), or
+    /// announcements missed.
+    Anywhere,
+}
+
+impl Changed {
+    /// Whether a screen of `workspace_id` should look again.
+    pub fn concerns(self, workspace_id: Uuid) -> bool {
+        match self {
+            Changed::Workspace(id) => id == workspace_id,
+            Changed::Anywhere => true,
+        }
+    }
+}
+
+/// One listener's view of the announced changes.
+pub struct Changes(broadcast::Receiver<Changed>);
+
+impl Changes {
+    /// The next change announced; one that fell behind hears `Anywhere`.
+    pub async fn next(&mut self) -> Changed {
+        match self.0.recv().await {
+            Ok(changed) => changed,
+            Err(broadcast::error::RecvError::Lagged(_)) => Changed::Anywhere,
+            // Never while the signals live; a listener outliving them waits.
+            Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+        }
+    }
 }
 
 /// One worker's view of the announcements of one kind of work: one made
@@ -131,6 +182,22 @@ impl WorkSignals {
         self.announce(Work::Campaigns);
     }
 
+    /// Called after a workspace's dispatch items, campaign recipients or
+    /// message statuses were stored.
+    pub fn workspace_changed(&self, workspace_id: Uuid) {
+        self.announce(Work::Changed(Changed::Workspace(workspace_id)));
+    }
+
+    /// Called after a change that may touch any workspace.
+    pub fn changed_anywhere(&self) {
+        self.announce(Work::Changed(Changed::Anywhere));
+    }
+
+    /// The changes announced from now on, for one live screen.
+    pub fn changes(&self) -> Changes {
+        Changes(self.changes.subscribe())
+    }
+
     fn announce(&self, work: Work) {
         self.wake(work);
         if let Some(broadcast) = &self.broadcast {
@@ -148,6 +215,10 @@ impl WorkSignals {
                 self.domain_events.send_replace(());
             }
             Work::Campaigns => self.campaigns.notify_one(),
+            Work::Changed(changed) => {
+                // Nobody listening (a worker-only process) is fine.
+                let _ = self.changes.send(changed);
+            }
         }
     }
 

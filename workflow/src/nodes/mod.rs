@@ -8,10 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::condition::{Combinator, ConditionData, Rule};
+use crate::condition::{Combinator, ConditionData, Operator, Rule};
 use crate::events::KeyPart;
 use crate::time::{IsoDuration, parse_time_of_day};
 use crate::validate::code;
+use spec::{FieldSpec, FieldType, NodeTypeSpec, event_names};
+
+pub mod spec;
 
 /// The handle name of a node with a single way out.
 pub const DEFAULT_HANDLE: &str = "default";
@@ -312,6 +315,53 @@ impl TriggerData {
     }
 }
 
+impl TriggerData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::Trigger,
+            "Starts the journey: for a target group, on a domain event, by hand or on a schedule.",
+            serde_json::json!({"source": "manual"}),
+        )
+        .field(
+            FieldSpec::new("source", FieldType::Choice, "What starts the journey.")
+                .required()
+                .allowed(["segment", "event", "manual", "schedule"]),
+        )
+        .field(FieldSpec::new(
+            "targetGroupId",
+            FieldType::Id,
+            "The target group a segment or schedule trigger starts for (a segment trigger may leave it to the run).",
+        ))
+        .field(
+            FieldSpec::new("event", FieldType::Event, "The domain event an event trigger starts on; needed when source is event.")
+                .allowed(event_names()),
+        )
+        .field(FieldSpec::new(
+            "cron",
+            FieldType::Cron,
+            "When a schedule trigger fires, seconds first, in the workspace's time zone (e.g. `0 0 9 * * MON`); needed when source is schedule.",
+        ))
+        .field(
+            FieldSpec::new(
+                "reentry",
+                FieldType::Text,
+                "Whether a customer who went through the journey may enter again: never, always, perKey (once per purchase, subscription or product of the starting event), or an ISO-8601 duration after the last entry (e.g. P30D).",
+            )
+            .default("never".into()),
+        )
+        .field(FieldSpec::new(
+            "productIds",
+            FieldType::TextList,
+            "An event trigger starts only on events about these products (jornada product ids).",
+        ))
+        .field(FieldSpec::new(
+            "offerCodes",
+            FieldType::TextList,
+            "An event trigger starts only on purchases of these Hotmart offers.",
+        ))
+    }
+}
+
 // ---- delay ----
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -340,6 +390,26 @@ impl DelayData {
             )),
             (None, None) => Err(NodeDataError::invalid("a delay needs duration or until")),
         }
+    }
+}
+
+impl DelayData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::Delay,
+            "Holds the recipient for a while, or until a time of day; one of duration or until.",
+            serde_json::json!({"duration": "P1D"}),
+        )
+        .field(FieldSpec::new(
+            "duration",
+            FieldType::Duration,
+            "How long to wait, e.g. PT2H or P2D.",
+        ))
+        .field(FieldSpec::new(
+            "until",
+            FieldType::TimeOfDay,
+            "Wait until the workspace's clock next shows this time, e.g. 09:00.",
+        ))
     }
 }
 
@@ -381,6 +451,41 @@ impl WaitForEventData {
     }
 }
 
+impl WaitForEventData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::WaitForEvent,
+            "Holds the recipient until a domain event about them, or the timeout.",
+            serde_json::json!({"event": "first_access", "timeout": "P3D"}),
+        )
+        .field(
+            FieldSpec::new(
+                "event",
+                FieldType::Event,
+                "The domain event that goes on by the event handle.",
+            )
+            .required()
+            .allowed(event_names()),
+        )
+        .field(
+            FieldSpec::new(
+                "timeout",
+                FieldType::Duration,
+                "How long to wait before going on by the timeout handle.",
+            )
+            .required(),
+        )
+        .field(
+            FieldSpec::new(
+                "match",
+                FieldType::Choice,
+                "Wake only on an event about the same transaction, product or subscription as the event that started the journey.",
+            )
+            .allowed(KeyPart::MATCHABLE.iter().map(|p| p.as_str())),
+        )
+    }
+}
+
 // ---- condition ----
 
 fn parse_condition(data: &Value) -> Result<ConditionData, NodeDataError> {
@@ -411,6 +516,32 @@ fn parse_condition(data: &Value) -> Result<ConditionData, NodeDataError> {
         .map(|(i, rule)| Rule::parse(i, rule))
         .collect::<Result<_, _>>()?;
     Ok(ConditionData { combinator, rules })
+}
+
+fn condition_spec() -> NodeTypeSpec {
+    NodeTypeSpec::new(
+        NodeType::Condition,
+        "Goes on by true or false, by rules over the customer and the enrolment.",
+        serde_json::json!({"combinator": "and", "rules": [{"field": "customer.tags", "op": "contains", "value": "aluna"}]}),
+    )
+    .field(
+        FieldSpec::new("combinator", FieldType::Choice, "Whether every rule (and) or any rule (or) must hold.")
+            .allowed(["and", "or"])
+            .default("and".into()),
+    )
+    .field(
+        FieldSpec::new("rules", FieldType::ObjectList, "At least one rule.")
+            .required()
+            .fields(vec![
+                FieldSpec::new("field", FieldType::Choice, "What the rule reads.")
+                    .required()
+                    .allowed(crate::Variable::ALL.iter().map(|v| v.name())),
+                FieldSpec::new("op", FieldType::Choice, "How it compares (which apply depends on the field's kind).")
+                    .required()
+                    .allowed(Operator::ALL.iter().map(|op| op.name())),
+                FieldSpec::new("value", FieldType::Json, "What it compares with: a text, a number, an RFC 3339 instant or a list for in; none for exists and not_exists."),
+            ]),
+    )
 }
 
 // ---- split ----
@@ -465,6 +596,25 @@ impl SplitData {
         Ok(Self {
             branches: raw.branches,
         })
+    }
+}
+
+impl SplitData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::Split,
+            "Sends each recipient down one branch, by weight; the same recipient always takes the same branch.",
+            serde_json::json!({"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]}),
+        )
+        .field(
+            FieldSpec::new("branches", FieldType::ObjectList, "At least two branches; each is an out handle named by its id.")
+                .required()
+                .fields(vec![
+                    FieldSpec::new("id", FieldType::Text, "The branch's handle, unique in the node.").required(),
+                    FieldSpec::new("weight", FieldType::Number, "Its share, a positive number.").required(),
+                ]),
+        )
+        .handles_from("branches", "id")
     }
 }
 
@@ -605,6 +755,40 @@ impl SendMessageData {
     }
 }
 
+impl SendMessageData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::SendMessage,
+            "Sends a message through a channel, under the workspace's sending rules; with requireApproval it waits in the dispatch queue first.",
+            serde_json::json!({"channel": "whatsapp", "templateName": "boas_vindas", "language": "pt_BR", "variables": {"1": "{{customer.first_name}}"}}),
+        )
+        .field(
+            FieldSpec::new("channel", FieldType::Choice, "Where the message goes.")
+                .required()
+                .allowed(["whatsapp", "email", "sms", "push", "webhook", "log"]),
+        )
+        .field(FieldSpec::new("templateId", FieldType::Id, "The message template, by id (wins over templateName)."))
+        .field(FieldSpec::new("templateName", FieldType::Text, "The message template, by name; WhatsApp needs a template or an open 24 h window."))
+        .field(FieldSpec::new("language", FieldType::Text, "The template's language, e.g. pt_BR."))
+        .field(FieldSpec::new("subject", FieldType::Template, "An e-mail's subject."))
+        .field(FieldSpec::new("body", FieldType::Template, "The text, when there is no template; other channels than WhatsApp need a body or a template."))
+        .field(FieldSpec::new(
+            "variables",
+            FieldType::TemplateMap,
+            "The template's body parameters in order, keyed 1, 2, ...: {\"1\": \"{{customer.first_name}}\"}.",
+        ))
+        .field(FieldSpec::new(
+            "buttonVariables",
+            FieldType::TemplateMap,
+            "The suffixes of a WhatsApp template's URL buttons, keyed by button index 0 to 9.",
+        ))
+        .field(
+            FieldSpec::new("requireApproval", FieldType::Boolean, "Whether a person approves the message in the dispatch queue first.")
+                .default(false.into()),
+        )
+    }
+}
+
 // ---- approval ----
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -623,6 +807,20 @@ impl ApprovalData {
         Ok(Self {
             expires_after: positive("expiresAfter", raw.expires_after)?,
         })
+    }
+}
+
+impl ApprovalData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::Approval,
+            "A human gate: waits in the dispatch queue until a person approves or rejects, or it expires.",
+            serde_json::json!({"expiresAfter": "P3D"}),
+        )
+        .field(
+            FieldSpec::new("expiresAfter", FieldType::Duration, "How long the item waits before going on by expired.")
+                .required(),
+        )
     }
 }
 
@@ -679,6 +877,24 @@ impl UpdateCustomerData {
     }
 }
 
+impl UpdateCustomerData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::UpdateCustomer,
+            "Changes the customer: tags, fields, Chatwoot labels.",
+            serde_json::json!({"addTags": ["engajada"]}),
+        )
+        .field(FieldSpec::new("addTags", FieldType::TextList, "Tags to add."))
+        .field(FieldSpec::new("removeTags", FieldType::TextList, "Tags to remove."))
+        .field(FieldSpec::new(
+            "set",
+            FieldType::Object,
+            "Fields to write: name, phone, segment, churnRisk (a text, or null to clear) and metadata.<key> (any JSON).",
+        ))
+        .field(FieldSpec::new("chatwootLabels", FieldType::TextList, "Labels to add to the customer's Chatwoot conversation."))
+    }
+}
+
 // ---- webhook ----
 
 pub const WEBHOOK_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -726,6 +942,34 @@ impl WebhookData {
     }
 }
 
+impl WebhookData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::Webhook,
+            "Calls an HTTP endpoint (an n8n or Kestra flow, a CRM).",
+            serde_json::json!({"url": "https://hooks.example.com/jornada", "method": "POST"}),
+        )
+        .field(
+            FieldSpec::new(
+                "url",
+                FieldType::Url,
+                "Where to call; substituted variables are percent-encoded.",
+            )
+            .required(),
+        )
+        .field(
+            FieldSpec::new("method", FieldType::Choice, "The HTTP method.")
+                .allowed(WEBHOOK_METHODS)
+                .default("POST".into()),
+        )
+        .field(FieldSpec::new(
+            "body",
+            FieldType::Json,
+            "A text or any JSON; every string in it is a template.",
+        ))
+    }
+}
+
 // ---- exit ----
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -744,6 +988,24 @@ impl ExitData {
         Ok(Self {
             goal: non_empty("goal", raw.goal)?,
         })
+    }
+}
+
+impl ExitData {
+    fn spec() -> NodeTypeSpec {
+        NodeTypeSpec::new(
+            NodeType::Exit,
+            "Ends the journey; with a goal, reaching it counts as a conversion.",
+            serde_json::json!({}),
+        )
+        .field(
+            FieldSpec::new(
+                "goal",
+                FieldType::Event,
+                "The domain event that counts as this journey's conversion.",
+            )
+            .allowed(event_names()),
+        )
     }
 }
 

@@ -101,6 +101,8 @@ pub struct Runner {
     pub lease: Duration,
     pub shared: RunnersShared,
     pub clock: entity::Clock,
+    /// Tells live screens which workspaces' queues and metrics moved.
+    pub signals: entity::WorkSignals,
 }
 
 /// What every runner of a process shares.
@@ -154,7 +156,9 @@ impl Runner {
     pub async fn run_batch(&mut self, limit: u64) -> Result<usize, entity::Error> {
         let now = self.clock.now();
         outbox::expire_leases(&self.db, now).await?;
-        dispatch::expire(&self.db, now).await?;
+        if dispatch::expire(&self.db, now).await? > 0 {
+            self.signals.changed_anywhere();
+        }
         let claimed = executions::claim_due(&self.db, limit, now, self.lease).await?;
         if claimed.is_empty() {
             return Ok(0);
@@ -245,8 +249,13 @@ impl Runner {
                 Some(walk)
             })
             .collect();
-        self.run_walks(&mut walks).await?;
+        let stepped = self.run_walks(&mut walks).await;
         drop(walks);
+        // Even a failed batch may have stored some rounds.
+        for workspace_id in workspaces.keys() {
+            self.signals.workspace_changed(*workspace_id);
+        }
+        stepped?;
         for execution_id in executions_seen.keys() {
             // The runner that finds a recount due takes it at once, so the
             // runners beside it do not recount the same execution too.
