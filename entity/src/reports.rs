@@ -245,3 +245,176 @@ mod tests {
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 10.0]), Some(3.5));
     }
 }
+
+/// How long after one of our recovery or cart messages a purchase of the
+/// same product counts as recovered by it.
+pub const RECOVERY_WINDOW: chrono::Duration = chrono::Duration::days(7);
+
+/// The rule triggers whose messages recover sales.
+const RECOVERY_TRIGGERS: [&str; 2] = ["BILLET_PRINTED", "CART_ABANDONED"];
+
+/// (customer, product) → our recovery messages, as (sent at, rule).
+type RecoveryMessages = HashMap<(Uuid, Uuid), Vec<(DateTime<Utc>, Uuid)>>;
+
+/// A purchase as the report reads it: customer, product, approved at,
+/// amount, currency, status.
+type Purchase = (
+    Uuid,
+    Option<Uuid>,
+    Option<DateTime<Utc>>,
+    rust_decimal::Decimal,
+    String,
+    String,
+);
+
+/// Money in one currency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Amount {
+    pub currency: String,
+    pub amount: rust_decimal::Decimal,
+}
+
+/// Sales one rule recovered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecoveredByRule {
+    pub rule_id: Uuid,
+    pub count: u64,
+    pub revenue: Vec<Amount>,
+}
+
+/// Purchases approved within [`RECOVERY_WINDOW`] after one of our recovery
+/// or cart messages to the same customer about the same product.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecoveredSales {
+    pub count: u64,
+    /// Per currency: never added across currencies.
+    pub revenue: Vec<Amount>,
+    pub by_rule: Vec<RecoveredByRule>,
+}
+
+fn add_amount(amounts: &mut Vec<Amount>, currency: &str, amount: rust_decimal::Decimal) {
+    match amounts.iter_mut().find(|a| a.currency == currency) {
+        Some(total) => total.amount += amount,
+        None => amounts.push(Amount {
+            currency: currency.to_owned(),
+            amount,
+        }),
+    }
+}
+
+/// The sales of `[from, to)` our recovery and cart messages brought back,
+/// each counted once, for the latest message before it.
+pub async fn recovered_sales<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<RecoveredSales> {
+    if to <= from {
+        return Err(Error::Invalid("`to` must be after `from`".into()));
+    }
+    let recovery_rules = Query::select()
+        .column(automation_rule::Column::Id)
+        .from(automation_rule::Entity)
+        .and_where(automation_rule::Column::WorkspaceId.eq(tenant.workspace_id()))
+        .and_where(automation_rule::Column::Trigger.is_in(RECOVERY_TRIGGERS))
+        .to_owned();
+    // Our messages sent in the window before the period or in it: (item, sent at).
+    let sent: Vec<(Uuid, DateTime<Utc>)> = tenant
+        .select::<message::Entity>()
+        .select_only()
+        .column(message::Column::DispatchItemId)
+        .column(message::Column::SentAt)
+        .filter(message::Column::SentAt.gte(from - RECOVERY_WINDOW))
+        .filter(message::Column::SentAt.lt(to))
+        .filter(message::Column::DispatchItemId.is_not_null())
+        .into_tuple::<(Option<Uuid>, Option<DateTime<Utc>>)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(item, at)| Some((item?, at?)))
+        .collect();
+    if sent.is_empty() {
+        return Ok(RecoveredSales::default());
+    }
+    let item_ids: Vec<Uuid> = sent.iter().map(|(id, _)| *id).collect();
+    let mut items: HashMap<Uuid, (Uuid, Uuid, Uuid)> = HashMap::new();
+    for chunk in item_ids.chunks(500) {
+        let rows: Vec<(Uuid, Option<Uuid>, Uuid, Option<Uuid>)> = tenant
+            .select::<dispatch_item::Entity>()
+            .select_only()
+            .column(dispatch_item::Column::Id)
+            .column(dispatch_item::Column::RuleId)
+            .column(dispatch_item::Column::CustomerId)
+            .column(dispatch_item::Column::ProductId)
+            .filter(dispatch_item::Column::Id.is_in(chunk.iter().copied()))
+            .filter(dispatch_item::Column::RuleId.in_subquery(recovery_rules.clone()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (id, rule, customer, product) in rows {
+            if let (Some(rule), Some(product)) = (rule, product) {
+                items.insert(id, (rule, customer, product));
+            }
+        }
+    }
+    // (customer, product) → the recovery messages, as (sent at, rule).
+    let mut messages: RecoveryMessages = HashMap::new();
+    for (item, at) in sent {
+        if let Some((rule, customer, product)) = items.get(&item) {
+            messages
+                .entry((*customer, *product))
+                .or_default()
+                .push((at, *rule));
+        }
+    }
+    let customers: Vec<Uuid> = messages.keys().map(|(c, _)| *c).collect();
+    let mut report = RecoveredSales::default();
+    for chunk in customers.chunks(500) {
+        let purchases: Vec<Purchase> = tenant
+            .select::<transaction::Entity>()
+            .select_only()
+            .column(transaction::Column::CustomerId)
+            .column(transaction::Column::ProductId)
+            .column(transaction::Column::ApprovedAt)
+            .column(transaction::Column::Amount)
+            .column(transaction::Column::Currency)
+            .column(transaction::Column::Status)
+            .filter(transaction::Column::CustomerId.is_in(chunk.iter().copied()))
+            .filter(transaction::Column::ApprovedAt.gte(from))
+            .filter(transaction::Column::ApprovedAt.lt(to))
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (customer, product, approved_at, amount, currency, status) in purchases {
+            let (Some(product), Some(approved_at)) = (product, approved_at) else {
+                continue;
+            };
+            if !crate::hotmart::PurchaseStatus::parse(&status).is_revenue() {
+                continue;
+            }
+            let latest = messages.get(&(customer, product)).and_then(|sent| {
+                sent.iter()
+                    .filter(|(at, _)| *at <= approved_at && *at + RECOVERY_WINDOW >= approved_at)
+                    .max_by_key(|(at, _)| *at)
+            });
+            let Some((_, rule)) = latest else { continue };
+            report.count += 1;
+            add_amount(&mut report.revenue, &currency, amount);
+            let by_rule = match report.by_rule.iter_mut().position(|r| r.rule_id == *rule) {
+                Some(i) => &mut report.by_rule[i],
+                None => {
+                    report.by_rule.push(RecoveredByRule {
+                        rule_id: *rule,
+                        count: 0,
+                        revenue: Vec::new(),
+                    });
+                    report.by_rule.last_mut().expect("just pushed")
+                }
+            };
+            by_rule.count += 1;
+            add_amount(&mut by_rule.revenue, &currency, amount);
+        }
+    }
+    Ok(report)
+}

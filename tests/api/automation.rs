@@ -593,6 +593,37 @@ async fn a_cs_person_works_the_queue(app: TestApp) {
     );
     let decided_by: Vec<&Value> = items.iter().map(|i| &i["decidedBy"]).collect();
     assert!(decided_by.iter().all(|d| **d == "test"), "{decided_by:?}");
+
+    // Ana pays two days after the message: a recovered sale. Bia pays eight
+    // days after hers: too late to count.
+    let start = app.clock.now();
+    app.advance(Duration::days(2)).await;
+    let ana = Sale::new("HP2000000001", "ana@example.com", ms(now) - 60_000)
+        .buyer("Cliente Teste", Some(("55", "11911110001")))
+        .payment("BILLET", 1)
+        .approved_at(Some(ms(app.clock.now())));
+    shop.post(&ana.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+        .await;
+    app.advance(Duration::days(6)).await;
+    let bia = Sale::new("HP2000000002", "bia@example.com", ms(now) - 60_000)
+        .buyer("Cliente Teste", Some(("55", "11911110002")))
+        .payment("BILLET", 1)
+        .approved_at(Some(ms(app.clock.now())));
+    shop.post(&bia.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+        .await;
+    let report = app
+        .graphql(
+            Some(&app.reader_token(shop.workspace)),
+            "query($from: DateTime!, $to: DateTime!) { recoveredSales(from: $from, to: $to) {
+                count revenue { currency amount } byRule { count revenue { amount } rule { key } } } }",
+            json!({"from": start.to_rfc3339(), "to": app.clock.now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        report.data("recoveredSales"),
+        &json!({"count": 1, "revenue": [{"currency": "BRL", "amount": "497.00"}],
+            "byRule": [{"count": 1, "revenue": [{"amount": "497.00"}], "rule": {"key": "sale_recovery"}}]})
+    );
 }
 on_both_backends!(a_cs_person_works_the_queue, a_cs_person_works_the_queue);
 

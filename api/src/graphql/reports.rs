@@ -54,6 +54,57 @@ impl From<entity::reports::AccessReport> for AccessReport {
     }
 }
 
+/// Money in one currency, as a decimal.
+#[derive(SimpleObject)]
+pub struct CurrencyAmount {
+    pub currency: String,
+    pub amount: rust_decimal::Decimal,
+}
+
+fn amounts(list: Vec<entity::reports::Amount>) -> Vec<CurrencyAmount> {
+    list.into_iter()
+        .map(|a| CurrencyAmount {
+            currency: a.currency,
+            amount: entity::money::amount(a.amount),
+        })
+        .collect()
+}
+
+/// Sales one rule brought back.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct RecoveredByRule {
+    pub rule_id: ID,
+    pub count: i64,
+    pub revenue: Vec<CurrencyAmount>,
+    #[graphql(skip)]
+    uuid: uuid::Uuid,
+}
+
+#[async_graphql::ComplexObject]
+impl RecoveredByRule {
+    async fn rule(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<super::automation::AutomationRule>> {
+        Ok(
+            super::loaders::load(ctx, super::loaders::AutomationRuleById(self.uuid))
+                .await?
+                .map(Into::into),
+        )
+    }
+}
+
+/// Purchases approved within 7 days after one of our recovery or cart
+/// messages to the same customer about the same product.
+#[derive(SimpleObject)]
+pub struct RecoveredSales {
+    pub count: i64,
+    /// Per currency (never added across currencies).
+    pub revenue: Vec<CurrencyAmount>,
+    pub by_rule: Vec<RecoveredByRule>,
+}
+
 #[derive(Default)]
 pub struct ReportQuery;
 
@@ -80,5 +131,33 @@ impl ReportQuery {
                 .await?
                 .into(),
         )
+    }
+
+    /// The sales of `[from, to)` brought back by the sale-recovery and
+    /// abandoned-cart messages: how many, how much, by rule.
+    #[graphql(guard = "Access::Read")]
+    async fn recovered_sales(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> ApiResult<RecoveredSales> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let report = entity::reports::recovered_sales(db(ctx), tenant, from, to).await?;
+        Ok(RecoveredSales {
+            count: report.count as i64,
+            revenue: amounts(report.revenue),
+            by_rule: report
+                .by_rule
+                .into_iter()
+                .map(|r| RecoveredByRule {
+                    rule_id: r.rule_id.into(),
+                    count: r.count as i64,
+                    revenue: amounts(r.revenue),
+                    uuid: r.rule_id,
+                })
+                .collect(),
+        })
     }
 }
