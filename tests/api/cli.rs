@@ -407,16 +407,19 @@ fn a_fresh_run_logs_no_stray_warnings_and_no_colour_codes() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// The apalis workers a `jornada worker` on SQLite runs, by the names its log gives them.
+/// The apalis workers a `jornada worker` on SQLite runs, by the names its
+/// log gives them (the job queue's worker is named per process).
 const WORKERS: &[&str] = &[
-    "webhook-applier-0",
-    "domain-event-dispatcher-0",
-    "campaign-runner-0",
-    "background-jobs",
-    "background-job-recovery",
-    "segment-refresh",
-    "hotmart-sync",
-    "campaign-schedules",
+    "webhook-applier-0 ",
+    "domain-event-dispatcher-0 ",
+    "campaign-runner-0 ",
+    "dispatch-sender ",
+    "background-jobs-",
+    "background-job-recovery ",
+    "segment-refresh ",
+    "hotmart-sync ",
+    "campaign-schedules ",
+    "automation-scans ",
 ];
 
 /// Every background activity starts as a named worker on the Monitor, and
@@ -445,10 +448,13 @@ fn the_worker_starts_every_named_worker_and_stops_them_on_sigterm() {
     });
     let mut seen = String::new();
     let started = std::time::Instant::now();
-    while WORKERS
-        .iter()
-        .any(|name| !seen.contains(&format!("Worker {name} started")))
-    {
+    let started_all = |seen: &str| {
+        WORKERS.iter().all(|name| {
+            seen.lines()
+                .any(|line| line.contains(&format!("Worker {name}")) && line.contains("started"))
+        })
+    };
+    while !started_all(&seen) {
         let line = log
             .recv_timeout(Duration::from_secs(60).saturating_sub(started.elapsed()))
             .unwrap_or_else(|_| panic!("not every worker started; the log:\n{seen}"));

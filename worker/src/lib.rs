@@ -266,15 +266,19 @@ impl Worker {
     fn register_background_jobs(&self, monitor: Monitor) -> Monitor {
         use entity::background_jobs::JobQueue;
         let worker = self.clone();
+        // The job queue keeps its workers by name while their heartbeat is
+        // fresh: each process gets a name of its own, so a worker restarted
+        // right after a crash, or a second worker process, takes jobs too.
+        let name = format!("background-jobs-{}", uuid::Uuid::new_v4().simple());
         match JobQueue::new(&self.db) {
             JobQueue::Postgres(storage) => monitor.register(move |_restarts| {
-                WorkerBuilder::new("background-jobs")
+                WorkerBuilder::new(name.clone())
                     .backend(storage.clone().with_pubsub().poll_with_interval(JOB_POLL))
                     .data(worker.clone())
                     .build(background_jobs::run)
             }),
             JobQueue::Sqlite(storage) => monitor.register(move |_restarts| {
-                WorkerBuilder::new("background-jobs")
+                WorkerBuilder::new(name.clone())
                     .backend(storage.clone().poll_with_interval(JOB_POLL))
                     .data(worker.clone())
                     .build(background_jobs::run)

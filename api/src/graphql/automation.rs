@@ -182,7 +182,8 @@ impl AutomationAction {
 #[derive(SimpleObject, Clone)]
 pub struct RuleProblem {
     /// `TEMPLATE_MISSING`, `TEMPLATE_NOT_APPROVED`, `CHANNEL_NOT_CONFIGURED`,
-    /// `CAMPAIGN_NOT_ACTIVE`, `INACTIVE`.
+    /// `ACCESS_URL_NOT_SET`, `CHATWOOT_NOT_CONFIGURED`, `CAMPAIGN_NOT_ACTIVE`,
+    /// `INACTIVE`.
     pub code: String,
     pub message: String,
 }
@@ -369,7 +370,18 @@ async fn problems<C: ConnectionTrait>(
                     );
                 }
             }
-            Action::AddTags { .. } | Action::ChatwootLabels { .. } => {}
+            Action::ChatwootLabels { .. } => {
+                if let Some(key) =
+                    entity::settings::first_unset(db, tenant, entity::chatwoot::API_SETTINGS)
+                        .await?
+                {
+                    problem(
+                        "CHATWOOT_NOT_CONFIGURED",
+                        format!("its labels go to Chatwoot: set {key}"),
+                    );
+                }
+            }
+            Action::AddTags { .. } => {}
         }
     }
     Ok(found)

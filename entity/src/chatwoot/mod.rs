@@ -101,6 +101,24 @@ pub async fn request_labels<C: ConnectionTrait>(
     Ok(background_jobs::enqueue(db, tenant, request, now).await?.id)
 }
 
+/// Whether labels for the customer can reach Chatwoot: the workspace has
+/// set up its API and a conversation of the customer is known. Rules that
+/// label as a side effect ask first, rather than queue jobs bound to fail.
+pub async fn reachable<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_id: Uuid,
+) -> Result<bool> {
+    if crate::settings::first_unset(db, tenant, API_SETTINGS)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let customer = tenant.get::<customer::Entity, _>(db, customer_id).await?;
+    Ok(customer.chatwoot_conversation_id.is_some())
+}
+
 /// What a conversation event changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationRecorded {

@@ -36,16 +36,7 @@ async fn a_worker_killed_mid_campaign_never_sends_twice(api: ApiOnlyApp) {
         // (recipients claimed by the last one wait out its 2 s lease first);
         // afterwards, kill it while it reconciles.
         if app.count_where("campaign_recipients r", SENDABLE).await > 0 {
-            let started = Instant::now();
-            while meta.message_requests().len() == before {
-                assert!(
-                    started.elapsed() < PATIENCE,
-                    "worker {} never sent: {}",
-                    lives.len(),
-                    worker.log()
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            until_it_sends(&meta, before, &worker, lives.len()).await;
         }
         let after_ms = rng.gen_range(150..=600);
         tokio::time::sleep(Duration::from_millis(after_ms)).await;

@@ -31,7 +31,7 @@ mod send_history;
 /// The approved WhatsApp template every journey here sends.
 const TEMPLATE: &str = "boas_vindas";
 /// How long any wait in these tests may take before it counts as stuck.
-const PATIENCE: Duration = Duration::from_secs(120);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(120);
 
 /// trigger → WhatsApp template → exit.
 fn whatsapp_journey() -> Value {
@@ -65,7 +65,7 @@ fn phone(series: u32, i: usize) -> String {
 
 /// Slows the fake down: each of the next `sends` sends answers a random
 /// `millis` late. (The fake offers only a FIFO of one-shot delays.)
-fn slow_down(meta: &FakeMeta, sends: usize, millis: std::ops::RangeInclusive<u64>) {
+pub(crate) fn slow_down(meta: &FakeMeta, sends: usize, millis: std::ops::RangeInclusive<u64>) {
     let mut rng = rand::thread_rng();
     for _ in 0..sends {
         meta.delay_next_send(Duration::from_millis(rng.gen_range(millis.clone())));
@@ -73,7 +73,7 @@ fn slow_down(meta: &FakeMeta, sends: usize, millis: std::ops::RangeInclusive<u64
 }
 
 /// How many message requests the fake received per `to`.
-fn requests_per_phone(meta: &FakeMeta) -> HashMap<String, usize> {
+pub(crate) fn requests_per_phone(meta: &FakeMeta) -> HashMap<String, usize> {
     let mut per_phone = HashMap::new();
     for request in meta.message_requests() {
         let to = request
@@ -88,7 +88,26 @@ fn requests_per_phone(meta: &FakeMeta) -> HashMap<String, usize> {
     per_phone
 }
 
-fn assert_nobody_got_two(per_phone: &HashMap<String, usize>) {
+/// Waits until the fake has more than `before` message requests: the
+/// worker of that life has sent.
+pub(crate) async fn until_it_sends(
+    meta: &FakeMeta,
+    before: usize,
+    worker: &ChildWorker,
+    life: usize,
+) {
+    let started = Instant::now();
+    while meta.message_requests().len() == before {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "worker {life} never sent: {}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+pub(crate) fn assert_nobody_got_two(per_phone: &HashMap<String, usize>) {
     let twice: Vec<_> = per_phone.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         twice.is_empty(),

@@ -61,8 +61,8 @@ async fn customer(app: &TestApp, workspace: Uuid, email: &str, phone: Option<&st
 
 /// What the receiver answered.
 #[derive(Debug)]
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub status: StatusCode,
     body: Value,
 }
 
@@ -73,7 +73,12 @@ impl Answer {
 }
 
 /// POSTs `body` to the workspace's Chatwoot webhook with `headers`.
-async fn post(app: &TestApp, slug: &str, body: &[u8], headers: &[(&str, String)]) -> Answer {
+pub(crate) async fn post(
+    app: &TestApp,
+    slug: &str,
+    body: &[u8],
+    headers: &[(&str, String)],
+) -> Answer {
     let mut request = app
         .client
         .post(app.url(&format!("/webhooks/chatwoot/{slug}")))

@@ -4,13 +4,13 @@
 
 use super::*;
 
-const REPORT: &str = "query($p: ID, $from: DateTime!, $to: DateTime!) {
+pub(crate) const REPORT: &str = "query($p: ID, $from: DateTime!, $to: DateTime!) {
     accessReport(productId: $p, from: $from, to: $to) {
         buyers accessed neverAccessed medianHoursToFirstAccess accessesAfterRescue
         byOrigin { origin count share } } }";
 
 /// Clicks a tracked link as a buyer would, from the message they got.
-async fn click(app: &TestApp, code: &str) {
+pub(crate) async fn click(app: &TestApp, code: &str) {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -23,12 +23,13 @@ async fn click(app: &TestApp, code: &str) {
     assert_eq!(answer.status(), 302);
 }
 
-/// The code of the tracked link our message gave the customer.
-async fn link_of(app: &TestApp, customer: &str) -> String {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+/// The code of the tracked link our latest message gave the customer.
+pub(crate) async fn link_of(app: &TestApp, customer: &str) -> String {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     let customer = Uuid::parse_str(customer).expect("uuid");
     entity::tracked_link::Entity::find()
         .filter(entity::tracked_link::Column::CustomerId.eq(customer))
+        .order_by_desc(entity::tracked_link::Column::CreatedAt)
         .one(&app.db)
         .await
         .expect("query")

@@ -15,7 +15,7 @@ use crate::hotmart_webhooks::{Sale, first_access, module_completed, product_ref}
 use crate::journeys::{branch, edge, node};
 use crate::on_both_backends;
 
-mod access_report;
+pub(crate) mod access_report;
 mod campaign_goals;
 mod customer_360;
 mod relative_dates;
@@ -29,11 +29,11 @@ fn clock_ms(app: &TestApp) -> i64 {
 }
 
 /// The Hotmart product the tests sell (the "Curso de Confeitaria").
-const CURSO: i64 = 3526906;
+pub(crate) const CURSO: i64 = 3526906;
 /// Another product of the same producer.
 const MENTORIA: i64 = 4411223;
 
-fn curso() -> Value {
+pub(crate) fn curso() -> Value {
     product_ref(json!(CURSO), "Curso de Confeitaria")
 }
 
@@ -53,7 +53,7 @@ fn approved_sale(code: &str, email: &str, name: &str, product: i64, at_ms: i64) 
 
 /// Gives the course two modules of two lessons each (the Club sync's
 /// part), so completing a module completes its lessons.
-async fn course_with_modules(shop: &Shop<'_>) -> Uuid {
+pub(crate) async fn course_with_modules(shop: &Shop<'_>) -> Uuid {
     let tenant = Tenant::new(shop.workspace);
     let products = shop.products().await;
     let product = Uuid::parse_str(&products[&CURSO.to_string()]).expect("uuid");
@@ -179,7 +179,7 @@ fn rfc3339(ms: i64) -> String {
 }
 
 /// A journey that sends one logged message and exits.
-fn message_journey(body: &str) -> Value {
+pub(crate) fn message_journey(body: &str) -> Value {
     json!({
         "nodes": [
             node("start", "trigger", json!({"source": "manual"})),

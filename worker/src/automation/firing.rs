@@ -380,8 +380,10 @@ pub async fn apply_actions<C: ConnectionTrait>(
                 .await?;
             }
             Action::ChatwootLabels { labels } => {
-                entity::chatwoot::request_labels(db, tenant, customer_id, labels.clone(), now)
-                    .await?;
+                if entity::chatwoot::reachable(db, tenant, customer_id).await? {
+                    entity::chatwoot::request_labels(db, tenant, customer_id, labels.clone(), now)
+                        .await?;
+                }
             }
             Action::StartCampaign { campaign_id } => {
                 let Ok(campaign_id) = Uuid::parse_str(campaign_id) else {

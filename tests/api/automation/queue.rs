@@ -1,0 +1,284 @@
+//! The queue a CS team works from: recovery items, decisions, expiry.
+
+use super::*;
+
+async fn a_billet_paid_cancels_its_recovery_item(app: TestApp) {
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    let now = app.clock.now();
+    let sale =
+        Sale::new("HP1000000004", "maria@example.com", ms(now) - 60_000).payment("BILLET", 1);
+    shop.post(&sale.billet_printed(ms(now))).await;
+    shop.post(&sale.billet_printed(ms(now))).await;
+    let items = shop.queue(json!({"trigger": "BILLET_PRINTED"})).await;
+    assert_eq!(items.len(), 1, "a redelivered billet makes no second item");
+    let item = &items[0];
+    assert_eq!(item["status"], "PENDING");
+    assert_eq!(item["transactionCode"], "HP1000000004");
+    assert_eq!(
+        item["variables"]["3"],
+        "https://billet.hotmart.com/b/HP1000000004"
+    );
+    assert_eq!(
+        item["reason"],
+        "Gerou boleto ou Pix de Curso de Confeitaria e ainda não pagou"
+    );
+    app.advance(Duration::hours(3)).await;
+    shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+        .await;
+    let items = shop.queue(json!({"trigger": "BILLET_PRINTED"})).await;
+    assert_eq!(items[0]["status"], "CANCELLED");
+    assert_eq!(items[0]["errorCode"], "PAID");
+    assert_eq!(
+        meta.accepted(),
+        1,
+        "the welcome went; the recovery message never did"
+    );
+}
+on_both_backends!(
+    a_billet_paid_cancels_its_recovery_item,
+    a_billet_paid_cancels_its_recovery_item
+);
+
+async fn a_cs_person_works_the_queue(app: TestApp) {
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    // Only the recovery flow here.
+    shop.turn_off("welcome").await;
+    let now = app.clock.now();
+    let buyers = [
+        ("HP2000000001", "ana@example.com", "11911110001"),
+        ("HP2000000002", "bia@example.com", "11911110002"),
+        ("HP2000000003", "carla@example.com", "11911110003"),
+    ];
+    for (code, email, phone) in buyers {
+        let sale = billet(code, email, phone, ms(now) - 60_000);
+        shop.post(&sale.billet_printed(ms(now))).await;
+    }
+    let pending = shop.queue(json!({"status": "PENDING"})).await;
+    assert_eq!(pending.len(), 3);
+    let found = shop.queue(json!({"search": "bia@"})).await;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["customer"]["email"], "bia@example.com");
+
+    // Carla answers "PARAR" on WhatsApp: her send is refused with its code.
+    let stop = inbound_text("5511911110003", "wamid.IN-CARLA", "PARAR");
+    assert_eq!(deliver(&app, &shop.slug, &stop).await, 200);
+    app.drain().await;
+
+    // Free text outside the 24 h window is refused; the variables can change.
+    let ana_item = shop.queue(json!({"search": "ana@"})).await[0]["id"].clone();
+    let text = app
+        .graphql(
+            Some(&shop.token),
+            "mutation($id: ID!) { editDispatch(id: $id, text: \"Oi Ana, tudo bem?\") { id } }",
+            json!({"id": ana_item}),
+        )
+        .await;
+    assert_eq!(text.error_code(), Some("INVALID_INPUT"));
+    let edited = app
+        .graphql(
+            Some(&shop.token),
+            "mutation($id: ID!, $v: JSON) { editDispatch(id: $id, variables: $v) { edited variables } }",
+            json!({"id": ana_item, "v": {"1": "Aninha"}}),
+        )
+        .await;
+    assert_eq!(edited.data("editDispatch")["edited"], true);
+    assert_eq!(edited.data("editDispatch")["variables"]["1"], "Aninha");
+
+    // Read-only tokens and other workspaces decide nothing.
+    let reader = app.reader_token(shop.workspace);
+    let refused = app
+        .graphql(
+            Some(&reader),
+            DECIDE,
+            json!({"f": {"trigger": "BILLET_PRINTED"}}),
+        )
+        .await;
+    assert_eq!(refused.error_code(), Some("FORBIDDEN"));
+    let other = app.create_workspace("outra").await;
+    let theirs = app
+        .graphql(
+            Some(&app.agent_token(other)),
+            DECIDE,
+            json!({"f": {"trigger": "BILLET_PRINTED"}}),
+        )
+        .await;
+    assert_eq!(
+        theirs.data("approveDispatches"),
+        &json!({"matched": 0, "decided": 0, "skipped": 0})
+    );
+    let by_id = app
+        .graphql(
+            Some(&app.agent_token(other)),
+            DECIDE,
+            json!({"ids": [ana_item]}),
+        )
+        .await;
+    assert_eq!(by_id.error_code(), Some("NOT_FOUND"));
+
+    // "Approve all billets": each once.
+    let decided = app
+        .graphql(
+            Some(&shop.token),
+            DECIDE,
+            json!({"f": {"trigger": "BILLET_PRINTED"}}),
+        )
+        .await;
+    assert_eq!(
+        decided.data("approveDispatches"),
+        &json!({"matched": 3, "decided": 3, "skipped": 0})
+    );
+    app.drain().await;
+    assert_eq!(meta.accepted(), 2, "Ana and Bia; Carla opted out");
+    let to_ana = meta
+        .message_requests()
+        .into_iter()
+        .find(|r| r.body.as_ref().is_some_and(|b| b["to"] == "5511911110001"))
+        .expect("Ana's message");
+    assert_eq!(
+        to_ana.body.as_ref().unwrap()["template"]["components"][0]["parameters"][0]["text"],
+        "Aninha",
+        "the edit is what went"
+    );
+    let again = app
+        .graphql(
+            Some(&shop.token),
+            DECIDE,
+            json!({"f": {"trigger": "BILLET_PRINTED"}}),
+        )
+        .await;
+    assert_eq!(
+        again.data("approveDispatches"),
+        &json!({"matched": 0, "decided": 0, "skipped": 0})
+    );
+    app.drain().await;
+    assert_eq!(meta.accepted(), 2, "nothing twice");
+    let items = shop.queue(json!({})).await;
+    let mut outcomes: Vec<(String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["customer"]["email"].as_str().unwrap().to_owned(),
+                format!("{} {}", i["status"], i["errorCode"]),
+            )
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            ("ana@example.com".to_owned(), "\"SENT\" null".to_owned()),
+            ("bia@example.com".to_owned(), "\"SENT\" null".to_owned()),
+            (
+                "carla@example.com".to_owned(),
+                "\"ERROR\" \"OPTED_OUT\"".to_owned()
+            ),
+        ]
+    );
+    let decided_by: Vec<&Value> = items.iter().map(|i| &i["decidedBy"]).collect();
+    assert!(decided_by.iter().all(|d| **d == "test"), "{decided_by:?}");
+
+    // Ana pays two days after the message: a recovered sale. Bia pays eight
+    // days after hers: too late to count.
+    let start = app.clock.now();
+    app.advance(Duration::days(2)).await;
+    let ana = billet(
+        "HP2000000001",
+        "ana@example.com",
+        "11911110001",
+        ms(now) - 60_000,
+    )
+    .approved_at(Some(ms(app.clock.now())));
+    shop.post(&ana.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+        .await;
+    app.advance(Duration::days(6)).await;
+    let bia = billet(
+        "HP2000000002",
+        "bia@example.com",
+        "11911110002",
+        ms(now) - 60_000,
+    )
+    .approved_at(Some(ms(app.clock.now())));
+    shop.post(&bia.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+        .await;
+    let report = app
+        .graphql(
+            Some(&app.reader_token(shop.workspace)),
+            "query($from: DateTime!, $to: DateTime!) { recoveredSales(from: $from, to: $to) {
+                count revenue { currency amount } byRule { count revenue { amount } rule { key } } } }",
+            json!({"from": start.to_rfc3339(), "to": app.clock.now().to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(
+        report.data("recoveredSales"),
+        &json!({"count": 1, "revenue": [{"currency": "BRL", "amount": "497.00"}],
+            "byRule": [{"count": 1, "revenue": [{"amount": "497.00"}], "rule": {"key": "sale_recovery"}}]})
+    );
+}
+on_both_backends!(a_cs_person_works_the_queue, a_cs_person_works_the_queue);
+
+async fn pending_items_expire_and_unmonitored_products_stop_the_rules(app: TestApp) {
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    let now = app.clock.now();
+    let first = Sale::new("HP3000000001", "ana@example.com", ms(now) - 60_000).payment("BILLET", 1);
+    shop.post(&first.billet_printed(ms(now))).await;
+    let items = shop.queue(json!({"status": "PENDING"})).await;
+    assert_eq!(items.len(), 1);
+    app.advance(Duration::hours(73)).await;
+    let items = shop.queue(json!({})).await;
+    assert_eq!(items[0]["status"], "EXPIRED", "72 hours without a decision");
+
+    let later = ms(app.clock.now());
+    let second = billet(
+        "HP3000000002",
+        "bia@example.com",
+        "11922220002",
+        later - 60_000,
+    );
+    shop.post(&second.billet_printed(later)).await;
+    assert_eq!(shop.queue(json!({"status": "PENDING"})).await.len(), 1);
+    let products = app
+        .graphql(
+            Some(&shop.token),
+            "{ products { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let product_id = products.data("products")["nodes"][0]["id"].clone();
+    app.graphql(
+        Some(&shop.token),
+        "mutation($id: ID!) { setProductMonitored(id: $id, monitored: false) { monitored } }",
+        json!({"id": product_id}),
+    )
+    .await
+    .data("setProductMonitored");
+    let items = shop.queue(json!({"status": "CANCELLED"})).await;
+    assert_eq!(items.len(), 1, "its pending items are withdrawn");
+    assert_eq!(items[0]["errorCode"], "NOT_MONITORED");
+    let third = Sale::new(
+        "HP3000000003",
+        "carla@example.com",
+        ms(app.clock.now()) - 60_000,
+    )
+    .buyer("Carla", Some(("55", "11933330003")));
+    shop.post(&third.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+        .await;
+    assert_eq!(
+        meta.accepted(),
+        0,
+        "no rule acts on buyers of a product not monitored"
+    );
+}
+on_both_backends!(
+    pending_items_expire_and_unmonitored_products_stop_the_rules,
+    pending_items_expire_and_unmonitored_products_stop_the_rules
+);
+
+/// A billet sale of the course to a buyer with a phone, ordered at `order_ms`.
+pub(super) fn billet(code: &str, email: &str, phone: &str, order_ms: i64) -> Sale {
+    Sale::new(code, email, order_ms)
+        .buyer("Cliente Teste", Some(("55", phone)))
+        .payment("BILLET", 1)
+}

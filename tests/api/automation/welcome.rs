@@ -1,0 +1,84 @@
+//! The welcome on purchase: sent once, or held as an item when it cannot go.
+
+use super::*;
+
+async fn a_purchase_gets_its_welcome_once(app: TestApp) {
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    let now = app.clock.now();
+    let sale = Sale::new("HP1000000001", "maria@example.com", ms(now) - 60_000);
+    let approved = sale.event("PURCHASE_APPROVED", "APPROVED", ms(now));
+    shop.post(&approved).await;
+    let sent = meta.accepted_messages();
+    assert_eq!(sent.len(), 1, "one welcome");
+    assert_eq!(sent[0].to, "5511987654321");
+    let request = meta.message_requests();
+    let body = request[0].body.as_ref().expect("a JSON body");
+    assert_eq!(body["template"]["name"], "boas_vindas");
+    let parameters: Vec<&str> = body["template"]["components"][0]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["text"].as_str())
+        .collect();
+    assert_eq!(parameters[0], "Maria");
+    assert_eq!(parameters[1], "Curso de Confeitaria");
+    assert!(
+        parameters[2].starts_with("http://jornada.test/r/"),
+        "the access link is tracked: {}",
+        parameters[2]
+    );
+
+    // Hotmart delivering the approval again (a new delivery id) changes nothing.
+    let again = sale.event("PURCHASE_APPROVED", "APPROVED", ms(now));
+    shop.post(&again).await;
+    assert_eq!(meta.accepted(), 1, "nothing twice");
+    let items = shop.queue(json!({})).await;
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(item["status"], "SENT");
+    assert_eq!(item["decidedBy"], "automatic");
+    assert_eq!(item["reasonCode"], "PURCHASE_APPROVED");
+    assert_eq!(item["rule"]["key"], "welcome");
+    assert_eq!(item["message"]["status"], "SENT");
+    assert_eq!(item["customer"]["email"], "maria@example.com");
+    assert_eq!(item["context"]["productName"], "Curso de Confeitaria");
+}
+on_both_backends!(
+    a_purchase_gets_its_welcome_once,
+    a_purchase_gets_its_welcome_once
+);
+
+async fn an_unapproved_template_turns_the_welcome_into_an_item(app: TestApp) {
+    let meta = fake_meta("PENDING").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    let welcome = shop.rule("welcome").await;
+    assert_eq!(
+        welcome["problems"][0]["code"], "TEMPLATE_NOT_APPROVED",
+        "{welcome}"
+    );
+    let now = app.clock.now();
+    let sale = Sale::new("HP1000000002", "joana@example.com", ms(now) - 60_000);
+    shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", ms(now)))
+        .await;
+    assert_eq!(
+        meta.accepted(),
+        0,
+        "nothing goes with an unapproved template"
+    );
+    let items = shop.queue(json!({"status": "PENDING"})).await;
+    assert_eq!(items.len(), 1, "nothing is dropped silently");
+    assert_eq!(items[0]["reasonCode"], "TEMPLATE_NOT_APPROVED");
+    assert!(
+        items[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("não está aprovado na Meta"),
+        "{}",
+        items[0]["reason"]
+    );
+}
+on_both_backends!(
+    an_unapproved_template_turns_the_welcome_into_an_item,
+    an_unapproved_template_turns_the_welcome_into_an_item
+);
