@@ -1,6 +1,8 @@
 //! The queue a CS team works from: recovery items, decisions, expiry.
 
 use super::*;
+use crate::cs_reports::curso;
+use crate::hotmart_webhooks::cart_abandoned;
 
 async fn a_billet_paid_cancels_its_recovery_item(app: TestApp) {
     let meta = fake_meta("APPROVED").await;
@@ -282,3 +284,70 @@ pub(super) fn billet(code: &str, email: &str, phone: &str, order_ms: i64) -> Sal
         .buyer("Cliente Teste", Some(("55", phone)))
         .payment("BILLET", 1)
 }
+
+async fn an_abandoned_cart_is_suggested_and_withdrawn_by_the_purchase(app: TestApp) {
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    shop.turn_off("welcome").await;
+    let now = ms(app.clock.now());
+    let cart = |email: &str, phone: &str| {
+        cart_abandoned(email, "Cliente Teste", phone, curso(), "n82b9jqz", now)
+    };
+    shop.post(&cart("ana@example.com", "5511988880001")).await;
+    shop.post(&cart("bia@example.com", "5511988880002")).await;
+    shop.post(&cart("bia@example.com", "5511988880002")).await;
+    let items = shop.queue(json!({"trigger": "CART_ABANDONED"})).await;
+    assert_eq!(items.len(), 2, "one item per customer and product");
+    for item in &items {
+        assert_eq!(item["status"], "PENDING");
+        assert_eq!(item["rule"]["key"], "cart_recovery");
+        assert_eq!(
+            item["reason"],
+            "Abandonou o carrinho de Curso de Confeitaria"
+        );
+    }
+    // Ana's message goes; Bia buys before anyone decided on hers.
+    let ana = items
+        .iter()
+        .find(|i| i["customer"]["email"] == "ana@example.com")
+        .unwrap();
+    shop.query(DECIDE, json!({"ids": [ana["id"]]}), "approveDispatches")
+        .await;
+    app.drain().await;
+    assert_eq!(meta.accepted(), 1);
+    assert_eq!(
+        meta.message_requests()[0].body.as_ref().unwrap()["template"]["name"],
+        "carrinho_abandonado"
+    );
+    let start = app.clock.now();
+    app.advance(Duration::hours(5)).await;
+    for (code, email, phone) in [
+        ("HP9000000001", "ana@example.com", "11988880001"),
+        ("HP9000000002", "bia@example.com", "11988880002"),
+    ] {
+        let at = ms(app.clock.now());
+        let sale = Sale::new(code, email, at - 60_000).buyer("Cliente Teste", Some(("55", phone)));
+        shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", at))
+            .await;
+    }
+    let bia = shop.queue(json!({"search": "bia@"})).await;
+    assert_eq!(bia[0]["status"], "CANCELLED");
+    assert_eq!(bia[0]["errorCode"], "PAID");
+    let report = shop
+        .query(
+            "query($from: DateTime!, $to: DateTime!) { recoveredSales(from: $from, to: $to) {
+                count byRule { count rule { key } } } }",
+            json!({"from": start.to_rfc3339(), "to": app.clock.now().to_rfc3339()}),
+            "recoveredSales",
+        )
+        .await;
+    assert_eq!(
+        report,
+        json!({"count": 1, "byRule": [{"count": 1, "rule": {"key": "cart_recovery"}}]}),
+        "Ana's purchase followed our message; Bia's did not"
+    );
+}
+on_both_backends!(
+    an_abandoned_cart_is_suggested_and_withdrawn_by_the_purchase,
+    an_abandoned_cart_is_suggested_and_withdrawn_by_the_purchase
+);
