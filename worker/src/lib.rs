@@ -246,6 +246,7 @@ impl Worker {
             clock: self.clock.clone(),
             channels: channels::ChannelsCache::default(),
             shared,
+            signals: self.signals.clone(),
         }
     }
 

@@ -9,13 +9,15 @@ use entity::dispatch::{self, Decide, QueueFilter};
 use entity::dispatch_item;
 use entity::entities::enums::DispatchStatus as StoredStatus;
 use entity::entities::message;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Select};
+use sea_orm::Select;
 use serde_json::{Map, Value};
 
 use super::automation::{AutomationRule, AutomationTrigger};
 use super::connection::{Prefetch, Totals, cost, paginate};
 use super::customers::Customer;
-use super::loaders::{AutomationRuleById, CustomerById, MessageTemplateById, load};
+use super::loaders::{
+    AutomationRuleById, CustomerById, LastMessageOf, MessageOfItem, MessageTemplateById, load,
+};
 use super::scope::{Access, app, caller, db, now, parse_id, tenant};
 use super::templates::MessageTemplate;
 use crate::error::{ApiError, ApiResult};
@@ -230,12 +232,9 @@ impl DispatchItem {
 
     /// What was sent, once it was.
     async fn message(&self, ctx: &Context<'_>) -> ApiResult<Option<DispatchMessage>> {
-        Ok(message::Entity::find()
-            .filter(message::Column::DispatchItemId.eq(self.model.id))
-            .filter(message::Column::WorkspaceId.eq(self.model.workspace_id))
-            .one(db(ctx))
-            .await
-            .map_err(entity::Error::from)?
+        Ok(load(ctx, MessageOfItem(self.model.id))
+            .await?
+            .filter(|m| m.workspace_id == self.model.workspace_id)
             .map(Into::into))
     }
 
@@ -249,12 +248,9 @@ impl DispatchItem {
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc))
         };
-        let last_message = message::Entity::find()
-            .filter(message::Column::CustomerId.eq(self.model.customer_id))
-            .order_by_desc(message::Column::UpdatedAt)
-            .one(db(ctx))
-            .await
-            .map_err(entity::Error::from)?
+        let last_message = load(ctx, LastMessageOf(self.model.customer_id))
+            .await?
+            .filter(|m| m.workspace_id == self.model.workspace_id)
             .map(|m| LastMessage {
                 channel: sea_orm::ActiveEnum::to_value(&m.channel),
                 status: sea_orm::ActiveEnum::to_value(&m.status).to_uppercase(),

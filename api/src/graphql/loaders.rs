@@ -17,7 +17,8 @@ use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 use entity::{
     automation_rule, campaign, campaign_recipient, customer, customer_activity, customer_note,
-    dispatch_item, enrollment, lesson, message_template, offer, product, subscription, transaction,
+    dispatch_item, enrollment, lesson, message, message_template, offer, product, subscription,
+    transaction,
 };
 use sea_orm::{
     ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, QueryFilter, QueryOrder, Select,
@@ -235,3 +236,57 @@ by_id!(DispatchItemById, dispatch_item);
 by_id!(AutomationRuleById, automation_rule);
 by_id!(CampaignRecipientById, campaign_recipient);
 by_id!(CampaignById, campaign);
+
+/// The message a dispatch item's send made (at most one per item).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageOfItem(pub Uuid);
+
+impl Relation for MessageOfItem {
+    type Entity = message::Entity;
+    type Value = message::Model;
+    const SHARED: bool = false;
+
+    fn key_columns() -> Vec<message::Column> {
+        vec![message::Column::DispatchItemId]
+    }
+
+    fn select(keys: &[Self]) -> Select<message::Entity> {
+        message::Entity::find()
+            .filter(message::Column::DispatchItemId.is_in(keys.iter().map(|k| k.0)))
+    }
+
+    fn group(_keys: &[Self], rows: Vec<message::Model>) -> HashMap<Self, Self::Value> {
+        rows.into_iter()
+            .filter_map(|row| Some((MessageOfItem(row.dispatch_item_id?), row)))
+            .collect()
+    }
+}
+
+/// A customer's latest message, whatever sent it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LastMessageOf(pub Uuid);
+
+impl Relation for LastMessageOf {
+    type Entity = message::Entity;
+    type Value = message::Model;
+    const SHARED: bool = true;
+
+    fn key_columns() -> Vec<message::Column> {
+        vec![message::Column::CustomerId, message::Column::UpdatedAt]
+    }
+
+    fn select(keys: &[Self]) -> Select<message::Entity> {
+        message::Entity::find()
+            .filter(message::Column::CustomerId.is_in(keys.iter().map(|k| k.0)))
+            .order_by(message::Column::UpdatedAt, Order::Desc)
+            .order_by(message::Column::Id, Order::Desc)
+    }
+
+    fn group(_keys: &[Self], rows: Vec<message::Model>) -> HashMap<Self, Self::Value> {
+        let mut latest = HashMap::new();
+        for row in rows {
+            latest.entry(LastMessageOf(row.customer_id)).or_insert(row);
+        }
+        latest
+    }
+}

@@ -89,6 +89,9 @@ pub async fn run_due_scans(worker: &Worker) -> Result<usize, entity::Error> {
             Ok(report) => {
                 tracing::info!(rule_id = %rule.id, considered = report.considered, queued = report.queued, "automation scan ran");
                 entity::automation::scanned(&worker.db, rule.id, fire).await?;
+                if report.queued > 0 {
+                    worker.signals.workspace_changed(rule.workspace_id);
+                }
                 ran += 1;
             }
             Err(err) => {
@@ -356,6 +359,7 @@ pub async fn run_now(
     let report = scan(worker, &rule, dry_run, worker.clock.now()).await?;
     if !dry_run && report.queued > 0 {
         worker.signals.campaign_work_stored();
+        worker.signals.workspace_changed(rule.workspace_id);
     }
     Ok(report)
 }

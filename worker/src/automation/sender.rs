@@ -43,6 +43,7 @@ pub struct DispatchSender {
     pub clock: entity::Clock,
     pub channels: ChannelsCache,
     pub shared: RunnersShared,
+    pub signals: entity::WorkSignals,
 }
 
 /// A message cleared to go: its channel, the message, and its tracked links (code, URL).
@@ -126,6 +127,10 @@ impl DispatchSender {
             if let Err(err) = result {
                 tracing::warn!(error = %err, "recording a dispatch send failed; its lease runs out and the message decides");
             }
+        }
+        // Queue screens of these workspaces look again.
+        for workspace_id in setups.keys() {
+            self.signals.workspace_changed(*workspace_id);
         }
         Ok(taken)
     }
