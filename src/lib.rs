@@ -3,6 +3,7 @@
 //! API server and the background worker.
 
 pub mod config;
+pub mod demo;
 pub mod telemetry;
 
 use std::future::Future;

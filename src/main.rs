@@ -57,6 +57,17 @@ enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Fill the `demo` workspace ("Escola Demo") with six months of a
+    /// Hotmart school, through the real paths, and print a token for it.
+    /// A second run changes nothing.
+    Demo {
+        /// Delete the demo workspace and fill it again.
+        #[arg(long)]
+        reset: bool,
+        /// How many buyers the school has.
+        #[arg(long, default_value_t = jornada::demo::DEFAULT_CUSTOMERS, value_parser = clap::value_parser!(u16).range(1..=5000))]
+        customers: u16,
+    },
 }
 
 #[derive(Subcommand, Clone, Copy)]
@@ -95,7 +106,12 @@ impl From<RoleArg> for api::Role {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::load()?;
-    telemetry::init(&config.log_format);
+    match cli.command {
+        Some(Command::Demo { .. }) => {
+            telemetry::init_with(&config.log_format, telemetry::DEMO_FILTER)
+        }
+        _ => telemetry::init(&config.log_format),
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => run(config, true, true).await,
         Command::Api => run(config, true, false).await,
@@ -129,7 +145,71 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", jwt.mint(role, workspace, sub, read_only, ttl));
             Ok(())
         }
+        Command::Demo { reset, customers } => demo(config, reset, usize::from(customers)).await,
     }
+}
+
+/// How long the token `jornada demo` prints lives (less if the
+/// configuration allows less).
+const DEMO_TOKEN_TTL: chrono::Duration = chrono::Duration::days(7);
+
+async fn demo(config: Config, reset: bool, customers: usize) -> anyhow::Result<()> {
+    let db = jornada::connect(&config.database_url, 4).await?;
+    jornada::migrate(&db).await?;
+    let lifetimes = config.token_lifetimes()?;
+    let ttl = lifetimes
+        .for_role(api::Role::Authenticated)
+        .map_or(DEMO_TOKEN_TTL, |max| max.min(DEMO_TOKEN_TTL));
+    let demo = jornada::demo::Demo {
+        db: db.clone(),
+        secrets: config.secret_key()?,
+        jwt: api::JwtKeys::new(config.jwt_secret()?.expose().as_bytes()),
+        public_url: config.public_url(),
+        customers,
+        until: chrono::Utc::now(),
+    };
+    if !reset && jornada::demo::find(&db).await?.is_none() {
+        println!(
+            "Filling the demo workspace with {customers} customers over six months; this takes a few minutes..."
+        );
+    }
+    let started = std::time::Instant::now();
+    let (workspace, outcome) = jornada::demo::run(&demo, reset).await?;
+    let summary = jornada::demo::summary(&demo, workspace).await?;
+    let token = demo.jwt.mint(
+        api::Role::Authenticated,
+        Some(workspace),
+        Some("demo".into()),
+        false,
+        ttl,
+    );
+    match outcome {
+        jornada::demo::Outcome::Filled => println!(
+            "Escola Demo is ready (filled in {} s).",
+            started.elapsed().as_secs()
+        ),
+        jornada::demo::Outcome::AlreadyFilled => println!(
+            "Escola Demo was already filled; nothing changed (`jornada demo --reset` starts over)."
+        ),
+    }
+    println!("  workspace:  {workspace} (slug `{}`)", jornada::demo::SLUG);
+    println!(
+        "  holds:      {} customers, {} purchases ({} refunded), {} items pending in the dispatch queue",
+        summary.customers, summary.purchases, summary.refunds, summary.pending_items
+    );
+    println!(
+        "  note:       the fill's WhatsApp messages went to a local sandbox, never to Meta; the workspace now has no WhatsApp credentials, so approving an item is refused until you set yours"
+    );
+    println!(
+        "  token:      {token}\n              (authenticated for this workspace, {} days)",
+        ttl.num_days()
+    );
+    println!(
+        "  GraphiQL:   http://{}/graphql   (start the server with `jornada serve`)",
+        config.bind
+    );
+    db.close().await.ok();
+    Ok(())
 }
 
 async fn run(config: Config, with_api: bool, with_worker: bool) -> anyhow::Result<()> {

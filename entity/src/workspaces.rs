@@ -107,6 +107,17 @@ pub async fn find_by_slug_or_id(
     Ok(workspace::Entity::find().filter(by).one(db).await?)
 }
 
+/// Deletes workspace `id` and everything of it: every tenant table's rows
+/// go with their workspace (their `workspace_id` cascades), in one
+/// statement, so a failure leaves the workspace whole. Returns whether
+/// there was one.
+pub async fn delete(db: &DatabaseConnection, id: uuid::Uuid) -> Result<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    let deleted = workspace::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(deleted.rows_affected > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -92,6 +92,55 @@ fn token_mints_with_the_persisted_development_secret() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// `jornada demo` on a fresh SQLite file: it fills, prints what a person
+/// needs to look (a token that verifies for the workspace, the GraphiQL
+/// address, the sandbox note), and a second run changes nothing.
+#[test]
+fn demo_fills_once_and_prints_a_token_and_graphiql() {
+    let dir = scratch_dir();
+    let demo = || {
+        let mut command = jornada(&dir);
+        command.args(["demo", "--customers", "12"]);
+        run(&mut command)
+    };
+    let (ok, printed, stderr) = demo();
+    assert!(ok, "{stderr}");
+    assert!(printed.contains("Escola Demo is ready"), "{printed}");
+    assert!(printed.contains("12 customers"), "{printed}");
+    assert!(
+        printed.contains("local sandbox, never to Meta"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("http://127.0.0.1:8080/graphql"),
+        "{printed}"
+    );
+    let token = printed
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("token:"))
+        .expect("a token line")
+        .trim();
+    let secret = std::fs::read_to_string(dir.join(".jornada/jwt_secret")).expect("secret");
+    let caller = JwtKeys::new(secret.trim().as_bytes())
+        .verify(token)
+        .expect("the printed token verifies");
+    assert_eq!(caller.role, api::Role::Authenticated);
+    let workspace = caller.workspace_id.expect("a workspace").to_string();
+    assert!(printed.contains(&workspace), "{printed}");
+
+    let (ok, again, stderr) = demo();
+    assert!(ok, "{stderr}");
+    assert!(again.contains("already filled; nothing changed"), "{again}");
+    assert!(again.contains(&workspace), "the same workspace: {again}");
+    let holds = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("holds:"))
+            .map(str::to_owned)
+    };
+    assert_eq!(holds(&again), holds(&printed));
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn token_refuses_to_mint_past_the_lifetime_a_role_allows() {
     let dir = scratch_dir();

@@ -19,6 +19,7 @@ mod cors;
 mod cs_reports;
 mod customers;
 mod deep_input;
+mod demo;
 mod fakes;
 mod hostile;
 mod hotmart_client;
