@@ -67,6 +67,9 @@ enum Command {
         /// How many buyers the school has.
         #[arg(long, default_value_t = jornada::demo::DEFAULT_CUSTOMERS, value_parser = clap::value_parser!(u16).range(1..=5000))]
         customers: u16,
+        /// How many days of history lead up to now.
+        #[arg(long, default_value_t = jornada::demo::HISTORY_DAYS, value_parser = clap::value_parser!(i64).range(14..=730))]
+        days: i64,
     },
 }
 
@@ -145,7 +148,11 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", jwt.mint(role, workspace, sub, read_only, ttl));
             Ok(())
         }
-        Command::Demo { reset, customers } => demo(config, reset, usize::from(customers)).await,
+        Command::Demo {
+            reset,
+            customers,
+            days,
+        } => demo(config, reset, usize::from(customers), days).await,
     }
 }
 
@@ -153,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
 /// configuration allows less).
 const DEMO_TOKEN_TTL: chrono::Duration = chrono::Duration::days(7);
 
-async fn demo(config: Config, reset: bool, customers: usize) -> anyhow::Result<()> {
+async fn demo(config: Config, reset: bool, customers: usize, days: i64) -> anyhow::Result<()> {
     let db = jornada::connect(&config.database_url, 4).await?;
     jornada::migrate(&db).await?;
     let lifetimes = config.token_lifetimes()?;
@@ -167,10 +174,11 @@ async fn demo(config: Config, reset: bool, customers: usize) -> anyhow::Result<(
         public_url: config.public_url(),
         customers,
         until: chrono::Utc::now(),
+        days,
     };
     if !reset && jornada::demo::find(&db).await?.is_none() {
         println!(
-            "Filling the demo workspace with {customers} customers over six months; this takes a few minutes..."
+            "Filling the demo workspace with {customers} customers over {days} days; this takes a few minutes..."
         );
     }
     let started = std::time::Instant::now();

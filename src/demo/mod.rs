@@ -32,6 +32,8 @@ pub const SLUG: &str = "demo";
 pub const WORKSPACE_NAME: &str = "Escola Demo";
 /// How many buyers `jornada demo` fills the school with.
 pub const DEFAULT_CUSTOMERS: u16 = 800;
+/// How many days of history `jornada demo` lives again: six months.
+pub const HISTORY_DAYS: i64 = 182;
 /// The setting a finished fill leaves, with its size and time.
 const FILLED_MARKER: &str = "demo.filled";
 
@@ -44,9 +46,12 @@ pub struct Demo {
     pub public_url: String,
     /// Buyers drawn for the school.
     pub customers: usize,
-    /// Where the school's six months end (now, for the command): the same
-    /// end and size give the same workspace.
+    /// Where the school's history ends (now, for the command): the same
+    /// end, length and size give the same workspace.
     pub until: chrono::DateTime<chrono::Utc>,
+    /// How many days of history lead up to `until` ([`HISTORY_DAYS`] for
+    /// the command).
+    pub days: i64,
 }
 
 /// What a run found or did.

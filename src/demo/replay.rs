@@ -20,8 +20,6 @@ use super::postbacks::Postback;
 use super::sandbox::{Accepted, Sandbox};
 use super::{Demo, SLUG, WORKSPACE_NAME, campaign, templates};
 
-/// How far back the school's history starts.
-pub const HISTORY: Duration = Duration::days(182);
 /// The longest a postback waits before the worker applies it: postbacks
 /// closer together than this are applied together.
 const APPLY_WITHIN: Duration = Duration::minutes(90);
@@ -75,7 +73,7 @@ pub struct Replay<'a> {
 /// Fills the demo workspace; returns its id.
 pub async fn fill(demo: &Demo) -> anyhow::Result<Uuid> {
     let end = demo.until;
-    let start = end - HISTORY;
+    let start = end - Duration::days(demo.days);
     let clock = entity::Clock::starting_at(start);
     let sandbox = Sandbox::start(clock.clone(), templates::listing())
         .await
@@ -141,7 +139,11 @@ pub async fn fill(demo: &Demo) -> anyhow::Result<Uuid> {
     };
     replay.connect().await?;
     let moments = replay.moments(start, end);
-    tracing::info!(moments = moments.len(), "demo: replaying six months");
+    tracing::info!(
+        moments = moments.len(),
+        days = demo.days,
+        "demo: replaying the school's history"
+    );
     replay.live(moments, end).await?;
     replay.disconnect().await?;
     tracing::info!(
@@ -267,7 +269,7 @@ impl Replay<'_> {
                 .earliest()
                 .map(|t| t.with_timezone(&Utc))
         };
-        for offset in 0..=HISTORY.num_days() + 1 {
+        for offset in 0..=self.demo.days + 1 {
             let day = first_day + Duration::days(offset);
             // Every other day a quarter of an hour later: no round falls
             // exactly 72 hours (an item's expiry) or a week (a scan's

@@ -100,7 +100,7 @@ fn demo_fills_once_and_prints_a_token_and_graphiql() {
     let dir = scratch_dir();
     let demo = || {
         let mut command = jornada(&dir);
-        command.args(["demo", "--customers", "12"]);
+        command.args(["demo", "--customers", "12", "--days", "30"]);
         run(&mut command)
     };
     let (ok, printed, stderr) = demo();

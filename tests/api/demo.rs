@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
-/// Fewer buyers than the command's 800, so both backends fill in seconds.
+/// Fewer buyers than the command's 800, over two months rather than six,
+/// so both backends fill in seconds.
 const CUSTOMERS: usize = 60;
+const DAYS: i64 = 60;
 
 fn demo(app: &TestApp, until: DateTime<Utc>) -> Demo {
     Demo {
@@ -19,6 +21,7 @@ fn demo(app: &TestApp, until: DateTime<Utc>) -> Demo {
         public_url: "http://jornada.test".into(),
         customers: CUSTOMERS,
         until,
+        days: DAYS,
     }
 }
 
@@ -96,8 +99,8 @@ async fn the_demo_fills_a_believable_school_once(app: TestApp) {
         assert!(phone.starts_with("+55"), "{phone}");
     }
 
-    // Six months of purchases: refunds, unpaid billets and Pix, the oldest
-    // months ago, the newest days ago.
+    // The history's purchases: refunds, unpaid billets and Pix, the oldest
+    // weeks ago, the newest days ago.
     let sales = ask(
         "query($old: DateTime!, $recent: DateTime!) {
             all: transactions(first: 1) { totalCount }
@@ -105,7 +108,7 @@ async fn the_demo_fills_a_believable_school_once(app: TestApp) {
             expired: transactions(first: 1, filter: {status: \"EXPIRED\"}) { totalCount }
             old: transactions(first: 1, filter: {to: $old}) { totalCount }
             recent: transactions(first: 1, filter: {from: $recent}) { totalCount } }",
-        json!({"old": until - Duration::days(120), "recent": until - Duration::days(30)}),
+        json!({"old": until - Duration::days(DAYS * 2 / 3), "recent": until - Duration::days(DAYS / 6)}),
     )
     .await;
     let total = |field: &str| {
