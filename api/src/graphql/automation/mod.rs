@@ -2,19 +2,16 @@
 //! every workspace; people add, change, deactivate and run their own.
 
 use async_graphql::connection::Connection;
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::automation::{self, RuleFields};
 use entity::background_jobs::JobRequest;
 use entity::entities::enums::RuleMode;
-use entity::entities::{automation_rule, campaign, message_template, product};
-use entity::settings::{CLUB_URL_SETTING, EMAIL_SEND_KEYS, WHATSAPP_SEND_KEYS};
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
-use serde_json::{Map, Value, json};
-use uuid::Uuid;
+use entity::entities::{automation_rule, campaign, product};
+use sea_orm::{ColumnTrait, QueryFilter};
+use serde_json::{Value, json};
 use workflow::automation::{Action, Mode, StoredRule, Trigger};
-use workflow::{Channel, TemplateRef};
 
 use super::background_jobs::{BackgroundJob, submit};
 use super::catalog::Product;
@@ -22,171 +19,12 @@ use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, db, now, parse_id, tenant};
 use crate::error::{ApiError, ApiResult};
 
-/// What sets a rule off: an event, or a scan on the rule's schedule.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum AutomationTrigger {
-    PurchaseApproved,
-    FirstAccess,
-    ModuleCompleted,
-    /// Progress reached 100 %.
-    CourseCompleted,
-    /// A billet or Pix waits for payment.
-    BilletPrinted,
-    CartAbandoned,
-    SubscriptionCancelled,
-    PaymentDelayed,
-    /// Scan: approved purchase at least `params.hours` ago, no first access.
-    AccessMissing,
-    /// Scan: no lesson completed for at least `params.days`.
-    ProgressStalled,
-    /// Scan: warranty ends within `params.days`, progress below `params.maxProgress` %.
-    RefundRisk,
-}
+mod problems;
+mod vocabulary;
 
-impl AutomationTrigger {
-    fn contract(self) -> Trigger {
-        match self {
-            Self::PurchaseApproved => Trigger::PurchaseApproved,
-            Self::FirstAccess => Trigger::FirstAccess,
-            Self::ModuleCompleted => Trigger::ModuleCompleted,
-            Self::CourseCompleted => Trigger::CourseCompleted,
-            Self::BilletPrinted => Trigger::BilletPrinted,
-            Self::CartAbandoned => Trigger::CartAbandoned,
-            Self::SubscriptionCancelled => Trigger::SubscriptionCancelled,
-            Self::PaymentDelayed => Trigger::PaymentDelayed,
-            Self::AccessMissing => Trigger::AccessMissing,
-            Self::ProgressStalled => Trigger::ProgressStalled,
-            Self::RefundRisk => Trigger::RefundRisk,
-        }
-    }
-
-    pub fn of_stored(name: &str) -> Option<Self> {
-        [
-            Self::PurchaseApproved,
-            Self::FirstAccess,
-            Self::ModuleCompleted,
-            Self::CourseCompleted,
-            Self::BilletPrinted,
-            Self::CartAbandoned,
-            Self::SubscriptionCancelled,
-            Self::PaymentDelayed,
-            Self::AccessMissing,
-            Self::ProgressStalled,
-            Self::RefundRisk,
-        ]
-        .into_iter()
-        .find(|t| t.contract().as_str() == name)
-    }
-
-    pub fn stored(self) -> &'static str {
-        self.contract().as_str()
-    }
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(remote = "entity::enums::RuleMode")]
-pub enum AutomationMode {
-    /// Writes a dispatch item a person approves, edits or rejects.
-    SuggestOnly,
-    /// Sends at once (transactional triggers only).
-    Automatic,
-}
-
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-pub enum AutomationActionType {
-    SendMessage,
-    StartCampaign,
-    AddTags,
-    ChatwootLabels,
-}
-
-/// One thing a rule does.
-#[derive(SimpleObject, InputObject, Clone)]
-#[graphql(input_name = "AutomationActionInput")]
-pub struct AutomationAction {
-    #[graphql(name = "type")]
-    pub action_type: AutomationActionType,
-    /// SEND_MESSAGE: whatsapp, email, sms or push.
-    pub channel: Option<String>,
-    pub template_name: Option<String>,
-    pub language: Option<String>,
-    /// SEND_MESSAGE: the template's variables (`{"1": "{{customer.first_name}}"}`).
-    pub variables: Option<Json<Value>>,
-    /// SEND_MESSAGE without a template: the text (e-mail, SMS, push).
-    pub body: Option<String>,
-    pub subject: Option<String>,
-    pub campaign_id: Option<ID>,
-    pub tags: Option<Vec<String>>,
-    pub labels: Option<Vec<String>>,
-}
-
-impl AutomationAction {
-    fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        let kind = match self.action_type {
-            AutomationActionType::SendMessage => "SEND_MESSAGE",
-            AutomationActionType::StartCampaign => "START_CAMPAIGN",
-            AutomationActionType::AddTags => "ADD_TAGS",
-            AutomationActionType::ChatwootLabels => "CHATWOOT_LABELS",
-        };
-        object.insert("type".into(), json!(kind));
-        let mut put = |key: &str, value: Option<Value>| {
-            if let Some(value) = value {
-                object.insert(key.into(), value);
-            }
-        };
-        put("channel", self.channel.clone().map(Value::from));
-        put("templateName", self.template_name.clone().map(Value::from));
-        put("language", self.language.clone().map(Value::from));
-        put("variables", self.variables.clone().map(|v| v.0));
-        put("body", self.body.clone().map(Value::from));
-        put("subject", self.subject.clone().map(Value::from));
-        put("campaignId", self.campaign_id.clone().map(|id| json!(id.0)));
-        put("tags", self.tags.clone().map(|t| json!(t)));
-        put("labels", self.labels.clone().map(|l| json!(l)));
-        Value::Object(object)
-    }
-
-    fn from_json(raw: &Value) -> Option<Self> {
-        let text = |key: &str| raw.get(key).and_then(Value::as_str).map(str::to_owned);
-        let words = |key: &str| {
-            raw.get(key).and_then(Value::as_array).map(|list| {
-                list.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-        };
-        Some(AutomationAction {
-            action_type: match raw.get("type")?.as_str()? {
-                "SEND_MESSAGE" => AutomationActionType::SendMessage,
-                "START_CAMPAIGN" => AutomationActionType::StartCampaign,
-                "ADD_TAGS" => AutomationActionType::AddTags,
-                "CHATWOOT_LABELS" => AutomationActionType::ChatwootLabels,
-                _ => return None,
-            },
-            channel: text("channel"),
-            template_name: text("templateName"),
-            language: text("language"),
-            variables: raw.get("variables").cloned().map(Json),
-            body: text("body"),
-            subject: text("subject"),
-            campaign_id: text("campaignId").map(ID),
-            tags: words("tags"),
-            labels: words("labels"),
-        })
-    }
-}
-
-/// What keeps a rule from working.
-#[derive(SimpleObject, Clone)]
-pub struct RuleProblem {
-    /// `TEMPLATE_MISSING`, `TEMPLATE_NOT_APPROVED`, `CHANNEL_NOT_CONFIGURED`,
-    /// `ACCESS_URL_NOT_SET`, `CHATWOOT_NOT_CONFIGURED`, `CAMPAIGN_NOT_ACTIVE`,
-    /// `INACTIVE`.
-    pub code: String,
-    pub message: String,
-}
+pub use problems::RuleProblem;
+use problems::problems;
+pub use vocabulary::{AutomationAction, AutomationActionType, AutomationMode, AutomationTrigger};
 
 /// A rule that turns a trigger into a suggestion or an automatic send.
 #[derive(SimpleObject)]
@@ -267,137 +105,6 @@ impl AutomationRule {
     /// channel without credentials, its campaign not active.
     async fn problems(&self, ctx: &Context<'_>) -> ApiResult<Vec<RuleProblem>> {
         Ok(problems(db(ctx), &self.model).await?)
-    }
-}
-
-async fn problems<C: ConnectionTrait>(
-    db: &C,
-    rule: &automation_rule::Model,
-) -> Result<Vec<RuleProblem>, entity::Error> {
-    let tenant = Tenant::new(rule.workspace_id);
-    let mut found = Vec::new();
-    let mut problem = |code: &str, message: String| {
-        found.push(RuleProblem {
-            code: code.into(),
-            message,
-        })
-    };
-    if !rule.active {
-        problem("INACTIVE", "the rule is turned off".into());
-    }
-    let Ok(spec) = workflow::automation::parse_rule(stored(rule)) else {
-        return Ok(found);
-    };
-    for action in &spec.actions {
-        match action {
-            Action::SendMessage(message) => {
-                let keys = match message.channel {
-                    Channel::Whatsapp => WHATSAPP_SEND_KEYS,
-                    Channel::Email => EMAIL_SEND_KEYS,
-                    _ => &[],
-                };
-                if let Some(key) = entity::settings::first_unset(db, tenant, keys).await? {
-                    problem(
-                        "CHANNEL_NOT_CONFIGURED",
-                        format!("{} has no credentials: set {key}", message.channel.name()),
-                    );
-                }
-                let uses_access_url = message
-                    .variables
-                    .iter()
-                    .map(|(_, text)| text.as_str())
-                    .chain(message.body.as_deref())
-                    .any(|t| {
-                        t.contains("enrollment.access_url") || t.contains("enrollment.accessUrl")
-                    });
-                if uses_access_url
-                    && entity::settings::first_unset(db, tenant, &[CLUB_URL_SETTING])
-                        .await?
-                        .is_some()
-                {
-                    problem(
-                        "ACCESS_URL_NOT_SET",
-                        format!(
-                            "its message links to the course: set {CLUB_URL_SETTING} (the members area's address)"
-                        ),
-                    );
-                }
-                if message.channel != Channel::Whatsapp {
-                    continue;
-                }
-                let Some(TemplateRef::Name { name, language }) = &message.template else {
-                    continue;
-                };
-                let mut select = tenant
-                    .select::<message_template::Entity>()
-                    .filter(message_template::Column::Name.eq(name.as_str()));
-                if let Some(language) = language {
-                    select =
-                        select.filter(message_template::Column::Language.eq(language.as_str()));
-                }
-                match select.one(db).await? {
-                    None => problem(
-                        "TEMPLATE_MISSING",
-                        format!(
-                            "the WhatsApp template {name} is not mirrored from Meta: create it there and run syncTemplates"
-                        ),
-                    ),
-                    Some(t) if !t.status.eq_ignore_ascii_case("APPROVED") => problem(
-                        "TEMPLATE_NOT_APPROVED",
-                        format!(
-                            "the WhatsApp template {name} is {} at Meta, not APPROVED",
-                            t.status
-                        ),
-                    ),
-                    Some(_) => {}
-                }
-            }
-            Action::StartCampaign { campaign_id } => {
-                let active = match Uuid::parse_str(campaign_id) {
-                    Ok(id) => tenant
-                        .select::<campaign::Entity>()
-                        .filter(campaign::Column::Id.eq(id))
-                        .filter(campaign::Column::Status.eq(entity::enums::CampaignStatus::Active))
-                        .one(db)
-                        .await?
-                        .is_some(),
-                    Err(_) => false,
-                };
-                if !active {
-                    problem(
-                        "CAMPAIGN_NOT_ACTIVE",
-                        format!("campaign {campaign_id} is not active: publish it"),
-                    );
-                }
-            }
-            Action::ChatwootLabels { .. } => {
-                if let Some(key) =
-                    entity::settings::first_unset(db, tenant, entity::chatwoot::API_SETTINGS)
-                        .await?
-                {
-                    problem(
-                        "CHATWOOT_NOT_CONFIGURED",
-                        format!("its labels go to Chatwoot: set {key}"),
-                    );
-                }
-            }
-            Action::AddTags { .. } => {}
-        }
-    }
-    Ok(found)
-}
-
-fn stored(rule: &automation_rule::Model) -> StoredRule<'_> {
-    StoredRule {
-        trigger: &rule.trigger,
-        mode: match rule.mode {
-            RuleMode::Automatic => Mode::Automatic,
-            RuleMode::SuggestOnly => Mode::SuggestOnly,
-        },
-        params: &rule.params,
-        conditions: &rule.conditions,
-        actions: &rule.actions,
-        schedule: rule.schedule.as_deref(),
     }
 }
 
@@ -662,5 +369,19 @@ impl AutomationMutation {
             dry_run: dry_run.unwrap_or(false),
         };
         submit(ctx, tenant, &[], "automation", request).await
+    }
+}
+
+fn stored(rule: &automation_rule::Model) -> StoredRule<'_> {
+    StoredRule {
+        trigger: &rule.trigger,
+        mode: match rule.mode {
+            RuleMode::Automatic => Mode::Automatic,
+            RuleMode::SuggestOnly => Mode::SuggestOnly,
+        },
+        params: &rule.params,
+        conditions: &rule.conditions,
+        actions: &rule.actions,
+        schedule: rule.schedule.as_deref(),
     }
 }
