@@ -40,6 +40,8 @@ pub struct Caller {
     pub subject: Option<String>,
     pub workspace_id: Option<Uuid>,
     pub read_only: bool,
+    /// When the token stops being valid (`exp`); `None` for anon.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Caller {
@@ -49,6 +51,7 @@ impl Caller {
             subject: None,
             workspace_id: None,
             read_only: true,
+            expires_at: None,
         }
     }
 
@@ -265,6 +268,7 @@ impl JwtKeys {
             subject: claims.sub,
             workspace_id,
             read_only: read_only || role == Role::Anon,
+            expires_at: chrono::DateTime::from_timestamp(claims.exp, 0),
         })
     }
 

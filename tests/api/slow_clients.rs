@@ -122,7 +122,7 @@ on_both_backends!(
 );
 
 /// Two connections at most, and headers given all the time the test needs.
-async fn spawn_two_connections(backend: Backend) -> TestApp {
+pub(crate) async fn spawn_two_connections(backend: Backend) -> TestApp {
     spawn_app_with(
         backend,
         HttpLimits {

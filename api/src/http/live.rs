@@ -7,7 +7,10 @@
 //! connection is acknowledged; a missing or bad one closes the connection
 //! with `4403 Forbidden`. Operations over the socket pass the same checks
 //! as `POST /graphql` (query text, NUL characters, depth) and the same
-//! roles, scopes and workspace isolation.
+//! roles, scopes and workspace isolation. When the token expires, the
+//! connection is closed with `4403 Forbidden: the token has expired` (the
+//! screen connects again with a fresh one); when the server stops, with
+//! `1001`. An open socket counts against the server's connections.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,13 +21,14 @@ use async_graphql::{Data, Executor, Request, Response, ServerError};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use axum::extract::{State, WebSocketUpgrade};
+use axum::extract::{Extension, State, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::Response as HttpResponse;
 use futures::{SinkExt, StreamExt};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
+use super::serve::{ConnectionSlot, HeldSlot};
 use super::{AppState, GRAPHQL_BODY_LIMIT, add_request_data, error_response, with_codes};
 use crate::auth::{AuthError, Caller};
 use crate::graphql::JornadaSchema;
@@ -37,11 +41,14 @@ pub const INIT_TIMEOUT: Duration = Duration::from_secs(10);
 const FORBIDDEN: u16 = 4403;
 const BAD_REQUEST: u16 = 4400;
 const INIT_TIMED_OUT: u16 = 4408;
+/// The WebSocket close code of a server going away.
+const GOING_AWAY: u16 = 1001;
 
 /// Upgrades to a GraphQL WebSocket; anything else is refused with a
 /// GraphQL-shaped error.
 pub async fn connect(
     State(state): State<AppState>,
+    slot: Option<Extension<ConnectionSlot>>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     protocol: Result<GraphQLProtocol, StatusCode>,
 ) -> HttpResponse {
@@ -65,10 +72,18 @@ pub async fn connect(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .max_message_size(GRAPHQL_BODY_LIMIT)
-        .on_upgrade(move |socket| serve(state, socket, protocol))
+        .on_upgrade(move |socket| {
+            let held = slot.map(|Extension(slot)| slot.hold());
+            serve(state, socket, protocol, held)
+        })
 }
 
-async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
+async fn serve(
+    state: AppState,
+    socket: WebSocket,
+    protocol: GraphQLProtocol,
+    mut held: Option<HeldSlot>,
+) {
     let (mut sink, mut stream) = socket.split();
     let init = match tokio::time::timeout(INIT_TIMEOUT, first_text(&mut stream)).await {
         Err(_) => {
@@ -87,6 +102,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
             return;
         }
     };
+    let expires_at = caller.expires_at;
     let mut data = Data::default();
     data.insert(caller);
     // The connection_init already read goes on to the protocol, which
@@ -96,10 +112,48 @@ async fn serve(state: AppState, socket: WebSocket, protocol: GraphQLProtocol) {
         schema: state.schema.clone(),
         db: state.db.clone(),
     };
-    GraphQLWebSocket::new_with_pair(sink, input, executor, protocol)
+    // The protocol writes to a channel this task forwards to the socket,
+    // so that the socket can still be closed when the token expires or
+    // the server stops.
+    let (replies, mut outgoing) = futures::channel::mpsc::channel::<Message>(16);
+    let protocol = GraphQLWebSocket::new_with_pair(replies, input, executor, protocol)
         .on_connection_init(move |_| async move { Ok(data) })
-        .serve()
-        .await;
+        .serve();
+    let mut protocol = std::pin::pin!(protocol);
+    let until_expiry = expires_at
+        .map(|at| (at - chrono::Utc::now()).to_std().unwrap_or_default())
+        .unwrap_or(Duration::MAX);
+    let expiry = tokio::time::sleep(until_expiry.min(Duration::from_secs(60 * 60 * 24 * 365)));
+    let mut expiry = std::pin::pin!(expiry);
+    let stopping = async {
+        match held.as_mut() {
+            Some(held) => held.stopping().await,
+            None => std::future::pending().await,
+        }
+    };
+    let mut stopping = std::pin::pin!(stopping);
+    let mut protocol_done = false;
+    loop {
+        tokio::select! {
+            () = &mut protocol, if !protocol_done => protocol_done = true,
+            reply = outgoing.next() => match reply {
+                Some(reply) => {
+                    if sink.send(reply).await.is_err() {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            () = &mut expiry => {
+                let _ = sink.send(close(FORBIDDEN, "Forbidden: the token has expired")).await;
+                return;
+            }
+            () = &mut stopping => {
+                let _ = sink.send(close(GOING_AWAY, "the server is stopping")).await;
+                return;
+            }
+        }
+    }
 }
 
 /// The first text (or binary) message; `None` when the client left first.

@@ -10,7 +10,9 @@
 //! - a body must arrive within `body_read_timeout` from when its headers did,
 //!   or the request is answered 408;
 //! - at most `max_connections` are served at once; past that, new
-//!   connections wait in the listen backlog until one closes.
+//!   connections wait in the listen backlog until one closes. A connection
+//!   upgraded to a WebSocket keeps its place until the socket closes, and
+//!   is told when the server stops ([`ConnectionSlot`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,7 +32,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
 
@@ -49,6 +51,40 @@ impl Default for HttpLimits {
             body_read_timeout: Duration::from_secs(30),
             max_connections: 1024,
         }
+    }
+}
+
+/// A connection's place among the `max_connections`, in each request's
+/// extensions: a request that upgrades the connection takes it along to
+/// the socket's task, which holds it until the socket closes and leaves
+/// when the server stops.
+#[derive(Clone)]
+pub struct ConnectionSlot {
+    permit: Arc<std::sync::Mutex<Option<OwnedSemaphorePermit>>>,
+    stopping: watch::Receiver<bool>,
+}
+
+/// The place an upgraded connection holds, and the server's stop signal.
+pub struct HeldSlot {
+    _permit: Option<OwnedSemaphorePermit>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl ConnectionSlot {
+    /// Takes the place for the connection's upgraded socket.
+    pub fn hold(&self) -> HeldSlot {
+        let permit = self.permit.lock().unwrap_or_else(|p| p.into_inner()).take();
+        HeldSlot {
+            _permit: permit,
+            stopping: self.stopping.clone(),
+        }
+    }
+}
+
+impl HeldSlot {
+    /// Resolves once the server is stopping.
+    pub async fn stopping(&mut self) {
+        let _ = self.stopping.wait_for(|stopping| *stopping).await;
     }
 }
 
@@ -100,14 +136,20 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
+        let place = ConnectionSlot {
+            permit: Arc::new(std::sync::Mutex::new(Some(slot))),
+            stopping: stop.clone(),
+        };
+        let slot = place.clone();
         let service = tower::service_fn(move |mut request: Request<hyper::body::Incoming>| {
-            request
-                .extensions_mut()
-                .insert(ConnectInfo::<SocketAddr>(remote));
+            let extensions = request.extensions_mut();
+            extensions.insert(ConnectInfo::<SocketAddr>(remote));
+            extensions.insert(place.clone());
             router.clone().oneshot(request.map(Body::new))
         });
         // Upgrades (GraphQL over WebSocket) leave the connection once
-        // switched: the socket's own task holds it from then on.
+        // switched: the socket's own task holds it, and its place, from
+        // then on.
         let connection = builder
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();

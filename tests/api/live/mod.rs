@@ -328,6 +328,64 @@ async fn a_missing_or_bad_token_is_refused(app: TestApp) {
 }
 on_both_backends!(live_refusals, a_missing_or_bad_token_is_refused);
 
+/// A queue screen left open past its token's life is told so and closed:
+/// it reconnects with a fresh token rather than keep reading on an old one.
+async fn a_socket_closes_when_its_token_expires(app: TestApp) {
+    let ws = app.create_workspace("expira").await;
+    let brief = app.jwt.mint(
+        api::Role::Authenticated,
+        Some(ws),
+        Some("cs@example.com".into()),
+        false,
+        chrono::Duration::seconds(2),
+    );
+    let mut live = LiveClient::with_token(&app, &brief).await;
+    live.subscribe("queue", QUEUE, json!({"f": {}})).await;
+    let first = live.next_data("queue", "dispatchQueueChanged").await;
+    assert_eq!(first["totalCount"], 0);
+    let closed = loop {
+        match live.next_message().await {
+            Ok(_) => continue,
+            Err(closed) => break closed,
+        }
+    };
+    assert_eq!(closed.code, 4403, "{closed:?}");
+    assert_eq!(closed.reason, "Forbidden: the token has expired");
+}
+on_both_backends!(live_token_expiry, a_socket_closes_when_its_token_expires);
+
+/// Open sockets count against the server's connections like any other.
+async fn open_sockets_hold_their_connections(app: TestApp) {
+    let ws = app.create_workspace("lotado").await;
+    let token = app.agent_token(ws);
+    let mut screens = Vec::new();
+    for _ in 0..2 {
+        screens.push(LiveClient::with_token(&app, &token).await);
+    }
+    let third = tokio::spawn({
+        let client = reqwest::Client::new();
+        let url = app.url("/healthz");
+        async move { client.get(url).send().await.map(|r| r.status()) }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !third.is_finished(),
+        "served past the cap while two sockets are open"
+    );
+    drop(screens.pop());
+    let status = tokio::time::timeout(client::PATIENCE, third)
+        .await
+        .expect("served once a socket closed")
+        .expect("task")
+        .expect("answered");
+    assert_eq!(status, 200);
+}
+on_both_backends!(
+    live_sockets_hold_connections,
+    open_sockets_hold_their_connections,
+    crate::slow_clients::spawn_two_connections
+);
+
 /// `jornada api` and `jornada worker` apart: the queue screen at the API
 /// hears of the items the other process suggests.
 async fn a_queue_screen_hears_of_a_worker_elsewhere(api: ApiOnlyApp) {
