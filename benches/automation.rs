@@ -56,8 +56,9 @@ use uuid::Uuid;
 
 use support::postbacks;
 use support::{
-    Backend, Server, Store, env_backends, env_number, env_postgres_url, finished_job_within,
-    fresh_database, graphql, invoked_as_bench, jornada_binary, on_each_backend, whatsapp_workspace,
+    Backend, CpuSample, Server, Store, env_backends, env_number, env_postgres_url,
+    finished_job_within, fresh_database, graphql, invoked_as_bench, jornada_binary,
+    on_each_backend, sample_cpu, whatsapp_workspace,
 };
 
 const HOTTOK: &str = "bench-hottok-automation-5e2a";
@@ -126,6 +127,16 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "NOT met" }
 }
 
+/// The cores used since `since` by the server, every PostgreSQL process,
+/// this process and the whole machine (shared: what else ran shows in the
+/// difference).
+fn cores_since(since: &CpuSample, server: &Server) -> String {
+    let (bench, jornada, postgres, machine) = since.cores_until(&sample_cpu(server.child.id()));
+    format!(
+        "cores: jornada {jornada:.2}, PostgreSQL {postgres:.2}, bench {bench:.2}, machine {machine:.2}"
+    )
+}
+
 /// A `jornada serve` child on a fresh database, with a fake Meta and a
 /// service token. Fields drop in order: the server stops before its
 /// database goes.
@@ -143,6 +154,7 @@ struct Scan {
     considered: u64,
     queued: u64,
     took: Duration,
+    cores: String,
 }
 
 impl Served {
@@ -213,6 +225,7 @@ impl Served {
 
     /// Runs a scan rule now, through its background job.
     async fn scan(&self, workspace: &str, rule: &Value) -> anyhow::Result<Scan> {
+        let cpu = sample_cpu(self.server.child.id());
         let started = Instant::now();
         let job = self
             .call(
@@ -231,6 +244,7 @@ impl Served {
         )
         .await?;
         let took = started.elapsed();
+        let cores = cores_since(&cpu, &self.server);
         if done["status"] != "SUCCEEDED" {
             bail!("the scan failed: {done}");
         }
@@ -239,6 +253,7 @@ impl Served {
             considered: count("considered").context("a scan report without `considered`")?,
             queued: count("queued").context("a scan report without `queued`")?,
             took,
+            cores,
         })
     }
 
@@ -282,7 +297,7 @@ async fn access_rescue_scan(
     println!(
         "automation {:<8} access_rescue scan: {} enrolments considered, {} items queued in {:.2} s ({:.0} items/s; target ≤ {} s: {target}); \
          second run {:.2} s, {} considered, {} queued; {pending} pending in the queue; \
-         beside one raw INSERT … SELECT of the {copied} candidates {:.3} s: {:.1}× that; seeding {seed_seconds:.1} s",
+         beside one raw INSERT … SELECT of the {copied} candidates {:.3} s: {:.1}× that; seeding {seed_seconds:.1} s; first run's {}",
         backend.name(),
         first.considered,
         first.queued,
@@ -294,6 +309,7 @@ async fn access_rescue_scan(
         second.queued,
         raw.as_secs_f64(),
         first.took.as_secs_f64() / raw.as_secs_f64(),
+        first.cores,
     );
     if first.queued != settings.enrolments
         || second.queued != 0
@@ -328,6 +344,7 @@ async fn approval_by_filter(
     }
     let before = served.fake.accepted();
 
+    let cpu = sample_cpu(served.server.child.id());
     let started = Instant::now();
     let decision = served
         .call(
@@ -348,6 +365,7 @@ async fn approval_by_filter(
         }
         bail!("{stuck:#}; the rule's items: {}", statuses.join(", "));
     }
+    let cores = cores_since(&cpu, &served.server);
     let last = served
         .fake
         .message_recipients()
@@ -386,7 +404,7 @@ async fn approval_by_filter(
         "automation {:<8} approveDispatches by filter: {count} items ({decision}) answered in {:.2} s, \
          the {count}th send at the fake after {took:.2} s: {per_second:.0} sends/s (target ≥ {SENDS_PER_SECOND_TARGET:.0}/s: {}); \
          {sent} items SENT, {twice} phones sent twice, {missing} phones missing, {strangers} strangers; \
-         beside {count} raw POSTs to a fake, {SENDER_CONCURRENCY} at once, in {:.2} s ({raw_per_second:.0}/s): {:.2}× that rate",
+         beside {count} raw POSTs to a fake, {SENDER_CONCURRENCY} at once, in {:.2} s ({raw_per_second:.0}/s): {:.2}× that rate; {cores}",
         backend.name(),
         answered.as_secs_f64(),
         verdict(per_second >= SENDS_PER_SECOND_TARGET),
@@ -433,6 +451,7 @@ async fn welcome_rule(settings: &Settings, binary: &Path, backend: Backend) -> a
     let (workspace, _) = served.workspace("boas-vindas").await?;
     served.builtin(&workspace, "welcome").await?;
     let url = served.server.url("/webhooks/hotmart/boas-vindas");
+    let cpu = sample_cpu(served.server.child.id());
     let (accepted, welcomes) = postbacks::welcome_buyers(
         &served.client,
         &url,
@@ -445,10 +464,11 @@ async fn welcome_rule(settings: &Settings, binary: &Path, backend: Backend) -> a
     )
     .await?;
     println!(
-        "automation {:<8} welcome rule: {} (target p99 ≤ {WELCOME_P99_TARGET_MS:.0} ms: {})",
+        "automation {:<8} welcome rule: {} (target p99 ≤ {WELCOME_P99_TARGET_MS:.0} ms: {}); {}",
         backend.name(),
         welcomes.summary(&accepted),
         verdict(welcomes.p99_ms() <= WELCOME_P99_TARGET_MS && welcomes.clean()),
+        cores_since(&cpu, &served.server),
     );
     if !welcomes.clean() {
         bail!("the welcomes were not clean");
