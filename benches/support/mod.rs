@@ -5,6 +5,7 @@
 #![allow(dead_code)] // each bench uses its own part of it
 
 pub mod http1;
+pub mod postbacks;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -466,6 +467,26 @@ pub async fn finished_job(
     workspace: &str,
     job: &Value,
 ) -> anyhow::Result<Value> {
+    finished_job_within(
+        client,
+        server,
+        token,
+        workspace,
+        job,
+        Duration::from_secs(120),
+    )
+    .await
+}
+
+/// Follows a background job until it has succeeded or failed, `patience` at most.
+pub async fn finished_job_within(
+    client: &reqwest::Client,
+    server: &Server,
+    token: &str,
+    workspace: &str,
+    job: &Value,
+    patience: Duration,
+) -> anyhow::Result<Value> {
     let started = Instant::now();
     loop {
         let current = graphql(
@@ -480,8 +501,12 @@ pub async fn finished_job(
         if current["status"] == "SUCCEEDED" || current["status"] == "FAILED" {
             return Ok(current);
         }
-        if started.elapsed() > Duration::from_secs(120) {
-            bail!("the job is still {} after two minutes", current["status"]);
+        if started.elapsed() > patience {
+            bail!(
+                "the job is still {} after {} s",
+                current["status"],
+                patience.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

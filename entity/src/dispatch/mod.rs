@@ -288,6 +288,7 @@ async fn decide_round(
         .await?;
     let mut decided = Vec::with_capacity(items.len());
     let mut timeline = Vec::with_capacity(items.len());
+    let (mut to_send, mut to_hold) = (Vec::new(), Vec::new());
     for item in items {
         if let Some(recipient_id) = item.campaign_recipient_id
             && let Some(recipient) = campaign_recipient::Entity::find_by_id(recipient_id)
@@ -328,16 +329,44 @@ async fn decide_round(
             occurred_at: now,
         });
         let rule_send = item.rule_id.is_some() && item.campaign_recipient_id.is_none();
-        let mut model: dispatch_item::ActiveModel = item.into();
-        model.status = Set(status);
-        model.decided_at = Set(Some(now));
-        model.decided_by = Set(Some(decision.actor.to_owned()));
-        model.rejection_reason = Set(decision.reason.clone());
+        let mut item = item;
+        item.status = status;
+        item.decided_at = Some(now);
+        item.decided_by = Some(decision.actor.to_owned());
+        item.rejection_reason = decision.reason.clone();
+        item.updated_at = now;
         if status == DispatchStatus::Approved && rule_send {
-            model.send_after = Set(Some(now));
+            item.send_after = Some(now);
+            to_send.push(item.id);
+        } else {
+            to_hold.push(item.id);
         }
-        model.updated_at = Set(now);
-        decided.push(model.update(&txn).await?);
+        decided.push(item);
+    }
+    // The round's items, written in (at most) two statements rather than one
+    // each: an approved rule item also becomes due for the sender.
+    for (ids, due) in [(to_send, true), (to_hold, false)] {
+        if ids.is_empty() {
+            continue;
+        }
+        use dispatch_item::Column;
+        let mut update = dispatch_item::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(status))
+            .col_expr(Column::DecidedAt, Expr::value(Some(now)))
+            .col_expr(
+                Column::DecidedBy,
+                Expr::value(Some(decision.actor.to_owned())),
+            )
+            .col_expr(
+                Column::RejectionReason,
+                Expr::value(decision.reason.clone()),
+            )
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::Id.is_in(ids));
+        if due {
+            update = update.col_expr(Column::SendAfter, Expr::value(Some(now)));
+        }
+        update.exec(&txn).await?;
     }
     customers::record_activities(&txn, timeline, now).await?;
     txn.commit().await?;

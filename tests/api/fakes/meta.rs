@@ -362,6 +362,19 @@ impl FakeMeta {
         self.requests_ending("/messages")
     }
 
+    /// Each request to `/{version}/{id}/messages`: its `to`, and when it arrived.
+    pub fn message_recipients(&self) -> Vec<(Option<String>, std::time::Instant)> {
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.path.ends_with("/messages"))
+            .map(|r| {
+                let to = r.body.as_ref().and_then(|b| b["to"].as_str());
+                (to.map(str::to_owned), r.received_at)
+            })
+            .collect()
+    }
+
     /// Requests to `/{version}/{id}/message_templates`.
     pub fn template_requests(&self) -> Vec<RecordedRequest> {
         self.requests_ending("/message_templates")

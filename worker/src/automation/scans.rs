@@ -16,7 +16,6 @@ use entity::entities::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -151,7 +150,9 @@ pub async fn scan(
             }
             continue;
         }
-        let txn = db.begin().await?;
+        // Reads (who is held back) then writes: on SQLite the write lock is
+        // taken at BEGIN, or another writer in between fails the page.
+        let txn = entity::db::begin_write(db).await?;
         report.queued += firing.meet(&txn, &subjects).await?.len() as u64;
         txn.commit().await?;
     }
