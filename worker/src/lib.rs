@@ -191,7 +191,8 @@ impl Worker {
         let sender_shared = shared.clone();
         let worker = self.clone();
         monitor = monitor.register(move |_restarts| {
-            let (turns, report) = Turns::new(Wake::CampaignWork(worker.signals.clone()), IDLE_POLL);
+            let (turns, report) =
+                Turns::new(Wake::DispatchSends(worker.signals.clone()), IDLE_POLL);
             WorkerBuilder::new("dispatch-sender")
                 .backend(turns)
                 .data(DispatchSender {

@@ -43,6 +43,8 @@ pub enum Wake {
     Arrivals(entity::work_signals::Arrivals),
     /// Announcements of campaign work, which wake one runner each.
     CampaignWork(entity::WorkSignals),
+    /// The same announcements, for the dispatch sender.
+    DispatchSends(entity::WorkSignals),
 }
 
 impl Wake {
@@ -50,6 +52,7 @@ impl Wake {
         match self {
             Wake::Arrivals(arrivals) => arrivals.wait(at_most).await,
             Wake::CampaignWork(signals) => signals.wait_for_campaign_work(at_most).await,
+            Wake::DispatchSends(signals) => signals.wait_for_dispatch_sends(at_most).await,
         }
     }
 }

@@ -299,10 +299,24 @@ pub async fn record_send<C: ConnectionTrait>(
     outcome: SendOutcome,
     now: DateTime<Utc>,
 ) -> Result<()> {
+    record_sends(db, &[id], outcome, now).await
+}
+
+/// Records that the sends of these approved items ended alike, in one
+/// statement.
+pub async fn record_sends<C: ConnectionTrait>(
+    db: &C,
+    ids: &[Uuid],
+    outcome: SendOutcome,
+    now: DateTime<Utc>,
+) -> Result<()> {
     use dispatch_item::Column;
+    if ids.is_empty() {
+        return Ok(());
+    }
     let mut update = dispatch_item::Entity::update_many()
         .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::Id.eq(id))
+        .filter(Column::Id.is_in(ids.iter().copied()))
         .filter(Column::Status.eq(DispatchStatus::Approved));
     update = match outcome {
         SendOutcome::Sent => update

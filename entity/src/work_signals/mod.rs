@@ -51,7 +51,12 @@ pub struct WorkSignals {
     webhooks: Arc<watch::Sender<()>>,
     /// Announces recorded domain events; each dispatcher watches it.
     domain_events: Arc<watch::Sender<()>>,
+    /// Wakes one campaign runner per announcement.
     campaigns: Arc<Notify>,
+    /// Wakes the dispatch sender on the same announcements: approved
+    /// items and automatic sends are campaign work too, and the sender
+    /// must not wait for a runner to pass the wake on.
+    dispatch_sends: Arc<Notify>,
     inbound: Arc<Inbound>,
     /// Announces what live screens show that changed, to whoever listens.
     changes: broadcast::Sender<Changed>,
@@ -69,6 +74,7 @@ impl Default for WorkSignals {
             webhooks: Arc::new(watch::Sender::new(())),
             domain_events: Arc::new(watch::Sender::new(())),
             campaigns: Arc::default(),
+            dispatch_sends: Arc::default(),
             inbound: Arc::default(),
             changes: broadcast::Sender::new(CHANGES_BACKLOG),
             broadcast: None,
@@ -214,7 +220,10 @@ impl WorkSignals {
             Work::DomainEvents => {
                 self.domain_events.send_replace(());
             }
-            Work::Campaigns => self.campaigns.notify_one(),
+            Work::Campaigns => {
+                self.campaigns.notify_one();
+                self.dispatch_sends.notify_one();
+            }
             Work::Changed(changed) => {
                 // Nobody listening (a worker-only process) is fine.
                 let _ = self.changes.send(changed);
@@ -225,6 +234,12 @@ impl WorkSignals {
     /// Waits until campaign work is announced or `at_most` passes.
     pub async fn wait_for_campaign_work(&self, at_most: Duration) {
         let _ = tokio::time::timeout(at_most, self.campaigns.notified()).await;
+    }
+
+    /// Waits until sends of dispatch items may be due (campaign work was
+    /// announced) or `at_most` passes.
+    pub async fn wait_for_dispatch_sends(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.dispatch_sends.notified()).await;
     }
 
     /// Marks inbound events as being stored until the guard is dropped.

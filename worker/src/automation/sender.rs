@@ -49,6 +49,15 @@ pub struct DispatchSender {
 /// A message cleared to go: its channel, the message, and its tracked links (code, URL).
 type Ready = (Channel, ChannelMessage, Vec<(String, String)>);
 
+/// A provider's answer to one item's send.
+struct Answered {
+    item: dispatch_item::Model,
+    message_id: Uuid,
+    channel: Channel,
+    result: Result<crate::channels::SendReceipt, SendError>,
+    at: DateTime<Utc>,
+}
+
 /// An item cleared to go, with its message.
 struct Cleared {
     item: dispatch_item::Model,
@@ -119,12 +128,19 @@ impl DispatchSender {
             }
         }
         self.reserve(&mut cleared, now).await?;
-        let mut under_way =
-            futures::stream::iter(cleared.into_iter().filter(|c| c.message_id.is_some()))
-                .map(|c| self.send_one(c))
-                .buffer_unordered(CONCURRENT_CALLS);
-        while let Some(result) = under_way.next().await {
-            if let Err(err) = result {
+        let answered: Vec<Answered> = futures::stream::iter(cleared)
+            .map(|c| self.call(c))
+            .buffer_unordered(CONCURRENT_CALLS)
+            .filter_map(std::future::ready)
+            .collect()
+            .await;
+        let (accepted, others): (Vec<Answered>, Vec<Answered>) =
+            answered.into_iter().partition(|a| a.result.is_ok());
+        if let Err(err) = self.record_accepted(&accepted).await {
+            tracing::warn!(error = %err, "recording accepted dispatch sends failed; their leases run out and the messages decide");
+        }
+        for answer in others {
+            if let Err(err) = self.record_not_accepted(answer).await {
                 tracing::warn!(error = %err, "recording a dispatch send failed; its lease runs out and the message decides");
             }
         }
@@ -290,66 +306,97 @@ impl DispatchSender {
         Ok(())
     }
 
-    /// Calls the provider for one reserved message and records the outcome.
-    async fn send_one(&self, cleared: Cleared) -> Result<(), entity::Error> {
-        let Some(message_id) = cleared.message_id else {
-            return Ok(());
-        };
-        let item = &cleared.item;
-        let tenant = Tenant::new(item.workspace_id);
+    /// Calls the provider for one reserved message.
+    async fn call(&self, cleared: Cleared) -> Option<Answered> {
+        let message_id = cleared.message_id?;
         let result = cleared
             .setup
             .channels
             .send(cleared.channel, &cleared.message)
             .await;
-        let answered_at = self.clock.now();
-        match result {
-            Ok(receipt) => {
-                let txn = self.db.begin().await?;
-                outbox::record_sent(&txn, message_id, &receipt.provider_message_id, answered_at)
-                    .await?;
-                rule_items::record_send(&txn, item.id, SendOutcome::Sent, answered_at).await?;
-                if let Some(rule_id) = item.rule_id
-                    && let Some(rule) = automation_rule::Entity::find_by_id(rule_id)
-                        .one(&txn)
-                        .await?
-                    && let Some(spec) = super::firing::spec_of(&rule)
-                {
-                    super::firing::apply_actions(
-                        &txn,
-                        tenant,
-                        &spec,
-                        item.customer_id,
-                        answered_at,
-                    )
-                    .await?;
-                }
-                txn.commit().await?;
+        Some(Answered {
+            item: cleared.item,
+            message_id,
+            channel: cleared.channel,
+            result,
+            at: self.clock.now(),
+        })
+    }
+
+    /// Records the sends the provider took, together: their messages, their
+    /// items, and what their rules do once a message went.
+    async fn record_accepted(&self, accepted: &[Answered]) -> Result<(), entity::Error> {
+        if accepted.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let provider_ids: Vec<(Uuid, String)> = accepted
+            .iter()
+            .filter_map(|a| {
+                let receipt = a.result.as_ref().ok()?;
+                Some((a.message_id, receipt.provider_message_id.clone()))
+            })
+            .collect();
+        let item_ids: Vec<Uuid> = accepted.iter().map(|a| a.item.id).collect();
+        let rule_ids: Vec<Uuid> = accepted.iter().filter_map(|a| a.item.rule_id).collect();
+        let txn = self.db.begin().await?;
+        outbox::record_sent_many(&txn, &provider_ids, now).await?;
+        rule_items::record_sends(&txn, &item_ids, SendOutcome::Sent, now).await?;
+        let specs: HashMap<Uuid, workflow::automation::RuleSpec> = automation_rule::Entity::find()
+            .filter(automation_rule::Column::Id.is_in(rule_ids))
+            .all(&txn)
+            .await?
+            .iter()
+            .filter_map(|rule| Some((rule.id, super::firing::spec_of(rule)?)))
+            .collect();
+        for answer in accepted {
+            let Some(spec) = answer.item.rule_id.and_then(|id| specs.get(&id)) else {
+                continue;
+            };
+            let tenant = Tenant::new(answer.item.workspace_id);
+            super::firing::apply_actions(&txn, tenant, spec, answer.item.customer_id, now).await?;
+        }
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// Records a send the provider did not take: of unknown outcome, to try
+    /// again later, or refused for good.
+    async fn record_not_accepted(&self, answer: Answered) -> Result<(), entity::Error> {
+        let Answered {
+            item,
+            message_id,
+            channel,
+            result,
+            at,
+        } = answer;
+        let Err(err) = result else {
+            return Ok(());
+        };
+        let tenant = Tenant::new(item.workspace_id);
+        match err {
+            SendError::Unknown { reason } => {
+                outbox::record_unknown(&self.db, message_id, &reason, at).await?;
+                rule_items::record_send(&self.db, item.id, SendOutcome::Sent, at).await?;
             }
-            Err(SendError::Unknown { reason }) => {
-                outbox::record_unknown(&self.db, message_id, &reason, answered_at).await?;
-                rule_items::record_send(&self.db, item.id, SendOutcome::Sent, answered_at).await?;
-            }
-            Err(err) => match err.retry_after() {
+            err => match err.retry_after() {
                 Some(after) if !matches!(err, SendError::OptedOut { .. }) => {
-                    let at =
-                        answered_at + Duration::from_std(after).unwrap_or(Duration::seconds(60));
-                    outbox::retry_later(&self.db, message_id, err.reason(), at, answered_at)
-                        .await?;
-                    rule_items::record_send(&self.db, item.id, SendOutcome::Later(at), answered_at)
+                    let later = at + Duration::from_std(after).unwrap_or(Duration::seconds(60));
+                    outbox::retry_later(&self.db, message_id, err.reason(), later, at).await?;
+                    rule_items::record_send(&self.db, item.id, SendOutcome::Later(later), at)
                         .await?;
                 }
                 _ => {
-                    outbox::record_failed(&self.db, message_id, err.reason(), answered_at).await?;
+                    outbox::record_failed(&self.db, message_id, err.reason(), at).await?;
                     if let SendError::OptedOut { .. } = err {
                         entity::customers::record_opt_out(
                             &self.db,
                             tenant,
                             item.customer_id,
-                            cleared.channel,
+                            channel,
                             "provider_131050",
-                            answered_at,
-                            answered_at,
+                            at,
+                            at,
                         )
                         .await?;
                     }
@@ -364,7 +411,7 @@ impl DispatchSender {
                             code,
                             reason: err.reason().to_owned(),
                         },
-                        answered_at,
+                        at,
                     )
                     .await?;
                 }
