@@ -3,6 +3,8 @@
 //! purchase it names; a purchase paid withdraws the recovery items it made
 //! pointless.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::entities::{customer, domain_event, enrollment, module, product, transaction};
@@ -64,15 +66,12 @@ impl AutomationRules {
         let rules = entity::automation::active_rules(txn, tenant, &triggers).await?;
         for rule in &rules {
             let Some(spec) = spec_of(rule) else { continue };
-            let mut subjects = Vec::new();
-            for event in events
+            let fired: Vec<&domain_event::Model> = events
                 .iter()
+                .copied()
                 .filter(|e| Trigger::for_event(&e.event_type) == Some(spec.trigger))
-            {
-                if let Some(subject) = subject_of(txn, tenant, event).await? {
-                    subjects.push(subject);
-                }
-            }
+                .collect();
+            let subjects = subjects_of(txn, tenant, &fired).await?;
             if subjects.is_empty() {
                 continue;
             }
@@ -113,80 +112,116 @@ fn uuid_at(data: &Value, key: &str) -> Option<Uuid> {
         .and_then(|s| Uuid::parse_str(s).ok())
 }
 
-/// The customer, product, module and purchase an event is about; `None`
-/// when there is nothing to act on (the customer is gone, a billet already
-/// paid, a renewal of a subscription rather than a first purchase).
-async fn subject_of<C: ConnectionTrait>(
+/// The customers, products, modules and purchases the events are about,
+/// read a kind at a time for the whole batch. An event yields no subject
+/// when there is nothing to act on: the customer is gone, a billet already
+/// paid, a renewal of a subscription rather than a first purchase.
+async fn subjects_of<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    event: &domain_event::Model,
-) -> Result<Option<Subject>, entity::Error> {
-    let Some(customer_id) = event.customer_id else {
-        return Ok(None);
-    };
-    let Some(customer) = tenant
-        .select::<customer::Entity>()
-        .filter(customer::Column::Id.eq(customer_id))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let data = &event.data;
-    let product = match uuid_at(data, "productId") {
-        Some(id) => {
-            tenant
-                .select::<product::Entity>()
-                .filter(product::Column::Id.eq(id))
-                .one(db)
-                .await?
-        }
-        None => None,
-    };
-    let module = match uuid_at(data, "moduleId") {
-        Some(id) => {
-            tenant
-                .select::<module::Entity>()
-                .filter(module::Column::Id.eq(id))
-                .one(db)
-                .await?
-        }
-        None => None,
-    };
-    let transaction = match data.get("transaction").and_then(Value::as_str) {
-        Some(code) => {
-            tenant
-                .select::<transaction::Entity>()
-                .filter(transaction::Column::Code.eq(code))
-                .one(db)
-                .await?
-        }
-        None => None,
-    };
-    match (event.event_type.as_str(), &transaction) {
-        // A renewal is not a new purchase: the welcome is for the first one.
-        ("purchase_approved", Some(t)) if t.recurrence_number.is_some_and(|n| n > 1) => {
-            return Ok(None);
-        }
-        // A billet paid by the time its event is handled needs no recovery.
-        ("billet_printed", Some(t)) if t.approved_at.is_some() => return Ok(None),
-        _ => {}
+    events: &[&domain_event::Model],
+) -> Result<Vec<Subject>, entity::Error> {
+    if events.is_empty() {
+        return Ok(Vec::new());
     }
-    let enrollment = match &product {
-        Some(product) => {
-            tenant
-                .select::<enrollment::Entity>()
-                .filter(enrollment::Column::CustomerId.eq(customer.id))
-                .filter(enrollment::Column::ProductId.eq(product.id))
-                .one(db)
-                .await?
-        }
-        None => None,
+    let customer_ids: Vec<Uuid> = events.iter().filter_map(|e| e.customer_id).collect();
+    let product_ids: Vec<Uuid> = events
+        .iter()
+        .filter_map(|e| uuid_at(&e.data, "productId"))
+        .collect();
+    let module_ids: Vec<Uuid> = events
+        .iter()
+        .filter_map(|e| uuid_at(&e.data, "moduleId"))
+        .collect();
+    let codes: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.data.get("transaction").and_then(Value::as_str))
+        .collect();
+    let customers: HashMap<Uuid, customer::Model> = tenant
+        .select::<customer::Entity>()
+        .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let products: HashMap<Uuid, product::Model> = if product_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tenant
+            .select::<product::Entity>()
+            .filter(product::Column::Id.is_in(product_ids.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect()
     };
-    let mut subject = Subject::of(customer);
-    subject.product = product;
-    subject.module = module;
-    subject.transaction = transaction;
-    subject.enrollment = enrollment;
-    Ok(Some(subject))
+    let modules: HashMap<Uuid, module::Model> = if module_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tenant
+            .select::<module::Entity>()
+            .filter(module::Column::Id.is_in(module_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|m| (m.id, m))
+            .collect()
+    };
+    let transactions: HashMap<String, transaction::Model> = if codes.is_empty() {
+        HashMap::new()
+    } else {
+        tenant
+            .select::<transaction::Entity>()
+            .filter(transaction::Column::Code.is_in(codes))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| (t.code.clone(), t))
+            .collect()
+    };
+    let enrollments: HashMap<(Uuid, Uuid), enrollment::Model> = if product_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tenant
+            .select::<enrollment::Entity>()
+            .filter(enrollment::Column::CustomerId.is_in(customer_ids))
+            .filter(enrollment::Column::ProductId.is_in(product_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|e| ((e.customer_id, e.product_id), e))
+            .collect()
+    };
+    let mut subjects = Vec::with_capacity(events.len());
+    for event in events {
+        let Some(customer) = event.customer_id.and_then(|id| customers.get(&id)) else {
+            continue;
+        };
+        let data = &event.data;
+        let transaction = data
+            .get("transaction")
+            .and_then(Value::as_str)
+            .and_then(|code| transactions.get(code));
+        match (event.event_type.as_str(), transaction) {
+            // A renewal is not a new purchase: the welcome is for the first one.
+            ("purchase_approved", Some(t)) if t.recurrence_number.is_some_and(|n| n > 1) => {
+                continue;
+            }
+            // A billet paid by the time its event is handled needs no recovery.
+            ("billet_printed", Some(t)) if t.approved_at.is_some() => continue,
+            _ => {}
+        }
+        let product = uuid_at(data, "productId").and_then(|id| products.get(&id));
+        let mut subject = Subject::of(customer.clone());
+        subject.enrollment = product
+            .and_then(|p| enrollments.get(&(customer.id, p.id)))
+            .cloned();
+        subject.product = product.cloned();
+        subject.module = uuid_at(data, "moduleId").and_then(|id| modules.get(&id).cloned());
+        subject.transaction = transaction.cloned();
+        subjects.push(subject);
+    }
+    Ok(subjects)
 }
