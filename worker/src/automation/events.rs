@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::Tenant;
-use entity::entities::{customer, domain_event, enrollment, module, product, transaction};
+use entity::entities::{domain_event, enrollment, module, transaction};
 use futures::future::BoxFuture;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter};
 use serde_json::Value;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 use workflow::DomainEventType;
 use workflow::automation::Trigger;
 
-use super::firing::{Firing, Subject, spec_of};
+use super::firing::{Firing, Subject, customers_and_products, spec_of};
 use crate::domain_events::{DomainEventConsumer, about_customers_by_workspace};
 
 /// The domain-event consumer that fires automation rules.
@@ -137,26 +137,8 @@ async fn subjects_of<C: ConnectionTrait>(
         .iter()
         .filter_map(|e| e.data.get("transaction").and_then(Value::as_str))
         .collect();
-    let customers: HashMap<Uuid, customer::Model> = tenant
-        .select::<customer::Entity>()
-        .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
-    let products: HashMap<Uuid, product::Model> = if product_ids.is_empty() {
-        HashMap::new()
-    } else {
-        tenant
-            .select::<product::Entity>()
-            .filter(product::Column::Id.is_in(product_ids.iter().copied()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect()
-    };
+    let (customers, products) =
+        customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
     let modules: HashMap<Uuid, module::Model> = if module_ids.is_empty() {
         HashMap::new()
     } else {

@@ -3,6 +3,8 @@
 //! item for a person, or an item approved at once for an automatic rule
 //! whose template may go. Event triggers and scans both come through here.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::dispatch::rules::{self as rule_items, RuleItem};
@@ -38,6 +40,43 @@ pub fn spec_of(rule: &automation_rule::Model) -> Option<RuleSpec> {
         tracing::warn!(rule_id = %rule.id, problems = errors.len(), "an automation rule does not pass its checks; it does nothing");
     })
     .ok()
+}
+
+/// The workspace's customers and products with these ids, by id: what a
+/// batch of subjects is about, read a kind at a time.
+pub(super) async fn customers_and_products<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    customer_ids: &[Uuid],
+    product_ids: &[Uuid],
+) -> Result<
+    (
+        HashMap<Uuid, customer::Model>,
+        HashMap<Uuid, product::Model>,
+    ),
+    entity::Error,
+> {
+    let customers = tenant
+        .select::<customer::Entity>()
+        .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let products = if product_ids.is_empty() {
+        HashMap::new()
+    } else {
+        tenant
+            .select::<product::Entity>()
+            .filter(product::Column::Id.is_in(product_ids.iter().copied()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect()
+    };
+    Ok((customers, products))
 }
 
 /// What a rule fires on: a customer, and the product, module and purchase at hand.

@@ -10,9 +10,7 @@ use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
 use entity::entities::enums::AccessStatus;
-use entity::entities::{
-    automation_rule, customer, enrollment, lesson, lesson_progress, module, product, transaction,
-};
+use entity::entities::{automation_rule, enrollment, lesson, lesson_progress, module, transaction};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect,
@@ -220,22 +218,8 @@ async fn subjects_of<C: ConnectionTrait>(
 ) -> Result<Vec<Subject>, entity::Error> {
     let customer_ids: Vec<Uuid> = page.iter().map(|(e, _)| e.customer_id).collect();
     let product_ids: Vec<Uuid> = page.iter().map(|(e, _)| e.product_id).collect();
-    let customers: HashMap<Uuid, customer::Model> = tenant
-        .select::<customer::Entity>()
-        .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
-    let products: HashMap<Uuid, product::Model> = tenant
-        .select::<product::Entity>()
-        .filter(product::Column::Id.is_in(product_ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let (customers, products) =
+        super::firing::customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
     let stalled = spec.trigger == Trigger::ProgressStalled;
     let (last_lessons, modules) = if stalled {
         last_lessons(db, tenant, &customer_ids, &product_ids).await?
