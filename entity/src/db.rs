@@ -121,6 +121,17 @@ pub fn status_is<S: AsRef<str>>(table: &str, statuses: impl IntoIterator<Item = 
     Expr::cust(format!("\"{table}\".\"status\" IN ({})", listed.join(", ")))
 }
 
+/// `rows` in batches of at most `size`, in order: a multi-row INSERT per
+/// batch stays under both backends' limit on bound values.
+pub(crate) fn chunked<T>(rows: impl IntoIterator<Item = T>, size: usize) -> Vec<Vec<T>> {
+    let mut chunks = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        chunks.push(rows.by_ref().take(size).collect());
+    }
+    chunks
+}
+
 /// A new primary key: UUID v7, so keys sort by creation time.
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()

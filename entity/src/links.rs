@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rand::Rng;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::db::new_id;
@@ -28,61 +28,51 @@ pub fn plausible_code(code: &str) -> bool {
     code.len() == CODE_LEN && code.bytes().all(|b| CODE_ALPHABET.contains(&b))
 }
 
-/// Creates a tracked link to `target_url` for a message to a customer.
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
-    tenant: Tenant,
-    target_url: &str,
-    message_id: Option<Uuid>,
-    customer_id: Option<Uuid>,
-    now: DateTime<Utc>,
-) -> Result<tracked_link::Model> {
-    create_with_code(
-        db,
-        tenant,
-        &new_code(),
-        target_url,
-        message_id,
-        customer_id,
-        now,
-    )
-    .await
-}
-
 /// Whether a link can be tracked: an http(s) URL of at most 2 KiB.
 pub fn trackable(target_url: &str) -> bool {
     (target_url.starts_with("https://") || target_url.starts_with("http://"))
         && target_url.len() <= 2048
 }
 
-/// Creates a tracked link under a code chosen beforehand (rendering picks
-/// codes before the message row exists).
-pub async fn create_with_code<C: ConnectionTrait>(
+/// A link to track: its code, where it leads, and the message and
+/// customer it was sent to.
+#[derive(Debug, Clone)]
+pub struct NewLink {
+    pub tenant: Tenant,
+    pub code: String,
+    pub target_url: String,
+    pub message_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+}
+
+/// Stores the tracked links of a batch of sends, a few statements for the
+/// lot. Links that cannot be tracked are refused before anything is written.
+pub async fn create_many<C: ConnectionTrait>(
     db: &C,
-    tenant: Tenant,
-    code: &str,
-    target_url: &str,
-    message_id: Option<Uuid>,
-    customer_id: Option<Uuid>,
+    links: Vec<NewLink>,
     now: DateTime<Utc>,
-) -> Result<tracked_link::Model> {
-    if !trackable(target_url) {
+) -> Result<()> {
+    if links.iter().any(|l| !trackable(&l.target_url)) {
         return Err(Error::Invalid("a tracked link needs an http(s) URL".into()));
     }
-    Ok(tracked_link::ActiveModel {
+    let rows = links.into_iter().map(|link| tracked_link::ActiveModel {
         id: Set(new_id()),
-        workspace_id: Set(tenant.workspace_id()),
-        code: Set(code.to_owned()),
-        message_id: Set(message_id),
-        customer_id: Set(customer_id),
-        target_url: Set(target_url.to_owned()),
+        workspace_id: Set(link.tenant.workspace_id()),
+        code: Set(link.code),
+        message_id: Set(link.message_id),
+        customer_id: Set(link.customer_id),
+        target_url: Set(link.target_url),
         click_count: Set(0),
         first_clicked_at: Set(None),
         last_clicked_at: Set(None),
         created_at: Set(now),
+    });
+    for chunk in crate::db::chunked(rows, 500) {
+        tracked_link::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
-    .insert(db)
-    .await?)
+    Ok(())
 }
 
 /// Records a click and returns where to send the visitor.

@@ -31,6 +31,7 @@ mod m20261206_000019_automation_rules;
 mod m20261206_000020_chatwoot;
 mod m20261206_000021_journey_keys;
 mod m20261206_000022_cs_reports;
+mod m20261206_000023_lean_dispatch_queue;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_chatwoot::Migration),
             Box::new(m20261206_000021_journey_keys::Migration),
             Box::new(m20261206_000022_cs_reports::Migration),
+            Box::new(m20261206_000023_lean_dispatch_queue::Migration),
         ]
     }
 }

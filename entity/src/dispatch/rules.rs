@@ -123,7 +123,7 @@ pub async fn queue_many<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let mut queued = Vec::with_capacity(rows.len());
-    for chunk in chunked(rows, 200) {
+    for chunk in crate::db::chunked(rows, 200) {
         // A scan beside another one, or a redelivered event, loses the race
         // to the pending item's unique index and queues nothing.
         let ids = dispatch_item::Entity::insert_many(chunk)
@@ -133,15 +133,6 @@ pub async fn queue_many<C: ConnectionTrait>(
         queued.extend(ids);
     }
     Ok(queued)
-}
-
-fn chunked<T>(rows: Vec<T>, size: usize) -> Vec<Vec<T>> {
-    let mut chunks = Vec::new();
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        chunks.push(rows.by_ref().take(size).collect());
-    }
-    chunks
 }
 
 fn row(
@@ -189,43 +180,59 @@ fn row(
     }
 }
 
-/// Withdraws pending items of this purchase (or of this customer's cart
-/// for the product) as `CANCELLED`, reason `PAID`; returns how many.
+/// A purchase paid: what it withdraws from the queue.
+#[derive(Debug, Clone)]
+pub struct Paid {
+    pub customer_id: Uuid,
+    pub transaction_code: Option<String>,
+    pub product_id: Option<Uuid>,
+}
+
+/// Withdraws the pending items of these purchases (and of their customers'
+/// carts and billets for the product) as `CANCELLED`, reason `PAID`, a
+/// statement per hundred purchases; returns how many.
 pub async fn cancel_paid<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    customer_id: Uuid,
-    transaction_code: Option<&str>,
-    product_id: Option<Uuid>,
+    paid: &[Paid],
     now: DateTime<Utc>,
 ) -> Result<u64> {
     use dispatch_item::Column;
-    let mut paid = sea_orm::Condition::any();
-    if let Some(code) = transaction_code {
-        paid = paid.add(Column::TransactionCode.eq(code));
+    let mut cancelled = 0;
+    for chunk in paid.chunks(100) {
+        let mut any = sea_orm::Condition::any();
+        for purchase in chunk {
+            let mut what = sea_orm::Condition::any();
+            if let Some(code) = &purchase.transaction_code {
+                what = what.add(Column::TransactionCode.eq(code.as_str()));
+            }
+            if let Some(product) = purchase.product_id {
+                what = what.add(
+                    Column::Trigger
+                        .is_in(["CART_ABANDONED", "BILLET_PRINTED"])
+                        .and(Column::ProductId.eq(product)),
+                );
+            }
+            if !what.is_empty() {
+                any = any.add(Column::CustomerId.eq(purchase.customer_id).and(what));
+            }
+        }
+        if any.is_empty() {
+            continue;
+        }
+        cancelled += dispatch_item::Entity::update_many()
+            .col_expr(Column::Status, Expr::value(DispatchStatus::Cancelled))
+            .col_expr(Column::ErrorCode, Expr::value(Some(PAID)))
+            .col_expr(Column::DecidedAt, Expr::value(Some(now)))
+            .col_expr(Column::UpdatedAt, Expr::value(now))
+            .filter(Column::WorkspaceId.eq(tenant.workspace_id()))
+            .filter(Column::Status.eq(DispatchStatus::Pending))
+            .filter(any)
+            .exec(db)
+            .await?
+            .rows_affected;
     }
-    if let Some(product) = product_id {
-        paid = paid.add(
-            Column::Trigger
-                .is_in(["CART_ABANDONED", "BILLET_PRINTED"])
-                .and(Column::ProductId.eq(product)),
-        );
-    }
-    if paid.is_empty() {
-        return Ok(0);
-    }
-    let cancelled = dispatch_item::Entity::update_many()
-        .col_expr(Column::Status, Expr::value(DispatchStatus::Cancelled))
-        .col_expr(Column::ErrorCode, Expr::value(Some(PAID)))
-        .col_expr(Column::DecidedAt, Expr::value(Some(now)))
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::WorkspaceId.eq(tenant.workspace_id()))
-        .filter(Column::CustomerId.eq(customer_id))
-        .filter(Column::Status.eq(DispatchStatus::Pending))
-        .filter(paid)
-        .exec(db)
-        .await?;
-    Ok(cancelled.rows_affected)
+    Ok(cancelled)
 }
 
 /// Withdraws the pending items about a product no longer monitored.

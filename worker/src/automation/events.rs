@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use entity::Tenant;
+use entity::dispatch::rules::Paid;
 use entity::entities::{domain_event, enrollment, module, transaction};
 use futures::future::BoxFuture;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter};
@@ -52,9 +53,7 @@ impl AutomationRules {
         events: &[&domain_event::Model],
         now: DateTime<Utc>,
     ) -> Result<(), entity::Error> {
-        for event in events {
-            withdraw_paid(txn, tenant, event, now).await?;
-        }
+        withdraw_paid(txn, tenant, events, now).await?;
         let triggers: Vec<&str> = events
             .iter()
             .filter_map(|e| Trigger::for_event(&e.event_type))
@@ -82,27 +81,34 @@ impl AutomationRules {
     }
 }
 
-/// A purchase approved (or a billet paid) withdraws the pending recovery
-/// items of that purchase and the abandoned carts of that product.
+/// Purchases approved (and billets paid) withdraw the pending recovery
+/// items of those purchases and the abandoned carts of those products.
 async fn withdraw_paid(
     txn: &DatabaseTransaction,
     tenant: Tenant,
-    event: &domain_event::Model,
+    events: &[&domain_event::Model],
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
-    let paid = [
+    let paid_types = [
         DomainEventType::PurchaseApproved.as_str(),
         DomainEventType::SaleRecovered.as_str(),
     ];
-    let Some(customer_id) = event.customer_id else {
-        return Ok(());
-    };
-    if !paid.contains(&event.event_type.as_str()) {
-        return Ok(());
-    }
-    let code = event.data.get("transaction").and_then(Value::as_str);
-    let product = uuid_at(&event.data, "productId");
-    entity::dispatch::rules::cancel_paid(txn, tenant, customer_id, code, product, now).await?;
+    let paid: Vec<Paid> = events
+        .iter()
+        .filter(|e| paid_types.contains(&e.event_type.as_str()))
+        .filter_map(|e| {
+            Some(Paid {
+                customer_id: e.customer_id?,
+                transaction_code: e
+                    .data
+                    .get("transaction")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                product_id: uuid_at(&e.data, "productId"),
+            })
+        })
+        .collect();
+    entity::dispatch::rules::cancel_paid(txn, tenant, &paid, now).await?;
     Ok(())
 }
 

@@ -152,7 +152,7 @@ impl Subject {
         entity::dispatch::customer_context(&self.customer, extra)
     }
 
-    fn recipient_context(&self, firing: &Firing<'_>, now: DateTime<Utc>) -> RecipientContext {
+    fn recipient_context(&self, firing: &Firing, now: DateTime<Utc>) -> RecipientContext {
         let mut ctx = context_for(
             self.customer.id,
             &self.customer,
@@ -189,10 +189,12 @@ pub enum Consideration {
 }
 
 /// One rule, read and ready to meet customers.
-pub struct Firing<'a> {
+pub struct Firing {
     pub tenant: Tenant,
-    pub rule: &'a automation_rule::Model,
-    pub spec: &'a RuleSpec,
+    pub rule: automation_rule::Model,
+    pub spec: RuleSpec,
+    /// The only products the rule acts on (none: every monitored one).
+    pub products: Vec<Uuid>,
     pub time_zone: chrono_tz::Tz,
     /// Where buyers open their courses (`hotmart.club_url`).
     pub access_url: Option<String>,
@@ -201,16 +203,16 @@ pub struct Firing<'a> {
     pub now: DateTime<Utc>,
 }
 
-impl<'a> Firing<'a> {
+impl Firing {
     /// Reads what every customer's firing shares: the workspace's clock and
     /// members area, the message's template.
     pub async fn prepare<C: ConnectionTrait>(
         db: &C,
         secrets: &entity::SecretKey,
-        rule: &'a automation_rule::Model,
-        spec: &'a RuleSpec,
+        rule: &automation_rule::Model,
+        spec: &RuleSpec,
         now: DateTime<Utc>,
-    ) -> Result<Firing<'a>, entity::Error> {
+    ) -> Result<Firing, entity::Error> {
         let tenant = Tenant::new(rule.workspace_id);
         let time_zone = entity::workspaces::clock_of(db, rule.workspace_id).await?;
         let access_url = entity::settings::reveal(db, tenant, secrets, CLUB_URL_SETTING)
@@ -228,8 +230,9 @@ impl<'a> Firing<'a> {
         };
         Ok(Firing {
             tenant,
-            rule,
-            spec,
+            rule: rule.clone(),
+            spec: spec.clone(),
+            products: entity::automation::product_ids(rule),
             time_zone,
             access_url,
             template,
@@ -239,8 +242,7 @@ impl<'a> Firing<'a> {
 
     /// Whether the rule acts on `subject`, and what it queues. Writes nothing.
     pub fn consider(&self, subject: &Subject) -> Consideration {
-        let (rule, spec, now) = (self.rule, self.spec, self.now);
-        let only = entity::automation::product_ids(rule);
+        let (spec, now, only) = (&self.spec, self.now, &self.products);
         match &subject.product {
             Some(product) if !product.monitored => {
                 return Consideration::Skipped("product not monitored");
@@ -342,7 +344,7 @@ impl<'a> Firing<'a> {
             match self.consider(subject) {
                 Consideration::Item(item) => items.push(*item),
                 Consideration::Act => {
-                    apply_actions(db, self.tenant, self.spec, subject.customer.id, self.now)
+                    apply_actions(db, self.tenant, &self.spec, subject.customer.id, self.now)
                         .await?;
                 }
                 Consideration::Skipped(_) => {}
@@ -351,7 +353,7 @@ impl<'a> Firing<'a> {
         rule_items::queue_many(
             db,
             self.tenant,
-            self.rule,
+            &self.rule,
             self.spec.trigger.as_str(),
             items,
             self.now,

@@ -5,6 +5,7 @@
 //! queues an item for each, a page of enrolments at a time.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Duration, Utc};
@@ -13,9 +14,11 @@ use entity::entities::enums::AccessStatus;
 use entity::entities::{automation_rule, enrollment, lesson, lesson_progress, module, transaction};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
+use tokio::task::JoinSet;
 use uuid::Uuid;
 use workflow::automation::{RuleSpec, Trigger};
 use workflow::schedule::CronSchedule;
@@ -123,8 +126,15 @@ pub async fn scan(
     }
     let db = &worker.db;
     let tenant = Tenant::new(rule.workspace_id);
-    let firing = Firing::prepare(db, &worker.secrets, rule, &spec, now).await?;
+    let firing = Arc::new(Firing::prepare(db, &worker.secrets, rule, &spec, now).await?);
     let mut report = ScanReport::default();
+    // The next page is read while earlier ones are written, each in its own
+    // transaction; PostgreSQL takes two writers at once, SQLite one.
+    let writers = match db.get_database_backend() {
+        DbBackend::Postgres => 2,
+        _ => 1,
+    };
+    let mut writes: JoinSet<Result<u64, entity::Error>> = JoinSet::new();
     let mut after: Option<Uuid> = None;
     loop {
         let page = candidates_page(db, tenant, &spec, after, now).await?;
@@ -148,11 +158,21 @@ pub async fn scan(
             }
             continue;
         }
-        // Reads (who is held back) then writes: on SQLite the write lock is
-        // taken at BEGIN, or another writer in between fails the page.
-        let txn = entity::db::begin_write(db).await?;
-        report.queued += firing.meet(&txn, &subjects).await?.len() as u64;
-        txn.commit().await?;
+        while writes.len() >= writers {
+            report.queued += written(writes.join_next().await)?;
+        }
+        let (db, firing) = (db.clone(), firing.clone());
+        writes.spawn(async move {
+            // Reads (who is held back) then writes: on SQLite the write lock
+            // is taken at BEGIN, or another writer in between fails the page.
+            let txn = entity::db::begin_write(&db).await?;
+            let queued = firing.meet(&txn, &subjects).await?.len() as u64;
+            txn.commit().await?;
+            Ok(queued)
+        });
+    }
+    while !writes.is_empty() {
+        report.queued += written(writes.join_next().await)?;
     }
     if dry_run {
         // Who already has a pending item, or is inside the cooldown, would get none.
@@ -168,6 +188,20 @@ pub async fn scan(
             .retain(|_| !held.contains(&keys.next().unwrap_or_default()));
     }
     Ok(report)
+}
+
+/// How many items a page's writer queued; a page that failed fails the scan
+/// (the pages written before it stay: each is whole).
+fn written(
+    joined: Option<Result<Result<u64, entity::Error>, tokio::task::JoinError>>,
+) -> Result<u64, entity::Error> {
+    match joined {
+        Some(Ok(queued)) => queued,
+        Some(Err(err)) => Err(entity::Error::Database(sea_orm::DbErr::Custom(format!(
+            "a scan's page writer stopped: {err}"
+        )))),
+        None => Ok(0),
+    }
 }
 
 /// A page of the enrolments the trigger finds, with their origin purchase.

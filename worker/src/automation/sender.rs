@@ -14,6 +14,7 @@ use entity::Tenant;
 use entity::dispatch::rules::{self as rule_items, SendOutcome};
 use entity::entities::enums::{Channel, MessageStatus};
 use entity::entities::{automation_rule, customer, dispatch_item};
+use entity::links::NewLink;
 use entity::outbox::{self, NewMessage};
 use futures::StreamExt;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
@@ -257,26 +258,23 @@ impl DispatchSender {
             .collect();
         let reserved = outbox::reserve_claimed(&txn, messages, now, self.lease).await?;
         let mut earlier = Vec::new();
+        let mut links = Vec::new();
         for (c, id) in cleared.iter_mut().zip(reserved) {
             match id {
                 Some(id) => {
-                    for (code, url) in &c.links {
-                        entity::links::create_with_code(
-                            &txn,
-                            Tenant::new(c.item.workspace_id),
-                            code,
-                            url,
-                            Some(id),
-                            Some(c.item.customer_id),
-                            now,
-                        )
-                        .await?;
-                    }
+                    links.extend(c.links.drain(..).map(|(code, target_url)| NewLink {
+                        tenant: Tenant::new(c.item.workspace_id),
+                        code,
+                        target_url,
+                        message_id: Some(id),
+                        customer_id: Some(c.item.customer_id),
+                    }));
                     c.message_id = Some(id);
                 }
                 None => earlier.push(c.item.id),
             }
         }
+        entity::links::create_many(&txn, links, now).await?;
         txn.commit().await?;
         for c in cleared.iter_mut().filter(|c| earlier.contains(&c.item.id)) {
             let tenant = Tenant::new(c.item.workspace_id);

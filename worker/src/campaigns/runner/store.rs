@@ -8,6 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::dispatch::{self, Suggestion};
 use entity::entities::enums::MessageStatus;
 use entity::executions::{self, Move, recipient_status};
+use entity::links::NewLink;
 use entity::outbox::{self, NewMessage};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
@@ -155,6 +156,7 @@ impl Runner {
         }
         let (indexes, messages): (Vec<usize>, Vec<_>) = reservations.into_iter().unzip();
         let reserved = outbox::reserve_claimed(&txn, messages, now, self.lease).await?;
+        let mut links = Vec::new();
         for (index, message_id) in indexes.into_iter().zip(reserved) {
             let walk = &mut walks[index];
             let tenant = walk.tenant();
@@ -169,23 +171,19 @@ impl Runner {
                     else {
                         continue;
                     };
-                    for (code, url) in &outgoing.links {
-                        entity::links::create_with_code(
-                            &txn,
-                            tenant,
-                            code,
-                            url,
-                            Some(id),
-                            Some(customer_id),
-                            now,
-                        )
-                        .await?;
-                    }
+                    links.extend(outgoing.links.iter().map(|(code, url)| NewLink {
+                        tenant,
+                        code: code.clone(),
+                        target_url: url.clone(),
+                        message_id: Some(id),
+                        customer_id: Some(customer_id),
+                    }));
                     *message_id = Some(id);
                 }
                 None => self.resume_reserved(&txn, walk, now).await?,
             }
         }
+        entity::links::create_many(&txn, links, now).await?;
         txn.commit().await?;
         for index in parked_unknown {
             // A callback may have settled the message between reading it and
