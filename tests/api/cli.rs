@@ -469,6 +469,7 @@ const WORKERS: &[&str] = &[
     "hotmart-sync ",
     "campaign-schedules ",
     "automation-scans ",
+    "campaign-metrics ",
 ];
 
 /// Every background activity starts as a named worker on the Monitor, and

@@ -363,6 +363,35 @@ async fn status_callbacks_move_campaign_messages_forward_in_any_order(app: TestA
     let stranger = meta::status_callback("wamid.SOMEONE-ELSE", "read", "5511900000000", None);
     assert_eq!(deliver(&app, &s.slug, &stranger).await, 200);
     assert_eq!(s.metrics(&app, &execution).await, metrics);
+
+    // What the execution stored when its last recipient was done catches up
+    // at the next recount (the `campaign-metrics` cron), and only then.
+    let stored = stored_metrics(&app, &execution).await;
+    assert_eq!(
+        (stored["sent"].clone(), stored["read"].clone()),
+        (json!(2), json!(0))
+    );
+    let now = Utc::now();
+    let recounted = entity::executions::recount_settling(&app.db, now)
+        .await
+        .expect("recount");
+    assert_eq!(recounted, 1);
+    assert_eq!(stored_metrics(&app, &execution).await, metrics);
+    let again = entity::executions::recount_settling(&app.db, now)
+        .await
+        .expect("recount");
+    assert_eq!(again, 0, "nothing changed since");
+}
+
+/// The metrics stored on the execution's row, as a BI tool reading the
+/// database sees them.
+async fn stored_metrics(app: &TestApp, execution: &str) -> Value {
+    entity::campaign_execution::Entity::find_by_id(Uuid::parse_str(execution).expect("uuid"))
+        .one(&app.db)
+        .await
+        .expect("executions")
+        .expect("the execution")
+        .metrics
 }
 on_both_backends!(
     whatsapp_status_callbacks,

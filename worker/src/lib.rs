@@ -76,7 +76,8 @@ impl Worker {
         let recovery_schedule = schedule(background_jobs::RECOVERY_SCHEDULE, "job recovery")?;
         let statistics_schedule = schedule(maintenance::SCHEDULE, "statistics upkeep")?;
         let scan_schedule = schedule(automation::scans::SCHEDULE, "automation scans")?;
-        let scan_worker = self.clone();
+        let metrics_schedule = schedule(campaigns::metrics::SCHEDULE, "campaign metrics")?;
+        let (scan_worker, metrics_worker) = (self.clone(), self.clone());
         let statistics_db = self.db.clone();
         let (segment_worker, sync_worker, fire_worker, recovery_worker) =
             (self.clone(), self.clone(), self.clone(), self.clone());
@@ -104,6 +105,12 @@ impl Worker {
                     .backend(CronScheduler::new(scan_schedule.clone()))
                     .data(scan_worker.clone())
                     .build(automation::scans::tick)
+            })
+            .register(move |_restarts| {
+                WorkerBuilder::new("campaign-metrics")
+                    .backend(CronScheduler::new(metrics_schedule.clone()))
+                    .data(metrics_worker.clone())
+                    .build(campaigns::metrics::recount)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("background-job-recovery")

@@ -2,6 +2,7 @@
 //! pinned version of its campaign, one step per transaction.
 
 pub mod goals;
+pub mod metrics;
 pub mod policy;
 pub mod runner;
 pub mod schedules;
