@@ -238,6 +238,10 @@ pub struct RuleFields {
     pub expires_after_hours: i32,
     pub schedule: Option<String>,
     pub active: bool,
+    /// The mirrored template its message names, once mirrored.
+    pub template_id: Option<Uuid>,
+    /// The campaign it starts.
+    pub campaign_id: Option<Uuid>,
 }
 
 /// The rule's fields as stored, for an update to change some of them.
@@ -254,6 +258,8 @@ pub fn fields_of(rule: &automation_rule::Model) -> RuleFields {
         expires_after_hours: rule.expires_after_hours,
         schedule: rule.schedule.clone(),
         active: rule.active,
+        template_id: rule.template_id,
+        campaign_id: rule.campaign_id,
     }
 }
 
@@ -327,8 +333,8 @@ pub async fn create(
         builtin_key: Set(None),
         trigger: Set(fields.trigger),
         conditions: Set(fields.conditions),
-        template_id: Set(None),
-        campaign_id: Set(None),
+        template_id: Set(fields.template_id),
+        campaign_id: Set(fields.campaign_id),
         mode: Set(fields.mode),
         active: Set(fields.active),
         params: Set(fields.params),
@@ -372,12 +378,32 @@ pub async fn update(
     model.expires_after_hours = Set(fields.expires_after_hours);
     model.schedule = Set(fields.schedule);
     model.active = Set(fields.active);
+    model.template_id = Set(fields.template_id);
+    model.campaign_id = Set(fields.campaign_id);
     if rescheduled {
         // A new schedule counts from now, not from fires of the old one.
         model.scanned_until = Set(Some(now));
     }
     model.updated_at = Set(now);
     Ok(model.update(db).await?)
+}
+
+/// Links a rule to the mirrored template its message names (`None`: not
+/// mirrored).
+pub async fn link_template<C: ConnectionTrait>(
+    db: &C,
+    rule_id: Uuid,
+    template_id: Option<Uuid>,
+) -> Result<()> {
+    automation_rule::Entity::update_many()
+        .col_expr(
+            automation_rule::Column::TemplateId,
+            sea_orm::sea_query::Expr::value(template_id),
+        )
+        .filter(automation_rule::Column::Id.eq(rule_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Deletes a rule of the workspace's own; a built-in can only be deactivated.

@@ -202,6 +202,45 @@ pub async fn find<C: ConnectionTrait>(
         .await?)
 }
 
+/// How a message or a rule names its template.
+#[derive(Debug, Clone, Copy)]
+pub enum TemplateReference<'a> {
+    /// Our id, or Meta's template id.
+    Id(&'a str),
+    /// Its name and, when it matters, its language.
+    Name {
+        name: &'a str,
+        language: Option<&'a str>,
+    },
+}
+
+/// The workspace's template of `channel` that `reference` names.
+pub async fn find_referenced<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    channel: Channel,
+    reference: TemplateReference<'_>,
+) -> Result<Option<message_template::Model>> {
+    use message_template::Column;
+    let select = tenant
+        .select::<message_template::Entity>()
+        .filter(Column::Channel.eq(channel));
+    let select = match reference {
+        TemplateReference::Id(id) => match Uuid::parse_str(id) {
+            Ok(uuid) => select.filter(Column::Id.eq(uuid)),
+            Err(_) => select.filter(Column::ProviderTemplateId.eq(id)),
+        },
+        TemplateReference::Name { name, language } => {
+            let select = select.filter(Column::Name.eq(name));
+            match language {
+                Some(language) => select.filter(Column::Language.eq(language)),
+                None => select,
+            }
+        }
+    };
+    Ok(select.one(db).await?)
+}
+
 /// The workspace's templates, optionally of one channel, by name and
 /// language.
 pub async fn list<C: ConnectionTrait>(

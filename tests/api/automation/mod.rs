@@ -24,7 +24,8 @@ mod welcome;
 
 const RULES: &str = "query($f: AutomationRuleFilter) { automationRules(filter: $f, first: 50) {
     totalCount nodes { id key name trigger mode active params schedule cooldownDays expiresAfterHours
-      actions { type channel templateName labels } problems { code message } } } }";
+      actions { type channel templateName labels } template { name status } campaign { id }
+      problems { code message } } } }";
 
 const QUEUE: &str = "query($f: DispatchFilter) { dispatchQueue(filter: $f, first: 100) {
     totalCount nodes { id status reasonCode reason trigger channel decidedBy errorCode variables preview edited

@@ -4,6 +4,11 @@ use super::*;
 use crate::cs_reports::curso;
 use crate::hotmart_webhooks::cart_abandoned;
 
+/// "Approve all billets": the filter of every pending sale-recovery item.
+fn all_billets() -> Value {
+    json!({"f": {"trigger": "BILLET_PRINTED"}})
+}
+
 async fn a_billet_paid_cancels_its_recovery_item(app: TestApp) {
     let meta = fake_meta("APPROVED").await;
     let shop = Producer::open(&app, "escola", Some(&meta)).await;
@@ -90,21 +95,11 @@ async fn a_cs_person_works_the_queue(app: TestApp) {
 
     // Read-only tokens and other workspaces decide nothing.
     let reader = app.reader_token(shop.workspace);
-    let refused = app
-        .graphql(
-            Some(&reader),
-            DECIDE,
-            json!({"f": {"trigger": "BILLET_PRINTED"}}),
-        )
-        .await;
+    let refused = app.graphql(Some(&reader), DECIDE, all_billets()).await;
     assert_eq!(refused.error_code(), Some("FORBIDDEN"));
     let other = app.create_workspace("outra").await;
     let theirs = app
-        .graphql(
-            Some(&app.agent_token(other)),
-            DECIDE,
-            json!({"f": {"trigger": "BILLET_PRINTED"}}),
-        )
+        .graphql(Some(&app.agent_token(other)), DECIDE, all_billets())
         .await;
     assert_eq!(
         theirs.data("approveDispatches"),
@@ -120,16 +115,9 @@ async fn a_cs_person_works_the_queue(app: TestApp) {
     assert_eq!(by_id.error_code(), Some("NOT_FOUND"));
 
     // "Approve all billets": each once.
-    let decided = app
-        .graphql(
-            Some(&shop.token),
-            DECIDE,
-            json!({"f": {"trigger": "BILLET_PRINTED"}}),
-        )
-        .await;
     assert_eq!(
-        decided.data("approveDispatches"),
-        &json!({"matched": 3, "decided": 3, "skipped": 0})
+        shop.query(DECIDE, all_billets(), "approveDispatches").await,
+        json!({"matched": 3, "decided": 3, "skipped": 0})
     );
     app.drain().await;
     assert_eq!(meta.accepted(), 2, "Ana and Bia; Carla opted out");
@@ -143,16 +131,9 @@ async fn a_cs_person_works_the_queue(app: TestApp) {
         "Aninha",
         "the edit is what went"
     );
-    let again = app
-        .graphql(
-            Some(&shop.token),
-            DECIDE,
-            json!({"f": {"trigger": "BILLET_PRINTED"}}),
-        )
-        .await;
     assert_eq!(
-        again.data("approveDispatches"),
-        &json!({"matched": 0, "decided": 0, "skipped": 0})
+        shop.query(DECIDE, all_billets(), "approveDispatches").await,
+        json!({"matched": 0, "decided": 0, "skipped": 0})
     );
     app.drain().await;
     assert_eq!(meta.accepted(), 2, "nothing twice");
@@ -184,25 +165,16 @@ async fn a_cs_person_works_the_queue(app: TestApp) {
     // Ana pays two days after the message: a recovered sale. Bia pays eight
     // days after hers: too late to count.
     let start = app.clock.now();
+    let pays = |code: &'static str, email: &'static str, phone: &'static str| {
+        let paid = ms(app.clock.now());
+        let sale = billet(code, email, phone, ms(now) - 60_000).approved_at(Some(paid));
+        sale.event("PURCHASE_APPROVED", "APPROVED", paid)
+    };
     app.advance(Duration::days(2)).await;
-    let ana = billet(
-        "HP2000000001",
-        "ana@example.com",
-        "11911110001",
-        ms(now) - 60_000,
-    )
-    .approved_at(Some(ms(app.clock.now())));
-    shop.post(&ana.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+    shop.post(&pays("HP2000000001", "ana@example.com", "11911110001"))
         .await;
     app.advance(Duration::days(6)).await;
-    let bia = billet(
-        "HP2000000002",
-        "bia@example.com",
-        "11911110002",
-        ms(now) - 60_000,
-    )
-    .approved_at(Some(ms(app.clock.now())));
-    shop.post(&bia.event("PURCHASE_APPROVED", "APPROVED", ms(app.clock.now())))
+    shop.post(&pays("HP2000000002", "bia@example.com", "11911110002"))
         .await;
     let report = app
         .graphql(

@@ -57,6 +57,11 @@ async fn an_unapproved_template_turns_the_welcome_into_an_item(app: TestApp) {
         welcome["problems"][0]["code"], "TEMPLATE_NOT_APPROVED",
         "{welcome}"
     );
+    assert_eq!(
+        welcome["template"],
+        json!({"name": "boas_vindas", "status": "PENDING"}),
+        "the sync linked the built-in to its mirrored template"
+    );
     let now = app.clock.now();
     let sale = Sale::new("HP1000000002", "joana@example.com", ms(now) - 60_000);
     shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", ms(now)))

@@ -12,6 +12,7 @@ use entity::entities::enums::{Channel, RuleMode};
 use entity::entities::{
     automation_rule, customer, enrollment, message_template, module, product, transaction,
 };
+use entity::templates::TemplateReference;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
@@ -377,25 +378,43 @@ pub async fn find_template<C: ConnectionTrait>(
     channel: Channel,
     reference: &TemplateRef,
 ) -> Result<Option<message_template::Model>, entity::Error> {
-    let select = tenant
-        .select::<message_template::Entity>()
-        .filter(message_template::Column::Channel.eq(channel));
-    let select = match reference {
-        TemplateRef::Id(id) => match Uuid::parse_str(id) {
-            Ok(uuid) => select.filter(message_template::Column::Id.eq(uuid)),
-            Err(_) => select.filter(message_template::Column::ProviderTemplateId.eq(id.as_str())),
+    let reference = match reference {
+        TemplateRef::Id(id) => TemplateReference::Id(id),
+        TemplateRef::Name { name, language } => TemplateReference::Name {
+            name,
+            language: language.as_deref(),
         },
-        TemplateRef::Name { name, language } => {
-            let select = select.filter(message_template::Column::Name.eq(name.as_str()));
-            match language {
-                Some(language) => {
-                    select.filter(message_template::Column::Language.eq(language.as_str()))
-                }
-                None => select,
-            }
-        }
     };
-    Ok(select.one(db).await?)
+    entity::templates::find_referenced(db, tenant, channel, reference).await
+}
+
+/// Links each rule of the workspace to the mirrored WhatsApp template its
+/// message names: a rule written before its template was mirrored, a
+/// built-in seeded before the first sync. Returns how many links changed.
+pub async fn link_templates<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+) -> Result<u64, entity::Error> {
+    let mut changed = 0;
+    for rule in tenant.select::<automation_rule::Entity>().all(db).await? {
+        let spec = spec_of(&rule);
+        let template_id = match spec.as_ref().and_then(RuleSpec::message) {
+            Some(message) if message.channel == workflow::Channel::Whatsapp => {
+                match &message.template {
+                    Some(reference) => find_template(db, tenant, Channel::Whatsapp, reference)
+                        .await?
+                        .map(|t| t.id),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        if template_id != rule.template_id {
+            entity::automation::link_template(db, rule.id, template_id).await?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// The rule's actions besides its message: tags, Chatwoot labels, a campaign.

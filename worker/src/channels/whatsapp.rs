@@ -666,6 +666,7 @@ impl WhatsAppProvider {
             }
         }
         let deleted = entity::templates::mark_unlisted_deleted(db, tenant, &listed, now).await?;
+        crate::automation::firing::link_templates(db, tenant).await?;
         tracing::info!(
             workspace_id = %tenant.workspace_id(),
             mirrored = mirrored.len(),

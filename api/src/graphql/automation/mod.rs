@@ -8,15 +8,17 @@ use entity::Tenant;
 use entity::automation::{self, RuleFields};
 use entity::background_jobs::JobRequest;
 use entity::entities::enums::RuleMode;
-use entity::entities::{automation_rule, campaign, product};
+use entity::entities::{automation_rule, campaign, message_template, product};
 use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::{Value, json};
 use workflow::automation::{Action, Mode, StoredRule, Trigger};
 
 use super::background_jobs::{BackgroundJob, submit};
+use super::campaigns::Campaign;
 use super::catalog::Product;
 use super::connection::{Prefetch, Totals, cost, paginate};
 use super::scope::{Access, db, now, parse_id, tenant};
+use super::templates::MessageTemplate;
 use crate::error::{ApiError, ApiResult};
 
 mod problems;
@@ -101,6 +103,35 @@ impl AutomationRule {
             .collect())
     }
 
+    /// The mirrored WhatsApp template its message names (none until mirrored).
+    async fn template(&self, ctx: &Context<'_>) -> ApiResult<Option<MessageTemplate>> {
+        let Some(id) = self.model.template_id else {
+            return Ok(None);
+        };
+        Ok(Tenant::new(self.model.workspace_id)
+            .select::<message_template::Entity>()
+            .filter(message_template::Column::Id.eq(id))
+            .one(db(ctx))
+            .await
+            .map_err(entity::Error::from)?
+            .map(Into::into))
+    }
+
+    /// The campaign it starts.
+    async fn campaign(&self, ctx: &Context<'_>) -> ApiResult<Option<Campaign>> {
+        let Some(id) = self.model.campaign_id else {
+            return Ok(None);
+        };
+        Tenant::new(self.model.workspace_id)
+            .select::<campaign::Entity>()
+            .filter(campaign::Column::Id.eq(id))
+            .one(db(ctx))
+            .await
+            .map_err(entity::Error::from)?
+            .map(Campaign::try_from)
+            .transpose()
+    }
+
     /// What keeps it from working: its template not approved at Meta, its
     /// channel without credentials, its campaign not active.
     async fn problems(&self, ctx: &Context<'_>) -> ApiResult<Vec<RuleProblem>> {
@@ -161,13 +192,20 @@ impl AutomationRuleInput {
                 None => base.schedule,
             },
             active: self.active.unwrap_or(base.active),
+            template_id: base.template_id,
+            campaign_id: base.campaign_id,
         })
     }
 }
 
 /// Checks a rule through the workflow contract (every problem at once) and
-/// that a campaign it starts is this workspace's.
-async fn checked(ctx: &Context<'_>, tenant: Tenant, fields: &RuleFields) -> ApiResult<()> {
+/// that a campaign it starts is this workspace's; links the rule to that
+/// campaign and to the WhatsApp template its message names, once mirrored.
+async fn checked(
+    ctx: &Context<'_>,
+    tenant: Tenant,
+    mut fields: RuleFields,
+) -> ApiResult<RuleFields> {
     let mode = match fields.mode {
         RuleMode::Automatic => Mode::Automatic,
         RuleMode::SuggestOnly => Mode::SuggestOnly,
@@ -189,6 +227,7 @@ async fn checked(ctx: &Context<'_>, tenant: Tenant, fields: &RuleFields) -> ApiR
                 .join("; "),
         )
     })?;
+    fields.campaign_id = None;
     for action in &spec.actions {
         if let Action::StartCampaign { campaign_id } = action {
             let id = parse_id(&ID(campaign_id.clone()), "actions.campaignId")?;
@@ -196,9 +235,18 @@ async fn checked(ctx: &Context<'_>, tenant: Tenant, fields: &RuleFields) -> ApiR
                 .get::<campaign::Entity, _>(db(ctx), id)
                 .await
                 .map_err(|_| ApiError::invalid(format!("actions: no campaign {campaign_id}")))?;
+            fields.campaign_id.get_or_insert(id);
         }
     }
-    Ok(())
+    fields.template_id = match spec.message() {
+        Some(message) if message.channel == workflow::Channel::Whatsapp => {
+            problems::whatsapp_template(db(ctx), tenant, &message.template)
+                .await?
+                .map(|t| t.id)
+        }
+        _ => None,
+    };
+    Ok(fields)
 }
 
 fn new_rule() -> RuleFields {
@@ -214,6 +262,8 @@ fn new_rule() -> RuleFields {
         expires_after_hours: automation::DEFAULT_EXPIRES_AFTER_HOURS,
         schedule: None,
         active: true,
+        template_id: None,
+        campaign_id: None,
     }
 }
 
@@ -300,8 +350,7 @@ impl AutomationMutation {
                 "a new rule needs a name, a trigger and its actions",
             ));
         }
-        let fields = input.over(new_rule())?;
-        checked(ctx, tenant, &fields).await?;
+        let fields = checked(ctx, tenant, input.over(new_rule())?).await?;
         Ok(automation::create(db(ctx), tenant, fields, now(ctx))
             .await?
             .into())
@@ -321,8 +370,7 @@ impl AutomationMutation {
         let current = tenant
             .get::<automation_rule::Entity, _>(db(ctx), id)
             .await?;
-        let fields = input.over(automation::fields_of(&current))?;
-        checked(ctx, tenant, &fields).await?;
+        let fields = checked(ctx, tenant, input.over(automation::fields_of(&current))?).await?;
         Ok(automation::update(db(ctx), tenant, id, fields, now(ctx))
             .await?
             .into())

@@ -2,8 +2,10 @@
 
 use async_graphql::SimpleObject;
 use entity::Tenant;
+use entity::entities::enums::Channel as StoredChannel;
 use entity::entities::{automation_rule, campaign, message_template};
 use entity::settings::{CLUB_URL_SETTING, EMAIL_SEND_KEYS, WHATSAPP_SEND_KEYS};
+use entity::templates::TemplateReference;
 use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 use uuid::Uuid;
 use workflow::automation::Action;
@@ -19,6 +21,23 @@ pub struct RuleProblem {
     /// `INACTIVE`.
     pub code: String,
     pub message: String,
+}
+
+/// The mirrored WhatsApp template a rule's message names.
+pub(super) async fn whatsapp_template<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    template: &Option<TemplateRef>,
+) -> Result<Option<message_template::Model>, entity::Error> {
+    let reference = match template {
+        Some(TemplateRef::Id(id)) => TemplateReference::Id(id),
+        Some(TemplateRef::Name { name, language }) => TemplateReference::Name {
+            name,
+            language: language.as_deref(),
+        },
+        None => return Ok(None),
+    };
+    entity::templates::find_referenced(db, tenant, StoredChannel::Whatsapp, reference).await
 }
 
 pub(super) async fn problems<C: ConnectionTrait>(
@@ -76,17 +95,10 @@ pub(super) async fn problems<C: ConnectionTrait>(
                 if message.channel != Channel::Whatsapp {
                     continue;
                 }
-                let Some(TemplateRef::Name { name, language }) = &message.template else {
+                let Some(TemplateRef::Name { name, .. }) = &message.template else {
                     continue;
                 };
-                let mut select = tenant
-                    .select::<message_template::Entity>()
-                    .filter(message_template::Column::Name.eq(name.as_str()));
-                if let Some(language) = language {
-                    select =
-                        select.filter(message_template::Column::Language.eq(language.as_str()));
-                }
-                match select.one(db).await? {
+                match whatsapp_template(db, tenant, &message.template).await? {
                     None => problem(
                         "TEMPLATE_MISSING",
                         format!(

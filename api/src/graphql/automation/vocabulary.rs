@@ -6,7 +6,9 @@ use serde_json::{Map, Value, json};
 use workflow::automation::Trigger;
 
 /// What sets a rule off: an event, or a scan on the rule's schedule.
+// `remote`: the compiler holds these to the workflow contract's triggers.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "workflow::automation::Trigger")]
 pub enum AutomationTrigger {
     PurchaseApproved,
     FirstAccess,
@@ -27,42 +29,12 @@ pub enum AutomationTrigger {
 }
 
 impl AutomationTrigger {
-    fn contract(self) -> Trigger {
-        match self {
-            Self::PurchaseApproved => Trigger::PurchaseApproved,
-            Self::FirstAccess => Trigger::FirstAccess,
-            Self::ModuleCompleted => Trigger::ModuleCompleted,
-            Self::CourseCompleted => Trigger::CourseCompleted,
-            Self::BilletPrinted => Trigger::BilletPrinted,
-            Self::CartAbandoned => Trigger::CartAbandoned,
-            Self::SubscriptionCancelled => Trigger::SubscriptionCancelled,
-            Self::PaymentDelayed => Trigger::PaymentDelayed,
-            Self::AccessMissing => Trigger::AccessMissing,
-            Self::ProgressStalled => Trigger::ProgressStalled,
-            Self::RefundRisk => Trigger::RefundRisk,
-        }
-    }
-
     pub fn of_stored(name: &str) -> Option<Self> {
-        [
-            Self::PurchaseApproved,
-            Self::FirstAccess,
-            Self::ModuleCompleted,
-            Self::CourseCompleted,
-            Self::BilletPrinted,
-            Self::CartAbandoned,
-            Self::SubscriptionCancelled,
-            Self::PaymentDelayed,
-            Self::AccessMissing,
-            Self::ProgressStalled,
-            Self::RefundRisk,
-        ]
-        .into_iter()
-        .find(|t| t.contract().as_str() == name)
+        Trigger::parse(name).map(Into::into)
     }
 
     pub fn stored(self) -> &'static str {
-        self.contract().as_str()
+        Trigger::from(self).as_str()
     }
 }
 
