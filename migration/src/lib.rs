@@ -32,6 +32,7 @@ mod m20261206_000020_chatwoot;
 mod m20261206_000021_journey_keys;
 mod m20261206_000022_cs_reports;
 mod m20261206_000023_lean_dispatch_queue;
+mod m20261206_000024_enrollments_in_id_order;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_journey_keys::Migration),
             Box::new(m20261206_000022_cs_reports::Migration),
             Box::new(m20261206_000023_lean_dispatch_queue::Migration),
+            Box::new(m20261206_000024_enrollments_in_id_order::Migration),
         ]
     }
 }
