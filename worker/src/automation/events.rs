@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::dispatch::rules::Paid;
-use entity::entities::{domain_event, enrollment, module, transaction};
+use entity::entities::{domain_event, enrollment, transaction};
 use futures::future::BoxFuture;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter};
 use serde_json::Value;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use workflow::DomainEventType;
 use workflow::automation::Trigger;
 
-use super::firing::{Firing, Subject, customers_and_products, spec_of};
+use super::firing::{Firing, Subject, customers_and_products, modules_by_id, spec_of};
 use crate::domain_events::{DomainEventConsumer, about_customers_by_workspace};
 
 /// The domain-event consumer that fires automation rules.
@@ -145,18 +145,7 @@ async fn subjects_of<C: ConnectionTrait>(
         .collect();
     let (customers, products) =
         customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
-    let modules: HashMap<Uuid, module::Model> = if module_ids.is_empty() {
-        HashMap::new()
-    } else {
-        tenant
-            .select::<module::Entity>()
-            .filter(module::Column::Id.is_in(module_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect()
-    };
+    let modules = modules_by_id(db, tenant, module_ids).await?;
     let transactions: HashMap<String, transaction::Model> = if codes.is_empty() {
         HashMap::new()
     } else {

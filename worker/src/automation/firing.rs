@@ -80,6 +80,25 @@ pub(super) async fn customers_and_products<C: ConnectionTrait>(
     Ok((customers, products))
 }
 
+/// The workspace's modules with these ids, by id.
+pub(super) async fn modules_by_id<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    ids: Vec<Uuid>,
+) -> Result<HashMap<Uuid, module::Model>, entity::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(tenant
+        .select::<module::Entity>()
+        .filter(module::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect())
+}
+
 /// What a rule fires on: a customer, and the product, module and purchase at hand.
 #[derive(Debug, Clone)]
 pub struct Subject {

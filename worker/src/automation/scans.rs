@@ -23,7 +23,7 @@ use uuid::Uuid;
 use workflow::automation::{RuleSpec, Trigger};
 use workflow::schedule::CronSchedule;
 
-use super::firing::{Consideration, Firing, Subject, spec_of};
+use super::firing::{Consideration, Firing, Subject, modules_by_id, spec_of};
 use crate::Worker;
 
 /// Every minute: scan rules whose schedule fell due.
@@ -255,8 +255,13 @@ async fn subjects_of<C: ConnectionTrait>(
     let (customers, products) =
         super::firing::customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
     let stalled = spec.trigger == Trigger::ProgressStalled;
-    let (last_lessons, modules) = if stalled {
-        last_lessons(db, tenant, &customer_ids, &product_ids).await?
+    let (last_lessons, modules, first_modules) = if stalled {
+        let (last, modules) = last_lessons(db, tenant, &customer_ids, &product_ids).await?;
+        (
+            last,
+            modules,
+            first_modules(db, tenant, &product_ids).await?,
+        )
     } else {
         Default::default()
     };
@@ -286,7 +291,7 @@ async fn subjects_of<C: ConnectionTrait>(
             let module_id = last.and_then(|(_, module)| *module);
             subject.module = match module_id {
                 Some(id) => modules.get(&id).cloned(),
-                None => first_module(db, tenant, enrollment.product_id).await?,
+                None => first_modules.get(&enrollment.product_id).cloned(),
             };
         }
         subject.transaction = transaction;
@@ -341,28 +346,26 @@ async fn last_lessons<C: ConnectionTrait>(
         }
     }
     let module_ids: Vec<Uuid> = last.values().filter_map(|(_, m)| *m).collect();
-    let modules = tenant
-        .select::<module::Entity>()
-        .filter(module::Column::Id.is_in(module_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
-    Ok((last, modules))
+    Ok((last, modules_by_id(db, tenant, module_ids).await?))
 }
 
-async fn first_module<C: ConnectionTrait>(
+/// Each product's first module: where a student who completed no lesson stopped.
+async fn first_modules<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    product_id: Uuid,
-) -> Result<Option<module::Model>, entity::Error> {
-    Ok(tenant
+    products: &[Uuid],
+) -> Result<HashMap<Uuid, module::Model>, entity::Error> {
+    let mut first: HashMap<Uuid, module::Model> = HashMap::new();
+    let modules = tenant
         .select::<module::Entity>()
-        .filter(module::Column::ProductId.eq(product_id))
+        .filter(module::Column::ProductId.is_in(products.iter().copied()))
         .order_by_asc(module::Column::Position)
-        .one(db)
-        .await?)
+        .all(db)
+        .await?;
+    for module in modules {
+        first.entry(module.product_id).or_insert(module);
+    }
+    Ok(first)
 }
 
 /// A person asked to run a scan rule now (`runAutomationRule`).
