@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::db::new_id;
 use crate::entities::enums::RuleMode;
-use crate::entities::{automation_rule, product, workspace};
+use crate::entities::{automation_rule, dispatch_item, product, workspace};
 use crate::error::{Error, Result};
 use crate::tenant::Tenant;
 
@@ -414,9 +414,21 @@ pub async fn delete(db: &DatabaseConnection, tenant: Tenant, id: Uuid) -> Result
             "`{key}` is a built-in rule: deactivate it (active: false) instead of deleting it"
         )));
     }
-    automation_rule::Entity::delete_by_id(rule.id)
-        .exec(db)
+    // The queue keeps the rule's items, unlinked: on PostgreSQL no foreign
+    // key does it (m20261206_000025).
+    let txn = crate::db::begin_write(db).await?;
+    dispatch_item::Entity::update_many()
+        .col_expr(
+            dispatch_item::Column::RuleId,
+            sea_orm::sea_query::Expr::value(Option::<Uuid>::None),
+        )
+        .filter(dispatch_item::Column::RuleId.eq(rule.id))
+        .exec(&txn)
         .await?;
+    automation_rule::Entity::delete_by_id(rule.id)
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
     Ok(())
 }
 

@@ -64,15 +64,33 @@ fn references<C: IntoIden, P: IntoTableRef>(
         Some(TableRef::Table(name, _)) => name.clone(),
         other => panic!("a foreign key needs the table's name, not {other:?}"),
     };
+    create.foreign_key(&mut foreign_key(
+        &table.1.inner(),
+        column,
+        parent,
+        on_delete,
+    ))
+}
+
+/// The foreign key `fk_<table>_<column>` from `table`'s `column` to `parent`'s `id`.
+pub fn foreign_key<C: IntoIden, P: IntoTableRef>(
+    table: &str,
+    column: C,
+    parent: P,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
     let column = column.into_iden();
-    let name = format!("fk_{}_{}", table.1.inner(), column.inner());
-    create.foreign_key(
-        ForeignKey::create()
-            .name(name)
-            .from(table, column)
-            .to(parent, "id")
-            .on_delete(on_delete),
-    )
+    ForeignKey::create()
+        .name(foreign_key_name(table, &column.inner()))
+        .from(Alias::new(table), column)
+        .to(parent, "id")
+        .on_delete(on_delete)
+        .to_owned()
+}
+
+/// The name jornada gives the foreign key from `table`'s `column`.
+pub fn foreign_key_name(table: &str, column: &str) -> String {
+    format!("fk_{table}_{column}")
 }
 
 /// Creates `tables` in order, then `indexes`.

@@ -141,6 +141,56 @@ on_both_backends!(
     built_in_rules_come_with_every_workspace
 );
 
+async fn a_deleted_rule_leaves_its_items_in_the_queue(app: TestApp) {
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    shop.turn_off("sale_recovery").await;
+    let own = shop
+        .query(
+            "mutation($i: AutomationRuleInput!) { createAutomationRule(input: $i) { id } }",
+            json!({"i": {"name": "Boleto da escola", "trigger": "BILLET_PRINTED", "mode": "SUGGEST_ONLY",
+                "actions": [{"type": "SEND_MESSAGE", "channel": "whatsapp", "templateName": "recuperacao_pagamento"}]}}),
+            "createAutomationRule",
+        )
+        .await;
+    let now = ms(app.clock.now());
+    let sale = super::queue::billet("HP1000000021", "rita@example.com", "5511977770021", now);
+    shop.post(&sale.billet_printed(now)).await;
+    let items =
+        "query { dispatchQueue(first: 10) { nodes { status transactionCode rule { id name } } } }";
+    let before = shop.query(items, json!({}), "dispatchQueue").await;
+    assert_eq!(
+        before["nodes"],
+        json!([{"status": "PENDING", "transactionCode": "HP1000000021",
+            "rule": {"id": own["id"], "name": "Boleto da escola"}}])
+    );
+    shop.query(
+        "mutation($id: ID!) { deleteAutomationRule(id: $id) }",
+        json!({"id": own["id"]}),
+        "deleteAutomationRule",
+    )
+    .await;
+    let after = shop.query(items, json!({}), "dispatchQueue").await;
+    assert_eq!(
+        after["nodes"],
+        json!([{"status": "PENDING", "transactionCode": "HP1000000021", "rule": null}]),
+        "the item stays for the CS team, no longer linked to the rule"
+    );
+    // A BI tool reading the table finds no item naming the deleted rule.
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let rule_id: Uuid = own["id"].as_str().unwrap().parse().unwrap();
+    let dangling = entity::entities::dispatch_item::Entity::find()
+        .filter(entity::entities::dispatch_item::Column::RuleId.eq(rule_id))
+        .count(&app.db)
+        .await
+        .expect("count the queue");
+    assert_eq!(dangling, 0);
+}
+on_both_backends!(
+    a_deleted_rule_leaves_its_items_in_the_queue,
+    a_deleted_rule_leaves_its_items_in_the_queue
+);
+
 async fn a_rule_starts_a_journey_and_tags_on_first_access(app: TestApp) {
     let shop = Producer::open(&app, "escola", None).await;
     let campaign = shop

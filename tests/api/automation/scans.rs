@@ -9,6 +9,10 @@ use chrono::{DateTime, Datelike, TimeZone, Utc, Weekday};
 async fn a_buyer_without_access_is_rescued_after_a_day_and_not_before(app: TestApp) {
     let meta = fake_meta("APPROVED").await;
     let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    // Bought at noon: the daily 09:00 scan comes 21 hours later, before
+    // the 23rd and 25th hours looked at here, whatever the hour the test runs.
+    app.advance_to(sao_paulo_after(app.clock.now(), 12, |_| true))
+        .await;
     let now = app.clock.now();
     let sale = Sale::new("HP1000000003", "maria@example.com", ms(now) - 60_000);
     shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", ms(now)))
@@ -105,17 +109,23 @@ on_both_backends!(
 
 /// The first Monday 09:00 in São Paulo (the workspace's time zone) after `after`.
 fn monday_nine_after(after: DateTime<Utc>) -> DateTime<Utc> {
+    sao_paulo_after(after, 9, |day| day == Weekday::Mon)
+}
+
+/// The first `hour`:00 in São Paulo (the workspace's time zone) after
+/// `after` on a day `on` accepts.
+fn sao_paulo_after(after: DateTime<Utc>, hour: u32, on: impl Fn(Weekday) -> bool) -> DateTime<Utc> {
     let zone = chrono_tz::America::Sao_Paulo;
     let mut day = after.with_timezone(&zone).date_naive();
     loop {
-        if day.weekday() == Weekday::Mon {
-            let nine = zone
-                .from_local_datetime(&day.and_hms_opt(9, 0, 0).expect("09:00"))
+        if on(day.weekday()) {
+            let at = zone
+                .from_local_datetime(&day.and_hms_opt(hour, 0, 0).expect("a whole hour"))
                 .single()
-                .expect("09:00 exists in São Paulo")
+                .expect("the hour exists in São Paulo")
                 .with_timezone(&Utc);
-            if nine > after {
-                return nine;
+            if at > after {
+                return at;
             }
         }
         day = day.succ_opt().expect("a next day");
