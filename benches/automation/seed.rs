@@ -114,9 +114,10 @@ pub async fn buyers_without_access(
         );
     insert_chunked(&db, enrolments).await?;
     if db.get_database_backend() == DbBackend::Postgres {
-        // What autovacuum does after a bulk load, done now rather than
-        // somewhere inside a measurement.
+        // What autovacuum does after a bulk load, and the checkpoint that
+        // follows it, done now rather than somewhere inside a measurement.
         db.execute_unprepared("VACUUM ANALYZE").await?;
+        db.execute_unprepared("CHECKPOINT").await?;
     }
     db.close().await.ok();
     Ok(())

@@ -132,6 +132,78 @@ pub(crate) fn chunked<T>(rows: impl IntoIterator<Item = T>, size: usize) -> Vec<
     chunks
 }
 
+/// Inserts `rows` into `E`'s table in one statement however many there
+/// are, on PostgreSQL, skipping the rows that conflict and those for which
+/// `unless_found` (a query over the row, `v`, its values bound from `$2`)
+/// finds anything; returns the keys inserted. The rows travel as one JSON
+/// array that `jsonb_populate_recordset` reads back as rows of the table's
+/// own type. A multi-row VALUES binds every column of every row instead
+/// (some 28,000 values for a thousand dispatch items), which jornada
+/// encodes one by one and PostgreSQL parses and plans at every statement.
+/// Each field of the model serializes as its column's stored value (the
+/// column's name, enums as their stored strings), as jornada's entities do.
+///
+/// `OFFSET 0` keeps the check a lookup per row: otherwise PostgreSQL turns
+/// it into a join planned from the statistics of a table that grows as it
+/// is written, and a scan queuing a thousand items a statement hashed the
+/// whole queue for each (seen with auto_explain).
+pub async fn insert_as_json<E, C>(
+    db: &C,
+    rows: &[E::Model],
+    unless_found: Option<(&str, Vec<sea_orm::Value>)>,
+) -> Result<Vec<uuid::Uuid>, DbErr>
+where
+    E: EntityTrait,
+    E::Model: serde::Serialize,
+    C: ConnectionTrait,
+{
+    use sea_orm::{IdenStatic, Iterable, PrimaryKeyToColumn};
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = E::default().table_name().to_owned();
+    let columns: Vec<String> = E::Column::iter()
+        .map(|column| format!("\"{}\"", column.as_str()))
+        .collect();
+    let key = E::PrimaryKey::iter()
+        .next()
+        .map(|key| key.into_column().as_str().to_owned())
+        .unwrap_or_else(|| "id".to_owned());
+    // Serialized straight to text, into room for about a kilobyte a row: a
+    // `serde_json::Value` of the rows would copy every row's documents once
+    // more, and a buffer grown by doubling copies the text again and again.
+    let mut json = Vec::with_capacity(rows.len() * 1024);
+    serde_json::to_writer(&mut json, rows).map_err(|err| DbErr::Json(err.to_string()))?;
+    let json = String::from_utf8(json).map_err(|err| DbErr::Json(err.to_string()))?;
+    let (condition, mut values) = match unless_found {
+        Some((query, values)) => (format!(" WHERE NOT EXISTS ({query} OFFSET 0)"), values),
+        None => (String::new(), Vec::new()),
+    };
+    values.insert(0, json.into());
+    let sql = format!(
+        "INSERT INTO \"{table}\" ({columns}) SELECT {selected} \
+         FROM jsonb_populate_recordset(NULL::\"{table}\", $1::jsonb) AS v{condition} \
+         ON CONFLICT DO NOTHING RETURNING \"{key}\"",
+        columns = columns.join(", "),
+        selected = columns
+            .iter()
+            .map(|column| format!("v.{column}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    let inserted = db
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    inserted
+        .iter()
+        .map(|row| row.try_get::<uuid::Uuid>("", &key))
+        .collect()
+}
+
 /// A new primary key: UUID v7, so keys sort by creation time.
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()

@@ -34,6 +34,7 @@ mod m20261206_000022_cs_reports;
 mod m20261206_000023_lean_dispatch_queue;
 mod m20261206_000024_enrollments_in_id_order;
 mod m20261206_000025_references_kept_by_owner;
+mod m20261206_000026_held_back_through_customer;
 
 pub struct Migrator;
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000023_lean_dispatch_queue::Migration),
             Box::new(m20261206_000024_enrollments_in_id_order::Migration),
             Box::new(m20261206_000025_references_kept_by_owner::Migration),
+            Box::new(m20261206_000026_held_back_through_customer::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::schema::{TableIndex, create_indexes, drop_indexes};
+use crate::schema::{TableIndex, replaces_indexes};
 
 const BEFORE: &[TableIndex] = &[
     TableIndex::new(
@@ -37,21 +37,4 @@ const AFTER: &[TableIndex] = &[
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// One connection and one transaction on SQLite too: a pooled
-    /// connection elsewhere could still see the index just dropped.
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_indexes(manager, BEFORE).await?;
-        create_indexes(manager, AFTER).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        drop_indexes(manager, AFTER).await?;
-        create_indexes(manager, BEFORE).await
-    }
-}
+replaces_indexes!(Migration, BEFORE, AFTER);

@@ -6,7 +6,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::schema::{TableIndex, create_indexes, drop_indexes};
+use crate::schema::{TableIndex, replaces_indexes};
 
 const BEFORE: &[TableIndex] = &[TableIndex::new(
     "idx_enrollments_workspace_access_status",
@@ -23,21 +23,4 @@ const AFTER: &[TableIndex] = &[TableIndex::new(
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    /// One connection and one transaction on SQLite too, as the index
-    /// changes of m20261206_000023 need.
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_indexes(manager, AFTER).await?;
-        drop_indexes(manager, BEFORE).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        create_indexes(manager, BEFORE).await?;
-        drop_indexes(manager, AFTER).await
-    }
-}
+replaces_indexes!(Migration, BEFORE, AFTER);

@@ -233,6 +233,32 @@ pub async fn drop_indexes(
     Ok(())
 }
 
+/// Implements `MigrationTrait` for a migration that only replaces indexes:
+/// `up` drops `before` and creates `after`, `down` the reverse, in one
+/// transaction on one connection on SQLite too (a pooled connection
+/// elsewhere could still see an index just dropped).
+macro_rules! replaces_indexes {
+    ($migration:ty, $before:expr, $after:expr) => {
+        #[async_trait::async_trait]
+        impl MigrationTrait for $migration {
+            fn use_transaction(&self) -> Option<bool> {
+                Some(true)
+            }
+
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                $crate::schema::drop_indexes(manager, $before).await?;
+                $crate::schema::create_indexes(manager, $after).await
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                $crate::schema::drop_indexes(manager, $after).await?;
+                $crate::schema::create_indexes(manager, $before).await
+            }
+        }
+    };
+}
+pub(crate) use replaces_indexes;
+
 /// Adds `column` to `table`: one column per statement, as SQLite requires.
 pub async fn add_column<T: IntoTableRef>(
     manager: &SchemaManager<'_>,

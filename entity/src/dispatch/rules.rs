@@ -4,11 +4,11 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveEnum as _, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveEnum as _, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -62,29 +62,27 @@ pub fn subject_key(rule_id: Uuid, customer_id: Uuid, product_id: Option<Uuid>) -
     }
 }
 
-/// The subjects of `keys` the rule holds back: one with an item still
-/// pending, or one inside the rule's cooldown.
+/// The subjects the rule holds back, of `subjects` (customer, subject key):
+/// one with an item still pending, or one inside the rule's cooldown.
 pub async fn held_back<C: ConnectionTrait>(
     db: &C,
     rule: &automation_rule::Model,
-    keys: &[String],
+    subjects: &[(Uuid, String)],
     now: DateTime<Utc>,
 ) -> Result<HashSet<String>> {
     use dispatch_item::Column;
-    if keys.is_empty() {
-        return Ok(HashSet::new());
-    }
     let mut held = sea_orm::Condition::any().add(Column::Status.eq(DispatchStatus::Pending));
-    if rule.cooldown_days > 0 {
-        held =
-            held.add(Column::SuggestedAt.gt(now - Duration::days(i64::from(rule.cooldown_days))));
+    if let Some(cut) = cooldown_cut(rule, now) {
+        held = held.add(Column::SuggestedAt.gt(cut));
     }
     let mut found = HashSet::new();
-    for chunk in keys.chunks(500) {
+    for chunk in subjects.chunks(500) {
+        // The customer's items are found through its index, then their keys.
         let keys: Vec<String> = dispatch_item::Entity::find()
             .select_only()
             .column(Column::SubjectKey)
-            .filter(Column::SubjectKey.is_in(chunk.iter().map(String::as_str)))
+            .filter(Column::CustomerId.is_in(chunk.iter().map(|(customer, _)| *customer)))
+            .filter(Column::SubjectKey.is_in(chunk.iter().map(|(_, key)| key.as_str())))
             .filter(held.clone())
             .into_tuple::<Option<String>>()
             .all(db)
@@ -97,8 +95,16 @@ pub async fn held_back<C: ConnectionTrait>(
     Ok(found)
 }
 
+/// Since when an item keeps its subject from another, beside a pending one.
+fn cooldown_cut(rule: &automation_rule::Model, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    (rule.cooldown_days > 0).then(|| now - Duration::days(i64::from(rule.cooldown_days)))
+}
+
 /// Queues the items whose subject the rule does not hold back (cooldown,
-/// or an item still pending), in one statement; returns the ids queued.
+/// or an item still pending); returns the ids queued. On PostgreSQL the
+/// insert itself leaves out who is held back, in one statement whatever the
+/// number of items; SQLite, whose one writer this transaction already
+/// holds, asks first and inserts a few hundred rows a statement.
 pub async fn queue_many<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
@@ -107,25 +113,57 @@ pub async fn queue_many<C: ConnectionTrait>(
     items: Vec<RuleItem>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>> {
-    let keys: Vec<String> = items
-        .iter()
-        .map(|i| subject_key(rule.id, i.customer_id, i.product_id))
-        .collect();
-    let held = held_back(db, rule, &keys, now).await?;
+    // Stored as PostgreSQL keeps it, whichever way the row travels.
+    let now = now.trunc_subsecs(6);
     let mut seen = HashSet::new();
-    let rows: Vec<dispatch_item::ActiveModel> = items
+    let rows: Vec<dispatch_item::Model> = items
         .into_iter()
-        .zip(keys)
-        .filter(|(_, key)| !held.contains(key) && seen.insert(key.clone()))
-        .map(|(item, key)| row(tenant, rule, trigger, item, key, now))
+        .filter_map(|item| {
+            let key = subject_key(rule.id, item.customer_id, item.product_id);
+            seen.insert(key.clone())
+                .then(|| row(tenant, rule, trigger, item, key, now))
+        })
         .collect();
-    if rows.is_empty() {
-        return Ok(Vec::new());
+    // A scan beside another one, or a redelivered event, loses the race to
+    // the pending item's unique index and queues nothing.
+    if db.get_database_backend() == DbBackend::Postgres {
+        let pending = DispatchStatus::Pending.to_value();
+        let (condition, values) = match cooldown_cut(rule, now) {
+            Some(cut) => (
+                format!(
+                    "SELECT 1 FROM dispatch_queue d WHERE d.customer_id = v.customer_id \
+                     AND d.subject_key = v.subject_key \
+                     AND (d.status = '{pending}' OR d.suggested_at > $2)"
+                ),
+                vec![cut.into()],
+            ),
+            None => (
+                format!(
+                    "SELECT 1 FROM dispatch_queue d WHERE d.subject_key = v.subject_key \
+                     AND d.status = '{pending}'"
+                ),
+                Vec::new(),
+            ),
+        };
+        return Ok(crate::db::insert_as_json::<dispatch_item::Entity, _>(
+            db,
+            &rows,
+            Some((&condition, values)),
+        )
+        .await?);
     }
-    let mut queued = Vec::with_capacity(rows.len());
-    for chunk in crate::db::chunked(rows, 200) {
-        // A scan beside another one, or a redelivered event, loses the race
-        // to the pending item's unique index and queues nothing.
+    let subjects: Vec<(Uuid, String)> = rows
+        .iter()
+        .map(|row| (row.customer_id, row.subject_key.clone().unwrap_or_default()))
+        .collect();
+    let held = held_back(db, rule, &subjects, now).await?;
+    let rows = rows.into_iter().filter(|row| {
+        !row.subject_key
+            .as_ref()
+            .is_some_and(|key| held.contains(key))
+    });
+    let mut queued = Vec::new();
+    for chunk in crate::db::chunked(rows.map(IntoActiveModel::into_active_model), 200) {
         let ids = dispatch_item::Entity::insert_many(chunk)
             .on_conflict(OnConflict::new().do_nothing().to_owned())
             .exec_with_returning_keys(db)
@@ -142,41 +180,41 @@ fn row(
     item: RuleItem,
     key: String,
     now: DateTime<Utc>,
-) -> dispatch_item::ActiveModel {
-    dispatch_item::ActiveModel {
-        id: Set(new_id()),
-        workspace_id: Set(tenant.workspace_id()),
-        rule_id: Set(Some(rule.id)),
-        customer_id: Set(item.customer_id),
-        template_id: Set(item.template_id),
-        campaign_recipient_id: Set(None),
-        node_id: Set(None),
-        channel: Set(item.channel),
-        variables: Set(item.content),
-        reason: Set(item.reason),
-        context: Set(item.context),
-        status: Set(if item.approved {
+) -> dispatch_item::Model {
+    dispatch_item::Model {
+        id: new_id(),
+        workspace_id: tenant.workspace_id(),
+        rule_id: Some(rule.id),
+        customer_id: item.customer_id,
+        template_id: item.template_id,
+        campaign_recipient_id: None,
+        node_id: None,
+        channel: item.channel,
+        variables: item.content,
+        reason: item.reason,
+        context: item.context,
+        status: if item.approved {
             DispatchStatus::Approved
         } else {
             DispatchStatus::Pending
-        }),
-        suggested_at: Set(now),
-        expires_at: Set((!item.approved)
-            .then(|| now + Duration::hours(i64::from(Ord::max(rule.expires_after_hours, 1))))),
-        decided_at: Set(item.approved.then_some(now)),
-        decided_by: Set(item.approved.then(|| AUTOMATIC.to_owned())),
-        rejection_reason: Set(None),
-        edited_content: Set(None),
-        reason_code: Set(Some(item.reason_code)),
-        trigger: Set(Some(trigger.to_owned())),
-        product_id: Set(item.product_id),
-        module_id: Set(item.module_id),
-        transaction_code: Set(item.transaction_code),
-        subject_key: Set(Some(key)),
-        error_code: Set(None),
-        send_after: Set(item.approved.then_some(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
+        },
+        suggested_at: now,
+        expires_at: (!item.approved)
+            .then(|| now + Duration::hours(i64::from(Ord::max(rule.expires_after_hours, 1)))),
+        decided_at: item.approved.then_some(now),
+        decided_by: item.approved.then(|| AUTOMATIC.to_owned()),
+        rejection_reason: None,
+        edited_content: None,
+        reason_code: Some(item.reason_code),
+        trigger: Some(trigger.to_owned()),
+        product_id: item.product_id,
+        module_id: item.module_id,
+        transaction_code: item.transaction_code,
+        subject_key: Some(key),
+        error_code: None,
+        send_after: item.approved.then_some(now),
+        created_at: now,
+        updated_at: now,
     }
 }
 

@@ -176,16 +176,20 @@ pub async fn scan(
     }
     if dry_run {
         // Who already has a pending item, or is inside the cooldown, would get none.
-        let keys: Vec<String> = report
+        let subjects: Vec<(Uuid, String)> = report
             .candidates
             .iter()
-            .map(|c| entity::dispatch::rules::subject_key(rule.id, c.customer_id, c.product_id))
+            .map(|c| {
+                let key =
+                    entity::dispatch::rules::subject_key(rule.id, c.customer_id, c.product_id);
+                (c.customer_id, key)
+            })
             .collect();
-        let held = entity::dispatch::rules::held_back(db, rule, &keys, now).await?;
-        let mut keys = keys.into_iter();
+        let held = entity::dispatch::rules::held_back(db, rule, &subjects, now).await?;
+        let mut subjects = subjects.into_iter();
         report
             .candidates
-            .retain(|_| !held.contains(&keys.next().unwrap_or_default()));
+            .retain(|_| subjects.next().is_none_or(|(_, key)| !held.contains(&key)));
     }
     Ok(report)
 }
