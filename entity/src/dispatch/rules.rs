@@ -71,10 +71,9 @@ pub async fn held_back<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<HashSet<String>> {
     use dispatch_item::Column;
-    let mut held = sea_orm::Condition::any().add(Column::Status.eq(DispatchStatus::Pending));
-    if let Some(cut) = cooldown_cut(rule, now) {
-        held = held.add(Column::SuggestedAt.gt(cut));
-    }
+    let held = sea_orm::Condition::any()
+        .add(Column::Status.eq(DispatchStatus::Pending))
+        .add(Column::SuggestedAt.gt(cooldown_cut(rule, now)));
     let mut found = HashSet::new();
     for chunk in subjects.chunks(500) {
         // The customer's items are found through its index, then their keys.
@@ -95,9 +94,10 @@ pub async fn held_back<C: ConnectionTrait>(
     Ok(found)
 }
 
-/// Since when an item keeps its subject from another, beside a pending one.
-fn cooldown_cut(rule: &automation_rule::Model, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (rule.cooldown_days > 0).then(|| now - Duration::days(i64::from(rule.cooldown_days)))
+/// Since when an item keeps its subject from another, beside a pending one
+/// (`now` without a cooldown: no item was suggested after it).
+fn cooldown_cut(rule: &automation_rule::Model, now: DateTime<Utc>) -> DateTime<Utc> {
+    now - Duration::days(i64::from(Ord::max(rule.cooldown_days, 0)))
 }
 
 /// Queues the items whose subject the rule does not hold back (cooldown,
@@ -128,27 +128,15 @@ pub async fn queue_many<C: ConnectionTrait>(
     // the pending item's unique index and queues nothing.
     if db.get_database_backend() == DbBackend::Postgres {
         let pending = DispatchStatus::Pending.to_value();
-        let (condition, values) = match cooldown_cut(rule, now) {
-            Some(cut) => (
-                format!(
-                    "SELECT 1 FROM dispatch_queue d WHERE d.customer_id = v.customer_id \
-                     AND d.subject_key = v.subject_key \
-                     AND (d.status = '{pending}' OR d.suggested_at > $2)"
-                ),
-                vec![cut.into()],
-            ),
-            None => (
-                format!(
-                    "SELECT 1 FROM dispatch_queue d WHERE d.subject_key = v.subject_key \
-                     AND d.status = '{pending}'"
-                ),
-                Vec::new(),
-            ),
-        };
+        let held = format!(
+            "SELECT 1 FROM dispatch_queue d WHERE d.customer_id = v.customer_id \
+             AND d.subject_key = v.subject_key \
+             AND (d.status = '{pending}' OR d.suggested_at > $2)"
+        );
         return Ok(crate::db::insert_as_json::<dispatch_item::Entity, _>(
             db,
             &rows,
-            Some((&condition, values)),
+            Some((&held, vec![cooldown_cut(rule, now).into()])),
         )
         .await?);
     }
