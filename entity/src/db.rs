@@ -134,62 +134,122 @@ pub(crate) fn chunked<T>(rows: impl IntoIterator<Item = T>, size: usize) -> Vec<
 
 /// Inserts `rows` into `E`'s table in one statement however many there
 /// are, on PostgreSQL, skipping the rows that conflict and those for which
-/// `unless_found` (a query over the row, `v`, its values bound from `$2`)
-/// finds anything; returns the keys inserted. The rows travel as one JSON
-/// array that `jsonb_populate_recordset` reads back as rows of the table's
-/// own type. A multi-row VALUES binds every column of every row instead
-/// (some 28,000 values for a thousand dispatch items), which jornada
-/// encodes one by one and PostgreSQL parses and plans at every statement.
-/// Each field of the model serializes as its column's stored value (the
-/// column's name, enums as their stored strings), as jornada's entities do.
+/// `unless_found` (a query over the row, `v`, its own values bound as `$1`,
+/// `$2` …) finds anything; returns the keys inserted.
+///
+/// The rows travel a column at a time, in PostgreSQL's binary format: a
+/// column whose value differs between rows as one array, its NULLs marked
+/// in a boolean array beside it; a column alike in every row (the
+/// workspace, the rule, the time) as one value. A multi-row VALUES binds
+/// every column of every row instead (some 28,000 values for a thousand
+/// dispatch items), which jornada encodes one by one and PostgreSQL parses
+/// and plans at every statement; one JSON array of the rows costs
+/// PostgreSQL a parse of every key and value, UUIDs and times as text.
 ///
 /// `OFFSET 0` keeps the check a lookup per row: otherwise PostgreSQL turns
 /// it into a join planned from the statistics of a table that grows as it
 /// is written, and a scan queuing a thousand items a statement hashed the
 /// whole queue for each (seen with auto_explain).
-pub async fn insert_as_json<E, C>(
+pub async fn insert_as_arrays<E, C>(
     db: &C,
-    rows: &[E::Model],
+    rows: Vec<E::Model>,
     unless_found: Option<(&str, Vec<sea_orm::Value>)>,
 ) -> Result<Vec<uuid::Uuid>, DbErr>
 where
     E: EntityTrait,
-    E::Model: serde::Serialize,
+    E::Model: IntoActiveModel<E::ActiveModel>,
     C: ConnectionTrait,
 {
-    use sea_orm::{IdenStatic, Iterable, PrimaryKeyToColumn};
+    use sea_orm::sea_query::ArrayType;
+    use sea_orm::{IdenStatic, Iterable, PrimaryKeyToColumn, Value};
     if rows.is_empty() {
         return Ok(Vec::new());
     }
     let table = E::default().table_name().to_owned();
-    let columns: Vec<String> = E::Column::iter()
-        .map(|column| format!("\"{}\"", column.as_str()))
-        .collect();
     let key = E::PrimaryKey::iter()
         .next()
         .map(|key| key.into_column().as_str().to_owned())
         .unwrap_or_else(|| "id".to_owned());
-    // Serialized straight to text, into room for about a kilobyte a row: a
-    // `serde_json::Value` of the rows would copy every row's documents once
-    // more, and a buffer grown by doubling copies the text again and again.
-    let mut json = Vec::with_capacity(rows.len() * 1024);
-    serde_json::to_writer(&mut json, rows).map_err(|err| DbErr::Json(err.to_string()))?;
-    let json = String::from_utf8(json).map_err(|err| DbErr::Json(err.to_string()))?;
     let (condition, mut values) = match unless_found {
         Some((query, values)) => (format!(" WHERE NOT EXISTS ({query} OFFSET 0)"), values),
         None => (String::new(), Vec::new()),
     };
-    values.insert(0, json.into());
+    let mut models: Vec<E::ActiveModel> = rows
+        .into_iter()
+        .map(IntoActiveModel::into_active_model)
+        .collect();
+    let (mut columns, mut selected, mut arrays, mut unnested) = (vec![], vec![], vec![], vec![]);
+    for column in E::Column::iter() {
+        let name = column.as_str();
+        let column_values: Vec<Value> = models
+            .iter_mut()
+            .map(|model| model.take(column).into_value())
+            .collect::<Option<_>>()
+            .ok_or_else(|| DbErr::Custom(format!("a row to insert has no {name}")))?;
+        let first = &column_values[0];
+        columns.push(format!("\"{name}\""));
+        if name != key && column_values.iter().all(|value| value == first) {
+            values.push(first.clone());
+            selected.push(format!("${} AS \"{name}\"", values.len()));
+            continue;
+        }
+        // Documents travel as their text, which PostgreSQL reads once
+        // either way; jornada then copies a string, not a tree.
+        let (array_type, column_values, cast) = match first.array_type() {
+            ArrayType::Json => (
+                ArrayType::String,
+                column_values.into_iter().map(json_as_text).collect(),
+                "::jsonb",
+            ),
+            array_type => (array_type, column_values, ""),
+        };
+        let column = format!("u.\"{name}\"{cast}");
+        unnested.push(format!("\"{name}\""));
+        if column_values.iter().all(Value::is_some) {
+            values.push(Value::Array(array_type, Some(Box::new(column_values))));
+            arrays.push(format!("${}", values.len()));
+            selected.push(format!("{column} AS \"{name}\""));
+            continue;
+        }
+        // An array's elements can't be NULL as jornada binds them: a
+        // placeholder stands in, and the column of flags says which.
+        let nulls = column_values
+            .iter()
+            .map(|value| Value::Bool(Some(!value.is_some())))
+            .collect();
+        let placeholder = column_values[0].dummy_value();
+        let filled = column_values
+            .into_iter()
+            .map(|value| {
+                if value.is_some() {
+                    value
+                } else {
+                    placeholder.clone()
+                }
+            })
+            .collect();
+        values.push(Value::Array(array_type, Some(Box::new(filled))));
+        values.push(Value::Array(ArrayType::Bool, Some(Box::new(nulls))));
+        arrays.push(format!("${}", values.len() - 1));
+        arrays.push(format!("${}", values.len()));
+        unnested.push(format!("\"{name}__null\""));
+        selected.push(format!(
+            "CASE WHEN u.\"{name}__null\" THEN NULL ELSE {column} END AS \"{name}\""
+        ));
+    }
     let sql = format!(
-        "INSERT INTO \"{table}\" ({columns}) SELECT {selected} \
-         FROM jsonb_populate_recordset(NULL::\"{table}\", $1::jsonb) AS v{condition} \
+        "INSERT INTO \"{table}\" ({columns}) SELECT {from_v} \
+         FROM (SELECT {selected} FROM unnest({arrays}) AS u({unnested})) AS v{condition} \
          ON CONFLICT DO NOTHING RETURNING \"{key}\"",
-        columns = columns.join(", "),
-        selected = columns
+        from_v = columns
             .iter()
             .map(|column| format!("v.{column}"))
             .collect::<Vec<_>>()
             .join(", "),
+        columns = columns.join(", "),
+        selected = selected.join(", "),
+        arrays = arrays.join(", "),
+        unnested = unnested.join(", "),
     );
     let inserted = db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
@@ -202,6 +262,14 @@ where
         .iter()
         .map(|row| row.try_get::<uuid::Uuid>("", &key))
         .collect()
+}
+
+/// A document as its JSON text (NULL stays NULL).
+fn json_as_text(value: sea_orm::Value) -> sea_orm::Value {
+    match value {
+        sea_orm::Value::Json(json) => sea_orm::Value::String(json.map(|json| json.to_string())),
+        other => other,
+    }
 }
 
 /// A new primary key: UUID v7, so keys sort by creation time.

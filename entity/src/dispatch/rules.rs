@@ -131,11 +131,11 @@ pub async fn queue_many<C: ConnectionTrait>(
         let held = format!(
             "SELECT 1 FROM dispatch_queue d WHERE d.customer_id = v.customer_id \
              AND d.subject_key = v.subject_key \
-             AND (d.status = '{pending}' OR d.suggested_at > $2)"
+             AND (d.status = '{pending}' OR d.suggested_at > $1)"
         );
-        return Ok(crate::db::insert_as_json::<dispatch_item::Entity, _>(
+        return Ok(crate::db::insert_as_arrays::<dispatch_item::Entity, _>(
             db,
-            &rows,
+            rows,
             Some((&held, vec![cooldown_cut(rule, now).into()])),
         )
         .await?);

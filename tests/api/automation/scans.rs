@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::cs_reports::access_report::{REPORT as ACCESS_REPORT, click, link_of};
-use crate::cs_reports::{course_with_modules, curso};
+use crate::cs_reports::{MENTORIA, course_with_modules, curso};
+use crate::hotmart_webhooks::product_ref;
 use crate::hotmart_webhooks::{first_access, module_completed};
 use chrono::{DateTime, Datelike, TimeZone, Utc, Weekday};
 
@@ -170,14 +171,29 @@ async fn stalled_students_appear_on_monday_grouped_by_module(app: TestApp) {
         shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", ms(t0)))
             .await;
     }
+    // Fabi bought the mentoring, which has no modules: she stalls in no
+    // module, beside the others' items of the same scan.
+    let mentoria = product_ref(json!(MENTORIA), "Mentoria de Confeitaria");
+    let fabi = Sale::new("HP4000000006", "fabi@example.com", ms(t0) - 60_000)
+        .buyer("Fabi Costa", Some(("55", "11944440006")))
+        .product(json!(MENTORIA), "Mentoria de Confeitaria");
+    shop.post(&fabi.event("PURCHASE_APPROVED", "APPROVED", ms(t0)))
+        .await;
     course_with_modules(&shop).await;
-    // Everyone but Eva enters the course; Ana finishes "Massas" and Bia
+    // Everyone but Eva enters their course; Ana finishes "Massas" and Bia
     // "Coberturas" that same day, then nobody completes anything.
     let entered = ms(t0) + 3_600_000;
     for (_, email, name, _) in &students[..4] {
         shop.post(&first_access(email, name, curso(), entered))
             .await;
     }
+    shop.post(&first_access(
+        "fabi@example.com",
+        "Fabi Costa",
+        mentoria,
+        entered,
+    ))
+    .await;
     let massas =
         |email, name, at| module_completed(email, name, curso(), "mod-massas", "Massas", at);
     shop.post(&massas("ana@example.com", "Ana Souza", entered + 60_000))
@@ -232,9 +248,15 @@ async fn stalled_students_appear_on_monday_grouped_by_module(app: TestApp) {
             row("ana@example.com", "Massas"),
             row("bia@example.com", "Coberturas"),
             row("carla@example.com", "Massas"),
+            row("fabi@example.com", "?"),
         ],
         "stopped for a week, each in the module they stopped in"
     );
+    let fabi = items
+        .iter()
+        .find(|i| i["customer"]["email"] == "fabi@example.com")
+        .unwrap();
+    assert_eq!(fabi["moduleId"], Value::Null, "a course without modules");
     let ana = items
         .iter()
         .find(|i| i["customer"]["email"] == "ana@example.com")
@@ -269,7 +291,7 @@ async fn stalled_students_appear_on_monday_grouped_by_module(app: TestApp) {
         shop.queue(json!({"trigger": "PROGRESS_STALLED", "status": "PENDING"}))
             .await
             .len(),
-        2
+        3
     );
 
     // The next Monday: Ana and Carla are still pending (no second item),
@@ -293,6 +315,7 @@ async fn stalled_students_appear_on_monday_grouped_by_module(app: TestApp) {
             count("bia@example.com", 2),
             count("carla@example.com", 1),
             count("duda@example.com", 1),
+            count("fabi@example.com", 1),
         ]
     );
 }

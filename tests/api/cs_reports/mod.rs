@@ -30,8 +30,8 @@ fn clock_ms(app: &TestApp) -> i64 {
 
 /// The Hotmart product the tests sell (the "Curso de Confeitaria").
 pub(crate) const CURSO: i64 = 3526906;
-/// Another product of the same producer.
-const MENTORIA: i64 = 4411223;
+/// Another product of the same producer, without modules.
+pub(crate) const MENTORIA: i64 = 4411223;
 
 pub(crate) fn curso() -> Value {
     product_ref(json!(CURSO), "Curso de Confeitaria")

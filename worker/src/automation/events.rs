@@ -10,13 +10,13 @@ use entity::Tenant;
 use entity::dispatch::rules::Paid;
 use entity::entities::{domain_event, enrollment, transaction};
 use futures::future::BoxFuture;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter, QuerySelect};
 use serde_json::Value;
 use uuid::Uuid;
 use workflow::DomainEventType;
 use workflow::automation::Trigger;
 
-use super::firing::{Firing, Subject, customers_and_products, modules_by_id, spec_of};
+use super::firing::{Firing, Purchase, Subject, customers_and_products, modules_by_id, spec_of};
 use crate::domain_events::{DomainEventConsumer, about_customers_by_workspace};
 
 /// The domain-event consumer that fires automation rules.
@@ -146,16 +146,19 @@ async fn subjects_of<C: ConnectionTrait>(
     let (customers, products) =
         customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
     let modules = modules_by_id(db, tenant, module_ids).await?;
-    let transactions: HashMap<String, transaction::Model> = if codes.is_empty() {
+    let purchases: HashMap<String, Purchase> = if codes.is_empty() {
         HashMap::new()
     } else {
         tenant
             .select::<transaction::Entity>()
+            .select_only()
+            .columns(Purchase::COLUMNS)
             .filter(transaction::Column::Code.is_in(codes))
+            .into_model::<Purchase>()
             .all(db)
             .await?
             .into_iter()
-            .map(|t| (t.code.clone(), t))
+            .map(|p| (p.code.clone(), p))
             .collect()
     };
     let enrollments: HashMap<(Uuid, Uuid), enrollment::Model> = if product_ids.is_empty() {
@@ -177,11 +180,11 @@ async fn subjects_of<C: ConnectionTrait>(
             continue;
         };
         let data = &event.data;
-        let transaction = data
+        let purchase = data
             .get("transaction")
             .and_then(Value::as_str)
-            .and_then(|code| transactions.get(code));
-        match (event.event_type.as_str(), transaction) {
+            .and_then(|code| purchases.get(code));
+        match (event.event_type.as_str(), purchase) {
             // A renewal is not a new purchase: the welcome is for the first one.
             ("purchase_approved", Some(t)) if t.recurrence_number.is_some_and(|n| n > 1) => {
                 continue;
@@ -197,7 +200,7 @@ async fn subjects_of<C: ConnectionTrait>(
             .cloned();
         subject.product = product.cloned();
         subject.module = uuid_at(data, "moduleId").and_then(|id| modules.get(&id).cloned());
-        subject.transaction = transaction.cloned();
+        subject.purchase = purchase.cloned();
         subjects.push(subject);
     }
     Ok(subjects)

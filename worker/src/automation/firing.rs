@@ -13,7 +13,7 @@ use entity::entities::{
     automation_rule, customer, enrollment, message_template, module, product, transaction,
 };
 use entity::templates::TemplateReference;
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult, QueryFilter};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use workflow::automation::{Action, Mode, ReasonFacts, RuleSpec, StoredRule, Trigger};
@@ -99,13 +99,42 @@ pub(super) async fn modules_by_id<C: ConnectionTrait>(
         .collect())
 }
 
+/// What a rule needs of the purchase at hand: its code, when it was
+/// approved, when its warranty ends, how it is paid, and whether it renews.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct Purchase {
+    pub code: String,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub warranty_ends_at: Option<DateTime<Utc>>,
+    pub billet_url: Option<String>,
+    pub pix_code: Option<String>,
+    pub recurrence_number: Option<i32>,
+}
+
+impl Purchase {
+    /// The transaction's columns a [`Purchase`] is read from.
+    pub const COLUMNS: [transaction::Column; 6] = [
+        transaction::Column::Code,
+        transaction::Column::ApprovedAt,
+        transaction::Column::WarrantyEndsAt,
+        transaction::Column::BilletUrl,
+        transaction::Column::PixCode,
+        transaction::Column::RecurrenceNumber,
+    ];
+
+    /// Where its buyer pays a billet or Pix still open.
+    fn payment_url(&self) -> Option<String> {
+        self.billet_url.clone().or_else(|| self.pix_code.clone())
+    }
+}
+
 /// What a rule fires on: a customer, and the product, module and purchase at hand.
 #[derive(Debug, Clone)]
 pub struct Subject {
     pub customer: customer::Model,
     pub product: Option<product::Model>,
     pub module: Option<module::Model>,
-    pub transaction: Option<transaction::Model>,
+    pub purchase: Option<Purchase>,
     pub enrollment: Option<enrollment::Model>,
     pub hours_since_purchase: Option<i64>,
     pub days_stalled: Option<i64>,
@@ -118,7 +147,7 @@ impl Subject {
             customer,
             product: None,
             module: None,
-            transaction: None,
+            purchase: None,
             enrollment: None,
             hours_since_purchase: None,
             days_stalled: None,
@@ -163,7 +192,7 @@ impl Subject {
         if let Some(product) = &self.product {
             extra.insert("productName".into(), json!(product.name));
         }
-        if let Some(approved) = self.transaction.as_ref().and_then(|t| t.approved_at) {
+        if let Some(approved) = self.purchase.as_ref().and_then(|p| p.approved_at) {
             extra.insert(
                 "daysSincePurchase".into(),
                 json!((now - approved).num_days()),
@@ -180,18 +209,15 @@ impl Subject {
             firing.time_zone,
             firing.access_url.as_deref(),
         );
-        ctx.event.transaction = self.transaction.as_ref().map(|t| t.code.clone());
+        ctx.event.transaction = self.purchase.as_ref().map(|p| p.code.clone());
         ctx.event.product_id = self.product.as_ref().map(|p| p.id.to_string());
         ctx.event.product_name = self.product.as_ref().map(|p| p.name.clone());
         ctx.event.module_name = self.module.as_ref().map(|m| m.name.clone());
-        ctx.event.payment_url = self
-            .transaction
-            .as_ref()
-            .and_then(|t| t.billet_url.clone().or_else(|| t.pix_code.clone()));
+        ctx.event.payment_url = self.purchase.as_ref().and_then(Purchase::payment_url);
         ctx.event.days_since_purchase = self
-            .transaction
+            .purchase
             .as_ref()
-            .and_then(|t| t.approved_at)
+            .and_then(|p| p.approved_at)
             .map(|at| (now - at).num_days().to_string());
         ctx
     }
@@ -340,7 +366,7 @@ impl Firing {
             customer_id: subject.customer.id,
             product_id: subject.product.as_ref().map(|p| p.id),
             module_id: subject.module.as_ref().map(|m| m.id),
-            transaction_code: subject.transaction.as_ref().map(|t| t.code.clone()),
+            transaction_code: subject.purchase.as_ref().map(|p| p.code.clone()),
             channel,
             template_id: self.template.as_ref().map(|t| t.id),
             content,

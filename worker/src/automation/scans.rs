@@ -14,8 +14,8 @@ use entity::entities::enums::AccessStatus;
 use entity::entities::{automation_rule, enrollment, lesson, lesson_progress, module, transaction};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult,
+    IdenStatic, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -23,7 +23,7 @@ use uuid::Uuid;
 use workflow::automation::{RuleSpec, Trigger};
 use workflow::schedule::CronSchedule;
 
-use super::firing::{Consideration, Firing, Subject, modules_by_id, spec_of};
+use super::firing::{Consideration, Firing, Purchase, Subject, modules_by_id, spec_of};
 use crate::Worker;
 
 /// Every minute: scan rules whose schedule fell due.
@@ -138,7 +138,7 @@ pub async fn scan(
     let mut after: Option<Uuid> = None;
     loop {
         let page = candidates_page(db, tenant, &spec, after, now).await?;
-        let Some(last) = page.last().map(|e| e.0.id) else {
+        let Some(last) = page.last().map(|e| e.enrollment.id) else {
             break;
         };
         after = Some(last);
@@ -208,6 +208,24 @@ fn written(
     }
 }
 
+/// An enrolment a scan found, with what the rule needs of its origin purchase.
+struct Enrolled {
+    enrollment: enrollment::Model,
+    purchase: Option<Purchase>,
+}
+
+/// The purchase's columns come as `purchase_<column>`, beside the enrolment's.
+const PURCHASE: &str = "purchase_";
+
+impl FromQueryResult for Enrolled {
+    fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        Ok(Enrolled {
+            enrollment: enrollment::Model::from_query_result(row, pre)?,
+            purchase: Purchase::from_query_result_optional(row, &format!("{pre}{PURCHASE}"))?,
+        })
+    }
+}
+
 /// A page of the enrolments the trigger finds, with their origin purchase.
 async fn candidates_page<C: ConnectionTrait>(
     db: &C,
@@ -215,15 +233,18 @@ async fn candidates_page<C: ConnectionTrait>(
     spec: &RuleSpec,
     after: Option<Uuid>,
     now: DateTime<Utc>,
-) -> Result<Vec<(enrollment::Model, Option<transaction::Model>)>, entity::Error> {
+) -> Result<Vec<Enrolled>, entity::Error> {
     use enrollment::Column as E;
     use transaction::Column as T;
     let mut select = tenant
         .select::<enrollment::Entity>()
         .filter(E::AccessStatus.eq(AccessStatus::Active))
-        .find_also_related(transaction::Entity)
+        .left_join(transaction::Entity)
         .order_by_asc(E::Id)
         .limit(PAGE);
+    for column in Purchase::COLUMNS {
+        select = select.column_as(column, format!("{PURCHASE}{}", column.as_str()));
+    }
     if let Some(after) = after {
         select = select.filter(E::Id.gt(after));
     }
@@ -241,7 +262,7 @@ async fn candidates_page<C: ConnectionTrait>(
             .filter(E::ProgressPercent.lt(rust_decimal::Decimal::from(spec.param("maxProgress")))),
         _ => return Ok(Vec::new()),
     };
-    Ok(select.all(db).await?)
+    Ok(select.into_model::<Enrolled>().all(db).await?)
 }
 
 /// The page's enrolments as subjects: customer, product, module and
@@ -251,11 +272,11 @@ async fn subjects_of<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     spec: &RuleSpec,
-    page: Vec<(enrollment::Model, Option<transaction::Model>)>,
+    page: Vec<Enrolled>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Subject>, entity::Error> {
-    let customer_ids: Vec<Uuid> = page.iter().map(|(e, _)| e.customer_id).collect();
-    let product_ids: Vec<Uuid> = page.iter().map(|(e, _)| e.product_id).collect();
+    let customer_ids: Vec<Uuid> = page.iter().map(|e| e.enrollment.customer_id).collect();
+    let product_ids: Vec<Uuid> = page.iter().map(|e| e.enrollment.product_id).collect();
     let (customers, products) =
         super::firing::customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
     let stalled = spec.trigger == Trigger::ProgressStalled;
@@ -270,16 +291,20 @@ async fn subjects_of<C: ConnectionTrait>(
         Default::default()
     };
     let mut subjects = Vec::with_capacity(page.len());
-    for (enrollment, transaction) in page {
+    for Enrolled {
+        enrollment,
+        purchase,
+    } in page
+    {
         let Some(customer) = customers.get(&enrollment.customer_id) else {
             continue;
         };
         let mut subject = Subject::of(customer.clone());
         subject.product = products.get(&enrollment.product_id).cloned();
-        if let Some(approved) = transaction.as_ref().and_then(|t| t.approved_at) {
+        if let Some(approved) = purchase.as_ref().and_then(|p| p.approved_at) {
             subject.hours_since_purchase = Some((now - approved).num_hours());
         }
-        if let Some(ends) = transaction.as_ref().and_then(|t| t.warranty_ends_at) {
+        if let Some(ends) = purchase.as_ref().and_then(|p| p.warranty_ends_at) {
             subject.days_to_warranty_end = Some((ends - now).num_days());
         }
         if stalled {
@@ -298,7 +323,7 @@ async fn subjects_of<C: ConnectionTrait>(
                 None => first_modules.get(&enrollment.product_id).cloned(),
             };
         }
-        subject.transaction = transaction;
+        subject.purchase = purchase;
         subject.enrollment = Some(enrollment);
         subjects.push(subject);
     }
