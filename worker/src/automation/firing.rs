@@ -59,25 +59,40 @@ pub(super) async fn customers_and_products<C: ConnectionTrait>(
 > {
     let customers = tenant
         .select::<customer::Entity>()
-        .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
+        .filter(customer::Column::Id.is_in(distinct(customer_ids)))
         .all(db)
         .await?
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
-    let products = if product_ids.is_empty() {
-        HashMap::new()
-    } else {
-        tenant
-            .select::<product::Entity>()
-            .filter(product::Column::Id.is_in(product_ids.iter().copied()))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect()
-    };
-    Ok((customers, products))
+    Ok((customers, products_by_id(db, tenant, product_ids).await?))
+}
+
+/// The workspace's products with these ids, by id.
+pub(super) async fn products_by_id<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, product::Model>, entity::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(tenant
+        .select::<product::Entity>()
+        .filter(product::Column::Id.is_in(distinct(ids)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect())
+}
+
+/// Each id once: a page of a thousand buyers names a course or two.
+fn distinct(ids: &[Uuid]) -> Vec<Uuid> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 /// The workspace's modules with these ids, by id.

@@ -11,11 +11,13 @@ use apalis::prelude::{BoxDynError, Data};
 use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
 use entity::entities::enums::AccessStatus;
-use entity::entities::{automation_rule, enrollment, lesson, lesson_progress, module, transaction};
+use entity::entities::{
+    automation_rule, customer, enrollment, lesson, lesson_progress, module, transaction,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult,
-    IdenStatic, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect,
 };
 use serde::Serialize;
 use tokio::task::JoinSet;
@@ -23,7 +25,9 @@ use uuid::Uuid;
 use workflow::automation::{RuleSpec, Trigger};
 use workflow::schedule::CronSchedule;
 
-use super::firing::{Consideration, Firing, Purchase, Subject, modules_by_id, spec_of};
+use super::firing::{
+    Consideration, Firing, Purchase, Subject, modules_by_id, products_by_id, spec_of,
+};
 use crate::Worker;
 
 /// Every minute: scan rules whose schedule fell due.
@@ -208,25 +212,31 @@ fn written(
     }
 }
 
-/// An enrolment a scan found, with what the rule needs of its origin purchase.
+/// An enrolment a scan found, with its customer and what the rule needs of
+/// its origin purchase.
 struct Enrolled {
     enrollment: enrollment::Model,
+    customer: customer::Model,
     purchase: Option<Purchase>,
 }
 
-/// The purchase's columns come as `purchase_<column>`, beside the enrolment's.
+/// The customer's columns come as `customer_<column>`, the purchase's as
+/// `purchase_<column>`, beside the enrolment's.
+const CUSTOMER: &str = "customer_";
 const PURCHASE: &str = "purchase_";
 
 impl FromQueryResult for Enrolled {
     fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
         Ok(Enrolled {
             enrollment: enrollment::Model::from_query_result(row, pre)?,
+            customer: customer::Model::from_query_result(row, &format!("{pre}{CUSTOMER}"))?,
             purchase: Purchase::from_query_result_optional(row, &format!("{pre}{PURCHASE}"))?,
         })
     }
 }
 
-/// A page of the enrolments the trigger finds, with their origin purchase.
+/// A page of the enrolments the trigger finds, with their customers and
+/// origin purchases, in one statement.
 async fn candidates_page<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
@@ -239,9 +249,13 @@ async fn candidates_page<C: ConnectionTrait>(
     let mut select = tenant
         .select::<enrollment::Entity>()
         .filter(E::AccessStatus.eq(AccessStatus::Active))
+        .inner_join(customer::Entity)
         .left_join(transaction::Entity)
         .order_by_asc(E::Id)
         .limit(PAGE);
+    for column in customer::Column::iter() {
+        select = select.column_as(column, format!("{CUSTOMER}{}", column.as_str()));
+    }
     for column in Purchase::COLUMNS {
         select = select.column_as(column, format!("{PURCHASE}{}", column.as_str()));
     }
@@ -265,8 +279,8 @@ async fn candidates_page<C: ConnectionTrait>(
     Ok(select.into_model::<Enrolled>().all(db).await?)
 }
 
-/// The page's enrolments as subjects: customer, product, module and
-/// purchase loaded a page at a time. A stalled student whose last lesson is
+/// The page's enrolments as subjects, their products and modules loaded a
+/// page at a time. A stalled student whose last lesson is
 /// recent is dropped here, and placed in the module they stopped in.
 async fn subjects_of<C: ConnectionTrait>(
     db: &C,
@@ -277,8 +291,7 @@ async fn subjects_of<C: ConnectionTrait>(
 ) -> Result<Vec<Subject>, entity::Error> {
     let customer_ids: Vec<Uuid> = page.iter().map(|e| e.enrollment.customer_id).collect();
     let product_ids: Vec<Uuid> = page.iter().map(|e| e.enrollment.product_id).collect();
-    let (customers, products) =
-        super::firing::customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
+    let products = products_by_id(db, tenant, &product_ids).await?;
     let stalled = spec.trigger == Trigger::ProgressStalled;
     let (last_lessons, modules, first_modules) = if stalled {
         let (last, modules) = last_lessons(db, tenant, &customer_ids, &product_ids).await?;
@@ -293,13 +306,11 @@ async fn subjects_of<C: ConnectionTrait>(
     let mut subjects = Vec::with_capacity(page.len());
     for Enrolled {
         enrollment,
+        customer,
         purchase,
     } in page
     {
-        let Some(customer) = customers.get(&enrollment.customer_id) else {
-            continue;
-        };
-        let mut subject = Subject::of(customer.clone());
+        let mut subject = Subject::of(customer);
         subject.product = products.get(&enrollment.product_id).cloned();
         if let Some(approved) = purchase.as_ref().and_then(|p| p.approved_at) {
             subject.hours_since_purchase = Some((now - approved).num_hours());
