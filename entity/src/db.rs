@@ -188,6 +188,8 @@ where
             .ok_or_else(|| DbErr::Custom(format!("a row to insert has no {name}")))?;
         let first = &column_values[0];
         columns.push(format!("\"{name}\""));
+        // The key always travels as an array, so a single row is still one
+        // `unnest` of something.
         if name != key && column_values.iter().all(|value| value == first) {
             values.push(first.clone());
             selected.push(format!("${} AS \"{name}\"", values.len()));

@@ -2,7 +2,13 @@
 //! [`TenantOwned`]; reads and writes made through a [`Tenant`] are confined to
 //! its workspace, and another workspace's rows behave as if they did not exist.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PrimaryKeyTrait, QueryFilter, Select};
+use std::collections::HashMap;
+
+use sea_orm::sea_query::ValueType;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn,
+    PrimaryKeyTrait, QueryFilter, Select,
+};
 use uuid::Uuid;
 
 use crate::entities::*;
@@ -88,5 +94,36 @@ impl Tenant {
             .one(db)
             .await?
             .ok_or(Error::NotFound(E::NAME))
+    }
+
+    /// This workspace's rows of `E` with these ids, by id, in one statement
+    /// asking for each id once (a page of a thousand buyers names a course
+    /// or two); ids missing or another workspace's are left out.
+    pub async fn by_ids<E, C>(&self, db: &C, ids: &[Uuid]) -> Result<HashMap<Uuid, E::Model>>
+    where
+        E: TenantOwned,
+        E::PrimaryKey: PrimaryKeyTrait<ValueType = Uuid>,
+        C: ConnectionTrait,
+    {
+        let Some(key) = E::PrimaryKey::iter()
+            .next()
+            .map(PrimaryKeyToColumn::into_column)
+        else {
+            return Ok(HashMap::new());
+        };
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        Ok(self
+            .select::<E>()
+            .filter(key.is_in(ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|row| Some((<Uuid as ValueType>::try_from(row.get(key)).ok()?, row)))
+            .collect())
     }
 }

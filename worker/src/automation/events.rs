@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::dispatch::rules::Paid;
-use entity::entities::{domain_event, enrollment, transaction};
+use entity::entities::{customer, domain_event, enrollment, module, product, transaction};
 use futures::future::BoxFuture;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, QueryFilter, QuerySelect};
 use serde_json::Value;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use workflow::DomainEventType;
 use workflow::automation::Trigger;
 
-use super::firing::{Firing, Purchase, Subject, customers_and_products, modules_by_id, spec_of};
+use super::firing::{Firing, Purchase, Subject, spec_of};
 use crate::domain_events::{DomainEventConsumer, about_customers_by_workspace};
 
 /// The domain-event consumer that fires automation rules.
@@ -143,9 +143,13 @@ async fn subjects_of<C: ConnectionTrait>(
         .iter()
         .filter_map(|e| e.data.get("transaction").and_then(Value::as_str))
         .collect();
-    let (customers, products) =
-        customers_and_products(db, tenant, &customer_ids, &product_ids).await?;
-    let modules = modules_by_id(db, tenant, module_ids).await?;
+    let customers = tenant
+        .by_ids::<customer::Entity, _>(db, &customer_ids)
+        .await?;
+    let products = tenant
+        .by_ids::<product::Entity, _>(db, &product_ids)
+        .await?;
+    let modules = tenant.by_ids::<module::Entity, _>(db, &module_ids).await?;
     let purchases: HashMap<String, Purchase> = if codes.is_empty() {
         HashMap::new()
     } else {

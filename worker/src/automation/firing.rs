@@ -3,8 +3,6 @@
 //! item for a person, or an item approved at once for an automatic rule
 //! whose template may go. Event triggers and scans both come through here.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use entity::Tenant;
 use entity::dispatch::rules::{self as rule_items, RuleItem};
@@ -13,7 +11,7 @@ use entity::entities::{
     automation_rule, customer, enrollment, message_template, module, product, transaction,
 };
 use entity::templates::TemplateReference;
-use sea_orm::{ColumnTrait, ConnectionTrait, FromQueryResult, QueryFilter};
+use sea_orm::{ConnectionTrait, FromQueryResult};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 use workflow::automation::{Action, Mode, ReasonFacts, RuleSpec, StoredRule, Trigger};
@@ -41,77 +39,6 @@ pub fn spec_of(rule: &automation_rule::Model) -> Option<RuleSpec> {
         tracing::warn!(rule_id = %rule.id, problems = errors.len(), "an automation rule does not pass its checks; it does nothing");
     })
     .ok()
-}
-
-/// The workspace's customers and products with these ids, by id: what a
-/// batch of subjects is about, read a kind at a time.
-pub(super) async fn customers_and_products<C: ConnectionTrait>(
-    db: &C,
-    tenant: Tenant,
-    customer_ids: &[Uuid],
-    product_ids: &[Uuid],
-) -> Result<
-    (
-        HashMap<Uuid, customer::Model>,
-        HashMap<Uuid, product::Model>,
-    ),
-    entity::Error,
-> {
-    let customers = tenant
-        .select::<customer::Entity>()
-        .filter(customer::Column::Id.is_in(distinct(customer_ids)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect();
-    Ok((customers, products_by_id(db, tenant, product_ids).await?))
-}
-
-/// The workspace's products with these ids, by id.
-pub(super) async fn products_by_id<C: ConnectionTrait>(
-    db: &C,
-    tenant: Tenant,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, product::Model>, entity::Error> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(tenant
-        .select::<product::Entity>()
-        .filter(product::Column::Id.is_in(distinct(ids)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect())
-}
-
-/// Each id once: a page of a thousand buyers names a course or two.
-fn distinct(ids: &[Uuid]) -> Vec<Uuid> {
-    let mut ids = ids.to_vec();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
-
-/// The workspace's modules with these ids, by id.
-pub(super) async fn modules_by_id<C: ConnectionTrait>(
-    db: &C,
-    tenant: Tenant,
-    ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, module::Model>, entity::Error> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(tenant
-        .select::<module::Entity>()
-        .filter(module::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect())
 }
 
 /// What a rule needs of the purchase at hand: its code, when it was

@@ -12,7 +12,7 @@ use chrono::{DateTime, Duration, Utc};
 use entity::Tenant;
 use entity::entities::enums::AccessStatus;
 use entity::entities::{
-    automation_rule, customer, enrollment, lesson, lesson_progress, module, transaction,
+    automation_rule, customer, enrollment, lesson, lesson_progress, module, product, transaction,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -25,9 +25,7 @@ use uuid::Uuid;
 use workflow::automation::{RuleSpec, Trigger};
 use workflow::schedule::CronSchedule;
 
-use super::firing::{
-    Consideration, Firing, Purchase, Subject, modules_by_id, products_by_id, spec_of,
-};
+use super::firing::{Consideration, Firing, Purchase, Subject, spec_of};
 use crate::Worker;
 
 /// Every minute: scan rules whose schedule fell due.
@@ -291,7 +289,9 @@ async fn subjects_of<C: ConnectionTrait>(
 ) -> Result<Vec<Subject>, entity::Error> {
     let customer_ids: Vec<Uuid> = page.iter().map(|e| e.enrollment.customer_id).collect();
     let product_ids: Vec<Uuid> = page.iter().map(|e| e.enrollment.product_id).collect();
-    let products = products_by_id(db, tenant, &product_ids).await?;
+    let products = tenant
+        .by_ids::<product::Entity, _>(db, &product_ids)
+        .await?;
     let stalled = spec.trigger == Trigger::ProgressStalled;
     let (last_lessons, modules, first_modules) = if stalled {
         let (last, modules) = last_lessons(db, tenant, &customer_ids, &product_ids).await?;
@@ -386,7 +386,10 @@ async fn last_lessons<C: ConnectionTrait>(
         }
     }
     let module_ids: Vec<Uuid> = last.values().filter_map(|(_, m)| *m).collect();
-    Ok((last, modules_by_id(db, tenant, module_ids).await?))
+    Ok((
+        last,
+        tenant.by_ids::<module::Entity, _>(db, &module_ids).await?,
+    ))
 }
 
 /// Each product's first module: where a student who completed no lesson stopped.
