@@ -470,8 +470,70 @@ async fn welcome_rule(settings: &Settings, binary: &Path, backend: Backend) -> a
         verdict(welcomes.p99_ms() <= WELCOME_P99_TARGET_MS && welcomes.clean()),
         cores_since(&cpu, &served.server),
     );
+    println!(
+        "automation {:<8} welcome stages: {}",
+        backend.name(),
+        welcome_stages(&served.database_url).await?
+    );
     if !welcomes.clean() {
         bail!("the welcomes were not clean");
     }
     Ok(())
+}
+
+/// When each stage of a welcome began, as jornada stored it.
+#[derive(sea_orm::FromQueryResult)]
+struct WelcomeStages {
+    /// The postback stored (the API).
+    received_at: chrono::DateTime<Utc>,
+    /// The applier's turn that applied it began.
+    processed_at: chrono::DateTime<Utc>,
+    /// The dispatcher's turn that delivered its domain event to the rules began.
+    dispatched_at: chrono::DateTime<Utc>,
+    /// The sender reserved the item's message.
+    claimed_at: chrono::DateTime<Utc>,
+    /// The sender recorded the provider's answer.
+    sent_at: chrono::DateTime<Utc>,
+}
+
+/// Where the welcomes' time went, stage by stage (p50/p99 in ms), read
+/// from the stored postbacks, domain events and messages.
+async fn welcome_stages(database_url: &str) -> anyhow::Result<String> {
+    use sea_orm::{FromQueryResult, Statement};
+    let db = support::seeding_connection(database_url).await?;
+    let rows = WelcomeStages::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT w.received_at, w.processed_at, d.dispatched_at, m.created_at AS claimed_at, m.sent_at \
+         FROM messages m \
+         JOIN dispatch_queue q ON q.id = m.dispatch_item_id \
+         JOIN domain_events d ON d.customer_id = q.customer_id AND d.event_type = 'purchase_approved' \
+         JOIN webhook_events w ON w.id = d.source_event_id \
+         WHERE m.sent_at IS NOT NULL",
+    ))
+    .all(&db)
+    .await
+    .context("cannot read the welcomes' stages")?;
+    db.close().await.ok();
+    let stage = |gap: &dyn Fn(&WelcomeStages) -> chrono::TimeDelta| {
+        let mut micros: Vec<u32> = rows
+            .iter()
+            .map(|r| {
+                u32::try_from(gap(r).num_microseconds().unwrap_or(0).max(0)).unwrap_or(u32::MAX)
+            })
+            .collect();
+        micros.sort_unstable();
+        format!(
+            "{:.0}/{:.0}",
+            support::percentile(&micros, 50.0),
+            support::percentile(&micros, 99.0)
+        )
+    };
+    Ok(format!(
+        "{} sends, p50/p99 ms: stored → applied {}, applied → delivered to the rules {}, delivered → send reserved {}, reserved → recorded sent {}",
+        rows.len(),
+        stage(&|r| r.processed_at - r.received_at),
+        stage(&|r| r.dispatched_at - r.processed_at),
+        stage(&|r| r.claimed_at - r.dispatched_at),
+        stage(&|r| r.sent_at - r.claimed_at),
+    ))
 }

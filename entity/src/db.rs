@@ -112,13 +112,21 @@ pub async fn claim<E: EntityTrait, C: ConnectionTrait>(
 /// A condition on a status column spelled out rather than bound, so both
 /// databases see that the query wants the rows of a partial index over that
 /// status (PostgreSQL's generic plans and SQLite's planner cannot match a
-/// bound parameter against the index's predicate).
+/// bound parameter against the index's predicate). It is written as the
+/// indexes' predicates are: `= 'one'` for one status, `IN (…)` for several.
+/// SQLite uses a partial index only for a query whose condition contains
+/// the predicate's very term: `status IN ('one')` scans the whole table
+/// where `status = 'one'` reads the index.
 pub fn status_is<S: AsRef<str>>(table: &str, statuses: impl IntoIterator<Item = S>) -> Expr {
     let listed: Vec<String> = statuses
         .into_iter()
         .map(|s| format!("'{}'", s.as_ref()))
         .collect();
-    Expr::cust(format!("\"{table}\".\"status\" IN ({})", listed.join(", ")))
+    let column = format!("\"{table}\".\"status\"");
+    match listed.as_slice() {
+        [one] => Expr::cust(format!("{column} = {one}")),
+        _ => Expr::cust(format!("{column} IN ({})", listed.join(", "))),
+    }
 }
 
 /// `rows` in batches of at most `size`, in order: a multi-row INSERT per

@@ -87,3 +87,97 @@ on_both_backends!(
     an_unapproved_template_turns_the_welcome_into_an_item,
     an_unapproved_template_turns_the_welcome_into_an_item
 );
+
+/// The tables every sale makes longer: a statement that reads one of them
+/// whole slows down with each sale, and on SQLite holds the one writer.
+const GROWING: [&str; 8] = [
+    "webhook_events",
+    "domain_events",
+    "customers",
+    "transactions",
+    "enrollments",
+    "dispatch_queue",
+    "messages",
+    "customer_activities",
+];
+
+/// SQLite reads a partial index only for a condition that repeats the
+/// index's predicate. Every statement on a welcome's way, from the
+/// postback to the send and the sweeps after it (the sender's claim, the
+/// expiry of pending items, sends whose worker vanished), finds its rows
+/// through an index: none reads a growing table whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_welcome_reads_no_growing_table_whole_on_sqlite() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite).await;
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    let now = app.clock.now();
+    let sale = Sale::new("HP1000000003", "rita@example.com", ms(now) - 60_000);
+    app.statements.start();
+    shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", ms(now)))
+        .await;
+    app.advance(Duration::hours(100)).await;
+    let mut statements = app.statements.take();
+    assert_eq!(meta.accepted(), 1, "the welcome went");
+    statements.sort();
+    statements.dedup();
+    for claim in [
+        r#""dispatch_queue"."status" = 'approved'"#,
+        r#""dispatch_queue"."status" = 'pending'"#,
+        r#""messages"."status" = 'sending'"#,
+    ] {
+        assert!(
+            statements.iter().any(|sql| sql.contains(claim)),
+            "no statement asked for {claim}: {statements:#?}"
+        );
+    }
+    // Walking a partial index reads only the rows still to do.
+    let partial: Vec<String> = app
+        .db
+        .query_all_raw(Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%WHERE%'",
+        ))
+        .await
+        .expect("the partial indexes")
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").expect("a name"))
+        .collect();
+    let whole = |step: &str, table: &str| {
+        let Some(how) = step.strip_prefix(&format!("SCAN {table}")) else {
+            return false;
+        };
+        let index = how
+            .trim_start()
+            .trim_start_matches("USING ")
+            .trim_start_matches("COVERING ")
+            .strip_prefix("INDEX ")
+            .and_then(|rest| rest.split(' ').next());
+        (how.is_empty() || how.starts_with(' '))
+            && !index.is_some_and(|name| partial.iter().any(|p| p == name))
+    };
+    for sql in statements.iter().filter(|sql| {
+        ["SELECT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|verb| sql.trim_start().starts_with(verb))
+    }) {
+        let plan: Vec<String> = app
+            .db
+            .query_all_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                format!("EXPLAIN QUERY PLAN {sql}"),
+            ))
+            .await
+            .expect("a plan")
+            .iter()
+            .map(|row| row.try_get::<String>("", "detail").expect("a plan step"))
+            .collect();
+        for table in GROWING {
+            assert!(
+                !plan.iter().any(|step| whole(step, table)),
+                "{sql}\nreads {table} whole: {plan:#?}"
+            );
+        }
+    }
+}
