@@ -1,7 +1,6 @@
 //! How hard jornada works its database, per backend, in one place: the
 //! API's webhook intake and the worker's stages. SQLite has one writer: one
-//! writer and one worker of each kind, small batches, so a postback being
-//! stored never waits long behind a batch. PostgreSQL takes writers side by
+//! writer and one worker of each kind. PostgreSQL takes writers side by
 //! side: several appliers and runners keep its cores busy while each waits
 //! on its commits and round trips. `docs/operations.md` explains the figures.
 
@@ -29,16 +28,14 @@ pub const JOB_POLL: Duration = Duration::from_millis(250);
 /// and messages a few statements per round, so larger batches cost little more.
 pub const RECIPIENT_BATCH: u64 = 1024;
 
-/// Events (webhook or domain) claimed per batch. On PostgreSQL the API's
-/// inserts run beside a batch, so a large one spreads its statements over
-/// more events; on SQLite every postback arriving meanwhile waits for the
-/// whole batch to commit.
-pub fn batch_size(backend: DbBackend) -> u64 {
-    match backend {
-        DbBackend::Postgres => 256,
-        _ => 64,
-    }
-}
+/// Events (webhook or domain) claimed per batch, on either backend: a
+/// batch's statements each take all of its events, so a large one spreads
+/// their cost over more events. On SQLite every postback arriving meanwhile
+/// waits for the whole batch to commit, a few milliseconds more at the
+/// door; with smaller batches the one writer spends more of its turns on
+/// each batch's own cost, and under a steady stream the queue behind it
+/// grows instead.
+pub const EVENT_BATCH: u64 = 256;
 
 /// Webhook appliers running side by side, each taking and applying its own
 /// partition of the queue, split by customer.

@@ -6,7 +6,7 @@
 
 use entity::db::Partition;
 
-use crate::{Error, RECIPIENT_BATCH, Worker, background_jobs, batch_size, campaigns};
+use crate::{EVENT_BATCH, Error, RECIPIENT_BATCH, Worker, background_jobs, campaigns};
 
 /// What a drain did, stage by stage.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +55,6 @@ impl Worker {
     /// round after round, until a round finds nothing.
     /// Work due later (a wait, a retry) stays until the clock reaches it.
     pub async fn drain(&self) -> Result<Drained, Error> {
-        let backend = self.db.get_database_backend();
         let shared = campaigns::runner::RunnersShared::default();
         let mut runner = self.campaign_runner(shared.clone());
         let sender = self.dispatch_sender(shared);
@@ -74,7 +73,7 @@ impl Worker {
                     &self.db,
                     &self.secrets,
                     Partition::ALL,
-                    batch_size(backend),
+                    EVENT_BATCH,
                     self.clock.now(),
                 )
             })
@@ -84,7 +83,7 @@ impl Worker {
                     &self.db,
                     &consumers,
                     Partition::ALL,
-                    batch_size(backend),
+                    EVENT_BATCH,
                     self.clock.now(),
                 )
             })

@@ -27,7 +27,7 @@ use apalis_cron::CronScheduler;
 use sea_orm::DatabaseConnection;
 
 pub use drain::Drained;
-pub use entity::tuning::{IDLE_POLL, JOB_POLL, RECIPIENT_BATCH, SHUTDOWN_GRACE, batch_size};
+pub use entity::tuning::{EVENT_BATCH, IDLE_POLL, JOB_POLL, RECIPIENT_BATCH, SHUTDOWN_GRACE};
 use turns::{Turn, TurnReport, Turns, Wake};
 
 #[derive(Debug, thiserror::Error)]
@@ -311,14 +311,13 @@ struct Applier {
 async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), BoxDynError> {
     let worker = &applier.worker;
     let now = worker.clock.now();
-    let limit = batch_size(worker.db.get_database_backend());
     let applied = worker
         .signals
         .in_turn_with_inbound(hotmart::applier::apply_batch(
             &worker.db,
             &worker.secrets,
             applier.partition,
-            limit,
+            EVENT_BATCH,
             now,
         ))
         .await;
@@ -348,7 +347,7 @@ async fn dispatch_domain_events(_: Turn, dispatcher: Data<Dispatcher>) -> Result
             &worker.db,
             &dispatcher.consumers,
             dispatcher.partition,
-            batch_size(worker.db.get_database_backend()),
+            EVENT_BATCH,
             now,
         ))
         .await;

@@ -262,12 +262,11 @@ async fn repair_transactions(app: &TestApp) {
 async fn apply_all(app: &TestApp) -> Vec<usize> {
     let mut batches = Vec::new();
     loop {
-        let backend = app.db.get_database_backend();
         let claimed = worker::hotmart::applier::apply_batch(
             &app.db,
             &app.secrets,
             entity::db::Partition::ALL,
-            worker::batch_size(backend),
+            worker::EVENT_BATCH,
             app.clock.now(),
         )
         .await

@@ -68,7 +68,7 @@ async fn upkeep_refreshes_statistics_after_a_burst(served: ApiOnlyApp) {
             &burst,
             &app.secrets,
             entity::db::Partition::ALL,
-            worker::batch_size(burst.get_database_backend()),
+            worker::EVENT_BATCH,
             app.clock.now(),
         )
         .await
