@@ -6,7 +6,7 @@
 //! SQLite file, with a fake WhatsApp Cloud API on loopback whose
 //! `boas_vindas` and `resgate_acesso` templates are mirrored as APPROVED
 //! (the workspaces' WhatsApp rate limit lifted, `hotmart.club_url` set).
-//! For each backend it prints three lines:
+//! For each backend it prints these lines:
 //!
 //! 1. The access rescue scan: buyers of a monitored course, their purchase
 //!    approved three days ago and the course never opened, are written
@@ -25,7 +25,11 @@
 //!    postbacks of distinct buyers at a steady rate and, for each buyer,
 //!    the time from the postback's 200 to the fake's receipt of the
 //!    built-in `welcome` rule's `boas_vindas` send (p50, p99, slowest,
-//!    beside the 200 itself); every buyer welcomed exactly once.
+//!    beside the 200 itself); every buyer welcomed exactly once. A fourth
+//!    line says where that time went, stage by stage (p50/p99), as the
+//!    stored postbacks, domain events and messages have it: stored →
+//!    applied → delivered to the rules → send reserved → recorded sent,
+//!    each stamped when its worker's turn began.
 //!
 //! Environment:
 //! - `JORNADA_BENCH_ENROLMENTS` (100000): buyers the timed scan goes over.
