@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveEnum as _, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect,
@@ -214,9 +214,46 @@ pub struct Paid {
     pub product_id: Option<Uuid>,
 }
 
+impl Paid {
+    /// Whether a customer's pending item is about this purchase: its billet
+    /// or Pix, or a cart of the product abandoned before it.
+    fn withdraws(&self, item: &PendingOfCustomer) -> bool {
+        item.customer_id == self.customer_id
+            && (self
+                .transaction_code
+                .as_ref()
+                .is_some_and(|code| item.transaction_code.as_ref() == Some(code))
+                || self.product_id.is_some_and(|product| {
+                    item.product_id == Some(product)
+                        && item
+                            .trigger
+                            .as_deref()
+                            .is_some_and(|t| ["CART_ABANDONED", "BILLET_PRINTED"].contains(&t))
+                }))
+    }
+}
+
+/// What tells whether a customer's item is about a purchase paid.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct PendingOfCustomer {
+    id: Uuid,
+    workspace_id: Uuid,
+    customer_id: Uuid,
+    status: DispatchStatus,
+    trigger: Option<String>,
+    product_id: Option<Uuid>,
+    transaction_code: Option<String>,
+}
+
 /// Withdraws the pending items of these purchases (and of their customers'
 /// carts and billets for the product) as `CANCELLED`, reason `PAID`, a
-/// statement per hundred purchases; returns how many.
+/// hundred purchases at a time; returns how many.
+///
+/// The items are found through their customers, who have a few each. A
+/// workspace may hold a whole scan's pending items, and SQLite, which keeps
+/// no statistics, would read all of them through (workspace, status) were
+/// the workspace or the status a condition of the search: both are checked
+/// on the rows found, and the status again by the update.
 pub async fn cancel_paid<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
@@ -226,24 +263,32 @@ pub async fn cancel_paid<C: ConnectionTrait>(
     use dispatch_item::Column;
     let mut cancelled = 0;
     for chunk in paid.chunks(100) {
-        let mut any = sea_orm::Condition::any();
-        for purchase in chunk {
-            let mut what = sea_orm::Condition::any();
-            if let Some(code) = &purchase.transaction_code {
-                what = what.add(Column::TransactionCode.eq(code.as_str()));
-            }
-            if let Some(product) = purchase.product_id {
-                what = what.add(
-                    Column::Trigger
-                        .is_in(["CART_ABANDONED", "BILLET_PRINTED"])
-                        .and(Column::ProductId.eq(product)),
-                );
-            }
-            if !what.is_empty() {
-                any = any.add(Column::CustomerId.eq(purchase.customer_id).and(what));
-            }
-        }
-        if any.is_empty() {
+        let customers: HashSet<Uuid> = chunk.iter().map(|p| p.customer_id).collect();
+        let items = dispatch_item::Entity::find()
+            .select_only()
+            .columns([
+                Column::Id,
+                Column::WorkspaceId,
+                Column::CustomerId,
+                Column::Status,
+                Column::Trigger,
+                Column::ProductId,
+                Column::TransactionCode,
+            ])
+            .filter(Column::CustomerId.is_in(customers))
+            .into_model::<PendingOfCustomer>()
+            .all(db)
+            .await?;
+        let withdrawn: Vec<Uuid> = items
+            .iter()
+            .filter(|item| {
+                item.workspace_id == tenant.workspace_id()
+                    && item.status == DispatchStatus::Pending
+                    && chunk.iter().any(|purchase| purchase.withdraws(item))
+            })
+            .map(|item| item.id)
+            .collect();
+        if withdrawn.is_empty() {
             continue;
         }
         cancelled += dispatch_item::Entity::update_many()
@@ -251,9 +296,8 @@ pub async fn cancel_paid<C: ConnectionTrait>(
             .col_expr(Column::ErrorCode, Expr::value(Some(PAID)))
             .col_expr(Column::DecidedAt, Expr::value(Some(now)))
             .col_expr(Column::UpdatedAt, Expr::value(now))
-            .filter(Column::WorkspaceId.eq(tenant.workspace_id()))
+            .filter(Column::Id.is_in(withdrawn))
             .filter(Column::Status.eq(DispatchStatus::Pending))
-            .filter(any)
             .exec(db)
             .await?
             .rows_affected;

@@ -105,7 +105,8 @@ const GROWING: [&str; 8] = [
 /// index's predicate. Every statement on a welcome's way, from the
 /// postback to the send and the sweeps after it (the sender's claim, the
 /// expiry of pending items, sends whose worker vanished), finds its rows
-/// through an index: none reads a growing table whole.
+/// through an index: none reads a growing table whole, nor all of a
+/// workspace's rows of one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_welcome_reads_no_growing_table_whole_on_sqlite() {
     use sea_orm::{ConnectionTrait, Statement};
@@ -157,6 +158,18 @@ async fn a_welcome_reads_no_growing_table_whole_on_sqlite() {
         (how.is_empty() || how.starts_with(' '))
             && !index.is_some_and(|name| partial.iter().any(|p| p == name))
     };
+    // An index searched by nothing finer than the workspace (and a status)
+    // reads every row of the workspace in that status.
+    let workspace_wide = |step: &str, table: &str| {
+        step.starts_with(&format!("SEARCH {table} "))
+            && step
+                .rsplit_once('(')
+                .and_then(|(_, keys)| keys.strip_suffix(')'))
+                .is_some_and(|keys| {
+                    keys.split(" AND ")
+                        .all(|key| key.starts_with("workspace_id") || key.starts_with("status"))
+                })
+    };
     for sql in statements.iter().filter(|sql| {
         ["SELECT", "UPDATE", "DELETE"]
             .iter()
@@ -177,6 +190,10 @@ async fn a_welcome_reads_no_growing_table_whole_on_sqlite() {
             assert!(
                 !plan.iter().any(|step| whole(step, table)),
                 "{sql}\nreads {table} whole: {plan:#?}"
+            );
+            assert!(
+                !plan.iter().any(|step| workspace_wide(step, table)),
+                "{sql}\nreads all of a workspace's {table}: {plan:#?}"
             );
         }
     }
