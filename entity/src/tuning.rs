@@ -17,6 +17,21 @@ pub fn intake_writers(backend: DbBackend) -> usize {
     }
 }
 
+/// How many postbacks being stored at once the backend takes in its
+/// stride; beyond that, the worker's appliers and dispatchers give way to
+/// the door (`WorkSignals::in_turn_with_inbound`). SQLite's one writer is
+/// shared with the door: any postback waiting is worth a pause. PostgreSQL
+/// writes side by side, and a steady stream (a launch's thousand postbacks
+/// a second) always has a few in flight: pausing for them would make every
+/// partition's batches wait their turn, and events wait seconds. Only a crowd (Hotmart retrying after an outage, a firehose)
+/// makes background work wait.
+pub fn inbound_crowd(backend: DbBackend) -> usize {
+    match backend {
+        DbBackend::Postgres => 16,
+        _ => 0,
+    }
+}
+
 /// How long running work gets to finish after shutdown is requested.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// How often an idle worker looks for work nothing announced.

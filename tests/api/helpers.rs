@@ -204,7 +204,7 @@ async fn spawn_serving(
         .expect("migrate the test database");
     let jwt = JwtKeys::new(JWT_SECRET);
     let secrets = entity::SecretKey::parse(&entity::SecretKey::generate_text()).expect("key");
-    let work_signals = entity::WorkSignals::default();
+    let work_signals = entity::WorkSignals::for_backend(db.get_database_backend());
     let clock = entity::Clock::system();
     let router = jornada::api_router(
         db.clone(),

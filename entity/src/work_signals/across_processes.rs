@@ -59,7 +59,7 @@ impl WorkSignals {
     /// connection listens). On SQLite, whose database one process serves,
     /// the plain in-process signals. Must be called inside a Tokio runtime.
     pub fn across_processes(db: &DatabaseConnection) -> WorkSignals {
-        let mut signals = WorkSignals::default();
+        let mut signals = WorkSignals::for_backend(db.get_database_backend());
         if db.get_database_backend() != DbBackend::Postgres {
             return signals;
         }

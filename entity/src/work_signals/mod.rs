@@ -20,13 +20,14 @@
 //! process, wherever it runs, looks again for the subscriptions of that
 //! workspace only.
 //!
-//! The same handle paces background work while postbacks arrive: batches
-//! of the appliers and the dispatcher then take turns, one at a time, each
-//! after a pause four times as long as the last one took (within bounds),
-//! so the receiver keeps most of the machine. Answering Hotmart fast
-//! matters more than applying at once (a URL that keeps failing gets
-//! deactivated), and on SQLite's single writer a busy applier would
-//! otherwise keep the receiver waiting.
+//! The same handle paces background work while postbacks crowd the door
+//! (more are being stored at once than the backend takes in its stride):
+//! batches of the appliers and the dispatcher then take turns, one at a
+//! time, each after a pause four times as long as the last one took
+//! (within bounds), so the receiver keeps most of the machine. Answering
+//! Hotmart fast matters more than applying at once (a URL that keeps
+//! failing gets deactivated), and on SQLite's single writer a busy applier
+//! would otherwise keep the receiver waiting.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -140,6 +141,10 @@ impl Arrivals {
 #[derive(Default)]
 struct Inbound {
     writing: AtomicUsize,
+    /// How many postbacks being stored at once the backend takes in its
+    /// stride; background work gives way only to more.
+    crowd: usize,
+    /// Told when the door stops being crowded.
     done: Notify,
     /// While postbacks are being stored, background batches take turns, and
     /// this is how long the last one took: every loop of the process (the
@@ -155,13 +160,25 @@ pub struct StoringInbound {
 
 impl Drop for StoringInbound {
     fn drop(&mut self) {
-        if self.inbound.writing.fetch_sub(1, Ordering::AcqRel) == 1 {
+        if self.inbound.writing.fetch_sub(1, Ordering::AcqRel) == self.inbound.crowd + 1 {
             self.inbound.done.notify_waiters();
         }
     }
 }
 
 impl WorkSignals {
+    /// In-process signals, pacing background work as `backend` needs
+    /// ([`crate::tuning::inbound_crowd`]).
+    pub fn for_backend(backend: sea_orm::DbBackend) -> WorkSignals {
+        WorkSignals {
+            inbound: Arc::new(Inbound {
+                crowd: crate::tuning::inbound_crowd(backend),
+                ..Inbound::default()
+            }),
+            ..WorkSignals::default()
+        }
+    }
+
     /// Called after webhook events were durably stored (or put back to apply).
     pub fn webhooks_stored(&self) {
         self.announce(Work::Webhooks);
@@ -251,11 +268,11 @@ impl WorkSignals {
     }
 
     /// Runs one batch of background work once inbound postbacks have had
-    /// their turn. While postbacks are being stored, batches run one at a
+    /// their turn. While postbacks crowd the door, batches run one at a
     /// time across the process, each after a pause that grows with the last
     /// one's length; otherwise they run side by side at once.
     pub async fn in_turn_with_inbound<F: std::future::Future>(&self, batch: F) -> F::Output {
-        if self.inbound.writing.load(Ordering::Acquire) == 0 {
+        if !self.inbound_crowded() {
             return batch.await;
         }
         let mut last_batch = self.inbound.turn.lock().await;
@@ -267,18 +284,77 @@ impl WorkSignals {
         done
     }
 
-    /// Waits while inbound events are being stored, for `at_most` in all,
-    /// so background work never starves.
+    /// Whether more postbacks are being stored than the crowd the backend
+    /// takes in its stride.
+    fn inbound_crowded(&self) -> bool {
+        self.inbound.writing.load(Ordering::Acquire) > self.inbound.crowd
+    }
+
+    /// Waits while the door is crowded, for `at_most` in all, so background
+    /// work never starves.
     async fn give_way_to_inbound(&self, at_most: Duration) {
         let deadline = tokio::time::Instant::now() + at_most;
         loop {
             let done = self.inbound.done.notified();
-            if self.inbound.writing.load(Ordering::Acquire) == 0 {
+            if !self.inbound_crowded() {
                 return;
             }
             if tokio::time::timeout_at(deadline, done).await.is_err() {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::DbBackend;
+
+    /// How long a batch waited before it ran, with `storing` postbacks
+    /// being stored throughout, on the paused clock.
+    async fn waited(backend: DbBackend, storing: usize) -> Duration {
+        let signals = WorkSignals::for_backend(backend);
+        let _door: Vec<StoringInbound> = (0..storing).map(|_| signals.storing_inbound()).collect();
+        let asked = tokio::time::Instant::now();
+        signals
+            .in_turn_with_inbound(async { asked.elapsed() })
+            .await
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn sqlite_gives_way_to_any_postback_being_stored() {
+        assert_eq!(waited(DbBackend::Sqlite, 0).await, Duration::ZERO);
+        assert_eq!(waited(DbBackend::Sqlite, 1).await, GIVE_WAY_MIN);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn postgres_gives_way_only_to_a_crowd() {
+        let crowd = crate::tuning::inbound_crowd(DbBackend::Postgres);
+        assert_eq!(waited(DbBackend::Postgres, crowd).await, Duration::ZERO);
+        assert_eq!(waited(DbBackend::Postgres, crowd + 1).await, GIVE_WAY_MIN);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_crowd_thinning_out_ends_the_wait() {
+        let signals = WorkSignals::for_backend(DbBackend::Postgres);
+        let crowd = crate::tuning::inbound_crowd(DbBackend::Postgres);
+        let mut door: Vec<StoringInbound> =
+            (0..=crowd).map(|_| signals.storing_inbound()).collect();
+        let asked = tokio::time::Instant::now();
+        let batch = tokio::spawn({
+            let signals = signals.clone();
+            async move {
+                signals
+                    .in_turn_with_inbound(async { asked.elapsed() })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        door.pop();
+        assert_eq!(
+            batch.await.expect("the batch ran"),
+            Duration::from_millis(50)
+        );
     }
 }
