@@ -12,6 +12,12 @@ pub const QUEUE: &str = "background_jobs";
 /// records a job's failure itself; only a failure to record it (the
 /// database unreachable) makes the queue deliver the task again.
 const MAX_DELIVERIES: usize = 5;
+/// How often the SQLite queue's worker reports alive. Its storage has no
+/// notification of new tasks (PostgreSQL's has `LISTEN/NOTIFY`): a task
+/// pushed after the worker has idled a while could wait for the worker's
+/// next heartbeat (30 s by default) before it was fetched, a "run now" scan
+/// half a minute late. One small write every two seconds bounds that wait.
+const SQLITE_HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The job queue on the app's database: apalis storage of [`JobOrder`]s.
 #[derive(Clone)]
@@ -29,8 +35,11 @@ impl JobQueue {
                     .with_config(apalis_postgres::Config::default().queue(QUEUE)),
             ),
             _ => JobQueue::Sqlite(
-                apalis_sqlite::SqliteStorage::new(db.get_sqlite_connection_pool())
-                    .with_config(apalis_sqlite::Config::default().queue(QUEUE)),
+                apalis_sqlite::SqliteStorage::new(db.get_sqlite_connection_pool()).with_config(
+                    apalis_sqlite::Config::default()
+                        .queue(QUEUE)
+                        .heartbeat_interval(SQLITE_HEARTBEAT),
+                ),
             ),
         }
     }
