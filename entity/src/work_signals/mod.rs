@@ -146,7 +146,7 @@ struct Inbound {
     crowd: usize,
     /// Told when the door stops being crowded.
     done: Notify,
-    /// While postbacks are being stored, background batches take turns, and
+    /// While postbacks crowd the door, background batches take turns, and
     /// this is how long the last one took: every loop of the process (the
     /// appliers, the dispatcher) shares one pacing, so giving way does not
     /// shrink as loops are added.
