@@ -23,8 +23,9 @@ pub fn intake_writers(backend: DbBackend) -> usize {
 /// shared with the door: any postback waiting is worth a pause. PostgreSQL
 /// writes side by side, and a steady stream (a launch's thousand postbacks
 /// a second) always has a few in flight: pausing for them would make every
-/// partition's batches wait their turn, and events wait seconds. Only a crowd (Hotmart retrying after an outage, a firehose)
-/// makes background work wait.
+/// partition's batches wait their turn, and events wait seconds. Only a
+/// crowd (Hotmart retrying after an outage, a firehose) makes background
+/// work wait.
 pub fn inbound_crowd(backend: DbBackend) -> usize {
     match backend {
         DbBackend::Postgres => 16,
