@@ -4,7 +4,7 @@
 //! near the end of their warranty with little progress (`REFUND_RISK`), and
 //! queues an item for each, a page of enrolments at a time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use apalis::prelude::{BoxDynError, Data};
@@ -17,10 +17,10 @@ use entity::entities::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, FromQueryResult,
-    IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect,
+    IdenStatic, Iterable, QueryFilter, QueryOrder, QueryResult, QuerySelect, Select,
 };
 use serde::Serialize;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 use workflow::automation::{RuleSpec, Trigger};
 use workflow::schedule::CronSchedule;
@@ -129,22 +129,44 @@ pub async fn scan(
     let db = &worker.db;
     let tenant = Tenant::new(rule.workspace_id);
     let firing = Arc::new(Firing::prepare(db, &worker.secrets, rule, &spec, now).await?);
+    let spec = Arc::new(spec);
     let mut report = ScanReport::default();
-    // The next page is read while earlier ones are written, each in its own
-    // transaction; PostgreSQL takes two writers at once, SQLite one.
-    let writers = match db.get_database_backend() {
-        DbBackend::Postgres => 2,
-        _ => 1,
+    // Pages are read while earlier ones are written, each written in its
+    // own transaction. PostgreSQL reads two pages at once and takes two
+    // writers; SQLite reads and writes one at a time.
+    let (readers, writers) = match db.get_database_backend() {
+        DbBackend::Postgres => (2, 2),
+        _ => (1, 1),
     };
+    let mut reads: VecDeque<JoinHandle<Result<Vec<Subject>, entity::Error>>> = VecDeque::new();
     let mut writes: JoinSet<Result<u64, entity::Error>> = JoinSet::new();
-    let mut after: Option<Uuid> = None;
+    let mut next = Some(PageRange {
+        after: None,
+        last: None,
+    });
     loop {
-        let page = candidates_page(db, tenant, &spec, after, now).await?;
-        let Some(last) = page.last().map(|e| e.enrollment.id) else {
+        while reads.len() < readers
+            && let Some(mut range) = next.take()
+        {
+            range.last = page_end(db, tenant, range.after).await?;
+            next = range.last.map(|last| PageRange {
+                after: Some(last),
+                last: None,
+            });
+            let (db, spec) = (db.clone(), spec.clone());
+            reads.push_back(tokio::spawn(async move {
+                let page = candidates_page(&db, tenant, &spec, range, now).await?;
+                subjects_of(&db, tenant, &spec, page, now).await
+            }));
+        }
+        let Some(read) = reads.pop_front() else {
             break;
         };
-        after = Some(last);
-        let subjects = subjects_of(db, tenant, &spec, page, now).await?;
+        let subjects = read.await.map_err(|err| {
+            entity::Error::Database(DbErr::Custom(format!(
+                "a scan's page reader stopped: {err}"
+            )))
+        })??;
         report.considered += subjects.len() as u64;
         if dry_run {
             for subject in &subjects {
@@ -158,6 +180,9 @@ pub async fn scan(
                     });
                 }
             }
+            continue;
+        }
+        if subjects.is_empty() {
             continue;
         }
         while writes.len() >= writers {
@@ -233,32 +258,69 @@ impl FromQueryResult for Enrolled {
     }
 }
 
-/// A page of the enrolments the trigger finds, with their customers and
+/// A page of the workspace's active enrolments: those after `after` (from
+/// the first when `None`) up to and including `last` (to the end when
+/// `None`).
+#[derive(Debug, Clone, Copy)]
+struct PageRange {
+    after: Option<Uuid>,
+    last: Option<Uuid>,
+}
+
+/// The active enrolments of the workspace in id order, from `after`.
+fn active_enrolments(tenant: Tenant, after: Option<Uuid>) -> Select<enrollment::Entity> {
+    use enrollment::Column as E;
+    let select = tenant
+        .select::<enrollment::Entity>()
+        .filter(E::AccessStatus.eq(AccessStatus::Active))
+        .order_by_asc(E::Id);
+    match after {
+        Some(after) => select.filter(E::Id.gt(after)),
+        None => select,
+    }
+}
+
+/// Where the page starting after `after` ends: the id of the `PAGE`th
+/// active enrolment after it, or `None` when fewer remain. Read from the
+/// (workspace, status, id) index alone, so the next page can be read
+/// before this one is.
+async fn page_end<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    after: Option<Uuid>,
+) -> Result<Option<Uuid>, entity::Error> {
+    Ok(active_enrolments(tenant, after)
+        .select_only()
+        .column(enrollment::Column::Id)
+        .offset(PAGE - 1)
+        .limit(1)
+        .into_tuple::<Uuid>()
+        .one(db)
+        .await?)
+}
+
+/// The enrolments of a page the trigger finds, with their customers and
 /// origin purchases, in one statement.
 async fn candidates_page<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     spec: &RuleSpec,
-    after: Option<Uuid>,
+    range: PageRange,
     now: DateTime<Utc>,
 ) -> Result<Vec<Enrolled>, entity::Error> {
     use enrollment::Column as E;
     use transaction::Column as T;
-    let mut select = tenant
-        .select::<enrollment::Entity>()
-        .filter(E::AccessStatus.eq(AccessStatus::Active))
+    let mut select = active_enrolments(tenant, range.after)
         .inner_join(customer::Entity)
-        .left_join(transaction::Entity)
-        .order_by_asc(E::Id)
-        .limit(PAGE);
+        .left_join(transaction::Entity);
     for column in customer::Column::iter() {
         select = select.column_as(column, format!("{CUSTOMER}{}", column.as_str()));
     }
     for column in Purchase::COLUMNS {
         select = select.column_as(column, format!("{PURCHASE}{}", column.as_str()));
     }
-    if let Some(after) = after {
-        select = select.filter(E::Id.gt(after));
+    if let Some(last) = range.last {
+        select = select.filter(E::Id.lte(last));
     }
     let select = match spec.trigger {
         Trigger::AccessMissing => select
