@@ -129,6 +129,37 @@ async fn upkeep_refreshes_statistics_after_a_burst(served: ApiOnlyApp) {
         !again.iter().any(|(table, _)| table == "webhook_events"),
         "an unchanged table is left alone: {again:?}"
     );
+
+    // Every customer rewritten right after a vacuum: the table is analyzed
+    // for its changes but not vacuumed again within the minute, however
+    // dead its rows (autovacuum's naptime).
+    let churn = jornada::connect(&served.database_url, 1)
+        .await
+        .expect("connect for the churn");
+    churn
+        .execute_unprepared("VACUUM customers")
+        .await
+        .expect("vacuum");
+    churn
+        .execute_unprepared("UPDATE customers SET updated_at = updated_at")
+        .await
+        .expect("rewrite every customer");
+    churn.close().await.expect("close the churn's connection");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let upkeep = loop {
+        let done = worker::maintenance::refresh_statistics(&app.db)
+            .await
+            .expect("upkeep");
+        if let Some((_, upkeep)) = done.into_iter().find(|(table, _)| table == "customers") {
+            break upkeep;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rewritten customers never analyzed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(upkeep, worker::maintenance::Upkeep::Analyzed);
 }
 
 on_both_backends!(
