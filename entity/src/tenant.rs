@@ -82,6 +82,15 @@ impl Tenant {
         E::find().filter(E::workspace_column().eq(self.workspace_id))
     }
 
+    /// Deletes all of this workspace's rows of `E` (and what cascades from them).
+    pub async fn delete_all<E: TenantOwned, C: ConnectionTrait>(&self, db: &C) -> Result<u64> {
+        Ok(E::delete_many()
+            .filter(E::workspace_column().eq(self.workspace_id))
+            .exec(db)
+            .await?
+            .rows_affected)
+    }
+
     /// One row of `E` by id, or `NotFound` if it is missing or another workspace's.
     pub async fn get<E, C>(&self, db: &C, id: Uuid) -> Result<E::Model>
     where

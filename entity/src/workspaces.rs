@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::db::new_id;
-use crate::entities::workspace;
+use crate::entities::{customer, domain_event, tracked_link, webhook_event, workspace};
 use crate::error::{Error, Result};
 use crate::tenant::Tenant;
 
@@ -107,12 +107,20 @@ pub async fn find_by_slug_or_id(
     Ok(workspace::Entity::find().filter(by).one(db).await?)
 }
 
-/// Deletes workspace `id` and everything of it: every tenant table's rows
-/// go with their workspace (their `workspace_id` cascades), in one
-/// statement, so a failure leaves the workspace whole. Returns whether
-/// there was one.
+/// Deletes workspace `id` and everything of it, in one transaction, so a
+/// failure leaves the workspace whole. Returns whether there was one.
+///
+/// Its customers go first, taking what they own; then the rows that name
+/// the workspace without a foreign key to it on PostgreSQL
+/// (`m20261207_000027`); last the workspace, whose `workspace_id`
+/// references take every other tenant table's rows.
 pub async fn delete(db: &DatabaseConnection, id: uuid::Uuid) -> Result<bool> {
     let txn = crate::db::begin_write(db).await?;
+    let tenant = Tenant::new(id);
+    tenant.delete_all::<customer::Entity, _>(&txn).await?;
+    tenant.delete_all::<domain_event::Entity, _>(&txn).await?;
+    tenant.delete_all::<tracked_link::Entity, _>(&txn).await?;
+    tenant.delete_all::<webhook_event::Entity, _>(&txn).await?;
     let deleted = workspace::Entity::delete_by_id(id).exec(&txn).await?;
     txn.commit().await?;
     Ok(deleted.rows_affected > 0)

@@ -35,6 +35,7 @@ mod m20261206_000023_lean_dispatch_queue;
 mod m20261206_000024_enrollments_in_id_order;
 mod m20261206_000025_references_kept_by_owner;
 mod m20261206_000026_held_back_through_customer;
+mod m20261207_000027_workspace_kept_by_its_deletion;
 
 pub struct Migrator;
 
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000024_enrollments_in_id_order::Migration),
             Box::new(m20261206_000025_references_kept_by_owner::Migration),
             Box::new(m20261206_000026_held_back_through_customer::Migration),
+            Box::new(m20261207_000027_workspace_kept_by_its_deletion::Migration),
         ]
     }
 }

@@ -49,6 +49,70 @@ on_both_backends!(
     a_purchase_gets_its_welcome_once
 );
 
+/// The tables a welcomed purchase writes rows of its workspace into.
+const WELCOME_TABLES: [&str; 14] = [
+    "customers",
+    "transactions",
+    "enrollments",
+    "products",
+    "offers",
+    "webhook_events",
+    "domain_events",
+    "customer_activities",
+    "dispatch_queue",
+    "messages",
+    "tracked_links",
+    "automation_rules",
+    "message_templates",
+    "settings",
+];
+
+/// A workspace deleted takes every row of it, those PostgreSQL no longer
+/// ties to it by a foreign key included; its neighbour keeps all of its own.
+async fn a_deleted_workspace_leaves_no_row_behind(app: TestApp) {
+    let meta = fake_meta("APPROVED").await;
+    let gone = Producer::open(&app, "escola-fechada", Some(&meta)).await;
+    let kept = Producer::open(&app, "escola-aberta", Some(&meta)).await;
+    let now = app.clock.now();
+    for (shop, code) in [(&gone, "HP1000000011"), (&kept, "HP1000000012")] {
+        let sale = Sale::new(code, "maria@example.com", ms(now) - 60_000);
+        shop.post(&sale.event("PURCHASE_APPROVED", "APPROVED", ms(now)))
+            .await;
+    }
+    assert_eq!(meta.accepted(), 2, "both welcomed");
+    let of =
+        |slug: &str| format!("workspace_id IN (SELECT id FROM workspaces WHERE slug = '{slug}')");
+    let mut before = Vec::new();
+    for table in WELCOME_TABLES {
+        let rows = app.count_where(table, &of(&gone.slug)).await;
+        assert!(rows > 0, "the purchase wrote no {table}");
+        before.push(app.count_where(table, &of(&kept.slug)).await);
+    }
+
+    assert!(
+        entity::workspaces::delete(&app.db, gone.workspace)
+            .await
+            .expect("delete the workspace")
+    );
+    for (table, kept_rows) in WELCOME_TABLES.into_iter().zip(before) {
+        assert_eq!(
+            app.count_where(table, "workspace_id NOT IN (SELECT id FROM workspaces)")
+                .await,
+            0,
+            "{table} keeps rows of the deleted workspace"
+        );
+        assert_eq!(
+            app.count_where(table, &of(&kept.slug)).await,
+            kept_rows,
+            "{table} of the other workspace"
+        );
+    }
+}
+on_both_backends!(
+    a_deleted_workspace_leaves_no_row_behind,
+    a_deleted_workspace_leaves_no_row_behind
+);
+
 async fn an_unapproved_template_turns_the_welcome_into_an_item(app: TestApp) {
     let meta = fake_meta("PENDING").await;
     let shop = Producer::open(&app, "escola", Some(&meta)).await;

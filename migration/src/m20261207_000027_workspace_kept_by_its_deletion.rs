@@ -1,0 +1,65 @@
+//! On PostgreSQL, the rows every Hotmart postback writes no longer check
+//! that their workspace exists: customers, transactions, stored webhooks,
+//! domain events and tracked links. A postback wrote five of them, and
+//! each check took a share lock on the one workspace row that every writer
+//! of the workspace locks too, so that concurrent writers wrapped their
+//! locks in a new multixact at every row. The workspace a row names is the
+//! one its writer was let into, and a workspace deleted takes these rows
+//! itself: `entity::workspaces::delete` deletes them in its transaction,
+//! customers first (and with them what they own), then the workspace.
+//!
+//! SQLite checks a foreign key without a lock and cannot drop one without
+//! rebuilding the table: its foreign keys stay, to the same effect.
+
+use sea_orm_migration::prelude::*;
+
+use crate::schema::{foreign_key, foreign_key_name};
+
+/// Tables whose `workspace_id` is no longer checked; each cascaded.
+const KEPT_BY_DELETION: &[&str] = &[
+    "customers",
+    "transactions",
+    "webhook_events",
+    "domain_events",
+    "tracked_links",
+];
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return Ok(());
+        }
+        for table in KEPT_BY_DELETION {
+            manager
+                .drop_foreign_key(
+                    ForeignKey::drop()
+                        .name(foreign_key_name(table, "workspace_id"))
+                        .table(Alias::new(*table))
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return Ok(());
+        }
+        for table in KEPT_BY_DELETION {
+            manager
+                .create_foreign_key(foreign_key(
+                    table,
+                    Alias::new("workspace_id"),
+                    Alias::new("workspaces"),
+                    ForeignKeyAction::Cascade,
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+}
