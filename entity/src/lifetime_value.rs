@@ -10,7 +10,9 @@ use crate::tenant::Tenant;
 
 /// LTV: what each customer paid and kept — approved and complete purchases;
 /// refunded and charged-back ones count nothing. One statement for all of
-/// them: the sums are taken and stored by the database.
+/// them: the sums are taken and stored by the database, and only where
+/// they moved (a printed billet or an abandoned cart leaves the customer's
+/// row as it was, unwritten).
 pub async fn recompute_ltv<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
@@ -35,12 +37,11 @@ pub async fn recompute_ltv<C: ConnectionTrait>(
         )
         .and_where(transaction::Column::Status.is_in(["APPROVED", "COMPLETE"]))
         .to_owned();
+    let kept = || Expr::SubQuery(None, Box::new(kept.clone().into()));
     customer::Entity::update_many()
-        .col_expr(
-            customer::Column::LtvTotal,
-            Expr::SubQuery(None, Box::new(kept.into())),
-        )
+        .col_expr(customer::Column::LtvTotal, kept())
         .filter(customer::Column::WorkspaceId.eq(tenant.workspace_id()))
+        .filter(Expr::col((customer::Entity, customer::Column::LtvTotal)).ne(kept()))
         .filter(customer::Column::Id.is_in(customer_ids.iter().copied()))
         .exec(db)
         .await?;
