@@ -19,7 +19,9 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::schema::{TableIndex, create_indexes, drop_indexes, foreign_key, foreign_key_name};
+use crate::schema::{
+    Reference, TableIndex, create_foreign_keys, create_indexes, drop_foreign_keys, drop_indexes,
+};
 
 /// Tables whose rows go with their customer. Subscriptions and transactions
 /// keep theirs: they hold the products, which refuse to go while a sale
@@ -36,7 +38,7 @@ const OWNED_BY_CUSTOMER: &[&str] = &[
 ];
 
 /// (table, column, parent, action) of the other references dropped.
-const UNCHECKED: &[(&str, &str, &str, ForeignKeyAction)] = &[
+const UNCHECKED: &[Reference] = &[
     (
         "dispatch_queue",
         "template_id",
@@ -67,7 +69,7 @@ const TEMPLATE_INDEXES: &[TableIndex] = &[
     TableIndex::new("idx_messages_template", "messages", &["template_id"]),
 ];
 
-fn references() -> Vec<(&'static str, &'static str, &'static str, ForeignKeyAction)> {
+fn references() -> Vec<Reference> {
     OWNED_BY_CUSTOMER
         .iter()
         .map(|table| {
@@ -91,16 +93,7 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
             return Ok(());
         }
-        for (table, column, _, _) in references() {
-            manager
-                .drop_foreign_key(
-                    ForeignKey::drop()
-                        .name(foreign_key_name(table, column))
-                        .table(Alias::new(table))
-                        .to_owned(),
-                )
-                .await?;
-        }
+        drop_foreign_keys(manager, &references()).await?;
         drop_indexes(manager, TEMPLATE_INDEXES).await
     }
 
@@ -109,16 +102,6 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         create_indexes(manager, TEMPLATE_INDEXES).await?;
-        for (table, column, parent, action) in references() {
-            manager
-                .create_foreign_key(foreign_key(
-                    table,
-                    Alias::new(column),
-                    Alias::new(parent),
-                    action,
-                ))
-                .await?;
-        }
-        Ok(())
+        create_foreign_keys(manager, &references()).await
     }
 }

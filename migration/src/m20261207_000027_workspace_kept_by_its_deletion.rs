@@ -13,7 +13,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::schema::{foreign_key, foreign_key_name};
+use crate::schema::{Reference, create_foreign_keys, drop_foreign_keys};
 
 /// Tables whose `workspace_id` is no longer checked; each cascaded.
 const KEPT_BY_DELETION: &[&str] = &[
@@ -24,6 +24,20 @@ const KEPT_BY_DELETION: &[&str] = &[
     "tracked_links",
 ];
 
+fn references() -> Vec<Reference> {
+    KEPT_BY_DELETION
+        .iter()
+        .map(|table| {
+            (
+                *table,
+                "workspace_id",
+                "workspaces",
+                ForeignKeyAction::Cascade,
+            )
+        })
+        .collect()
+}
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -33,33 +47,13 @@ impl MigrationTrait for Migration {
         if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
             return Ok(());
         }
-        for table in KEPT_BY_DELETION {
-            manager
-                .drop_foreign_key(
-                    ForeignKey::drop()
-                        .name(foreign_key_name(table, "workspace_id"))
-                        .table(Alias::new(*table))
-                        .to_owned(),
-                )
-                .await?;
-        }
-        Ok(())
+        drop_foreign_keys(manager, &references()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() != sea_orm::DbBackend::Postgres {
             return Ok(());
         }
-        for table in KEPT_BY_DELETION {
-            manager
-                .create_foreign_key(foreign_key(
-                    table,
-                    Alias::new("workspace_id"),
-                    Alias::new("workspaces"),
-                    ForeignKeyAction::Cascade,
-                ))
-                .await?;
-        }
-        Ok(())
+        create_foreign_keys(manager, &references()).await
     }
 }

@@ -93,6 +93,45 @@ pub fn foreign_key_name(table: &str, column: &str) -> String {
     format!("fk_{table}_{column}")
 }
 
+/// A foreign key: (table, column, parent, on delete).
+pub type Reference = (&'static str, &'static str, &'static str, ForeignKeyAction);
+
+/// Drops the foreign keys `references` (named by [`foreign_key_name`]).
+pub async fn drop_foreign_keys(
+    manager: &SchemaManager<'_>,
+    references: &[Reference],
+) -> Result<(), DbErr> {
+    for (table, column, _, _) in references {
+        manager
+            .drop_foreign_key(
+                ForeignKey::drop()
+                    .name(foreign_key_name(table, column))
+                    .table(Alias::new(*table))
+                    .to_owned(),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates the foreign keys `references`: undoes [`drop_foreign_keys`].
+pub async fn create_foreign_keys(
+    manager: &SchemaManager<'_>,
+    references: &[Reference],
+) -> Result<(), DbErr> {
+    for (table, column, parent, action) in references {
+        manager
+            .create_foreign_key(foreign_key(
+                table,
+                Alias::new(*column),
+                Alias::new(*parent),
+                *action,
+            ))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Creates `tables` in order, then `indexes`.
 pub async fn create_tables(
     manager: &SchemaManager<'_>,

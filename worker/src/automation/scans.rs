@@ -140,19 +140,16 @@ pub async fn scan(
     };
     let mut reads: VecDeque<JoinHandle<Result<Vec<Subject>, entity::Error>>> = VecDeque::new();
     let mut writes: JoinSet<Result<u64, entity::Error>> = JoinSet::new();
-    let mut next = Some(PageRange {
-        after: None,
-        last: None,
-    });
+    // Where the next page to read starts (after which enrolment, `None`
+    // from the first); `None` once the last page is under way.
+    let mut next: Option<Option<Uuid>> = Some(None);
     loop {
         while reads.len() < readers
-            && let Some(mut range) = next.take()
+            && let Some(after) = next
         {
-            range.last = page_end(db, tenant, range.after).await?;
-            next = range.last.map(|last| PageRange {
-                after: Some(last),
-                last: None,
-            });
+            let last = page_end(db, tenant, after).await?;
+            next = last.map(Some);
+            let range = PageRange { after, last };
             let (db, spec) = (db.clone(), spec.clone());
             reads.push_back(tokio::spawn(async move {
                 let page = candidates_page(&db, tenant, &spec, range, now).await?;
