@@ -42,6 +42,16 @@ pub struct PersonFacts {
     pub hotmart_ucode: Option<String>,
 }
 
+/// A person as one source event describes them: who, when they were seen,
+/// and what that event's purchase keeps (its amount when the batch leaves it
+/// approved or complete, else zero).
+#[derive(Debug, Clone, Default)]
+pub struct Sighting {
+    pub person: PersonFacts,
+    pub seen_at: Option<DateTime<Utc>>,
+    pub kept: Decimal,
+}
+
 /// Finds or creates the customer, fills what was unknown, and moves their
 /// activity window to include `seen_at`. The row stays locked until commit.
 pub async fn upsert_customer<C: ConnectionTrait>(
@@ -51,7 +61,12 @@ pub async fn upsert_customer<C: ConnectionTrait>(
     seen_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<customer::Model> {
-    let mut found = upsert_customers(db, tenant, &[(facts.clone(), seen_at)], now).await?;
+    let sighting = Sighting {
+        person: facts.clone(),
+        seen_at,
+        kept: Decimal::ZERO,
+    };
+    let mut found = upsert_customers(db, tenant, &[sighting], now).await?;
     found.pop().ok_or(Error::NotFound("customer"))
 }
 
@@ -65,6 +80,7 @@ struct PersonMerge {
     hotmart_ucode: Option<String>,
     first_seen: Option<DateTime<Utc>>,
     last_seen: Option<DateTime<Utc>>,
+    kept: Decimal,
 }
 
 /// The customer each person is, in order: created when new; otherwise what
@@ -72,18 +88,28 @@ struct PersonMerge {
 /// and the activity window widened to include when they were seen. The rows
 /// stay locked until commit.
 ///
+/// A new customer's lifetime value starts at what the batch's purchases keep
+/// ([`Sighting::kept`]), so the recount that follows finds it already right
+/// and leaves the row as written: a first purchase writes its buyer once.
+/// An existing customer's value is the recount's alone.
+///
 /// The whole batch costs two statements: one `INSERT .. ON CONFLICT DO
 /// UPDATE` that rewrites only the rows it changes, in e-mail order (so two
 /// appliers lock shared customers in the same order), and one read back.
 pub async fn upsert_customers<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    people: &[(PersonFacts, Option<DateTime<Utc>>)],
+    people: &[Sighting],
     now: DateTime<Utc>,
 ) -> Result<Vec<customer::Model>> {
     let mut emails = Vec::with_capacity(people.len());
     let mut merged: std::collections::BTreeMap<String, PersonMerge> = Default::default();
-    for (facts, seen_at) in people {
+    for Sighting {
+        person: facts,
+        seen_at,
+        kept,
+    } in people
+    {
         let facts = facts.fitted();
         let email = normalize_email(&facts.email)?;
         let phone = facts.phone.as_deref().and_then(|p| normalize_phone(p).ok());
@@ -100,6 +126,7 @@ pub async fn upsert_customers<C: ConnectionTrait>(
             hotmart_ucode: None,
             first_seen: *seen_at,
             last_seen: *seen_at,
+            kept: Decimal::ZERO,
         });
         entry.name = entry.name.take().or(name);
         entry.phone = entry.phone.take().or(phone);
@@ -110,6 +137,7 @@ pub async fn upsert_customers<C: ConnectionTrait>(
         entry.hotmart_ucode = entry.hotmart_ucode.take().or(facts.hotmart_ucode);
         entry.first_seen = earlier(entry.first_seen, *seen_at);
         entry.last_seen = later(entry.last_seen, *seen_at);
+        entry.kept += *kept;
         emails.push(email);
     }
     if emails.is_empty() {
@@ -129,7 +157,7 @@ pub async fn upsert_customers<C: ConnectionTrait>(
         tags: Set(json!([])),
         segment: Set(Some(crate::segments::LEAD.to_owned())),
         churn_risk: Set(None),
-        ltv_total: Set(Decimal::ZERO),
+        ltv_total: Set(person.kept),
         first_activity_at: Set(person.first_seen),
         last_activity_at: Set(person.last_seen),
         consent: Set(json!({})),

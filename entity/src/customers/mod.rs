@@ -18,7 +18,7 @@ use crate::tenant::Tenant;
 
 mod from_sources;
 
-pub use from_sources::{PersonFacts, upsert_customer, upsert_customers};
+pub use from_sources::{PersonFacts, Sighting, upsert_customer, upsert_customers};
 
 pub const MAX_TAGS: usize = 100;
 pub const MAX_TAG_LEN: usize = 64;

@@ -9,11 +9,12 @@ use entity::domain_events::{self};
 use entity::entities::{customer, offer, product, subscription};
 use entity::{
     catalog,
-    customers::{self, PersonFacts},
+    customers::{self, PersonFacts, Sighting},
     enrollments, lifetime_value,
     subscriptions::{self, SubscriptionFacts},
     transactions::{self, TransactionFacts},
 };
+use rust_decimal::Decimal;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 use uuid::Uuid;
@@ -75,19 +76,22 @@ pub async fn apply_purchases<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), entity::Error> {
     let seen: Vec<Option<DateTime<Utc>>> = purchases.iter().map(|(p, _)| seen_at_of(p)).collect();
-    let people: Vec<(PersonFacts, Option<DateTime<Utc>>)> = purchases
+    let kept = kept_by_batch(purchases);
+    let people: Vec<Sighting> = purchases
         .iter()
         .zip(&seen)
-        .map(|((purchase, _), seen_at)| {
-            let person = PersonFacts {
+        .zip(kept)
+        .map(|(((purchase, _), seen_at), kept)| Sighting {
+            person: PersonFacts {
                 email: purchase.buyer.email.clone(),
                 name: purchase.buyer.name.clone(),
                 phone: purchase.buyer.phone.clone(),
                 document: purchase.buyer.document.clone(),
                 document_type: purchase.buyer.document_type.clone(),
                 hotmart_ucode: None,
-            };
-            (person, *seen_at)
+            },
+            seen_at: *seen_at,
+            kept,
         })
         .collect();
     let customers = customers::upsert_customers(db, tenant, &people, now).await?;
@@ -207,6 +211,28 @@ pub async fn apply_purchases<C: ConnectionTrait>(
     }
     domain_events::record_many(db, tenant, events, now).await?;
     Ok(())
+}
+
+/// What each purchase of the batch keeps for its buyer: its amount when it
+/// is the batch's last word on its transaction and leaves it approved or
+/// complete, else zero. A new buyer's lifetime value starts there; the
+/// recount from the stored transactions has the final say.
+fn kept_by_batch(purchases: &[(&Purchase, Source)]) -> Vec<Decimal> {
+    let mut last_word: HashMap<&str, usize> = HashMap::new();
+    for (i, (purchase, _)) in purchases.iter().enumerate() {
+        last_word.insert(purchase.transaction.as_str(), i);
+    }
+    purchases
+        .iter()
+        .enumerate()
+        .map(|(i, (purchase, _))| {
+            let decides = last_word.get(purchase.transaction.as_str()) == Some(&i);
+            match purchase.amount {
+                Some(amount) if decides && purchase.status.is_revenue() => amount,
+                _ => Decimal::ZERO,
+            }
+        })
+        .collect()
 }
 
 /// What a source says about the purchase's transaction.
@@ -428,4 +454,69 @@ pub async fn apply_order_fulfillment<C: ConnectionTrait>(
         now,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn purchase(event: &str, status: &str, transaction: &str, price: f64) -> Purchase {
+        let body = json!({
+            "id": Uuid::new_v4().to_string(),
+            "creation_date": 1_717_171_717_000_i64,
+            "event": event,
+            "version": "2.0.0",
+            "data": {
+                "product": {"id": 3_526_906, "name": "Curso de Confeitaria"},
+                "buyer": {"email": "bia@exemplo.com", "name": "Bia"},
+                "purchase": {
+                    "transaction": transaction,
+                    "status": status,
+                    "price": {"value": price, "currency_value": "BRL"}
+                }
+            }
+        });
+        let envelope = entity::hotmart::parse_envelope(body.to_string().as_bytes())
+            .expect("a postback shaped as Hotmart sends it");
+        match entity::hotmart::decode(&envelope).expect("decodes") {
+            entity::hotmart::HotmartEvent::Purchase(p) => *p,
+            other => panic!("expected a purchase, got {other:?}"),
+        }
+    }
+
+    fn kept(batch: &[Purchase]) -> Vec<Value> {
+        let batch: Vec<(&Purchase, Source)> = batch.iter().map(|p| (p, Source::Sync)).collect();
+        kept_by_batch(&batch)
+            .into_iter()
+            .map(|d| json!(d.normalize().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_keeps_what_its_last_word_on_each_purchase_keeps() {
+        let batch = [
+            purchase("PURCHASE_APPROVED", "APPROVED", "HP1", 497.0),
+            purchase("PURCHASE_APPROVED", "APPROVED", "HP2", 49.9),
+            purchase("PURCHASE_REFUNDED", "REFUNDED", "HP1", 497.0),
+            purchase("PURCHASE_BILLET_PRINTED", "BILLET_PRINTED", "HP3", 89.0),
+            purchase("PURCHASE_COMPLETE", "COMPLETE", "HP2", 49.9),
+        ];
+        assert_eq!(
+            kept(&batch),
+            vec![
+                json!("0"),
+                json!("0"),
+                json!("0"),
+                json!("0"),
+                json!("49.9")
+            ],
+            "the refund takes back HP1, the billet is unpaid, HP2 counts once"
+        );
+        let paid_billet = [
+            purchase("PURCHASE_BILLET_PRINTED", "BILLET_PRINTED", "HP3", 89.0),
+            purchase("PURCHASE_APPROVED", "APPROVED", "HP3", 89.0),
+        ];
+        assert_eq!(kept(&paid_billet), vec![json!("0"), json!("89")]);
+    }
 }
