@@ -121,6 +121,47 @@ pub async fn claim_pending(
     Ok(events)
 }
 
+/// The undelivered events that the webhook events `sources` recorded, of
+/// customers with no other event pending: those may be delivered now
+/// without overtaking an older one. Oldest first, as [`claim_pending`]
+/// orders them. Read in the transaction that recorded them, which nobody
+/// else sees yet.
+pub async fn first_in_line<C: ConnectionTrait>(
+    db: &C,
+    sources: &[Uuid],
+) -> Result<Vec<domain_event::Model>> {
+    use std::collections::HashSet;
+    if sources.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut recorded = domain_event::Entity::find()
+        .filter(domain_event::Column::DispatchedAt.is_null())
+        .filter(domain_event::Column::SourceEventId.is_in(sources.iter().copied()))
+        .all(db)
+        .await?;
+    let customers: HashSet<Uuid> = recorded.iter().filter_map(|e| e.customer_id).collect();
+    if !customers.is_empty() {
+        let ours: HashSet<Uuid> = recorded.iter().map(|e| e.id).collect();
+        let pending: Vec<(Uuid, Option<Uuid>)> = domain_event::Entity::find()
+            .select_only()
+            .column(domain_event::Column::Id)
+            .column(domain_event::Column::CustomerId)
+            .filter(domain_event::Column::DispatchedAt.is_null())
+            .filter(domain_event::Column::CustomerId.is_in(customers))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let waiting: HashSet<Uuid> = pending
+            .into_iter()
+            .filter(|(id, _)| !ours.contains(id))
+            .filter_map(|(_, customer_id)| customer_id)
+            .collect();
+        recorded.retain(|e| e.customer_id.is_none_or(|c| !waiting.contains(&c)));
+    }
+    recorded.sort_by_key(|e| (e.recorded_at, e.id));
+    Ok(recorded)
+}
+
 /// Whether `consumer` has already handled the event.
 pub async fn delivered<C: ConnectionTrait>(db: &C, event_id: Uuid, consumer: &str) -> Result<bool> {
     Ok(domain_event_delivery::Entity::find()

@@ -86,19 +86,13 @@ impl DomainEventConsumer for Timeline {
     }
 }
 
-/// Takes a batch of pending events and delivers them to every consumer, in
-/// one transaction (a dispatcher that dies leaves them pending, and nothing
-/// of their handling stored): each consumer takes the whole batch at once, in a
-/// savepoint; should that fail, it takes them one at a time, each in its own
-/// savepoint, so a failing event undoes only its own handling. Returns how
-/// many events were fully dispatched.
+/// Takes a batch of pending events and delivers them to every consumer
+/// ([`deliver`]), in one transaction: a dispatcher that dies leaves them
+/// pending, and nothing of their handling stored. Returns how many events
+/// were fully dispatched.
 ///
-/// A delivery is recorded only where it must be remembered: for an event
-/// that will come round again because a consumer failed on it. Dispatchers
-/// side by side take their own `partition` of the events, by customer, so
-/// one customer's events are delivered in order, by one of them. An event
-/// every consumer handled is marked dispatched in the same transaction as
-/// their effects, which is record enough.
+/// Dispatchers side by side take their own `partition` of the events, by
+/// customer, so one customer's events are delivered in order, by one of them.
 pub async fn dispatch_batch(
     db: &DatabaseConnection,
     consumers: &[Box<dyn DomainEventConsumer>],
@@ -115,16 +109,58 @@ pub async fn dispatch_batch(
     if events.is_empty() {
         return Ok(0);
     }
+    let dispatched = deliver(&txn, consumers, &events, now).await?;
+    txn.commit().await?;
+    Ok(dispatched)
+}
+
+/// Delivers the domain events that the webhook events `sources` recorded in
+/// `txn`, the transaction applying them, before it commits: a postback's
+/// effects and its consumers' (a welcome approved, a campaign entered) then
+/// land together, without waiting for a dispatcher's turn. A customer who
+/// still has events pending from before keeps all of theirs for the
+/// dispatcher, so their events are still delivered in order. Returns how
+/// many events were fully dispatched; those a consumer failed on wait for
+/// their retry like any other.
+pub async fn deliver_recorded(
+    txn: &DatabaseTransaction,
+    consumers: &[Box<dyn DomainEventConsumer>],
+    sources: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<usize, entity::Error> {
+    let events = entity::domain_events::first_in_line(txn, sources).await?;
+    if events.is_empty() {
+        return Ok(0);
+    }
+    deliver(txn, consumers, &events, now).await
+}
+
+/// Delivers `events` (in order) to every consumer inside `txn`: each
+/// consumer takes them all at once, in a savepoint; should that fail, it
+/// takes them one at a time, each in its own savepoint, so a failing event
+/// undoes only its own handling. Returns how many events were fully
+/// dispatched.
+///
+/// A delivery is recorded only where it must be remembered: for an event
+/// that will come round again because a consumer failed on it. An event
+/// every consumer handled is marked dispatched in the same transaction as
+/// their effects, which is record enough.
+async fn deliver(
+    txn: &DatabaseTransaction,
+    consumers: &[Box<dyn DomainEventConsumer>],
+    events: &[domain_event::Model],
+    now: DateTime<Utc>,
+) -> Result<usize, entity::Error> {
     // Per event: the consumers that handled it now, and the first error.
     let mut handled: HashMap<Uuid, Vec<&'static str>> = HashMap::new();
     let mut failed: HashMap<Uuid, entity::Error> = HashMap::new();
     for consumer in consumers {
         let mut todo: Vec<&domain_event::Model> = Vec::with_capacity(events.len());
-        for event in &events {
+        for event in events {
             // Only an event that failed before can have deliveries
             // recorded by an earlier try.
             if event.attempts > 0
-                && entity::domain_events::delivered(&txn, event.id, consumer.name()).await?
+                && entity::domain_events::delivered(txn, event.id, consumer.name()).await?
             {
                 continue;
             }
@@ -167,18 +203,17 @@ pub async fn dispatch_batch(
         .map(|e| e.id)
         .filter(|id| !failed.contains_key(id))
         .collect();
-    entity::domain_events::mark_dispatched(&txn, &dispatched, now).await?;
-    for event in &events {
+    entity::domain_events::mark_dispatched(txn, &dispatched, now).await?;
+    for event in events {
         let Some(err) = failed.get(&event.id) else {
             continue;
         };
         // The event comes round again: the consumers that handled it now
         // must then be skipped.
         for consumer in handled.get(&event.id).into_iter().flatten() {
-            entity::domain_events::mark_delivered(&txn, event.id, consumer, now).await?;
+            entity::domain_events::mark_delivered(txn, event.id, consumer, now).await?;
         }
-        entity::domain_events::retry_later(&txn, event, &err.to_string(), now).await?;
+        entity::domain_events::retry_later(txn, event, &err.to_string(), now).await?;
     }
-    txn.commit().await?;
     Ok(dispatched.len())
 }

@@ -15,7 +15,9 @@ pub struct Drained {
     pub schedule_fires: usize,
     /// Stored webhook events applied.
     pub webhook_events: usize,
-    /// Domain events delivered to their consumers.
+    /// Domain events the dispatchers delivered to their consumers (a
+    /// webhook batch delivers its own events itself, uncounted here, unless
+    /// the customer had older ones pending or a consumer failed).
     pub domain_events: usize,
     /// Recipients the campaign runner advanced (one count per batch a
     /// recipient was in).
@@ -72,6 +74,7 @@ impl Worker {
                 crate::hotmart::applier::apply_batch(
                     &self.db,
                     &self.secrets,
+                    &consumers,
                     Partition::ALL,
                     EVENT_BATCH,
                     self.clock.now(),

@@ -133,13 +133,14 @@ impl Worker {
         // Each applier takes its own partition of the queue; appliers in
         // other processes take the same ones beside them (PostgreSQL's picks
         // skip each other's rows).
+        let consumers = self.domain_event_consumers();
         let appliers = entity::tuning::webhook_appliers(backend);
         for index in 0..appliers {
             let partition = entity::db::Partition {
                 index,
                 of: appliers,
             };
-            let worker = self.clone();
+            let (worker, consumers) = (self.clone(), consumers.clone());
             monitor = monitor.register(move |_restarts| {
                 let (turns, report) =
                     Turns::new(Wake::Arrivals(worker.signals.webhook_arrivals()), IDLE_POLL);
@@ -147,13 +148,13 @@ impl Worker {
                     .backend(turns)
                     .data(Applier {
                         worker: worker.clone(),
+                        consumers: consumers.clone(),
                         partition,
                         report,
                     })
                     .build(apply_webhook_events)
             });
         }
-        let consumers = self.domain_event_consumers();
         // Dispatchers likewise take their own partition, by customer, so one
         // customer's events are delivered in order.
         let dispatchers = entity::tuning::domain_event_dispatchers(backend);
@@ -303,6 +304,7 @@ pub type Consumers = Arc<Vec<Box<dyn domain_events::DomainEventConsumer>>>;
 #[derive(Clone)]
 struct Applier {
     worker: Worker,
+    consumers: Consumers,
     partition: entity::db::Partition,
     report: TurnReport,
 }
@@ -316,13 +318,17 @@ async fn apply_webhook_events(_: Turn, applier: Data<Applier>) -> Result<(), Box
         .in_turn_with_inbound(hotmart::applier::apply_batch(
             &worker.db,
             &worker.secrets,
+            &applier.consumers,
             applier.partition,
             EVENT_BATCH,
             now,
         ))
         .await;
     if matches!(applied, Ok(n) if n > 0) {
+        // Events the batch could not deliver itself wait for a dispatcher;
+        // those it did may have enrolled recipients or approved sends.
         worker.signals.domain_events_recorded();
+        worker.signals.campaign_work_stored();
     }
     applier.report.result("applying webhook events", applied);
     Ok(())

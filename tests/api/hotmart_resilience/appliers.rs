@@ -136,6 +136,7 @@ async fn appliers_split_the_queue_by_customer(served: ApiOnlyApp) {
         while worker::hotmart::applier::apply_batch(
             &app.db,
             &app.secrets,
+            &[],
             partition,
             4,
             app.clock.now(),

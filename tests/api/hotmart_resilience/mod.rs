@@ -258,13 +258,25 @@ async fn repair_transactions(app: &TestApp) {
         .expect("remove the fault");
 }
 
-/// Takes and applies batches until nothing is due; returns the size of each.
+/// Takes and applies batches until nothing is due, leaving their domain
+/// events to a dispatcher; returns the size of each.
 async fn apply_all(app: &TestApp) -> Vec<usize> {
+    apply_delivering(app, &[]).await
+}
+
+/// Takes and applies batches until nothing is due, each delivering its own
+/// domain events to `consumers` as the worker's appliers do; returns the
+/// size of each.
+async fn apply_delivering(
+    app: &TestApp,
+    consumers: &[Box<dyn worker::domain_events::DomainEventConsumer>],
+) -> Vec<usize> {
     let mut batches = Vec::new();
     loop {
         let claimed = worker::hotmart::applier::apply_batch(
             &app.db,
             &app.secrets,
+            consumers,
             entity::db::Partition::ALL,
             worker::EVENT_BATCH,
             app.clock.now(),

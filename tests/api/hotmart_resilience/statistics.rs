@@ -67,6 +67,7 @@ async fn upkeep_refreshes_statistics_after_a_burst(served: ApiOnlyApp) {
         let batch = worker::hotmart::applier::apply_batch(
             &burst,
             &app.secrets,
+            &[],
             entity::db::Partition::ALL,
             worker::EVENT_BATCH,
             app.clock.now(),

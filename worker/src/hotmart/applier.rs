@@ -22,6 +22,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::effects::{self, Source};
+use crate::domain_events::DomainEventConsumer;
 use entity::hotmart::{HotmartEvent, Purchase, decode, parse_envelope};
 
 /// Why an event could not be applied.
@@ -99,7 +100,10 @@ async fn apply_decoded<C: ConnectionTrait>(
 }
 
 /// Takes up to `limit` of `partition`'s due events and applies them in one
-/// transaction; returns how many were taken.
+/// transaction; returns how many were taken. The domain events the batch
+/// records are delivered to `consumers` before it commits
+/// ([`crate::domain_events::deliver_recorded`]); with none, all are left to
+/// the dispatchers.
 ///
 /// On PostgreSQL several appliers run side by side (see
 /// [`entity::tuning::webhook_appliers`]), each taking its own partition of the
@@ -114,6 +118,7 @@ async fn apply_decoded<C: ConnectionTrait>(
 pub async fn apply_batch(
     db: &DatabaseConnection,
     secrets: &SecretKey,
+    consumers: &[Box<dyn DomainEventConsumer>],
     partition: Partition,
     limit: u64,
     now: DateTime<Utc>,
@@ -139,8 +144,38 @@ pub async fn apply_batch(
     work.sort_by_cached_key(|(_, decoded)| customer_of(decoded).map(entity::customers::email_key));
     apply_taken(&txn, secrets, work, now).await?;
     crate::chatwoot::applier::apply_taken(&txn, &chatwoot, now).await?;
+    if !consumers.is_empty() {
+        let sources: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        deliver_recorded(&txn, consumers, &sources, now).await?;
+    }
     txn.commit().await?;
     Ok(events.len())
+}
+
+/// Delivers the batch's own domain events inside its transaction, in a
+/// savepoint: should delivering fail as a whole, the batch still commits
+/// what it applied, and its events wait for a dispatcher.
+async fn deliver_recorded(
+    txn: &DatabaseTransaction,
+    consumers: &[Box<dyn DomainEventConsumer>],
+    sources: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), entity::Error> {
+    let savepoint = txn.begin().await?;
+    match crate::domain_events::deliver_recorded(&savepoint, consumers, sources, now).await {
+        Ok(delivered) => {
+            savepoint.commit().await?;
+            tracing::debug!(
+                delivered,
+                "a webhook batch's domain events delivered with it"
+            );
+        }
+        Err(err) => {
+            savepoint.rollback().await?;
+            tracing::warn!(error = %err, "delivering a webhook batch's domain events failed; the dispatchers deliver them");
+        }
+    }
+    Ok(())
 }
 
 /// Records the products and offers the batch's purchases name before it is
