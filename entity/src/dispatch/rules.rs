@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveEnum as _, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveEnum as _, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -327,7 +327,9 @@ pub async fn cancel_for_product<C: ConnectionTrait>(
     Ok(cancelled.rows_affected)
 }
 
-/// Approved items whose send is due, as their partial index has them.
+/// Approved items whose send is due, as their partial index has them,
+/// but for those whose message a sender is calling the provider with
+/// (`sending`).
 pub fn due_sends(now: DateTime<Utc>) -> sea_orm::Select<dispatch_item::Entity> {
     dispatch_item::Entity::find()
         .filter(crate::db::status_is(
@@ -335,27 +337,29 @@ pub fn due_sends(now: DateTime<Utc>) -> sea_orm::Select<dispatch_item::Entity> {
             [DispatchStatus::Approved.to_value()],
         ))
         .filter(dispatch_item::Column::SendAfter.lte(now))
+        .filter(Expr::cust(
+            "NOT EXISTS (SELECT 1 FROM messages WHERE messages.dispatch_item_id = dispatch_queue.id \
+             AND messages.status = 'sending')",
+        ))
 }
 
-/// Takes up to `limit` approved items whose send is due, reserving each
-/// for `lease` (a sender that dies leaves them to the next one, whose
-/// outbox key finds what the first one did).
-pub async fn claim_sends<C: ConnectionTrait>(
-    db: &C,
+/// Takes up to `limit` approved items whose send is due for `txn`
+/// ([`crate::db::take`]), the longest due first, writing nothing to them: the
+/// sender reserves their messages in `txn`, claimed for their sends
+/// ([`crate::outbox::reserve_claimed`]), and from its commit those
+/// messages keep every sender away from the items until their sends are
+/// recorded. A sender that dies mid-call leaves a message that lapses into
+/// `unknown` ([`crate::outbox::expire_leases`]), which the next take finds
+/// under the item's key and records as sent, never sending again.
+pub async fn take_sends(
+    txn: &DatabaseTransaction,
     limit: u64,
-    lease: Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<dispatch_item::Model>> {
     let due = due_sends(now)
         .order_by_asc(dispatch_item::Column::SendAfter)
         .limit(limit);
-    let reserve = dispatch_item::Entity::update_many()
-        .col_expr(
-            dispatch_item::Column::SendAfter,
-            Expr::value(Some(now + lease)),
-        )
-        .col_expr(dispatch_item::Column::UpdatedAt, Expr::value(now));
-    Ok(crate::db::claim(db, due, dispatch_item::Column::Id, reserve).await?)
+    Ok(crate::db::take(txn, due).await?)
 }
 
 /// How an approved item's send ended.

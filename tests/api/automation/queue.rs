@@ -323,3 +323,76 @@ on_both_backends!(
     an_abandoned_cart_is_suggested_and_withdrawn_by_the_purchase,
     an_abandoned_cart_is_suggested_and_withdrawn_by_the_purchase
 );
+
+/// A sender died calling Meta: the item's message was left `sending`. No
+/// sender takes the item while that send may still be under way; once its
+/// lease lapses the item ends SENT, its message of unknown outcome, and
+/// Meta is never called for it again.
+async fn a_send_cut_short_is_never_made_again(app: TestApp) {
+    use entity::outbox::{NewMessage, reserve_claimed};
+    use sea_orm::EntityTrait;
+    let meta = fake_meta("APPROVED").await;
+    let shop = Producer::open(&app, "escola", Some(&meta)).await;
+    shop.turn_off("welcome").await;
+    let now = app.clock.now();
+    let sale = billet(
+        "HP3000000001",
+        "ana@example.com",
+        "11911113001",
+        ms(now) - 60_000,
+    );
+    shop.post(&sale.billet_printed(ms(now))).await;
+    let decided = app.graphql(Some(&shop.token), DECIDE, all_billets()).await;
+    assert_eq!(
+        decided.data("approveDispatches"),
+        &json!({"matched": 1, "decided": 1, "skipped": 0})
+    );
+    let item = entity::entities::dispatch_item::Entity::find()
+        .one(&app.db)
+        .await
+        .expect("read the item")
+        .expect("the item");
+    let lease = app.worker.lease;
+    let cut_short = NewMessage {
+        idempotency_key: worker::automation::sender::dispatch_key(item.id),
+        customer_id: item.customer_id,
+        channel: item.channel,
+        template_id: item.template_id,
+        content: json!({}),
+        campaign_recipient_id: None,
+        dispatch_item_id: Some(item.id),
+        node_id: None,
+    };
+    let reserved = reserve_claimed(
+        &app.db,
+        vec![(entity::Tenant::new(shop.workspace), cut_short)],
+        app.clock.now(),
+        lease,
+    )
+    .await
+    .expect("reserve as the dead sender did");
+    assert!(reserved[0].is_some());
+
+    app.drain().await;
+    assert_eq!(
+        shop.queue(json!({"status": "APPROVED"})).await.len(),
+        1,
+        "the item waits while its send may be under way"
+    );
+    // The lease lapses: the send becomes `unknown`, which the send rules
+    // count as made to Ana just now, so the item waits out the pair rate.
+    app.advance(lease + Duration::seconds(1)).await;
+    app.advance(worker::campaigns::policy::PAIR_RATE).await;
+    let sent = shop.queue(json!({"status": "SENT"})).await;
+    assert_eq!(sent.len(), 1, "the item ends sent");
+    assert_eq!(sent[0]["message"]["status"], "UNKNOWN");
+    assert!(
+        meta.message_requests().is_empty(),
+        "Meta was never called for it"
+    );
+}
+
+on_both_backends!(
+    a_send_cut_short_is_never_made_again,
+    a_send_cut_short_is_never_made_again
+);

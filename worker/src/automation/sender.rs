@@ -17,7 +17,10 @@ use entity::entities::{automation_rule, customer, dispatch_item};
 use entity::links::NewLink;
 use entity::outbox::{self, NewMessage};
 use futures::StreamExt;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
+    TransactionTrait,
+};
 use serde_json::Value;
 use uuid::Uuid;
 use workflow::{RenderedMessage, TemplateRef};
@@ -71,9 +74,17 @@ struct Cleared {
 
 impl DispatchSender {
     /// Sends up to `limit` due items; returns how many were taken.
+    ///
+    /// The items are taken, cleared and their messages reserved in one
+    /// transaction ([`rule_items::take_sends`]); the provider is called
+    /// after it commits.
     pub async fn send_batch(&self, limit: u64) -> Result<usize, entity::Error> {
         let now = self.clock.now();
-        let items = rule_items::claim_sends(&self.db, limit, self.lease, now).await?;
+        let Some(txn) = entity::db::begin_taking(&self.db, rule_items::due_sends(now)).await?
+        else {
+            return Ok(0);
+        };
+        let items = rule_items::take_sends(&txn, limit, now).await?;
         if items.is_empty() {
             return Ok(0);
         }
@@ -114,6 +125,9 @@ impl DispatchSender {
         for item in items {
             let setup = setups[&item.workspace_id].clone();
             let Some(customer) = customers.get(&item.customer_id) else {
+                // Deleted meanwhile (its items go with it): look again later.
+                let later = SendOutcome::Later(now + self.lease);
+                rule_items::record_send(&txn, item.id, later, now).await?;
                 continue;
             };
             match self.clear(&item, customer, &setup, &mut histories, now) {
@@ -125,10 +139,11 @@ impl DispatchSender {
                     links,
                     message_id: None,
                 }),
-                Err(outcome) => rule_items::record_send(&self.db, item.id, outcome, now).await?,
+                Err(outcome) => rule_items::record_send(&txn, item.id, outcome, now).await?,
             }
         }
-        self.reserve(&mut cleared, now).await?;
+        self.reserve(&txn, &mut cleared, now).await?;
+        txn.commit().await?;
         let answered: Vec<Answered> = futures::stream::iter(cleared)
             .map(|c| self.call(c))
             .buffer_unordered(CONCURRENT_CALLS)
@@ -226,18 +241,18 @@ impl DispatchSender {
         Ok((channel, message, links))
     }
 
-    /// Reserves each cleared item's message, claimed for its send, with its
-    /// tracked links; an item whose message an earlier try reserved follows
-    /// that message instead.
+    /// Reserves each cleared item's message in `txn`, claimed for its send,
+    /// with its tracked links; an item whose message an earlier try reserved
+    /// follows that message instead.
     async fn reserve(
         &self,
+        txn: &DatabaseTransaction,
         cleared: &mut [Cleared],
         now: DateTime<Utc>,
     ) -> Result<(), entity::Error> {
         if cleared.is_empty() {
             return Ok(());
         }
-        let txn = self.db.begin().await?;
         let messages = cleared
             .iter()
             .map(|c| {
@@ -256,7 +271,7 @@ impl DispatchSender {
                 )
             })
             .collect();
-        let reserved = outbox::reserve_claimed(&txn, messages, now, self.lease).await?;
+        let reserved = outbox::reserve_claimed(txn, messages, now, self.lease).await?;
         let mut earlier = Vec::new();
         let mut links = Vec::new();
         for (c, id) in cleared.iter_mut().zip(reserved) {
@@ -274,18 +289,17 @@ impl DispatchSender {
                 None => earlier.push(c.item.id),
             }
         }
-        entity::links::create_many(&txn, links, now).await?;
-        txn.commit().await?;
+        entity::links::create_many(txn, links, now).await?;
         for c in cleared.iter_mut().filter(|c| earlier.contains(&c.item.id)) {
             let tenant = Tenant::new(c.item.workspace_id);
             let Some(message) =
-                outbox::find_by_key(&self.db, tenant, &c.message.idempotency_key).await?
+                outbox::find_by_key(txn, tenant, &c.message.idempotency_key).await?
             else {
                 continue;
             };
             let outcome = match message.status {
                 MessageStatus::Queued
-                    if outbox::claim_for_send(&self.db, message.id, now, self.lease).await? =>
+                    if outbox::claim_for_send(txn, message.id, now, self.lease).await? =>
                 {
                     c.message_id = Some(message.id);
                     continue;
@@ -299,7 +313,7 @@ impl DispatchSender {
                 },
                 _ => SendOutcome::Sent,
             };
-            rule_items::record_send(&self.db, c.item.id, outcome, now).await?;
+            rule_items::record_send(txn, c.item.id, outcome, now).await?;
         }
         Ok(())
     }
