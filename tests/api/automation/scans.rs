@@ -138,6 +138,11 @@ async fn stalled_students_appear_on_monday_grouped_by_module(app: TestApp) {
     let shop = Producer::open(&app, "escola", Some(&meta)).await;
     shop.turn_off("welcome").await;
     shop.turn_off("achievement").await;
+    // The story starts three hours before a Monday's 09:00 in São Paulo,
+    // whatever the day the test runs: that Monday's scan finds nobody
+    // stalled yet, and the next one finds them stalled for a week.
+    let first_monday = monday_nine_after(app.clock.now() + Duration::hours(3));
+    app.advance_to(first_monday - Duration::hours(3)).await;
     let t0 = app.clock.now();
     let students = [
         (
