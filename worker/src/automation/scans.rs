@@ -152,8 +152,11 @@ pub async fn scan(
             let range = PageRange { after, last };
             let (db, spec) = (db.clone(), spec.clone());
             reads.push_back(tokio::spawn(async move {
-                let page = candidates_page(&db, tenant, &spec, range, now).await?;
-                subjects_of(&db, tenant, &spec, page, now).await
+                let txn = entity::db::begin_lookups(&db).await?;
+                let page = candidates_page(&txn, tenant, &spec, range, now).await?;
+                let subjects = subjects_of(&txn, tenant, &spec, page, now).await?;
+                txn.commit().await?;
+                Ok(subjects)
             }));
         }
         let Some(read) = reads.pop_front() else {

@@ -112,6 +112,34 @@ pub struct RunnersShared {
     pub rate_limits: Arc<RateLimits>,
     /// When each execution's stored metrics were last recounted.
     pub metrics_recounted: Arc<Mutex<HashMap<Uuid, std::time::Instant>>>,
+    /// When a runner last looked for pending dispatch items past their expiry.
+    pub expiry_looked_at: Arc<Mutex<Option<chrono::DateTime<chrono::Utc>>>>,
+}
+
+/// How often the runners of a process look for pending dispatch items past
+/// their expiry (hours or days after they were suggested). Looking at every
+/// turn, as the runners of a busy process take several a second, read the
+/// queue dozens of times a second; while its statistics still describe an
+/// emptier table (a scan queuing a hundred thousand items), each look read
+/// the whole table.
+const EXPIRY_LOOK_EVERY: Duration = Duration::seconds(10);
+
+impl RunnersShared {
+    /// Whether it is time to look for expired items again (and if so, the
+    /// look is taken from now on).
+    fn expiry_due(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        let mut looked_at = self
+            .expiry_looked_at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *looked_at {
+            Some(at) if now - at < EXPIRY_LOOK_EVERY && now >= at => false,
+            _ => {
+                *looked_at = Some(now);
+                true
+            }
+        }
+    }
 }
 
 /// What a batch needs to know about a recipient's workspace.
@@ -156,7 +184,7 @@ impl Runner {
     pub async fn run_batch(&mut self, limit: u64) -> Result<usize, entity::Error> {
         let now = self.clock.now();
         outbox::expire_leases(&self.db, now).await?;
-        if dispatch::expire(&self.db, now).await? > 0 {
+        if self.shared.expiry_due(now) && dispatch::expire(&self.db, now).await? > 0 {
             self.signals.changed_anywhere();
         }
         let claimed = executions::claim_due(&self.db, limit, now, self.lease).await?;
