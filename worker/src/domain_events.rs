@@ -119,20 +119,35 @@ pub async fn dispatch_batch(
 /// effects and its consumers' (a welcome approved, a campaign entered) then
 /// land together, without waiting for a dispatcher's turn. A customer who
 /// still has events pending from before keeps all of theirs for the
-/// dispatcher, so their events are still delivered in order. Returns how
-/// many events were fully dispatched; those a consumer failed on wait for
-/// their retry like any other.
+/// dispatcher, so their events are still delivered in order; those a
+/// consumer fails on wait for their retry like any other. All of it happens
+/// in a savepoint: should delivering fail as a whole, `txn` still commits
+/// what it applied, and its events wait for a dispatcher.
 pub async fn deliver_recorded(
     txn: &DatabaseTransaction,
     consumers: &[Box<dyn DomainEventConsumer>],
     sources: &[Uuid],
     now: DateTime<Utc>,
-) -> Result<usize, entity::Error> {
-    let events = entity::domain_events::first_in_line(txn, sources).await?;
-    if events.is_empty() {
-        return Ok(0);
+) -> Result<(), entity::Error> {
+    let savepoint = txn.begin().await?;
+    let delivered = async {
+        let events = entity::domain_events::first_in_line(&savepoint, sources).await?;
+        deliver(&savepoint, consumers, &events, now).await
+    };
+    match delivered.await {
+        Ok(delivered) => {
+            savepoint.commit().await?;
+            tracing::debug!(
+                delivered,
+                "a webhook batch's domain events delivered with it"
+            );
+        }
+        Err(err) => {
+            savepoint.rollback().await?;
+            tracing::warn!(error = %err, "delivering a webhook batch's domain events failed; the dispatchers deliver them");
+        }
     }
-    deliver(txn, consumers, &events, now).await
+    Ok(())
 }
 
 /// Delivers `events` (in order) to every consumer inside `txn`: each

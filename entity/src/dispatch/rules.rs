@@ -14,7 +14,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::db::new_id;
-use crate::entities::enums::{Channel, DispatchStatus};
+use crate::entities::enums::{Channel, DispatchStatus, MessageStatus};
 use crate::entities::{automation_rule, dispatch_item};
 use crate::error::Result;
 use crate::tenant::Tenant;
@@ -337,10 +337,11 @@ pub fn due_sends(now: DateTime<Utc>) -> sea_orm::Select<dispatch_item::Entity> {
             [DispatchStatus::Approved.to_value()],
         ))
         .filter(dispatch_item::Column::SendAfter.lte(now))
-        .filter(Expr::cust(
+        .filter(Expr::cust(format!(
             "NOT EXISTS (SELECT 1 FROM messages WHERE messages.dispatch_item_id = dispatch_queue.id \
-             AND messages.status = 'sending')",
-        ))
+             AND messages.status = '{}')",
+            MessageStatus::Sending.to_value()
+        )))
 }
 
 /// Takes up to `limit` approved items whose send is due for `txn`

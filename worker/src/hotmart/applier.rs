@@ -146,36 +146,10 @@ pub async fn apply_batch(
     crate::chatwoot::applier::apply_taken(&txn, &chatwoot, now).await?;
     if !consumers.is_empty() {
         let sources: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        deliver_recorded(&txn, consumers, &sources, now).await?;
+        crate::domain_events::deliver_recorded(&txn, consumers, &sources, now).await?;
     }
     txn.commit().await?;
     Ok(events.len())
-}
-
-/// Delivers the batch's own domain events inside its transaction, in a
-/// savepoint: should delivering fail as a whole, the batch still commits
-/// what it applied, and its events wait for a dispatcher.
-async fn deliver_recorded(
-    txn: &DatabaseTransaction,
-    consumers: &[Box<dyn DomainEventConsumer>],
-    sources: &[Uuid],
-    now: DateTime<Utc>,
-) -> Result<(), entity::Error> {
-    let savepoint = txn.begin().await?;
-    match crate::domain_events::deliver_recorded(&savepoint, consumers, sources, now).await {
-        Ok(delivered) => {
-            savepoint.commit().await?;
-            tracing::debug!(
-                delivered,
-                "a webhook batch's domain events delivered with it"
-            );
-        }
-        Err(err) => {
-            savepoint.rollback().await?;
-            tracing::warn!(error = %err, "delivering a webhook batch's domain events failed; the dispatchers deliver them");
-        }
-    }
-    Ok(())
 }
 
 /// Records the products and offers the batch's purchases name before it is
