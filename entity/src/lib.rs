@@ -1,6 +1,7 @@
 pub mod entities;
 pub use entities::*;
 
+pub mod analytics;
 pub mod attribution;
 pub mod audiences;
 pub mod automation;

@@ -1,5 +1,6 @@
 //! Subscriptions as sources report them: recorded once per subscriber code,
-//! their status moved only forward in time, in the caller's transaction.
+//! their status moved only forward in time, in the caller's transaction,
+//! each change kept in the subscription's history.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -7,6 +8,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, IntoActiveModel, QueryFilter, Set};
 use uuid::Uuid;
 
+use crate::analytics::history::{self, LateFact};
 use crate::db::{LockForChange, insert_ignoring_conflict, new_id};
 use crate::entities::subscription;
 use crate::error::{Error, Result};
@@ -148,6 +150,12 @@ pub async fn record_subscription<C: ConnectionTrait>(
     model.started_at = Set(earlier(current.started_at, facts.started_at));
     model.updated_at = Set(now);
     let subscription = model.update(db).await?;
+    let late = (!newer).then(|| LateFact {
+        status: facts.status.clone(),
+        recurring_amount: facts.recurring_amount,
+    });
+    let effective_at = facts.status_at.unwrap_or(now);
+    history::record_change(db, &subscription, late.as_ref(), effective_at, now).await?;
     Ok(SubscriptionChange {
         subscription,
         previous_status,

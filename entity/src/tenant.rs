@@ -59,6 +59,9 @@ tenant_owned! {
     tracked_link => "tracked link",
     conversation_tag => "conversation tag",
     analytics_snapshot => "analytics snapshot",
+    subscription_change => "subscription change",
+    mrr_movement => "MRR movement",
+    revenue_day => "revenue day",
     background_job => "background job",
 }
 

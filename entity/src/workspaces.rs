@@ -91,6 +91,7 @@ pub async fn create(
     })?;
     // Every workspace starts with the built-in CS flows.
     crate::automation::seed_builtins(&txn, Tenant::new(created.id), now).await?;
+    crate::analytics::rollups::start(&txn, &created, now).await?;
     txn.commit().await?;
     Ok(created)
 }

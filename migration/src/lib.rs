@@ -36,6 +36,7 @@ mod m20261206_000024_enrollments_in_id_order;
 mod m20261206_000025_references_kept_by_owner;
 mod m20261206_000026_held_back_through_customer;
 mod m20261207_000027_workspace_kept_by_its_deletion;
+mod m20261207_000028_analytics_rollups;
 
 pub struct Migrator;
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000025_references_kept_by_owner::Migration),
             Box::new(m20261206_000026_held_back_through_customer::Migration),
             Box::new(m20261207_000027_workspace_kept_by_its_deletion::Migration),
+            Box::new(m20261207_000028_analytics_rollups::Migration),
         ]
     }
 }

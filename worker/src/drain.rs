@@ -28,6 +28,8 @@ pub struct Drained {
     pub automation_scans: usize,
     /// Approved dispatch items taken for sending.
     pub dispatch_sends: usize,
+    /// Days and subscriptions whose figures the analytics catch-up rewrote.
+    pub analytics: usize,
 }
 
 impl Drained {
@@ -43,6 +45,7 @@ impl Drained {
         self.background_jobs += round.background_jobs;
         self.automation_scans += round.automation_scans;
         self.dispatch_sends += round.dispatch_sends;
+        self.analytics += round.analytics;
     }
 }
 
@@ -53,7 +56,8 @@ const MAX_ROUNDS: usize = 1_000;
 impl Worker {
     /// Works off everything due by the clock: scheduled campaign fires and
     /// automation scans, stored webhook events, domain events, campaign
-    /// recipients, approved dispatch items and queued background jobs,
+    /// recipients, approved dispatch items, queued background jobs and the
+    /// analytics figures,
     /// round after round, until a round finds nothing.
     /// Work due later (a wait, a retry) stays until the clock reaches it.
     pub async fn drain(&self) -> Result<Drained, Error> {
@@ -104,6 +108,10 @@ impl Worker {
                     round.background_jobs += 1;
                 }
             }
+            round.analytics =
+                entity::analytics::catch_up(&self.db, &self.secrets, self.clock.now())
+                    .await?
+                    .total();
             if round.nothing() {
                 return Ok(drained);
             }

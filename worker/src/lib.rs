@@ -6,6 +6,7 @@
 //! database, so any number of `jornada worker` processes can run beside
 //! the API.
 
+pub mod analytics;
 pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
@@ -77,7 +78,9 @@ impl Worker {
         let statistics_schedule = schedule(maintenance::SCHEDULE, "statistics upkeep")?;
         let scan_schedule = schedule(automation::scans::SCHEDULE, "automation scans")?;
         let metrics_schedule = schedule(campaigns::metrics::SCHEDULE, "campaign metrics")?;
-        let (scan_worker, metrics_worker) = (self.clone(), self.clone());
+        let analytics_schedule = schedule(analytics::SCHEDULE, "analytics catch-up")?;
+        let (scan_worker, metrics_worker, analytics_worker) =
+            (self.clone(), self.clone(), self.clone());
         let statistics_db = self.db.clone();
         let (segment_worker, sync_worker, fire_worker, recovery_worker) =
             (self.clone(), self.clone(), self.clone(), self.clone());
@@ -111,6 +114,12 @@ impl Worker {
                     .backend(CronScheduler::new(metrics_schedule.clone()))
                     .data(metrics_worker.clone())
                     .build(campaigns::metrics::recount)
+            })
+            .register(move |_restarts| {
+                WorkerBuilder::new("analytics-catch-up")
+                    .backend(CronScheduler::new(analytics_schedule.clone()))
+                    .data(analytics_worker.clone())
+                    .build(analytics::catch_up)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("background-job-recovery")

@@ -1,5 +1,6 @@
 //! The GraphQL schema: one module per domain area, merged here.
 
+pub mod analytics;
 pub mod automation;
 pub mod background_jobs;
 pub mod campaigns;
@@ -44,6 +45,7 @@ pub struct Query(
     background_jobs::BackgroundJobQuery,
     chatwoot::ChatwootQuery,
     reports::ReportQuery,
+    analytics::AnalyticsQuery,
     node_types::NodeTypeQuery,
 );
 

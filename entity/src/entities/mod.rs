@@ -45,6 +45,7 @@ macro_rules! related {
     };
 }
 
+pub mod analytics_rollup;
 pub mod analytics_snapshot;
 pub mod automation_rule;
 pub mod background_job;
@@ -66,10 +67,13 @@ pub mod lesson_progress;
 pub mod message;
 pub mod message_template;
 pub mod module;
+pub mod mrr_movement;
 pub mod offer;
 pub mod product;
+pub mod revenue_day;
 pub mod setting;
 pub mod subscription;
+pub mod subscription_change;
 pub mod target_group_mapping;
 pub mod tracked_link;
 pub mod transaction;
@@ -78,6 +82,7 @@ pub mod workspace;
 
 /// Entities under their domain names, e.g. `Customer::find()`.
 pub mod prelude {
+    pub use super::analytics_rollup::Entity as AnalyticsRollup;
     pub use super::analytics_snapshot::Entity as AnalyticsSnapshot;
     pub use super::automation_rule::Entity as AutomationRule;
     pub use super::background_job::Entity as BackgroundJob;
@@ -98,10 +103,13 @@ pub mod prelude {
     pub use super::message::Entity as Message;
     pub use super::message_template::Entity as MessageTemplate;
     pub use super::module::Entity as Module;
+    pub use super::mrr_movement::Entity as MrrMovement;
     pub use super::offer::Entity as Offer;
     pub use super::product::Entity as Product;
+    pub use super::revenue_day::Entity as RevenueDay;
     pub use super::setting::Entity as Setting;
     pub use super::subscription::Entity as Subscription;
+    pub use super::subscription_change::Entity as SubscriptionChange;
     pub use super::target_group_mapping::Entity as TargetGroupMapping;
     pub use super::tracked_link::Entity as TrackedLink;
     pub use super::transaction::Entity as Transaction;

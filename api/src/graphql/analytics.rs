@@ -1,0 +1,277 @@
+//! The numbers a producer runs the business on: revenue, refunds,
+//! chargebacks, MRR and its movements, per day, week or month of the
+//! workspace's calendar (definitions in `docs/metrics.md`).
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::analytics::{self as figures, MovementKind};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use super::scope::{Access, db, parse_id, tenant};
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::analytics::Granularity")]
+pub enum Granularity {
+    Day,
+    /// Monday to Sunday.
+    Week,
+    Month,
+}
+
+/// MRR moved by one kind of movement.
+#[derive(SimpleObject)]
+pub struct MrrMovement {
+    /// Negative for contraction and churn.
+    pub amount: Decimal,
+    /// Subscriptions that moved so.
+    pub subscriptions: i64,
+}
+
+impl From<figures::Moved> for MrrMovement {
+    fn from(moved: figures::Moved) -> Self {
+        MrrMovement {
+            amount: entity::money::amount(moved.mrr),
+            subscriptions: moved.subscriptions,
+        }
+    }
+}
+
+/// What moved MRR in a period, in ChartMogul's vocabulary.
+#[derive(SimpleObject)]
+pub struct MrrMovements {
+    /// Subscriptions that started paying.
+    pub new: MrrMovement,
+    /// Subscriptions that pay more than before (a plan switch up).
+    pub expansion: MrrMovement,
+    /// Subscriptions that pay less than before.
+    pub contraction: MrrMovement,
+    /// Subscriptions that stopped paying: cancelled, or late past the grace.
+    pub churned: MrrMovement,
+    /// Subscriptions that pay again after churning.
+    pub reactivated: MrrMovement,
+    /// All of them: MRR at the end minus MRR at the start.
+    pub net: Decimal,
+}
+
+impl From<&figures::Recurring> for MrrMovements {
+    fn from(r: &figures::Recurring) -> Self {
+        MrrMovements {
+            new: r.moved(MovementKind::New).into(),
+            expansion: r.moved(MovementKind::Expansion).into(),
+            contraction: r.moved(MovementKind::Contraction).into(),
+            churned: r.moved(MovementKind::Churned).into(),
+            reactivated: r.moved(MovementKind::Reactivated).into(),
+            net: r.net_movement(),
+        }
+    }
+}
+
+fn share(rate: Option<Decimal>) -> Option<f64> {
+    rate.and_then(|r| r.to_f64())
+}
+
+/// Every figure of one period; money in the dashboard's currency.
+#[derive(SimpleObject)]
+pub struct DashboardFigures {
+    /// The first instant of the period (local midnight).
+    pub start: DateTime<Utc>,
+    /// The first instant after it.
+    pub end: DateTime<Utc>,
+    /// Sales approved in the period, refunded later or not.
+    pub gross_revenue: Decimal,
+    /// Sales refunded in the period (in full or in part), at their amount.
+    pub refunds: Decimal,
+    pub chargebacks: Decimal,
+    /// Gross revenue minus refunds and chargebacks.
+    pub net_revenue: Decimal,
+    /// Sales approved in the period.
+    pub sales: i64,
+    pub refunded_sales: i64,
+    pub charged_back_sales: i64,
+    /// Gross revenue per sale; null without sales.
+    pub average_ticket: Option<Decimal>,
+    /// Sales refunded or charged back in the period per sale approved in
+    /// it, from 0 (null without sales).
+    pub refund_rate: Option<f64>,
+    /// Monthly recurring revenue at the end of the period.
+    pub mrr: Decimal,
+    /// MRR at the start of the period.
+    pub mrr_at_start: Decimal,
+    /// 12 × MRR.
+    pub arr: Decimal,
+    /// Subscriptions counting in MRR at the end of the period.
+    pub active_subscribers: i64,
+    pub active_subscribers_at_start: i64,
+    pub new_subscribers: i64,
+    pub churned_subscribers: i64,
+    pub reactivated_subscribers: i64,
+    /// Subscriptions churned in the period per active subscriber at its
+    /// start, from 0 to 1 (null without subscribers at the start).
+    pub churn_rate: Option<f64>,
+    /// MRR churned in the period per MRR at its start.
+    pub revenue_churn_rate: Option<f64>,
+    pub mrr_movements: MrrMovements,
+}
+
+impl From<figures::DashboardPoint> for DashboardFigures {
+    fn from(p: figures::DashboardPoint) -> Self {
+        let (revenue, recurring) = (&p.revenue, &p.recurring);
+        DashboardFigures {
+            start: p.start,
+            end: p.end,
+            gross_revenue: revenue.gross,
+            refunds: revenue.refunds,
+            chargebacks: revenue.chargebacks,
+            net_revenue: revenue.net(),
+            sales: revenue.sales,
+            refunded_sales: revenue.refunds_count,
+            charged_back_sales: revenue.chargebacks_count,
+            average_ticket: revenue.average_ticket(),
+            refund_rate: share(revenue.refund_rate()),
+            mrr: recurring.mrr,
+            mrr_at_start: recurring.mrr_at_start,
+            arr: recurring.arr(),
+            active_subscribers: recurring.subscribers,
+            active_subscribers_at_start: recurring.subscribers_at_start,
+            new_subscribers: recurring.moved(MovementKind::New).subscriptions,
+            churned_subscribers: recurring.moved(MovementKind::Churned).subscriptions,
+            reactivated_subscribers: recurring.moved(MovementKind::Reactivated).subscriptions,
+            churn_rate: share(recurring.churn_rate()),
+            revenue_churn_rate: share(recurring.revenue_churn_rate()),
+            mrr_movements: recurring.into(),
+        }
+    }
+}
+
+/// Sales of one payment method and number of installments.
+#[derive(SimpleObject)]
+pub struct SalesMixShare {
+    /// Hotmart's payment type: CREDIT_CARD, PIX, BILLET, ...
+    pub payment_method: Option<String>,
+    pub installments: Option<i32>,
+    pub sales: i64,
+    pub gross_revenue: Decimal,
+    /// Of the period's sales, from 0 to 1.
+    pub share: f64,
+}
+
+/// The whole period's figures, and how its sales were paid.
+#[derive(SimpleObject)]
+pub struct DashboardTotals {
+    #[graphql(flatten)]
+    pub figures: DashboardFigures,
+    /// Sales by payment method and installments, most sold first.
+    pub sales_mix: Vec<SalesMixShare>,
+}
+
+/// One bucket of the series.
+#[derive(SimpleObject)]
+pub struct DashboardPoint {
+    #[graphql(flatten)]
+    pub figures: DashboardFigures,
+}
+
+#[derive(SimpleObject)]
+pub struct Dashboard {
+    /// The currency of every amount (never added across currencies).
+    pub currency: String,
+    /// The workspace's time zone, whose calendar the buckets follow.
+    pub time_zone: String,
+    pub totals: DashboardTotals,
+    /// One point per day, week or month, oldest first.
+    pub series: Vec<DashboardPoint>,
+    /// The whole period's MRR movements (as in `totals`).
+    pub mrr_movements: MrrMovements,
+}
+
+/// A currency code as ISO 4217 writes it.
+fn currency_code(currency: Option<String>) -> ApiResult<String> {
+    let code = currency.unwrap_or_else(|| figures::movements::DEFAULT_CURRENCY.to_owned());
+    let code = code.trim().to_uppercase();
+    if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(ApiError::invalid(
+            "`currency` must be a three-letter ISO 4217 code, e.g. BRL",
+        ));
+    }
+    Ok(code)
+}
+
+#[derive(Default)]
+pub struct AnalyticsQuery;
+
+#[Object]
+impl AnalyticsQuery {
+    /// Revenue, refunds, chargebacks, MRR, subscribers and churn over
+    /// `[from, to)`, widened to whole days of the workspace's time zone,
+    /// in one currency (BRL unless asked), of one product or all. The
+    /// worker adds the figures up every 15 seconds.
+    #[graphql(guard = "Access::Read")]
+    #[allow(clippy::too_many_arguments)]
+    async fn dashboard(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        product_id: Option<ID>,
+        currency: Option<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(desc = "MONTH unless given.")] granularity: Option<Granularity>,
+    ) -> ApiResult<Dashboard> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let product_id = product_id
+            .as_ref()
+            .map(|id| parse_id(id, "productId"))
+            .transpose()?;
+        let currency = currency_code(currency)?;
+        let tz = entity::workspaces::clock_of(db(ctx), tenant.workspace_id()).await?;
+        let mixes = ctx.look_ahead().field("totals").field("salesMix").exists();
+        let query = figures::DashboardQuery {
+            product_id,
+            currency,
+            from,
+            to,
+            granularity: granularity.unwrap_or(Granularity::Month).into(),
+            mixes,
+        };
+        let dashboard = figures::dashboard(db(ctx), tenant, tz, &query).await?;
+        let sold = dashboard.totals.revenue.sales;
+        let mut sales_mix: Vec<SalesMixShare> = dashboard
+            .mix
+            .into_iter()
+            .map(|m| SalesMixShare {
+                payment_method: m.payment_method,
+                installments: m.installments,
+                sales: m.sales,
+                gross_revenue: m.gross,
+                share: if sold > 0 {
+                    (m.sales as f64 / sold as f64 * 10_000.0).round() / 10_000.0
+                } else {
+                    0.0
+                },
+            })
+            .collect();
+        sales_mix.sort_by(|a, b| {
+            b.sales
+                .cmp(&a.sales)
+                .then_with(|| a.payment_method.cmp(&b.payment_method))
+                .then_with(|| a.installments.cmp(&b.installments))
+        });
+        let mrr_movements = MrrMovements::from(&dashboard.totals.recurring);
+        Ok(Dashboard {
+            currency: dashboard.currency,
+            time_zone: tz.name().to_owned(),
+            totals: DashboardTotals {
+                figures: dashboard.totals.into(),
+                sales_mix,
+            },
+            series: dashboard
+                .series
+                .into_iter()
+                .map(|p| DashboardPoint { figures: p.into() })
+                .collect(),
+            mrr_movements,
+        })
+    }
+}
