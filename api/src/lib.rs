@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod exports;
 pub mod graphql;
 pub mod http;
 pub mod links;

@@ -21,6 +21,7 @@ mod cs_reports;
 mod customers;
 mod deep_input;
 mod demo;
+mod exports;
 mod fakes;
 mod hostile;
 mod hotmart_client;

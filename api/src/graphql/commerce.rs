@@ -262,7 +262,8 @@ impl Enrollment {
     }
 }
 
-#[derive(InputObject, Default)]
+#[derive(InputObject, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransactionFilter {
     pub status: Option<String>,
     pub product_id: Option<ID>,
@@ -271,6 +272,31 @@ pub struct TransactionFilter {
     pub from: Option<DateTime<Utc>>,
     /// Purchased before.
     pub to: Option<DateTime<Utc>>,
+}
+
+/// The workspace's transactions a filter matches.
+pub(crate) fn transactions_filtered(
+    tenant: entity::Tenant,
+    filter: Option<TransactionFilter>,
+) -> ApiResult<sea_orm::Select<transaction::Entity>> {
+    let filter = filter.unwrap_or_default();
+    let mut select = tenant.select::<transaction::Entity>();
+    if let Some(status) = filter.status {
+        select = select.filter(transaction::Column::Status.eq(status.to_uppercase()));
+    }
+    if let Some(id) = &filter.product_id {
+        select = select.filter(transaction::Column::ProductId.eq(parse_id(id, "productId")?));
+    }
+    if let Some(id) = &filter.customer_id {
+        select = select.filter(transaction::Column::CustomerId.eq(parse_id(id, "customerId")?));
+    }
+    if let Some(from) = filter.from {
+        select = select.filter(transaction::Column::PurchasedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        select = select.filter(transaction::Column::PurchasedAt.lt(to));
+    }
+    Ok(select)
 }
 
 #[derive(Default)]
@@ -288,23 +314,7 @@ impl CommerceQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, Transaction, Totals>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        let filter = filter.unwrap_or_default();
-        let mut select = tenant.select::<transaction::Entity>();
-        if let Some(status) = filter.status {
-            select = select.filter(transaction::Column::Status.eq(status.to_uppercase()));
-        }
-        if let Some(id) = &filter.product_id {
-            select = select.filter(transaction::Column::ProductId.eq(parse_id(id, "productId")?));
-        }
-        if let Some(id) = &filter.customer_id {
-            select = select.filter(transaction::Column::CustomerId.eq(parse_id(id, "customerId")?));
-        }
-        if let Some(from) = filter.from {
-            select = select.filter(transaction::Column::PurchasedAt.gte(from));
-        }
-        if let Some(to) = filter.to {
-            select = select.filter(transaction::Column::PurchasedAt.lt(to));
-        }
+        let select = transactions_filtered(tenant, filter)?;
         paginate(ctx, select, transaction::Column::Id, first, after, |m| {
             Ok((m.id, m.into()))
         })

@@ -218,7 +218,8 @@ impl From<customer_activity::Model> for CustomerActivity {
     }
 }
 
-#[derive(InputObject, Default)]
+#[derive(InputObject, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CustomerFilter {
     /// Case-insensitive substring of the e-mail or the name.
     pub search: Option<String>,
@@ -259,6 +260,36 @@ fn patch(value: MaybeUndefined<String>) -> Option<Option<String>> {
 
 const MAX_SEARCH_LEN: usize = 200;
 
+/// The workspace's customers a filter matches.
+pub(crate) fn filtered(
+    tenant: entity::Tenant,
+    backend: sea_orm::DbBackend,
+    filter: Option<CustomerFilter>,
+) -> ApiResult<sea_orm::Select<customer::Entity>> {
+    let filter = filter.unwrap_or_default();
+    let mut select = tenant.select::<customer::Entity>();
+    if let Some(search) = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        if search.chars().count() > MAX_SEARCH_LEN {
+            return Err(ApiError::invalid(format!(
+                "search is at most {MAX_SEARCH_LEN} characters"
+            )));
+        }
+        select = select.filter(filters::search(search));
+    }
+    if let Some(tag) = filter.tag.as_deref() {
+        select = select.filter(filters::has_tag(backend, tag));
+    }
+    if let Some(segment) = filter.segment.as_deref() {
+        select = select.filter(filters::in_segment(segment));
+    }
+    Ok(select)
+}
+
 #[derive(Default)]
 pub struct CustomerQuery;
 
@@ -274,27 +305,7 @@ impl CustomerQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, Customer, Totals>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        let filter = filter.unwrap_or_default();
-        let mut select = tenant.select::<customer::Entity>();
-        if let Some(search) = filter
-            .search
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-        {
-            if search.chars().count() > MAX_SEARCH_LEN {
-                return Err(ApiError::invalid(format!(
-                    "search is at most {MAX_SEARCH_LEN} characters"
-                )));
-            }
-            select = select.filter(filters::search(search));
-        }
-        if let Some(tag) = filter.tag.as_deref() {
-            select = select.filter(filters::has_tag(db(ctx).get_database_backend(), tag));
-        }
-        if let Some(segment) = filter.segment.as_deref() {
-            select = select.filter(filters::in_segment(segment));
-        }
+        let select = filtered(tenant, db(ctx).get_database_backend(), filter)?;
         paginate(ctx, select, customer::Column::Id, first, after, |m| {
             Ok((m.id, m.into()))
         })

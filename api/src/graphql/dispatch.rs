@@ -22,7 +22,8 @@ use super::scope::{Access, app, caller, db, now, parse_id, tenant};
 use super::templates::MessageTemplate;
 use crate::error::{ApiError, ApiResult};
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[graphql(remote = "entity::enums::DispatchStatus")]
 pub enum DispatchStatus {
     Pending,
@@ -271,7 +272,8 @@ impl DispatchItem {
 }
 
 /// What a CS person narrows the queue to.
-#[derive(InputObject, Default, Clone)]
+#[derive(InputObject, Default, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DispatchFilter {
     pub status: Option<DispatchStatus>,
     pub rule_id: Option<ID>,

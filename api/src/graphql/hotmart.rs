@@ -15,7 +15,8 @@ use entity::background_jobs::JobRequest;
 use entity::settings::HOTMART_API_KEYS;
 use entity::subscription;
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[graphql(remote = "entity::enums::WebhookEventStatus")]
 pub enum WebhookEventStatus {
     /// Stored, waiting to be applied.
@@ -65,7 +66,8 @@ impl From<webhook_event::Model> for WebhookEvent {
     }
 }
 
-#[derive(InputObject, Default)]
+#[derive(InputObject, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookEventFilter {
     pub status: Option<WebhookEventStatus>,
     pub event_type: Option<String>,
@@ -73,6 +75,28 @@ pub struct WebhookEventFilter {
     pub from: Option<DateTime<Utc>>,
     /// Received before.
     pub to: Option<DateTime<Utc>>,
+}
+
+/// The workspace's stored webhook events a filter matches.
+pub(crate) fn webhook_events_filtered(
+    tenant: entity::Tenant,
+    filter: Option<WebhookEventFilter>,
+) -> sea_orm::Select<webhook_event::Entity> {
+    let filter = filter.unwrap_or_default();
+    let mut select = tenant.select::<webhook_event::Entity>();
+    if let Some(status) = filter.status {
+        select = select.filter(webhook_event::Column::Status.eq(StoredStatus::from(status)));
+    }
+    if let Some(event_type) = filter.event_type {
+        select = select.filter(webhook_event::Column::EventType.eq(event_type.to_uppercase()));
+    }
+    if let Some(from) = filter.from {
+        select = select.filter(webhook_event::Column::ReceivedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        select = select.filter(webhook_event::Column::ReceivedAt.lt(to));
+    }
+    select
 }
 
 /// Oldest start a sync may ask for: Hotmart keeps sales history, but a
@@ -112,20 +136,7 @@ impl HotmartQuery {
         after: Option<String>,
     ) -> ApiResult<Connection<String, WebhookEvent, Totals>> {
         let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        let filter = filter.unwrap_or_default();
-        let mut select = tenant.select::<webhook_event::Entity>();
-        if let Some(status) = filter.status {
-            select = select.filter(webhook_event::Column::Status.eq(StoredStatus::from(status)));
-        }
-        if let Some(event_type) = filter.event_type {
-            select = select.filter(webhook_event::Column::EventType.eq(event_type.to_uppercase()));
-        }
-        if let Some(from) = filter.from {
-            select = select.filter(webhook_event::Column::ReceivedAt.gte(from));
-        }
-        if let Some(to) = filter.to {
-            select = select.filter(webhook_event::Column::ReceivedAt.lt(to));
-        }
+        let select = webhook_events_filtered(tenant, filter);
         paginate(ctx, select, webhook_event::Column::Id, first, after, |m| {
             Ok((m.id, m.into()))
         })

@@ -94,10 +94,29 @@ pub async fn tenant(
     workspace_id: Option<&ID>,
     access: Access,
 ) -> ApiResult<Tenant> {
-    let caller = caller(ctx);
+    tenant_of(
+        db(ctx),
+        caller(ctx),
+        workspace_id.map(|id| id.as_str()),
+        access,
+        ctx.data_opt::<KnownWorkspaces>(),
+    )
+    .await
+}
+
+/// [`tenant`] for a caller met outside GraphQL (an export's bearer token):
+/// `known` remembers the workspaces found to exist, where there is a request
+/// to remember them for.
+pub async fn tenant_of(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    workspace_id: Option<&str>,
+    access: Access,
+    known: Option<&KnownWorkspaces>,
+) -> ApiResult<Tenant> {
     access.check(caller)?;
     let named = workspace_id
-        .map(|id| parse_id(id, "workspaceId"))
+        .map(|id| parse_id(&ID::from(id), "workspaceId"))
         .transpose()?;
     match caller.role {
         Role::Anon => Err(ApiError::Unauthenticated),
@@ -112,10 +131,9 @@ pub async fn tenant(
             let id = named.or(caller.workspace_id).ok_or_else(|| {
                 ApiError::invalid("workspaceId is required for service_role calls")
             })?;
-            let known = ctx.data_opt::<KnownWorkspaces>();
             if !known.is_some_and(|k| k.contains(id)) {
                 entity::workspace::Entity::find_by_id(id)
-                    .one(db(ctx))
+                    .one(db)
                     .await?
                     .ok_or(ApiError::NotFound("workspace"))?;
                 if let Some(known) = known {

@@ -83,7 +83,7 @@ pub struct MessageTemplateFilter {
     pub search: Option<String>,
 }
 
-fn parse_channel(text: &str) -> ApiResult<Channel> {
+pub(crate) fn parse_channel(text: &str) -> ApiResult<Channel> {
     Channel::try_from_value(&text.trim().to_ascii_lowercase()).map_err(|_| {
         ApiError::invalid("channel must be one of whatsapp, email, sms, push, webhook, log")
     })

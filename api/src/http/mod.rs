@@ -73,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::webhooks::whatsapp::routes())
         .merge(crate::webhooks::chatwoot::routes())
         .route("/r/{code}", get(crate::links::redirect))
+        .route("/exports/{file}", get(crate::exports::export))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(render_metrics))

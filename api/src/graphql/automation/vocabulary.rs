@@ -7,7 +7,8 @@ use workflow::automation::Trigger;
 
 /// What sets a rule off: an event, or a scan on the rule's schedule.
 // `remote`: the compiler holds these to the workflow contract's triggers.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[derive(Enum, Copy, Clone, Eq, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 #[graphql(remote = "workflow::automation::Trigger")]
 pub enum AutomationTrigger {
     PurchaseApproved,
