@@ -152,6 +152,7 @@ pub fn api_router(
         clock: clock.clone(),
     });
     api::router(api::AppState {
+        persisted_queries: api::http::persisted::PersistedQueries::default(),
         webhook_intake: api::webhooks::intake::WebhookIntake::start(
             db.clone(),
             work_signals.clone(),

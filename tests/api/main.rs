@@ -23,6 +23,7 @@ mod deep_input;
 mod demo;
 mod exports;
 mod fakes;
+mod graphql_get;
 mod hostile;
 mod hotmart_client;
 mod hotmart_events;

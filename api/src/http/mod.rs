@@ -3,6 +3,7 @@
 pub mod cors;
 pub mod live;
 pub mod metrics;
+pub mod persisted;
 pub mod serve;
 
 use std::borrow::Cow;
@@ -13,7 +14,7 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Value};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -52,13 +53,15 @@ pub struct AppState {
     pub webhook_intake: crate::webhooks::intake::WebhookIntake,
     /// Where handlers read the time.
     pub clock: entity::Clock,
+    /// The queries clients name by their hash.
+    pub persisted_queries: persisted::PersistedQueries,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
     let graphql_routes = Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphql_get).post(graphql))
         .route("/graphql/ws", get(live::connect))
         .layer(DefaultBodyLimit::max(GRAPHQL_BODY_LIMIT));
     let webhook_routes = Router::new()
@@ -142,6 +145,11 @@ async fn graphiql() -> Html<String> {
     Html(GraphiQLSource::build().endpoint("/graphql").finish())
 }
 
+/// How long a shared cache may keep the answer to a `GET /graphql` query:
+/// as long as the figures take to catch up.
+const GET_MAX_AGE: &str = "private, max-age=15";
+
+/// `POST /graphql`: one operation or a batch.
 async fn graphql(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -149,13 +157,7 @@ async fn graphql(
 ) -> Response {
     let caller = match state.jwt.authenticate(&headers) {
         Ok(caller) => caller,
-        Err(why) => {
-            return error_response(
-                StatusCode::UNAUTHORIZED,
-                "UNAUTHENTICATED",
-                &why.to_string(),
-            );
-        }
+        Err(why) => return unauthenticated(&why.to_string()),
     };
     let body = match body {
         Ok(body) => body,
@@ -170,17 +172,112 @@ async fn graphql(
             return error_response(status, "INVALID_INPUT", &message);
         }
     };
-    let mut batch = match parse_batch(&body) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return error_response(StatusCode::BAD_REQUEST, "INVALID_INPUT", REQUEST_SHAPE);
+    };
+    execute(&state, caller, value, Method::Post).await
+}
+
+/// `GET /graphql`: a query (never a mutation) from the URL's `query`,
+/// `variables`, `operationName` and `extensions` (a persisted query's
+/// hash), which a browser or a BI tool may cache; GraphiQL without them.
+async fn graphql_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let parameters: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .map(|(name, value)| (name.into_owned(), value.into_owned()))
+            .collect();
+    if !parameters
+        .iter()
+        .any(|(name, _)| name == "query" || name == "extensions")
+    {
+        return graphiql().await.into_response();
+    }
+    let caller = match state.jwt.authenticate(&headers) {
+        Ok(caller) => caller,
+        Err(why) => return unauthenticated(&why.to_string()),
+    };
+    let mut request = serde_json::Map::new();
+    for (name, value) in parameters {
+        let value = match name.as_str() {
+            "query" | "operationName" => serde_json::Value::String(value),
+            "variables" | "extensions" => match serde_json::from_str(&value) {
+                Ok(json) => json,
+                Err(_) => {
+                    let message = format!("`{name}` must be JSON");
+                    return error_response(StatusCode::BAD_REQUEST, "INVALID_INPUT", &message);
+                }
+            },
+            _ => {
+                let message = format!("`{name}` is not a GraphQL request parameter");
+                return error_response(StatusCode::BAD_REQUEST, "INVALID_INPUT", &message);
+            }
+        };
+        if request.insert(name.clone(), value).is_some() {
+            let message = format!("`{name}` is given more than once");
+            return error_response(StatusCode::BAD_REQUEST, "INVALID_INPUT", &message);
+        }
+    }
+    execute(
+        &state,
+        caller,
+        serde_json::Value::Object(request),
+        Method::Get,
+    )
+    .await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+fn unauthenticated(why: &str) -> Response {
+    error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", why)
+}
+
+/// Runs a request or a batch, read from its JSON: persisted queries are
+/// looked up, every text and document is checked before it can run, and a
+/// GET may only read.
+async fn execute(
+    state: &AppState,
+    caller: crate::auth::Caller,
+    mut value: serde_json::Value,
+    method: Method,
+) -> Response {
+    let requests: Vec<&mut serde_json::Value> = match &mut value {
+        serde_json::Value::Array(items) => items.iter_mut().collect(),
+        request => vec![request],
+    };
+    for request in requests {
+        if let Some(request) = request.as_object_mut()
+            && let Err(refusal) = state.persisted_queries.resolve(request)
+        {
+            return error_response(StatusCode::OK, refusal.code(), refusal.message());
+        }
+    }
+    let mut batch = match parse_batch(value) {
         Ok(batch) => batch,
         Err(message) => return error_response(StatusCode::BAD_REQUEST, "INVALID_INPUT", &message),
     };
     for request in batch.iter_mut() {
         // Refused like any other invalid document: a 200 carrying the
         // error. The parsed document is kept for the execution.
-        if let Ok(document) = request.parsed_query()
-            && let Err(refusal) = check_document(document)
-        {
-            return error_response(StatusCode::OK, "INVALID_INPUT", &refusal.message());
+        if let Ok(document) = request.parsed_query() {
+            if let Err(refusal) = check_document(document) {
+                return error_response(StatusCode::OK, "INVALID_INPUT", &refusal.message());
+            }
+            if method == Method::Get && !only_reads(document) {
+                return error_response(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "INVALID_INPUT",
+                    "mutations and subscriptions must be sent with POST",
+                );
+            }
         }
     }
     for request in batch.iter_mut() {
@@ -189,22 +286,42 @@ async fn graphql(
     }
     let mut response = state.schema.execute_batch(batch).await;
     with_error_codes(&mut response);
+    let cacheable = method == Method::Get && response.is_ok();
     let mut http = Json(response).into_response();
-    http.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
+    let headers = http.headers_mut();
+    if cacheable {
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static(GET_MAX_AGE),
+        );
+        headers.insert(
+            header::VARY,
+            header::HeaderValue::from_static("authorization"),
+        );
+    } else {
+        headers.insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
     http
 }
+
+/// Whether every operation of `document` is a query.
+fn only_reads(document: &async_graphql::parser::types::ExecutableDocument) -> bool {
+    document.operations.iter().all(|(_, operation)| {
+        operation.node.ty == async_graphql::parser::types::OperationType::Query
+    })
+}
+
+const REQUEST_SHAPE: &str = "the body must be a GraphQL request: a JSON object with a string `query` and optional `variables` and `operationName`, or a list of them";
 
 /// Reads a GraphQL request (an object with a string `query`) or a batch of
 /// at most `MAX_BATCH` of them. Anything else is refused before it can run:
 /// serde would happily read `["{ query }"]` as a request. So is a query
 /// text the parser must not see (see [`check_text`]), and a NUL anywhere in
 /// the request, which no stored value may hold.
-fn parse_batch(body: &[u8]) -> Result<BatchRequest, String> {
-    const SHAPE: &str = "the body must be a GraphQL request: a JSON object with a string `query` and optional `variables` and `operationName`, or a list of them";
-    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| SHAPE.to_owned())?;
+fn parse_batch(value: serde_json::Value) -> Result<BatchRequest, String> {
     let is_request = |v: &serde_json::Value| {
         v.as_object()
             .is_some_and(|o| o.get("query").is_some_and(serde_json::Value::is_string))
@@ -216,7 +333,7 @@ fn parse_batch(body: &[u8]) -> Result<BatchRequest, String> {
                 return Err(format!("a batch holds at most {MAX_BATCH} operations"));
             }
         }
-        _ => return Err(SHAPE.to_owned()),
+        _ => return Err(REQUEST_SHAPE.to_owned()),
     }
     let requests = match &value {
         serde_json::Value::Array(items) => items.iter().collect(),
@@ -230,7 +347,7 @@ fn parse_batch(body: &[u8]) -> Result<BatchRequest, String> {
             return Err(TextRefusal::NulCharacter.message());
         }
     }
-    serde_json::from_value(value).map_err(|_| SHAPE.to_owned())
+    serde_json::from_value(value).map_err(|_| REQUEST_SHAPE.to_owned())
 }
 
 /// What each operation gets besides its caller: a fresh relation loader
