@@ -275,3 +275,171 @@ impl AnalyticsQuery {
         })
     }
 }
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::analytics::LtvGroup")]
+pub enum LtvGroupBy {
+    /// Each product, for the customers whose first purchase of it fell in the period.
+    Product,
+    /// The month (in the workspace's time zone) of each customer's first purchase.
+    Cohort,
+    /// The `src`, `sck` and `xcod` of each customer's first purchase.
+    Origin,
+}
+
+/// What one group of customers has paid and kept, in one currency.
+#[derive(SimpleObject)]
+pub struct LtvReportRow {
+    /// By PRODUCT: the product.
+    pub product_id: Option<ID>,
+    /// By COHORT: the month's first instant.
+    pub cohort: Option<DateTime<Utc>>,
+    /// By ORIGIN: Hotmart's tracking of the first purchase.
+    pub src: Option<String>,
+    pub sck: Option<String>,
+    pub xcod: Option<String>,
+    pub customers: i64,
+    /// Approved and complete purchases, refunded and charged-back ones
+    /// left out, since the first.
+    pub ltv: Decimal,
+    /// `ltv ÷ customers`.
+    pub average_ltv: Decimal,
+}
+
+/// One month of a cohort's life, offset 0 being the month it bought in.
+#[derive(SimpleObject)]
+pub struct CohortMonth {
+    pub offset: i32,
+    pub start: DateTime<Utc>,
+    /// Sales approved by the month's end, less refunds and chargebacks by
+    /// then, per customer of the cohort.
+    pub revenue_per_customer: Decimal,
+    /// Of the cohort's customers subscribed at the end of month 0, the
+    /// share still subscribed at this month's end, from 0 to 1 (null when
+    /// none subscribed).
+    pub subscription_retention: Option<f64>,
+    /// The share of the cohort's customers who completed a lesson in the
+    /// month, from 0 to 1.
+    pub learner_retention: f64,
+}
+
+/// The customers whose first purchase fell in one month.
+#[derive(SimpleObject)]
+pub struct Cohort {
+    /// The month's first instant.
+    pub start: DateTime<Utc>,
+    pub customers: i64,
+    /// From the cohort's month to the current one.
+    pub months: Vec<CohortMonth>,
+}
+
+impl From<figures::Cohort> for Cohort {
+    fn from(c: figures::Cohort) -> Self {
+        Cohort {
+            start: c.start,
+            customers: c.customers,
+            months: c
+                .months
+                .into_iter()
+                .map(|m| CohortMonth {
+                    offset: m.offset as i32,
+                    start: m.start,
+                    revenue_per_customer: m.revenue_per_customer,
+                    subscription_retention: m.subscription_retention,
+                    learner_retention: m.learner_retention,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct CohortQuery;
+
+#[Object]
+impl CohortQuery {
+    /// The customers whose first approved purchase (of `productId`, when
+    /// given) in one currency (BRL unless asked) fell in `[from, to)`, by
+    /// month of the workspace's calendar, each followed to this month.
+    #[graphql(guard = "Access::Read")]
+    #[allow(clippy::too_many_arguments)]
+    async fn cohorts(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        product_id: Option<ID>,
+        currency: Option<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(desc = "MONTH, the only one cohorts take.")] granularity: Option<Granularity>,
+    ) -> ApiResult<Vec<Cohort>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        if granularity.is_some_and(|g| g != Granularity::Month) {
+            return Err(ApiError::invalid("cohorts are by MONTH"));
+        }
+        let product_id = product_id
+            .as_ref()
+            .map(|id| parse_id(id, "productId"))
+            .transpose()?;
+        let currency = currency_code(currency)?;
+        let tz = entity::workspaces::clock_of(db(ctx), tenant.workspace_id()).await?;
+        let cohorts = figures::cohorts(
+            db(ctx),
+            tenant,
+            tz,
+            product_id,
+            &currency,
+            from,
+            to,
+            super::scope::now(ctx),
+        )
+        .await?;
+        Ok(cohorts.into_iter().map(Into::into).collect())
+    }
+
+    /// Lifetime value of the customers whose first approved purchase fell
+    /// in `[from, to)`, by product, purchase cohort or origin, in one
+    /// currency (BRL unless asked).
+    #[graphql(guard = "Access::Read")]
+    async fn ltv_report(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        group_by: LtvGroupBy,
+        currency: Option<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> ApiResult<Vec<LtvReportRow>> {
+        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let currency = currency_code(currency)?;
+        let tz = entity::workspaces::clock_of(db(ctx), tenant.workspace_id()).await?;
+        let rows =
+            figures::ltv_report(db(ctx), tenant, tz, group_by.into(), &currency, from, to).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let average_ltv = row.average();
+                let mut out = LtvReportRow {
+                    product_id: None,
+                    cohort: None,
+                    src: None,
+                    sck: None,
+                    xcod: None,
+                    customers: row.customers,
+                    ltv: row.total,
+                    average_ltv,
+                };
+                match row.key {
+                    figures::LtvKey::Product(product) => out.product_id = product.map(Into::into),
+                    figures::LtvKey::Cohort(month) => {
+                        out.cohort = Some(figures::periods::day_start(month, tz));
+                    }
+                    figures::LtvKey::Origin { src, sck, xcod } => {
+                        (out.src, out.sck, out.xcod) = (src, sck, xcod);
+                    }
+                }
+                out
+            })
+            .collect())
+    }
+}

@@ -46,6 +46,7 @@ pub struct Query(
     chatwoot::ChatwootQuery,
     reports::ReportQuery,
     analytics::AnalyticsQuery,
+    analytics::CohortQuery,
     node_types::NodeTypeQuery,
 );
 

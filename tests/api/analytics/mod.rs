@@ -12,7 +12,9 @@ use crate::hotmart_webhooks::{
 };
 use crate::on_both_backends;
 
+mod cohorts;
 mod dashboard;
+mod ltv;
 
 /// Epoch milliseconds of an RFC 3339 instant.
 pub fn ms(at: &str) -> i64 {
@@ -205,3 +207,5 @@ pub async fn told(app: &TestApp) -> Shop<'_> {
 
 on_both_backends!(dashboard_tells_the_quarter, dashboard::tells_the_quarter);
 on_both_backends!(dashboard_follows_late_news, dashboard::follows_late_news);
+on_both_backends!(ltv_report_groups_customers, ltv::groups_lifetime_value);
+on_both_backends!(cohorts_follow_each_month, cohorts::follow_each_month);

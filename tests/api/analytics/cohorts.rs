@@ -1,0 +1,157 @@
+//! `cohorts`: the customers of each month followed month by month.
+
+use chrono::{Datelike, Utc};
+use entity::{lesson, lesson_progress};
+use sea_orm::{ActiveModelTrait, IntoActiveModel};
+use uuid::Uuid;
+
+use super::*;
+
+/// Ana completes a lesson of the course on 20 January, Bia two on 10 and
+/// 20 February.
+async fn lessons_completed(shop: &Shop<'_>) {
+    let products = shop.products().await;
+    let course = Uuid::parse_str(&products["3526906"]).unwrap();
+    let at = |text: &str| {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let mut lessons = Vec::new();
+    for position in 1..=2 {
+        let row = lesson::Model {
+            id: Uuid::now_v7(),
+            workspace_id: shop.workspace,
+            product_id: course,
+            module_id: None,
+            hotmart_page_id: format!("page-{position}"),
+            page_name: format!("Aula {position}"),
+            module_name: Some("Módulo 1".into()),
+            is_extra: false,
+            position,
+            release_after_days: None,
+            release_at: None,
+            created_at: at("2026-01-01T00:00:00Z"),
+            updated_at: at("2026-01-01T00:00:00Z"),
+        };
+        lessons.push(
+            row.clone()
+                .into_active_model()
+                .insert(&shop.app.db)
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    for (email, lesson, completed) in [
+        ("ana@exemplo.com", lessons[0], "2026-01-20T12:00:00Z"),
+        ("bia@exemplo.com", lessons[0], "2026-02-10T12:00:00Z"),
+        ("bia@exemplo.com", lessons[1], "2026-02-20T12:00:00Z"),
+    ] {
+        let customer = Uuid::parse_str(&shop.customer_id(email).await.unwrap()).unwrap();
+        lesson_progress::Model {
+            id: Uuid::now_v7(),
+            workspace_id: shop.workspace,
+            customer_id: customer,
+            lesson_id: lesson,
+            completed: true,
+            completed_at: Some(at(completed)),
+            updated_at: at(completed),
+        }
+        .into_active_model()
+        .insert(&shop.app.db)
+        .await
+        .unwrap();
+    }
+}
+
+fn months(cohort: &Value) -> Vec<(String, Value, f64)> {
+    cohort["months"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["revenuePerCustomer"].as_str().unwrap().to_owned(),
+                m["subscriptionRetention"].clone(),
+                m["learnerRetention"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+pub async fn follow_each_month(app: TestApp) {
+    let shop = told(&app).await;
+    lessons_completed(&shop).await;
+    let cohorts = shop
+        .query(
+            "query($from: DateTime!, $to: DateTime!) { cohorts(from: $from, to: $to, granularity: MONTH) {
+                start customers months { offset start revenuePerCustomer subscriptionRetention learnerRetention } } }",
+            json!({"from": "2026-01-01T03:00:00Z", "to": "2026-04-01T03:00:00Z"}),
+            "cohorts",
+        )
+        .await;
+    let cohorts = cohorts.as_array().unwrap();
+    assert_eq!(cohorts.len(), 2, "{cohorts:#?}");
+    let (january, february) = (&cohorts[0], &cohorts[1]);
+    assert_eq!(january["start"], "2026-01-01T03:00:00+00:00");
+    assert_eq!(january["customers"], 5);
+    assert_eq!(february["customers"], 1);
+    // Followed up to this month of São Paulo's calendar.
+    let today = Utc::now().with_timezone(&chrono_tz::America::Sao_Paulo);
+    let since_january = (today.year() - 2026) * 12 + today.month() as i32 - 1;
+    assert_eq!(
+        january["months"].as_array().unwrap().len() as i32,
+        since_january + 1
+    );
+    assert_eq!(january["months"][1]["start"], "2026-02-01T03:00:00+00:00");
+    assert_eq!(january["months"][1]["offset"], 1);
+    // January: 943.70 by its end over five customers; Ana's refund and two
+    // renewals by February's; Eva's premium charge and Gil's late one by
+    // March's. Eva, Fabio and Gil subscribed at January's end; Gil churned
+    // in February, Fabio in March, while Gil came back. Ana studied in
+    // January, Bia (twice) in February.
+    let january = months(january);
+    assert_eq!(
+        january[..4],
+        [
+            ("188.74".to_owned(), json!(1.0), 0.2),
+            ("109.30".to_owned(), json!(0.6667), 0.2),
+            ("139.26".to_owned(), json!(0.6667), 0.0),
+            ("139.26".to_owned(), json!(0.6667), 0.0),
+        ]
+    );
+    // Caio's purchase charged back in his second month; he never subscribed.
+    let february = months(february);
+    assert_eq!(
+        february[..2],
+        [
+            ("497.00".to_owned(), Value::Null, 0.0),
+            ("0.00".to_owned(), Value::Null, 0.0)
+        ]
+    );
+
+    // The club's cohorts hold its subscribers only.
+    let products = shop.products().await;
+    let club = shop
+        .query(
+            "query($p: ID, $from: DateTime!, $to: DateTime!) { cohorts(productId: $p, from: $from, to: $to) { customers months { revenuePerCustomer } } }",
+            json!({"p": products["788921"], "from": "2026-01-01T03:00:00Z", "to": "2026-04-01T03:00:00Z"}),
+            "cohorts",
+        )
+        .await;
+    assert_eq!(club.as_array().unwrap().len(), 1);
+    assert_eq!(club[0]["customers"], 3);
+    // 149.70, then 249.50, then 399.30 over three.
+    assert_eq!(club[0]["months"][0]["revenuePerCustomer"], "49.90");
+    assert_eq!(club[0]["months"][2]["revenuePerCustomer"], "133.10");
+
+    let weekly = app
+        .graphql(
+            Some(&shop.token),
+            "{ cohorts(from: \"2026-01-01T00:00:00Z\", to: \"2026-02-01T00:00:00Z\", granularity: WEEK) { customers } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(weekly.error_code(), Some("INVALID_INPUT"));
+}
