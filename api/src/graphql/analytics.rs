@@ -198,6 +198,33 @@ fn currency_code(currency: Option<String>) -> ApiResult<String> {
     Ok(code)
 }
 
+/// Where a figure is asked: the workspace, its calendar, the product (if
+/// any) and the currency.
+struct Asked {
+    tenant: entity::Tenant,
+    tz: chrono_tz::Tz,
+    product_id: Option<uuid::Uuid>,
+    currency: String,
+}
+
+async fn asked(
+    ctx: &Context<'_>,
+    workspace_id: Option<&ID>,
+    product_id: Option<&ID>,
+    currency: Option<String>,
+) -> ApiResult<Asked> {
+    let tenant = tenant(ctx, workspace_id, Access::Read).await?;
+    let product_id = product_id.map(|id| parse_id(id, "productId")).transpose()?;
+    let currency = currency_code(currency)?;
+    let tz = entity::workspaces::clock_of(db(ctx), tenant.workspace_id()).await?;
+    Ok(Asked {
+        tenant,
+        tz,
+        product_id,
+        currency,
+    })
+}
+
 #[derive(Default)]
 pub struct AnalyticsQuery;
 
@@ -219,13 +246,12 @@ impl AnalyticsQuery {
         to: DateTime<Utc>,
         #[graphql(desc = "MONTH unless given.")] granularity: Option<Granularity>,
     ) -> ApiResult<Dashboard> {
-        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        let product_id = product_id
-            .as_ref()
-            .map(|id| parse_id(id, "productId"))
-            .transpose()?;
-        let currency = currency_code(currency)?;
-        let tz = entity::workspaces::clock_of(db(ctx), tenant.workspace_id()).await?;
+        let Asked {
+            tenant,
+            tz,
+            product_id,
+            currency,
+        } = asked(ctx, workspace_id.as_ref(), product_id.as_ref(), currency).await?;
         let mixes = ctx.look_ahead().field("totals").field("salesMix").exists();
         let query = figures::DashboardQuery {
             product_id,
@@ -373,16 +399,15 @@ impl CohortQuery {
         to: DateTime<Utc>,
         #[graphql(desc = "MONTH, the only one cohorts take.")] granularity: Option<Granularity>,
     ) -> ApiResult<Vec<Cohort>> {
-        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
+        let Asked {
+            tenant,
+            tz,
+            product_id,
+            currency,
+        } = asked(ctx, workspace_id.as_ref(), product_id.as_ref(), currency).await?;
         if granularity.is_some_and(|g| g != Granularity::Month) {
             return Err(ApiError::invalid("cohorts are by MONTH"));
         }
-        let product_id = product_id
-            .as_ref()
-            .map(|id| parse_id(id, "productId"))
-            .transpose()?;
-        let currency = currency_code(currency)?;
-        let tz = entity::workspaces::clock_of(db(ctx), tenant.workspace_id()).await?;
         let cohorts = figures::cohorts(
             db(ctx),
             tenant,
@@ -410,9 +435,12 @@ impl CohortQuery {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> ApiResult<Vec<LtvReportRow>> {
-        let tenant = tenant(ctx, workspace_id.as_ref(), Access::Read).await?;
-        let currency = currency_code(currency)?;
-        let tz = entity::workspaces::clock_of(db(ctx), tenant.workspace_id()).await?;
+        let Asked {
+            tenant,
+            tz,
+            currency,
+            ..
+        } = asked(ctx, workspace_id.as_ref(), None, currency).await?;
         let rows =
             figures::ltv_report(db(ctx), tenant, tz, group_by.into(), &currency, from, to).await?;
         Ok(rows
