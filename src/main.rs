@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use jornada::{Config, telemetry};
 use migration::{Migrator, MigratorTrait};
+use sea_orm::EntityTrait;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -57,6 +58,11 @@ enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// The business figures' history (`analyticsSnapshots`).
+    Analytics {
+        #[command(subcommand)]
+        action: AnalyticsAction,
+    },
     /// Fill the `demo` workspace ("Escola Demo") with six months of a
     /// Hotmart school, through the real paths, and print a token for it.
     /// A second run changes nothing.
@@ -70,6 +76,21 @@ enum Command {
         /// How many days of history lead up to now.
         #[arg(long, default_value_t = jornada::demo::HISTORY_DAYS, value_parser = clap::value_parser!(i64).range(14..=730))]
         days: i64,
+    },
+}
+
+#[derive(Subcommand, Clone)]
+enum AnalyticsAction {
+    /// Add a workspace's figures up again from scratch and snapshot every
+    /// day from `--since` to yesterday, with their months. Running it again
+    /// rewrites the same snapshots.
+    Backfill {
+        /// The first day to snapshot (YYYY-MM-DD, the workspace's calendar).
+        #[arg(long)]
+        since: chrono::NaiveDate,
+        /// One workspace (its id or slug); every workspace when left out.
+        #[arg(long)]
+        workspace: Option<String>,
     },
 }
 
@@ -153,7 +174,40 @@ async fn main() -> anyhow::Result<()> {
             customers,
             days,
         } => demo(config, reset, usize::from(customers), days).await,
+        Command::Analytics {
+            action: AnalyticsAction::Backfill { since, workspace },
+        } => backfill(config, since, workspace).await,
     }
+}
+
+async fn backfill(
+    config: Config,
+    since: chrono::NaiveDate,
+    workspace: Option<String>,
+) -> anyhow::Result<()> {
+    let db = jornada::connect(&config.database_url, 4).await?;
+    jornada::migrate(&db).await?;
+    let secrets = config.secret_key()?;
+    let workspaces = match workspace {
+        Some(name) => vec![
+            entity::workspaces::find_by_slug_or_id(&db, &name)
+                .await?
+                .with_context(|| format!("no workspace `{name}`"))?,
+        ],
+        None => entity::workspace::Entity::find().all(&db).await?,
+    };
+    for workspace in workspaces {
+        let written = entity::analytics::snapshots::backfill(
+            &db,
+            &secrets,
+            &workspace,
+            since,
+            chrono::Utc::now(),
+        )
+        .await?;
+        println!("{}: {written} snapshots written", workspace.slug);
+    }
+    Ok(())
 }
 
 /// How long the token `jornada demo` prints lives (less if the

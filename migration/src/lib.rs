@@ -37,6 +37,7 @@ mod m20261206_000025_references_kept_by_owner;
 mod m20261206_000026_held_back_through_customer;
 mod m20261207_000027_workspace_kept_by_its_deletion;
 mod m20261207_000028_analytics_rollups;
+mod m20261207_000029_snapshots_per_currency;
 
 pub struct Migrator;
 
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000026_held_back_through_customer::Migration),
             Box::new(m20261207_000027_workspace_kept_by_its_deletion::Migration),
             Box::new(m20261207_000028_analytics_rollups::Migration),
+            Box::new(m20261207_000029_snapshots_per_currency::Migration),
         ]
     }
 }

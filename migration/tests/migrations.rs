@@ -629,6 +629,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             refunds: money(0),
             new_customers: 17,
             created_at: at(43_201),
+            currency: "BRL".to_owned(),
         }
     );
     round_trip!(

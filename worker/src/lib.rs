@@ -79,8 +79,9 @@ impl Worker {
         let scan_schedule = schedule(automation::scans::SCHEDULE, "automation scans")?;
         let metrics_schedule = schedule(campaigns::metrics::SCHEDULE, "campaign metrics")?;
         let analytics_schedule = schedule(analytics::SCHEDULE, "analytics catch-up")?;
-        let (scan_worker, metrics_worker, analytics_worker) =
-            (self.clone(), self.clone(), self.clone());
+        let snapshot_schedule = schedule(analytics::SNAPSHOT_SCHEDULE, "analytics snapshots")?;
+        let (scan_worker, metrics_worker, analytics_worker, snapshot_worker) =
+            (self.clone(), self.clone(), self.clone(), self.clone());
         let statistics_db = self.db.clone();
         let (segment_worker, sync_worker, fire_worker, recovery_worker) =
             (self.clone(), self.clone(), self.clone(), self.clone());
@@ -120,6 +121,12 @@ impl Worker {
                     .backend(CronScheduler::new(analytics_schedule.clone()))
                     .data(analytics_worker.clone())
                     .build(analytics::catch_up)
+            })
+            .register(move |_restarts| {
+                WorkerBuilder::new("analytics-snapshots")
+                    .backend(CronScheduler::new(snapshot_schedule.clone()))
+                    .data(snapshot_worker.clone())
+                    .build(analytics::snapshot)
             })
             .register(move |_restarts| {
                 WorkerBuilder::new("background-job-recovery")

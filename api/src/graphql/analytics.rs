@@ -379,6 +379,55 @@ impl From<figures::Cohort> for Cohort {
     }
 }
 
+/// One period's figures as the nightly job wrote them down.
+#[derive(SimpleObject)]
+pub struct AnalyticsSnapshot {
+    /// Null for the workspace as a whole.
+    pub product_id: Option<ID>,
+    /// `day` or `month`.
+    pub granularity: String,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub currency: String,
+    /// MRR at the period's end.
+    pub mrr: Decimal,
+    pub arr: Decimal,
+    /// Subscriptions counting in MRR at the period's end.
+    pub active_subscriptions: i32,
+    pub churned_subscriptions: i32,
+    /// Logo churn rate (0 when the period started with no subscriber).
+    pub churn_rate: f64,
+    /// Gross revenue: sales approved in the period.
+    pub revenue: Decimal,
+    /// Refunds and chargebacks of the period.
+    pub refunds: Decimal,
+    /// Customers whose first approved purchase fell in the period.
+    pub new_customers: i32,
+    /// When the snapshot was written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<entity::analytics_snapshot::Model> for AnalyticsSnapshot {
+    fn from(m: entity::analytics_snapshot::Model) -> Self {
+        AnalyticsSnapshot {
+            product_id: m.product_id.map(Into::into),
+            granularity: m.granularity,
+            period_start: m.period_start,
+            period_end: m.period_end,
+            currency: m.currency,
+            mrr: entity::money::amount(m.mrr),
+            arr: entity::money::amount(m.arr),
+            active_subscriptions: m.active_subscriptions,
+            churned_subscriptions: m.churned_subscriptions,
+            churn_rate: m.churn_rate.round_dp(4).to_f64().unwrap_or_default(),
+            revenue: entity::money::amount(m.revenue),
+            refunds: entity::money::amount(m.refunds),
+            new_customers: m.new_customers,
+            created_at: m.created_at,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct CohortQuery;
 
@@ -420,6 +469,47 @@ impl CohortQuery {
         )
         .await?;
         Ok(cohorts.into_iter().map(Into::into).collect())
+    }
+
+    /// The nightly snapshots whose period starts in `[from, to)`, of the
+    /// workspace (or of `productId`), by DAY or MONTH, in one currency (BRL
+    /// unless asked), oldest first.
+    #[graphql(guard = "Access::Read")]
+    #[allow(clippy::too_many_arguments)]
+    async fn analytics_snapshots(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        product_id: Option<ID>,
+        currency: Option<String>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        #[graphql(desc = "DAY unless given; WEEK is not kept.")] granularity: Option<Granularity>,
+    ) -> ApiResult<Vec<AnalyticsSnapshot>> {
+        let Asked {
+            tenant,
+            product_id,
+            currency,
+            ..
+        } = asked(ctx, workspace_id.as_ref(), product_id.as_ref(), currency).await?;
+        let granularity = match granularity.unwrap_or(Granularity::Day) {
+            Granularity::Day => figures::snapshots::DAY,
+            Granularity::Month => figures::snapshots::MONTH,
+            Granularity::Week => {
+                return Err(ApiError::invalid("snapshots are kept by DAY and MONTH"));
+            }
+        };
+        let rows = figures::snapshots::snapshots(
+            db(ctx),
+            tenant,
+            granularity,
+            product_id,
+            &currency,
+            from,
+            to,
+        )
+        .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// Lifetime value of the customers whose first approved purchase fell

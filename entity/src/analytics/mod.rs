@@ -12,6 +12,7 @@ pub mod periods;
 mod recurring;
 mod revenue;
 pub mod rollups;
+pub mod snapshots;
 
 pub use cohorts::{Cohort, CohortMonth, cohorts};
 pub use dashboard::{

@@ -29,6 +29,9 @@ pub struct Model {
     pub refunds: Decimal,
     pub new_customers: i32,
     pub created_at: DateTimeUtc,
+    /// The currency of every amount.
+    #[sea_orm(column_type = "String(StringLen::N(3))")]
+    pub currency: String,
 }
 
 relations! {

@@ -15,6 +15,7 @@ use crate::on_both_backends;
 mod cohorts;
 mod dashboard;
 mod ltv;
+mod snapshots;
 
 /// Epoch milliseconds of an RFC 3339 instant.
 pub fn ms(at: &str) -> i64 {
