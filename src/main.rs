@@ -58,6 +58,11 @@ enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Database roles for BI tools (PostgreSQL).
+    Bi {
+        #[command(subcommand)]
+        action: BiAction,
+    },
     /// The business figures' history (`analyticsSnapshots`).
     Analytics {
         #[command(subcommand)]
@@ -76,6 +81,28 @@ enum Command {
         /// How many days of history lead up to now.
         #[arg(long, default_value_t = jornada::demo::HISTORY_DAYS, value_parser = clap::value_parser!(i64).range(14..=730))]
         days: i64,
+    },
+}
+
+#[derive(Subcommand, Clone)]
+enum BiAction {
+    /// Let a PostgreSQL login role read the `bi_*` views' rows of a
+    /// workspace (creating the role, with a password printed once).
+    Grant {
+        /// The role's name: lower-case letters, digits and _.
+        role: String,
+        #[arg(long)]
+        workspace: Uuid,
+        /// The new role's password; one is made up when left out.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Take a workspace (every one when left out) back from a role; the
+    /// role goes with its last workspace.
+    Revoke {
+        role: String,
+        #[arg(long)]
+        workspace: Option<Uuid>,
     },
 }
 
@@ -177,7 +204,46 @@ async fn main() -> anyhow::Result<()> {
         Command::Analytics {
             action: AnalyticsAction::Backfill { since, workspace },
         } => backfill(config, since, workspace).await,
+        Command::Bi { action } => bi(config, action).await,
     }
+}
+
+async fn bi(config: Config, action: BiAction) -> anyhow::Result<()> {
+    let db = jornada::connect(&config.database_url, 2).await?;
+    jornada::migrate(&db).await?;
+    match action {
+        BiAction::Grant {
+            role,
+            workspace,
+            password,
+        } => {
+            let made_up = password.is_none();
+            let password = password.unwrap_or_else(made_up_password);
+            let granted = migration::bi::grant(&db, &role, workspace, &password).await?;
+            println!("{role} reads the bi_* views of workspace {workspace}");
+            if granted.created && made_up {
+                println!("password (shown once): {password}");
+            }
+        }
+        BiAction::Revoke { role, workspace } => {
+            if migration::bi::revoke(&db, &role, workspace).await? {
+                println!("{role} is gone");
+            } else {
+                println!("{role} keeps its other workspaces");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 24 letters and digits for a new BI role.
+fn made_up_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..24)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
 }
 
 async fn backfill(

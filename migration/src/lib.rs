@@ -7,6 +7,7 @@
 use sea_orm_migration::MigrationTrait;
 pub use sea_orm_migration::MigratorTrait;
 
+pub mod bi;
 mod schema;
 
 mod m20261123_000001_workspaces_settings;
@@ -38,6 +39,7 @@ mod m20261206_000026_held_back_through_customer;
 mod m20261207_000027_workspace_kept_by_its_deletion;
 mod m20261207_000028_analytics_rollups;
 mod m20261207_000029_snapshots_per_currency;
+mod m20261207_000030_bi_views;
 
 pub struct Migrator;
 
@@ -74,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000027_workspace_kept_by_its_deletion::Migration),
             Box::new(m20261207_000028_analytics_rollups::Migration),
             Box::new(m20261207_000029_snapshots_per_currency::Migration),
+            Box::new(m20261207_000030_bi_views::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ mod analytics;
 mod auth;
 mod automation;
 mod background_jobs;
+mod bi;
 mod campaign_reliability;
 mod campaign_runs;
 mod campaign_schedules;
