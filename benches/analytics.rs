@@ -93,6 +93,20 @@ fn year_end() -> DateTime<Utc> {
     year_start() + TimeDelta::days(365)
 }
 
+/// Who made sale `i`: one sale in `transactions / customers` is a new
+/// customer's first, the others come back from those who bought before, so
+/// that every month brings its cohort.
+fn buyer(i: u64, settings: &Settings) -> u64 {
+    let per_customer = (settings.transactions / settings.customers).max(1);
+    let arrived = (i / per_customer).min(settings.customers - 1);
+    if i.is_multiple_of(per_customer) {
+        arrived
+    } else {
+        // An earlier customer, spread by a multiplicative hash.
+        i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % (arrived + 1)
+    }
+}
+
 /// The year, written straight into the tables.
 async fn seed(
     database_url: &str,
@@ -151,7 +165,7 @@ async fn seed(
             id: Set(Uuid::now_v7()),
             workspace_id: Set(workspace),
             code: Set(format!("HP{i:010}")),
-            customer_id: Set(customers[(i % settings.customers) as usize]),
+            customer_id: Set(customers[buyer(i, settings) as usize]),
             product_id: Set(Some(products[(i % PRODUCTS as u64) as usize])),
             offer_id: Set(None),
             subscription_id: Set(None),

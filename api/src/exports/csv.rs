@@ -55,40 +55,41 @@ fn is_number(text: &str) -> bool {
         && fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// One value as cell text: null is empty, JSON objects and lists are
-/// written as compact JSON.
-fn cell_text(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => {
-            if text.starts_with(FORMULA_STARTS) && !is_number(text) {
-                format!("'{text}")
-            } else {
-                text.clone()
-            }
-        }
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// Appends `text` as one field, quoted where it must be.
-fn push_field(out: &mut Vec<u8>, text: &str, delimiter: u8) {
+/// Appends `text` as one field, quoted where it must be, after a `'` when
+/// a spreadsheet would run it.
+fn push_text(out: &mut Vec<u8>, text: &str, delimiter: u8) {
+    let inert = text.starts_with(FORMULA_STARTS) && !is_number(text);
     let quote = text
         .bytes()
         .any(|b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
     if quote {
         out.push(b'"');
-        for chunk in text.split('"') {
+    }
+    if inert {
+        out.push(b'\'');
+    }
+    if quote {
+        for (index, chunk) in text.split('"').enumerate() {
+            if index > 0 {
+                out.extend_from_slice(b"\"\"");
+            }
             out.extend_from_slice(chunk.as_bytes());
-            out.extend_from_slice(b"\"\"");
         }
-        // One doubled quote too many was written after the last chunk.
-        out.truncate(out.len() - 2);
         out.push(b'"');
     } else {
         out.extend_from_slice(text.as_bytes());
+    }
+}
+
+/// Appends one value as a field: null is empty, JSON objects and lists are
+/// written as compact JSON.
+fn push_value(out: &mut Vec<u8>, value: &Value, delimiter: u8) {
+    match value {
+        Value::Null => {}
+        Value::String(text) => push_text(out, text, delimiter),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        other => push_text(out, &other.to_string(), delimiter),
     }
 }
 
@@ -102,7 +103,7 @@ pub fn push_record<'a>(
         if index > 0 {
             out.push(options.delimiter);
         }
-        push_field(out, field, options.delimiter);
+        push_text(out, field, options.delimiter);
     }
     out.extend_from_slice(b"\r\n");
 }
@@ -110,11 +111,15 @@ pub fn push_record<'a>(
 /// Appends the record of `row`'s `columns` (a serialized row; a column it
 /// lacks is empty).
 pub fn push_row(out: &mut Vec<u8>, row: &Value, columns: &[&str], options: CsvOptions) {
-    let cells: Vec<String> = columns
-        .iter()
-        .map(|column| row.get(*column).map(cell_text).unwrap_or_default())
-        .collect();
-    push_record(out, cells.iter().map(String::as_str), options);
+    for (index, column) in columns.iter().enumerate() {
+        if index > 0 {
+            out.push(options.delimiter);
+        }
+        if let Some(value) = row.get(*column) {
+            push_value(out, value, options.delimiter);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
