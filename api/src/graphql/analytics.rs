@@ -428,6 +428,53 @@ impl From<entity::analytics_snapshot::Model> for AnalyticsSnapshot {
     }
 }
 
+/// `part ÷ whole` from 0 to 1, four places; null when `whole` is 0.
+fn share_of(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| ((part as f64 / whole as f64) * 10_000.0).round() / 10_000.0)
+}
+
+/// How far a course's enrolled customers got through one module.
+#[derive(SimpleObject)]
+pub struct ModuleCompletion {
+    /// Null for the lessons outside any module.
+    pub module_id: Option<ID>,
+    pub name: Option<String>,
+    pub lessons: i64,
+    /// Enrolled customers who completed every lesson of the module.
+    pub completed: i64,
+    pub completion_rate: Option<f64>,
+}
+
+/// How far a product's enrolled customers got through its course.
+#[derive(SimpleObject)]
+pub struct CourseCompletion {
+    pub product_id: ID,
+    /// Customers enrolled before the period's end.
+    pub enrolled: i64,
+    /// Of them, those who had completed every lesson (extras aside) by then.
+    pub completed: i64,
+    pub completion_rate: Option<f64>,
+    pub modules: Vec<ModuleCompletion>,
+}
+
+/// Whether buyers use what they bought.
+#[derive(SimpleObject)]
+pub struct Engagement {
+    /// The period's buyers and their first accesses, as `accessReport`.
+    pub access: super::reports::AccessReport,
+    /// `access.accessed ÷ access.buyers`.
+    pub first_access_share: Option<f64>,
+    /// Customers who completed a lesson in the period.
+    pub active_learners: i64,
+    pub courses: Vec<CourseCompletion>,
+    /// Carts abandoned in the period.
+    pub abandoned_carts: i64,
+    /// Of them, those followed within 7 days by an approved purchase of the
+    /// same product by the same customer.
+    pub converted_carts: i64,
+    pub cart_conversion_rate: Option<f64>,
+}
+
 #[derive(Default)]
 pub struct CohortQuery;
 
@@ -510,6 +557,54 @@ impl CohortQuery {
         )
         .await?;
         Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// First accesses, active learners, course and module completion and
+    /// abandoned carts that became sales, over `[from, to)`, of
+    /// `productId` or of every product.
+    #[graphql(guard = "Access::Read")]
+    async fn engagement(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        product_id: Option<ID>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> ApiResult<Engagement> {
+        let Asked {
+            tenant, product_id, ..
+        } = asked(ctx, workspace_id.as_ref(), product_id.as_ref(), None).await?;
+        let e = figures::engagement::engagement(db(ctx), tenant, product_id, from, to).await?;
+        let (buyers, accessed) = (e.access.buyers as i64, e.access.accessed as i64);
+        Ok(Engagement {
+            access: e.access.into(),
+            first_access_share: share_of(accessed, buyers),
+            active_learners: e.active_learners,
+            courses: e
+                .products
+                .into_iter()
+                .map(|p| CourseCompletion {
+                    product_id: p.product_id.into(),
+                    enrolled: p.enrolled,
+                    completed: p.completed,
+                    completion_rate: share_of(p.completed, p.enrolled),
+                    modules: p
+                        .modules
+                        .into_iter()
+                        .map(|m| ModuleCompletion {
+                            module_id: m.module_id.map(Into::into),
+                            name: m.name,
+                            lessons: m.lessons,
+                            completed: m.completed,
+                            completion_rate: share_of(m.completed, p.enrolled),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            abandoned_carts: e.abandoned_carts,
+            converted_carts: e.converted_carts,
+            cart_conversion_rate: share_of(e.converted_carts, e.abandoned_carts),
+        })
     }
 
     /// Lifetime value of the customers whose first approved purchase fell

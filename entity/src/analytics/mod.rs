@@ -5,6 +5,7 @@
 
 pub mod cohorts;
 pub mod dashboard;
+pub mod engagement;
 pub mod history;
 pub mod ltv;
 pub mod movements;

@@ -7,9 +7,10 @@ use uuid::Uuid;
 
 use super::*;
 
-/// Ana completes a lesson of the course on 20 January, Bia two on 10 and
-/// 20 February.
-async fn lessons_completed(shop: &Shop<'_>) {
+/// The course's lessons: two in "Módulo 1", one in "Módulo 2". Ana
+/// completes lessons 1 and 3 in January; Bia lessons 1 and 2 in February
+/// and lesson 3 on 1 March, finishing the course.
+pub(super) async fn lessons_completed(shop: &Shop<'_>) {
     let products = shop.products().await;
     let course = Uuid::parse_str(&products["3526906"]).unwrap();
     let at = |text: &str| {
@@ -18,7 +19,7 @@ async fn lessons_completed(shop: &Shop<'_>) {
             .with_timezone(&Utc)
     };
     let mut lessons = Vec::new();
-    for position in 1..=2 {
+    for (position, module) in [(1, "Módulo 1"), (2, "Módulo 1"), (3, "Módulo 2")] {
         let row = lesson::Model {
             id: Uuid::now_v7(),
             workspace_id: shop.workspace,
@@ -26,7 +27,7 @@ async fn lessons_completed(shop: &Shop<'_>) {
             module_id: None,
             hotmart_page_id: format!("page-{position}"),
             page_name: format!("Aula {position}"),
-            module_name: Some("Módulo 1".into()),
+            module_name: Some(module.into()),
             is_extra: false,
             position,
             release_after_days: None,
@@ -45,8 +46,10 @@ async fn lessons_completed(shop: &Shop<'_>) {
     }
     for (email, lesson, completed) in [
         ("ana@exemplo.com", lessons[0], "2026-01-20T12:00:00Z"),
+        ("ana@exemplo.com", lessons[2], "2026-01-25T12:00:00Z"),
         ("bia@exemplo.com", lessons[0], "2026-02-10T12:00:00Z"),
         ("bia@exemplo.com", lessons[1], "2026-02-20T12:00:00Z"),
+        ("bia@exemplo.com", lessons[2], "2026-03-01T12:00:00Z"),
     ] {
         let customer = Uuid::parse_str(&shop.customer_id(email).await.unwrap()).unwrap();
         lesson_progress::Model {
@@ -110,14 +113,14 @@ pub async fn follow_each_month(app: TestApp) {
     // renewals by February's; Eva's premium charge and Gil's late one by
     // March's. Eva, Fabio and Gil subscribed at January's end; Gil churned
     // in February, Fabio in March, while Gil came back. Ana studied in
-    // January, Bia (twice) in February.
+    // January, Bia in February and March.
     let january = months(january);
     assert_eq!(
         january[..4],
         [
             ("188.74".to_owned(), json!(1.0), 0.2),
             ("109.30".to_owned(), json!(0.6667), 0.2),
-            ("139.26".to_owned(), json!(0.6667), 0.0),
+            ("139.26".to_owned(), json!(0.6667), 0.2),
             ("139.26".to_owned(), json!(0.6667), 0.0),
         ]
     );

@@ -14,6 +14,7 @@ use crate::on_both_backends;
 
 mod cohorts;
 mod dashboard;
+mod engagement;
 mod ltv;
 mod snapshots;
 
@@ -210,3 +211,7 @@ on_both_backends!(dashboard_tells_the_quarter, dashboard::tells_the_quarter);
 on_both_backends!(dashboard_follows_late_news, dashboard::follows_late_news);
 on_both_backends!(ltv_report_groups_customers, ltv::groups_lifetime_value);
 on_both_backends!(cohorts_follow_each_month, cohorts::follow_each_month);
+on_both_backends!(
+    engagement_tells_who_uses_what_they_bought,
+    engagement::tells_who_uses_what_they_bought
+);
