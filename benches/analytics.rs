@@ -40,8 +40,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use support::{
-    Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
-    insert_chunked, invoked_as_bench, jornada_binary, on_each_backend, percentile,
+    Backend, Server, create_workspace, env_backends, env_number, env_postgres_url, fresh_database,
+    graphql, insert_chunked, invoked_as_bench, jornada_binary, on_each_backend, percentile,
     seeding_connection,
 };
 
@@ -379,17 +379,7 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
     let mut server = Server::spawn(binary, &database_url)?;
     server.wait_ready(&client).await?;
     let service = server.service_token(binary, &database_url)?;
-    let workspace = graphql(
-        &client,
-        &server,
-        &service,
-        "mutation { createWorkspace(input: {name: \"Escola\", slug: \"escola\"}) { id } }",
-        json!({}),
-    )
-    .await?["createWorkspace"]["id"]
-        .as_str()
-        .context("createWorkspace returned no id")?
-        .to_owned();
+    let workspace = create_workspace(&client, &server, &service, "escola").await?;
     let token = server.workspace_token(binary, &database_url, &workspace)?;
     let workspace_id: Uuid = workspace.parse()?;
     let mut products = Vec::new();

@@ -44,9 +44,9 @@ use uuid::Uuid;
 
 use support::http1::{Connection, post_request};
 use support::{
-    Backend, CpuSample, Server, env_backends, env_number, env_postgres_url, fresh_database,
-    graphql, insert_chunked, invoked_as_bench, jornada_binary, on_each_backend, percentile,
-    sample_cpu, seeding_connection,
+    Backend, CpuSample, Server, create_workspace, env_backends, env_number, env_postgres_url,
+    fresh_database, graphql, insert_chunked, invoked_as_bench, jornada_binary, on_each_backend,
+    percentile, sample_cpu, seeding_connection,
 };
 
 const PAGE: usize = 50;
@@ -550,17 +550,7 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
     let mut server = Server::spawn(binary, &database_url)?;
     server.wait_ready(&client).await?;
     let service = server.service_token(binary, &database_url)?;
-    let workspace = graphql(
-        &client,
-        &server,
-        &service,
-        "mutation { createWorkspace(input: {name: \"Escola\", slug: \"escola\"}) { id } }",
-        json!({}),
-    )
-    .await?["createWorkspace"]["id"]
-        .as_str()
-        .context("createWorkspace returned no id")?
-        .to_owned();
+    let workspace = create_workspace(&client, &server, &service, "escola").await?;
     let token = server.workspace_token(binary, &database_url, &workspace)?;
     let workspace_id: Uuid = workspace.parse()?;
 

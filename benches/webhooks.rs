@@ -35,8 +35,8 @@ use uuid::Uuid;
 
 use support::http1::{Connection, Reply, post_request};
 use support::{
-    Backend, Server, env_backends, env_number, env_postgres_url, fresh_database, graphql,
-    invoked_as_bench, jornada_binary, on_each_backend, percentile, sample_cpu,
+    Backend, Server, create_workspace, env_backends, env_number, env_postgres_url, fresh_database,
+    graphql, invoked_as_bench, jornada_binary, on_each_backend, percentile, sample_cpu,
 };
 
 const HOTTOK: &str = "bench-hottok-5f2a9c1e7d";
@@ -289,17 +289,7 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
     server.wait_ready(&client).await?;
     let token = server.service_token(binary, &database_url)?;
 
-    let workspace = graphql(
-        &client,
-        &server,
-        &token,
-        "mutation($slug: String!) { createWorkspace(input: {name: \"Bench\", slug: $slug}) { id } }",
-        json!({"slug": SLUG}),
-    )
-    .await?["createWorkspace"]["id"]
-        .as_str()
-        .context("createWorkspace returned no id")?
-        .to_owned();
+    let workspace = create_workspace(&client, &server, &token, SLUG).await?;
     graphql(
         &client,
         &server,

@@ -400,6 +400,26 @@ pub async fn graphql(
     Ok(answer["data"].clone())
 }
 
+/// Creates the workspace `slug` with a service token; returns its id.
+pub async fn create_workspace(
+    client: &reqwest::Client,
+    server: &Server,
+    service_token: &str,
+    slug: &str,
+) -> anyhow::Result<String> {
+    Ok(graphql(
+        client,
+        server,
+        service_token,
+        "mutation($slug: String!) { createWorkspace(input: {name: \"Bench\", slug: $slug}) { id } }",
+        json!({"slug": slug}),
+    )
+    .await?["createWorkspace"]["id"]
+        .as_str()
+        .context("createWorkspace returned no id")?
+        .to_owned())
+}
+
 /// A workspace (`slug`) whose WhatsApp points at a fake Cloud API
 /// (`whatsapp_settings`, plus the rate limit lifted: the benches measure
 /// jornada, not Meta's throughput tier) and whose templates are mirrored
@@ -412,17 +432,7 @@ pub async fn whatsapp_workspace(
     whatsapp_settings: Vec<(&'static str, String)>,
     extra: &[(&str, &str)],
 ) -> anyhow::Result<String> {
-    let workspace = graphql(
-        client,
-        server,
-        token,
-        "mutation($slug: String!) { createWorkspace(input: {name: \"Bench\", slug: $slug}) { id } }",
-        json!({"slug": slug}),
-    )
-    .await?["createWorkspace"]["id"]
-        .as_str()
-        .context("createWorkspace returned no id")?
-        .to_owned();
+    let workspace = create_workspace(client, server, token, slug).await?;
     let mut settings: Vec<(String, String)> = whatsapp_settings
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
