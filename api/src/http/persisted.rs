@@ -11,6 +11,11 @@ use sha2::{Digest, Sha256};
 
 /// Queries remembered per process, the oldest forgotten first.
 pub const CAPACITY: usize = 1_000;
+/// The most text remembered in all: a client cannot fill the memory with
+/// megabyte queries.
+pub const MAX_STORED_BYTES: usize = 8 * 1024 * 1024;
+/// A longer query runs, but is not remembered (its client keeps sending it).
+pub const MAX_QUERY_BYTES: usize = 64 * 1024;
 
 /// Why a request's persisted query could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +54,7 @@ impl Refusal {
 struct Store {
     texts: HashMap<String, Arc<str>>,
     order: VecDeque<String>,
+    bytes: usize,
 }
 
 /// The queries this process has been sent with their hashes.
@@ -98,17 +104,24 @@ impl PersistedQueries {
     }
 
     fn remember(&self, hash: String, text: &str) {
+        if text.len() > MAX_QUERY_BYTES {
+            return;
+        }
         let Ok(mut store) = self.0.lock() else {
             return;
         };
         if store.texts.contains_key(&hash) {
             return;
         }
-        if store.order.len() == CAPACITY
-            && let Some(oldest) = store.order.pop_front()
-        {
-            store.texts.remove(&oldest);
+        while store.order.len() >= CAPACITY || store.bytes + text.len() > MAX_STORED_BYTES {
+            let Some(oldest) = store.order.pop_front() else {
+                break;
+            };
+            if let Some(forgotten) = store.texts.remove(&oldest) {
+                store.bytes -= forgotten.len();
+            }
         }
+        store.bytes += text.len();
         store.order.push_back(hash.clone());
         store.texts.insert(hash, Arc::from(text));
     }
@@ -158,5 +171,32 @@ mod tests {
         assert!(store.recall(&hashes[0]).is_none());
         assert!(store.recall(&hashes[1]).is_some());
         assert!(store.recall(&hashes[CAPACITY]).is_some());
+    }
+
+    #[test]
+    fn big_queries_are_run_but_not_all_remembered() {
+        let store = PersistedQueries::default();
+        let send = |text: String| {
+            let hash = hex::encode(Sha256::digest(text.as_bytes()));
+            let mut sent = request(
+                json!({"query": text, "extensions": {"persistedQuery": {"version": 1, "sha256Hash": hash}}}),
+            );
+            assert_eq!(store.resolve(&mut sent), Ok(()));
+            hash
+        };
+        let huge = send(format!("{{ __typename }}#{}", "x".repeat(MAX_QUERY_BYTES)));
+        assert!(store.recall(&huge).is_none(), "too long to keep");
+        // Sixty-four kibibytes each: the budget keeps the latest 128.
+        let hashes: Vec<String> = (0..200)
+            .map(|n| {
+                send(format!(
+                    "{{ n{n}: __typename }}#{}",
+                    "x".repeat(MAX_QUERY_BYTES - 40)
+                ))
+            })
+            .collect();
+        assert!(store.0.lock().unwrap().bytes <= MAX_STORED_BYTES);
+        assert!(store.recall(&hashes[0]).is_none());
+        assert!(store.recall(&hashes[199]).is_some());
     }
 }
