@@ -8,6 +8,10 @@ use crate::entities::{customer, transaction};
 use crate::error::Result;
 use crate::tenant::Tenant;
 
+/// The purchases a customer paid and kept: refunded and charged-back ones
+/// count nothing.
+pub const KEPT: [&str; 2] = ["APPROVED", "COMPLETE"];
+
 /// LTV: what each customer paid and kept — approved and complete purchases;
 /// refunded and charged-back ones count nothing. One statement for all of
 /// them: the sums are taken and stored by the database, and only where
@@ -35,7 +39,7 @@ pub async fn recompute_ltv<C: ConnectionTrait>(
             Expr::col((transaction::Entity, transaction::Column::CustomerId))
                 .equals((customer::Entity, customer::Column::Id)),
         )
-        .and_where(transaction::Column::Status.is_in(["APPROVED", "COMPLETE"]))
+        .and_where(transaction::Column::Status.is_in(KEPT))
         .to_owned();
     let kept = || Expr::SubQuery(None, Box::new(kept.clone().into()));
     customer::Entity::update_many()

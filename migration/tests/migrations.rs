@@ -13,11 +13,11 @@ use entity::entities::enums::{
     MessageStatus, RuleMode, WebhookEventStatus,
 };
 use entity::entities::{
-    analytics_rollup, analytics_snapshot, automation_rule, campaign, campaign_execution,
-    campaign_recipient, campaign_version, conversation_tag, customer, customer_activity,
-    customer_note, dispatch_item, enrollment, lesson, lesson_progress, message, message_template,
-    module, mrr_movement, offer, product, revenue_day, setting, subscription, subscription_change,
-    target_group_mapping, tracked_link, transaction, webhook_event, workspace,
+    analytics_snapshot, automation_rule, campaign, campaign_execution, campaign_recipient,
+    campaign_version, conversation_tag, customer, customer_activity, customer_note, dispatch_item,
+    enrollment, lesson, lesson_progress, message, message_template, module, offer, product,
+    setting, subscription, target_group_mapping, tracked_link, transaction, webhook_event,
+    workspace,
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm_migration::SchemaManager;
@@ -125,6 +125,9 @@ macro_rules! round_trip {
 }
 
 /// The rows inserted by [`insert_every_entity`], for the constraint checks.
+#[path = "migrations/analytics.rs"]
+mod analytics;
+
 struct Rows {
     workspace: workspace::Model,
     product: product::Model,
@@ -632,64 +635,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             currency: "BRL".to_owned(),
         }
     );
-    round_trip!(
-        db,
-        subscription_change::Model {
-            id: Uuid::now_v7(),
-            workspace_id: ws.id,
-            subscription_id: subscription.id,
-            effective_at: at(50),
-            status: "DELAYED".to_owned(),
-            recurring_amount: Some(money(4990)),
-            currency: Some("BRL".to_owned()),
-            recurrence_period_days: Some(30),
-            recorded_at: at(51),
-        }
-    );
-    round_trip!(
-        db,
-        mrr_movement::Model {
-            id: Uuid::now_v7(),
-            workspace_id: ws.id,
-            subscription_id: subscription.id,
-            product_id: Some(product.id),
-            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("a date"),
-            occurred_at: at(50),
-            kind: "contraction".to_owned(),
-            currency: "BRL".to_owned(),
-            mrr_delta: money(-2000),
-            subscribers_delta: 0,
-        }
-    );
-    round_trip!(
-        db,
-        revenue_day::Model {
-            id: Uuid::now_v7(),
-            workspace_id: ws.id,
-            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("a date"),
-            product_id: None,
-            currency: "USD".to_owned(),
-            payment_method: Some("PIX".to_owned()),
-            installments: Some(1),
-            sales: 3,
-            gross: money(14_970),
-            refunds_count: 1,
-            refunds: money(4_990),
-            chargebacks_count: 0,
-            chargebacks: money(0),
-        }
-    );
-    round_trip!(
-        db,
-        analytics_rollup::Model {
-            id: ws.id,
-            time_zone: "America/Sao_Paulo".to_owned(),
-            revenue_until: Some(at(60)),
-            movements_until: None,
-            past_due_grace_days: 7,
-            updated_at: at(60),
-        }
-    );
+    analytics::insert_figures(db, &ws, &subscription, &product).await;
 
     Rows {
         workspace: ws,

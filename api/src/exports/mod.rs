@@ -299,7 +299,7 @@ struct RecipientFilter {
 fn parameters(query: Option<&str>) -> ApiResult<HashMap<String, String>> {
     let mut parameters = HashMap::new();
     for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        if entity::text::holds_nul(&serde_json::Value::String(value.to_string())) {
+        if value.contains('\0') {
             return Err(ApiError::invalid(format!("`{name}` holds a NUL character")));
         }
         if parameters

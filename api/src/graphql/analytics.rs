@@ -271,11 +271,7 @@ impl AnalyticsQuery {
                 installments: m.installments,
                 sales: m.sales,
                 gross_revenue: m.gross,
-                share: if sold > 0 {
-                    (m.sales as f64 / sold as f64 * 10_000.0).round() / 10_000.0
-                } else {
-                    0.0
-                },
+                share: figures::share(m.sales, sold).unwrap_or_default(),
             })
             .collect();
         sales_mix.sort_by(|a, b| {
@@ -428,11 +424,6 @@ impl From<entity::analytics_snapshot::Model> for AnalyticsSnapshot {
     }
 }
 
-/// `part ÷ whole` from 0 to 1, four places; null when `whole` is 0.
-fn share_of(part: i64, whole: i64) -> Option<f64> {
-    (whole > 0).then(|| ((part as f64 / whole as f64) * 10_000.0).round() / 10_000.0)
-}
-
 /// How far a course's enrolled customers got through one module.
 #[derive(SimpleObject)]
 pub struct ModuleCompletion {
@@ -578,7 +569,7 @@ impl CohortQuery {
         let (buyers, accessed) = (e.access.buyers as i64, e.access.accessed as i64);
         Ok(Engagement {
             access: e.access.into(),
-            first_access_share: share_of(accessed, buyers),
+            first_access_share: figures::share(accessed, buyers),
             active_learners: e.active_learners,
             courses: e
                 .products
@@ -587,7 +578,7 @@ impl CohortQuery {
                     product_id: p.product_id.into(),
                     enrolled: p.enrolled,
                     completed: p.completed,
-                    completion_rate: share_of(p.completed, p.enrolled),
+                    completion_rate: figures::share(p.completed, p.enrolled),
                     modules: p
                         .modules
                         .into_iter()
@@ -596,14 +587,14 @@ impl CohortQuery {
                             name: m.name,
                             lessons: m.lessons,
                             completed: m.completed,
-                            completion_rate: share_of(m.completed, p.enrolled),
+                            completion_rate: figures::share(m.completed, p.enrolled),
                         })
                         .collect(),
                 })
                 .collect(),
             abandoned_carts: e.abandoned_carts,
             converted_carts: e.converted_carts,
-            cart_conversion_rate: share_of(e.converted_carts, e.abandoned_carts),
+            cart_conversion_rate: figures::share(e.converted_carts, e.abandoned_carts),
         })
     }
 

@@ -53,8 +53,6 @@ struct Sale {
     amount: Decimal,
 }
 
-const REVERSED: [&str; 3] = ["REFUNDED", "PARTIALLY_REFUNDED", "CHARGEBACK"];
-
 fn month_of(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
     let day = local_day(at, tz);
     day.with_day(1).unwrap_or(day)
@@ -107,7 +105,7 @@ pub async fn cohorts<C: ConnectionTrait + StreamTrait>(
         let customer = moves.entry(sale.customer_id).or_default();
         customer.push((sale.approved_at, sale.amount));
         if let Some(at) = sale.refunded_at
-            && REVERSED.contains(&sale.status.as_str())
+            && super::revenue::reversed(&sale.status)
         {
             customer.push((at, -sale.amount));
         }
@@ -222,9 +220,8 @@ pub async fn cohorts<C: ConnectionTrait + StreamTrait>(
                 offset,
                 start: day_start(this_month, tz),
                 revenue_per_customer: money::amount(kept / Decimal::from(count)),
-                subscription_retention: (!first_subscribers.is_empty())
-                    .then(|| share(still, first_subscribers.len())),
-                learner_retention: share(learners, customers.len()),
+                subscription_retention: super::share(still as i64, first_subscribers.len() as i64),
+                learner_retention: super::share(learners as i64, count).unwrap_or_default(),
             });
         }
         cohorts.push(Cohort {
@@ -234,9 +231,4 @@ pub async fn cohorts<C: ConnectionTrait + StreamTrait>(
         });
     }
     Ok(cohorts)
-}
-
-/// `part ÷ whole` to four places.
-fn share(part: usize, whole: usize) -> f64 {
-    ((part as f64 / whole as f64) * 10_000.0).round() / 10_000.0
 }

@@ -13,11 +13,9 @@ use uuid::Uuid;
 use super::periods::local_day;
 use crate::entities::transaction;
 use crate::error::{Error, Result};
+use crate::lifetime_value::KEPT;
 use crate::money;
 use crate::tenant::Tenant;
-
-/// Purchases a customer paid and kept (as `customers.ltv_total` counts them).
-pub const KEPT: [&str; 2] = ["APPROVED", "COMPLETE"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LtvGroup {

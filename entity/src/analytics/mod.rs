@@ -4,6 +4,11 @@
 //! `docs/metrics.md`.
 
 pub mod cohorts;
+/// `part ÷ whole` from 0 to 1 at four places; `None` when `whole` is 0.
+pub fn share(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| ((part as f64 / whole as f64) * 10_000.0).round() / 10_000.0)
+}
+
 pub mod dashboard;
 pub mod engagement;
 pub mod history;

@@ -22,8 +22,13 @@ use crate::money;
 use crate::tenant::Tenant;
 
 /// Refunded in full or in part: the amount reversed is the sale's.
-const REFUNDED: &[&str] = &["REFUNDED", "PARTIALLY_REFUNDED"];
-const CHARGED_BACK: &[&str] = &["CHARGEBACK"];
+pub(super) const REFUNDED: &[&str] = &["REFUNDED", "PARTIALLY_REFUNDED"];
+pub(super) const CHARGED_BACK: &[&str] = &["CHARGEBACK"];
+
+/// Whether a sale in `status` was reversed (refunded or charged back).
+pub(super) fn reversed(status: &str) -> bool {
+    REFUNDED.contains(&status) || CHARGED_BACK.contains(&status)
+}
 
 /// What one day's figures are kept by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
