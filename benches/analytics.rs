@@ -137,6 +137,8 @@ async fn seed(
                 tags: Set(json!([])),
                 segment: Set(None),
                 churn_risk: Set(None),
+                churn_risk_score: Set(None),
+                churn_risk_reasons: Set(None),
                 ltv_total: Set(Decimal::ZERO),
                 first_activity_at: Set(Some(start)),
                 last_activity_at: Set(Some(start)),

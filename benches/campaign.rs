@@ -128,6 +128,8 @@ async fn seed_customers(database_url: &str, workspace: Uuid, count: u64) -> anyh
         tags: Set(json!(["aluna"])),
         segment: Set(Some("active".to_owned())),
         churn_risk: Set(None),
+        churn_risk_score: Set(None),
+        churn_risk_reasons: Set(None),
         ltv_total: Set(Decimal::ZERO),
         first_activity_at: Set(Some(now)),
         last_activity_at: Set(Some(now)),

@@ -196,6 +196,8 @@ async fn seed(database_url: &str, workspace: Uuid, customers: u64) -> anyhow::Re
             tags: Set(json!(["aluna"])),
             segment: Set(Some("active".to_owned())),
             churn_risk: Set(Some("low".to_owned())),
+            churn_risk_score: Set(Some(0)),
+            churn_risk_reasons: Set(Some(json!([]))),
             ltv_total: Set(price * Decimal::from(TRANSACTIONS_PER_CUSTOMER)),
             first_activity_at: Set(Some(at)),
             last_activity_at: Set(Some(at)),

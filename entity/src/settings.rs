@@ -156,6 +156,28 @@ pub async fn reveal<C: ConnectionTrait>(
     }
 }
 
+/// A setting holding a whole number within `range` (days, a percentage):
+/// `default` when it is not set, and also, with a warning, when what is set
+/// is not such a number.
+pub async fn whole_number<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    secrets: &SecretKey,
+    key: &str,
+    default: i32,
+    range: std::ops::RangeInclusive<i32>,
+) -> Result<i32> {
+    let set = reveal(db, tenant, secrets, key).await?;
+    Ok(match set.as_deref().map(str::trim).map(str::parse::<i32>) {
+        Some(Ok(number)) if range.contains(&number) => number,
+        Some(_) => {
+            tracing::warn!(workspace = %tenant.workspace_id(), "{key} is not a whole number from {} to {}; using {default}", range.start(), range.end());
+            default
+        }
+        None => default,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

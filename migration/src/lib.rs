@@ -40,6 +40,7 @@ mod m20261207_000027_workspace_kept_by_its_deletion;
 mod m20261207_000028_analytics_rollups;
 mod m20261207_000029_snapshots_per_currency;
 mod m20261207_000030_bi_views;
+mod m20261207_000031_churn_risk_score;
 
 pub struct Migrator;
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000028_analytics_rollups::Migration),
             Box::new(m20261207_000029_snapshots_per_currency::Migration),
             Box::new(m20261207_000030_bi_views::Migration),
+            Box::new(m20261207_000031_churn_risk_score::Migration),
         ]
     }
 }

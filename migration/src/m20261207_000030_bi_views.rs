@@ -11,7 +11,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 /// The rows a BI role sees: those of the workspaces granted to it.
-const GRANTED: &str =
+pub(crate) const GRANTED: &str =
     "workspace_id IN (SELECT g.workspace_id FROM bi_grants g WHERE g.role_name = current_user)";
 
 /// Each view: its name and what it selects (before the workspace filter).

@@ -251,6 +251,8 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             tags: json!(["vip", "black-friday"]),
             segment: Some("champions".to_owned()),
             churn_risk: Some("low".to_owned()),
+            churn_risk_score: Some(12),
+            churn_risk_reasons: Some(json!([{"code": "PROGRESS_STALLED", "points": 12}])),
             ltv_total: money(123_456_789_012),
             first_activity_at: Some(at(-60)),
             last_activity_at: Some(at(60)),

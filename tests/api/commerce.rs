@@ -354,7 +354,7 @@ async fn the_segment_job_classifies_customers(app: TestApp) {
     let lead = app
         .create_customer(seeded.workspace, "lead@example.com")
         .await;
-    let changed = entity::segments::refresh_all(&app.db, Utc::now())
+    let changed = entity::segments::refresh_all(&app.db, &app.secrets, Utc::now())
         .await
         .expect("refresh runs");
     assert_eq!(
@@ -386,7 +386,7 @@ async fn the_segment_job_classifies_customers(app: TestApp) {
         &json!({"segment": "lead", "churnRisk": null})
     );
     assert_eq!(
-        entity::segments::refresh_all(&app.db, Utc::now())
+        entity::segments::refresh_all(&app.db, &app.secrets, Utc::now())
             .await
             .unwrap(),
         0,

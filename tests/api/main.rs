@@ -15,6 +15,7 @@ mod campaign_schedules;
 mod campaigns;
 mod channels;
 mod chatwoot;
+mod churn_risk;
 mod cli;
 mod commerce;
 mod cors;

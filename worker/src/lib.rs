@@ -279,6 +279,9 @@ impl Worker {
     pub fn domain_event_consumers(&self) -> Consumers {
         Arc::new(vec![
             Box::new(domain_events::Timeline),
+            Box::new(segments::ChurnRisk {
+                secrets: self.secrets.clone(),
+            }),
             Box::new(campaigns::triggers::CampaignTriggers),
             Box::new(campaigns::goals::CampaignGoals),
             Box::new(automation::events::AutomationRules {

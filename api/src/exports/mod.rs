@@ -83,6 +83,8 @@ const CUSTOMERS: &[&str] = &[
     "tags",
     "segment",
     "churn_risk",
+    "churn_risk_score",
+    "churn_risk_reasons",
     "ltv_total",
     "first_activity_at",
     "last_activity_at",

@@ -4,9 +4,9 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use entity::customers::{self as people, CustomerChanges, NewCustomer, filters};
-use entity::{customer, customer_activity, customer_note};
+use entity::{customer, customer_activity, customer_note, segments};
 use rust_decimal::Decimal;
-use sea_orm::QueryFilter;
+use sea_orm::{ColumnTrait, QueryFilter};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -37,8 +37,13 @@ pub struct Customer {
     pub tags: Vec<String>,
     /// lead, active, at_risk, trial or cancelled; kept current by the worker.
     pub segment: Option<String>,
-    /// low, medium or high; kept current by the worker.
+    /// low (score below 25), medium (below 50) or high; null for a lead and
+    /// for a customer whose access has ended. Kept current by the worker.
     pub churn_risk: Option<String>,
+    /// 0–100: the sum of `churnRiskReasons`' points, at most 100.
+    pub churn_risk_score: Option<i32>,
+    /// What makes up the score, the heaviest first.
+    pub churn_risk_reasons: Vec<ChurnRiskReason>,
     /// Approved and complete purchases minus refunds and chargebacks.
     pub ltv_total: Decimal,
     pub first_activity_at: Option<DateTime<Utc>>,
@@ -65,6 +70,16 @@ impl From<customer::Model> for Customer {
             tags,
             segment: m.segment,
             churn_risk: m.churn_risk,
+            churn_risk_score: m.churn_risk_score,
+            churn_risk_reasons: m
+                .churn_risk_reasons
+                .and_then(|stored| {
+                    serde_json::from_value::<Vec<segments::ChurnRiskReason>>(stored).ok()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .map(ChurnRiskReason::from)
+                .collect(),
             ltv_total: entity::money::amount(m.ltv_total),
             first_activity_at: m.first_activity_at,
             last_activity_at: m.last_activity_at,
@@ -72,6 +87,52 @@ impl From<customer::Model> for Customer {
             metadata: Json(m.metadata),
             created_at: m.created_at,
             updated_at: m.updated_at,
+        }
+    }
+}
+
+/// Why a customer may be about to leave; see `docs/metrics.md`.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "entity::segments::ChurnRiskCode")]
+pub enum ChurnRiskCode {
+    /// No access (nor any other activity) for `churn_risk.no_access_days`
+    /// (14 by default): 30 points, 50 at twice as long.
+    NoAccess,
+    /// An unfinished course whose progress has not moved for
+    /// `churn_risk.stalled_days` (21): 20 points.
+    ProgressStalled,
+    /// A subscription's charge is late: 50 points.
+    PaymentDelayed,
+    /// A purchase is under a refund request or dispute: 50 points.
+    RefundRequested,
+    /// The warranty of an approved purchase ends within
+    /// `churn_risk.warranty_days` (3), the course below
+    /// `churn_risk.low_progress_percent` (20 %): 30 points.
+    LowProgressNearWarrantyEnd,
+}
+
+/// One reason of a customer's churn risk, with its points.
+#[derive(SimpleObject)]
+pub struct ChurnRiskReason {
+    pub code: ChurnRiskCode,
+    pub points: i32,
+    /// When the condition began: the last access, the last move of the
+    /// course, the late charge, the refund request.
+    pub since: Option<DateTime<Utc>>,
+    /// When the warranty ends (LOW_PROGRESS_NEAR_WARRANTY_END).
+    pub deadline: Option<DateTime<Utc>>,
+    /// The product the reason is about, where it is about one.
+    pub product_id: Option<ID>,
+}
+
+impl From<segments::ChurnRiskReason> for ChurnRiskReason {
+    fn from(r: segments::ChurnRiskReason) -> Self {
+        ChurnRiskReason {
+            code: r.code.into(),
+            points: r.points,
+            since: r.since,
+            deadline: r.deadline,
+            product_id: r.product_id.map(ID::from),
         }
     }
 }
@@ -226,6 +287,10 @@ pub struct CustomerFilter {
     /// Customers carrying this tag.
     pub tag: Option<String>,
     pub segment: Option<String>,
+    /// low, medium or high.
+    pub churn_risk: Option<String>,
+    /// Customers whose churn risk score is at least this (0–100).
+    pub min_churn_risk_score: Option<i32>,
 }
 
 #[derive(InputObject)]
@@ -286,6 +351,18 @@ pub(crate) fn filtered(
     }
     if let Some(segment) = filter.segment.as_deref() {
         select = select.filter(filters::in_segment(segment));
+    }
+    if let Some(level) = filter.churn_risk.as_deref() {
+        if !matches!(level, "low" | "medium" | "high") {
+            return Err(ApiError::invalid("churnRisk is low, medium or high"));
+        }
+        select = select.filter(customer::Column::ChurnRisk.eq(level));
+    }
+    if let Some(score) = filter.min_churn_risk_score {
+        if !(0..=100).contains(&score) {
+            return Err(ApiError::invalid("minChurnRiskScore is from 0 to 100"));
+        }
+        select = select.filter(customer::Column::ChurnRiskScore.gte(score));
     }
     Ok(select)
 }

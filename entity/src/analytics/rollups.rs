@@ -46,15 +46,15 @@ pub async fn grace_days(
     secrets: &SecretKey,
     tenant: Tenant,
 ) -> Result<i32> {
-    let set = crate::settings::reveal(db, tenant, secrets, GRACE_SETTING).await?;
-    Ok(match set.as_deref().map(str::trim).map(str::parse::<i32>) {
-        Some(Ok(days)) if (0..=365).contains(&days) => days,
-        Some(_) => {
-            tracing::warn!(workspace = %tenant.workspace_id(), "{GRACE_SETTING} is not a number of days from 0 to 365; using {DEFAULT_GRACE_DAYS}");
-            DEFAULT_GRACE_DAYS
-        }
-        None => DEFAULT_GRACE_DAYS,
-    })
+    crate::settings::whole_number(
+        db,
+        tenant,
+        secrets,
+        GRACE_SETTING,
+        DEFAULT_GRACE_DAYS,
+        0..=365,
+    )
+    .await
 }
 
 /// Starts a new workspace's figures, caught up at its creation: it has

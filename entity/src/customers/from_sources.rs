@@ -157,6 +157,8 @@ pub async fn upsert_customers<C: ConnectionTrait>(
         tags: Set(json!([])),
         segment: Set(Some(crate::segments::LEAD.to_owned())),
         churn_risk: Set(None),
+        churn_risk_score: Set(None),
+        churn_risk_reasons: Set(None),
         ltv_total: Set(person.kept),
         first_activity_at: Set(person.first_seen),
         last_activity_at: Set(person.last_seen),

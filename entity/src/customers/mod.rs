@@ -196,6 +196,8 @@ pub async fn create(
         // A new customer has bought nothing yet; the segment job reclassifies.
         segment: Set(Some(crate::segments::LEAD.to_owned())),
         churn_risk: Set(None),
+        churn_risk_score: Set(None),
+        churn_risk_reasons: Set(None),
         ltv_total: Set(Decimal::ZERO),
         first_activity_at: Set(None),
         last_activity_at: Set(None),

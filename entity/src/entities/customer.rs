@@ -33,6 +33,12 @@ pub struct Model {
     pub segment: Option<String>,
     #[sea_orm(column_type = "String(StringLen::N(16))")]
     pub churn_risk: Option<String>,
+    /// 0–100, the sum of `churn_risk_reasons`' points; null for a lead and
+    /// for a customer whose access has ended.
+    pub churn_risk_score: Option<i32>,
+    /// `[{"code", "points", "since"?, "deadline"?, "productId"?}]`.
+    #[sea_orm(column_type = "JsonBinary")]
+    pub churn_risk_reasons: Option<Json>,
     #[sea_orm(column_type = "Decimal(Some((14, 2)))")]
     pub ltv_total: Decimal,
     pub first_activity_at: Option<DateTimeUtc>,
