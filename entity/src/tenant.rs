@@ -62,6 +62,8 @@ tenant_owned! {
     subscription_change => "subscription change",
     mrr_movement => "MRR movement",
     revenue_day => "revenue day",
+    cohort_member => "cohort member",
+    cohort_day => "cohort day",
     background_job => "background job",
 }
 

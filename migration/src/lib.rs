@@ -41,6 +41,7 @@ mod m20261207_000028_analytics_rollups;
 mod m20261207_000029_snapshots_per_currency;
 mod m20261207_000030_bi_views;
 mod m20261207_000031_churn_risk_score;
+mod m20261207_000032_cohort_rollups;
 
 pub struct Migrator;
 
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000029_snapshots_per_currency::Migration),
             Box::new(m20261207_000030_bi_views::Migration),
             Box::new(m20261207_000031_churn_risk_score::Migration),
+            Box::new(m20261207_000032_cohort_rollups::Migration),
         ]
     }
 }

@@ -30,7 +30,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 /// Every table the migrations create, parents first.
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 32] = [
     "workspaces",
     "settings",
     "products",
@@ -61,6 +61,8 @@ const TABLES: [&str; 30] = [
     "mrr_movements",
     "revenue_days",
     "analytics_rollups",
+    "cohort_members",
+    "cohort_days",
 ];
 
 /// The migrator's own bookkeeping table, which survives a full rollback.
@@ -637,7 +639,7 @@ async fn insert_every_entity(db: &DatabaseConnection) -> Rows {
             currency: "BRL".to_owned(),
         }
     );
-    analytics::insert_figures(db, &ws, &subscription, &product).await;
+    analytics::insert_figures(db, &ws, &customer, &subscription, &product).await;
 
     Rows {
         workspace: ws,

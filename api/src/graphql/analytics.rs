@@ -472,8 +472,9 @@ pub struct CohortQuery;
 #[Object]
 impl CohortQuery {
     /// The customers whose first approved purchase (of `productId`, when
-    /// given) in one currency (BRL unless asked) fell in `[from, to)`, by
-    /// month of the workspace's calendar, each followed to this month.
+    /// given) in one currency (BRL unless asked) fell in the months of the
+    /// workspace's calendar `[from, to)` touches (whole), by month, each
+    /// followed to this month.
     #[graphql(guard = "Access::Read")]
     #[allow(clippy::too_many_arguments)]
     async fn cohorts(

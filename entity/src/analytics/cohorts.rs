@@ -2,19 +2,22 @@
 //! month, followed month by month: what they paid, how many still
 //! subscribe, how many still study.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
-use futures::TryStreamExt;
 use rust_decimal::Decimal;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, JoinType, QueryFilter, QuerySelect, RelationTrait, StreamTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
+    RelationTrait,
 };
 use uuid::Uuid;
 
-use super::periods::{day_start, local_day};
-use crate::entities::{lesson, lesson_progress, mrr_movement, subscription, transaction};
+use super::cohort_rollup::month_of;
+use super::periods::day_start;
+use crate::entities::{
+    cohort_day, cohort_member, lesson, lesson_progress, mrr_movement, subscription,
+};
 use crate::error::{Error, Result};
 use crate::money;
 use crate::tenant::Tenant;
@@ -44,18 +47,12 @@ pub struct Cohort {
     pub months: Vec<CohortMonth>,
 }
 
-#[derive(Debug, sea_orm::FromQueryResult)]
-struct Sale {
-    customer_id: Uuid,
-    approved_at: DateTime<Utc>,
-    refunded_at: Option<DateTime<Utc>>,
-    status: String,
-    amount: Decimal,
-}
-
-fn month_of(at: DateTime<Utc>, tz: Tz) -> NaiveDate {
-    let day = local_day(at, tz);
-    day.with_day(1).unwrap_or(day)
+/// Joins a member to the rows of `entity` whose `customer` is theirs.
+fn members_to<E: EntityTrait>(entity: E, customer: E::Column) -> RelationDef {
+    cohort_member::Entity::belongs_to(entity)
+        .from(cohort_member::Column::CustomerId)
+        .to(customer)
+        .into()
 }
 
 /// Whole months from `from` to `to` (both first days of a month).
@@ -64,10 +61,12 @@ fn months_between(from: NaiveDate, to: NaiveDate) -> i64 {
 }
 
 /// The cohorts of customers whose first approved purchase (of `product`,
-/// when given) in `currency` fell in `[from, to)`, by month of the
-/// workspace's calendar, each followed up to the month of `now`.
+/// when given) in `currency` fell in the months of the workspace's
+/// calendar `[from, to)` touches, whole, each followed up to the month of
+/// `now`. Read from the tables the worker keeps (`cohort_members`,
+/// `cohort_days`, the MRR movements) and the lessons' progress.
 #[allow(clippy::too_many_arguments)]
-pub async fn cohorts<C: ConnectionTrait + StreamTrait>(
+pub async fn cohorts<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     tz: Tz,
@@ -80,85 +79,93 @@ pub async fn cohorts<C: ConnectionTrait + StreamTrait>(
     if to <= from {
         return Err(Error::Invalid("`to` must be after `from`".into()));
     }
-    let mut sales = tenant
-        .select::<transaction::Entity>()
+    let (first, last) = (
+        month_of(from, tz),
+        month_of(to - Duration::microseconds(1), tz),
+    );
+    let scope = || match product {
+        Some(product) => cohort_member::Column::ProductId.eq(product),
+        None => cohort_member::Column::ProductId.is_null(),
+    };
+    let members = || {
+        tenant
+            .select::<cohort_member::Entity>()
+            .filter(scope())
+            .filter(cohort_member::Column::Currency.eq(currency))
+            .filter(cohort_member::Column::CohortMonth.gte(first))
+            .filter(cohort_member::Column::CohortMonth.lte(last))
+            .select_only()
+    };
+    let sizes: Vec<(NaiveDate, i64)> = members()
+        .column(cohort_member::Column::CohortMonth)
+        .column_as(cohort_member::Column::Id.count(), "customers")
+        .group_by(cohort_member::Column::CohortMonth)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut days = tenant
+        .select::<cohort_day::Entity>()
         .select_only()
         .columns([
-            transaction::Column::CustomerId,
-            transaction::Column::ApprovedAt,
-            transaction::Column::RefundedAt,
-            transaction::Column::Status,
-            transaction::Column::Amount,
+            cohort_day::Column::CohortMonth,
+            cohort_day::Column::Day,
+            cohort_day::Column::Net,
         ])
-        .filter(transaction::Column::ApprovedAt.is_not_null())
-        .filter(transaction::Column::Currency.eq(currency));
-    if let Some(product) = product {
-        sales = sales.filter(transaction::Column::ProductId.eq(product));
+        .filter(cohort_day::Column::Currency.eq(currency))
+        .filter(cohort_day::Column::CohortMonth.gte(first))
+        .filter(cohort_day::Column::CohortMonth.lte(last));
+    days = match product {
+        Some(product) => days.filter(cohort_day::Column::ProductId.eq(product)),
+        None => days.filter(cohort_day::Column::ProductId.is_null()),
+    };
+    // Each cohort's net, day by day.
+    let mut nets: HashMap<NaiveDate, Vec<(NaiveDate, Decimal)>> = HashMap::new();
+    for (cohort, day, net) in days
+        .into_tuple::<(NaiveDate, NaiveDate, Decimal)>()
+        .all(db)
+        .await?
+    {
+        nets.entry(cohort).or_default().push((day, net));
     }
-    let mut rows = sales.into_model::<Sale>().stream(db).await?;
-    // Each customer's first purchase, and their money moves: (when, how much).
-    let mut firsts: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
-    let mut moves: HashMap<Uuid, Vec<(DateTime<Utc>, Decimal)>> = HashMap::new();
-    while let Some(sale) = rows.try_next().await? {
-        let first = firsts.entry(sale.customer_id).or_insert(sale.approved_at);
-        *first = (*first).min(sale.approved_at);
-        let customer = moves.entry(sale.customer_id).or_default();
-        customer.push((sale.approved_at, sale.amount));
-        if let Some(at) = sale.refunded_at
-            && super::revenue::reversed(&sale.status)
-        {
-            customer.push((at, -sale.amount));
-        }
-    }
-    drop(rows);
-    let last_month = month_of(now, tz);
-    // The cohorts' customers, by the first day of their month.
-    let mut members: BTreeMap<NaiveDate, Vec<Uuid>> = BTreeMap::new();
-    for (customer, first) in &firsts {
-        if *first >= from && *first < to {
-            members
-                .entry(month_of(*first, tz))
-                .or_default()
-                .push(*customer);
-        }
-    }
-    let cohort_of: HashMap<Uuid, NaiveDate> = members
-        .iter()
-        .flat_map(|(month, customers)| customers.iter().map(move |c| (*c, *month)))
-        .collect();
-    // Subscribed customers: each one's subscriptions counting, by time.
-    let mut subscribed = tenant
-        .select::<mrr_movement::Entity>()
+    // Subscribed members: each one's subscriptions counting, by time.
+    let mut subscribed = members()
+        .column(cohort_member::Column::CustomerId)
+        .column(cohort_member::Column::CohortMonth)
+        .column(mrr_movement::Column::OccurredAt)
+        .column(mrr_movement::Column::SubscribersDelta)
         .join(
             JoinType::InnerJoin,
-            mrr_movement::Relation::Subscription.def(),
+            members_to(subscription::Entity, subscription::Column::CustomerId),
         )
-        .select_only()
-        .column(subscription::Column::CustomerId)
-        .column(mrr_movement::Column::OccurredAt)
-        .column(mrr_movement::Column::SubscribersDelta);
+        .join(
+            JoinType::InnerJoin,
+            mrr_movement::Relation::Subscription.def().rev(),
+        );
     if let Some(product) = product {
         subscribed = subscribed.filter(mrr_movement::Column::ProductId.eq(product));
     }
     let mut subscription_moves: HashMap<Uuid, Vec<(DateTime<Utc>, i32)>> = HashMap::new();
-    for (customer, at, delta) in subscribed
-        .into_tuple::<(Uuid, DateTime<Utc>, i32)>()
+    let mut subscribers: HashMap<NaiveDate, HashSet<Uuid>> = HashMap::new();
+    for (customer, cohort, at, delta) in subscribed
+        .into_tuple::<(Uuid, NaiveDate, DateTime<Utc>, i32)>()
         .all(db)
         .await?
     {
-        if cohort_of.contains_key(&customer) {
-            subscription_moves
-                .entry(customer)
-                .or_default()
-                .push((at, delta));
-        }
+        subscription_moves
+            .entry(customer)
+            .or_default()
+            .push((at, delta));
+        subscribers.entry(cohort).or_default().insert(customer);
     }
-    // Learners: the months each customer completed a lesson in.
-    let mut studied = tenant
-        .select::<lesson_progress::Entity>()
-        .select_only()
-        .column(lesson_progress::Column::CustomerId)
+    // Learners: the months each member completed a lesson in.
+    let mut studied = members()
+        .column(cohort_member::Column::CustomerId)
+        .column(cohort_member::Column::CohortMonth)
         .column(lesson_progress::Column::CompletedAt)
+        .join(
+            JoinType::InnerJoin,
+            members_to(lesson_progress::Entity, lesson_progress::Column::CustomerId),
+        )
         .filter(lesson_progress::Column::Completed.eq(true))
         .filter(lesson_progress::Column::CompletedAt.is_not_null());
     if let Some(product) = product {
@@ -166,21 +173,26 @@ pub async fn cohorts<C: ConnectionTrait + StreamTrait>(
             .join(JoinType::InnerJoin, lesson_progress::Relation::Lesson.def())
             .filter(lesson::Column::ProductId.eq(product));
     }
-    let mut study_months: HashSet<(Uuid, NaiveDate)> = HashSet::new();
-    for (customer, at) in studied
-        .into_tuple::<(Uuid, Option<DateTime<Utc>>)>()
+    let mut learners: HashMap<(NaiveDate, NaiveDate), HashSet<Uuid>> = HashMap::new();
+    for (customer, cohort, at) in studied
+        .into_tuple::<(Uuid, NaiveDate, Option<DateTime<Utc>>)>()
         .all(db)
         .await?
     {
-        if let (Some(at), true) = (at, cohort_of.contains_key(&customer)) {
-            study_months.insert((customer, month_of(at, tz)));
+        if let Some(at) = at {
+            learners
+                .entry((cohort, month_of(at, tz)))
+                .or_default()
+                .insert(customer);
         }
     }
 
+    let last_month = month_of(now, tz);
     let mut cohorts = Vec::new();
-    for (month, customers) in members {
+    let mut sizes = sizes;
+    sizes.sort();
+    for (month, count) in sizes {
         let span = months_between(month, last_month).clamp(0, MAX_OFFSETS as i64 - 1) as usize;
-        let count = customers.len() as i64;
         let ends: Vec<DateTime<Utc>> = (0..=span)
             .map(|k| day_start(month + Months::new(k as u32 + 1), tz))
             .collect();
@@ -194,34 +206,34 @@ pub async fn cohorts<C: ConnectionTrait + StreamTrait>(
                     > 0
             })
         };
-        let first_subscribers: Vec<&Uuid> = customers
+        let no_one = HashSet::new();
+        let first_subscribers: Vec<&Uuid> = subscribers
+            .get(&month)
+            .unwrap_or(&no_one)
             .iter()
             .filter(|c| subscribed_at(c, ends[0]))
             .collect();
+        let net = nets.get(&month).map(Vec::as_slice).unwrap_or_default();
         let mut months = Vec::with_capacity(span + 1);
         for (offset, end) in ends.iter().enumerate() {
-            let kept: Decimal = customers
+            let this_month = month + Months::new(offset as u32);
+            let next_month = this_month + Months::new(1);
+            let kept: Decimal = net
                 .iter()
-                .filter_map(|c| moves.get(c))
-                .flatten()
-                .filter(|(at, _)| at < end)
+                .filter(|(day, _)| *day < next_month)
                 .map(|(_, amount)| *amount)
                 .sum();
             let still = first_subscribers
                 .iter()
                 .filter(|c| subscribed_at(c, *end))
                 .count();
-            let this_month = month + Months::new(offset as u32);
-            let learners = customers
-                .iter()
-                .filter(|c| study_months.contains(&(**c, this_month)))
-                .count();
+            let learned = learners.get(&(month, this_month)).map_or(0, HashSet::len);
             months.push(CohortMonth {
                 offset,
                 start: day_start(this_month, tz),
                 revenue_per_customer: money::amount(kept / Decimal::from(count)),
                 subscription_retention: super::share(still as i64, first_subscribers.len() as i64),
-                learner_retention: super::share(learners as i64, count).unwrap_or_default(),
+                learner_retention: super::share(learned as i64, count).unwrap_or_default(),
             });
         }
         cohorts.push(Cohort {

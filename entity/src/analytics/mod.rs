@@ -3,6 +3,7 @@
 //! by the worker into tables the dashboard reads. The definitions are in
 //! `docs/metrics.md`.
 
+mod cohort_rollup;
 pub mod cohorts;
 /// `part ÷ whole` from 0 to 1 at four places; `None` when `whole` is 0.
 pub fn share(part: i64, whole: i64) -> Option<f64> {

@@ -14,6 +14,7 @@ use sea_orm::sea_query::Condition;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
+use super::cohort_rollup::{self, CohortDays, Members, add_to_cohorts};
 use super::periods::{day_start, local_day};
 use crate::db::new_id;
 use crate::entities::{revenue_day, transaction};
@@ -24,11 +25,6 @@ use crate::tenant::Tenant;
 /// Refunded in full or in part: the amount reversed is the sale's.
 pub(super) const REFUNDED: &[&str] = &["REFUNDED", "PARTIALLY_REFUNDED"];
 pub(super) const CHARGED_BACK: &[&str] = &["CHARGEBACK"];
-
-/// Whether a sale in `status` was reversed (refunded or charged back).
-pub(super) fn reversed(status: &str) -> bool {
-    REFUNDED.contains(&status) || CHARGED_BACK.contains(&status)
-}
 
 /// What one day's figures are kept by.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +59,7 @@ type Day = BTreeMap<Key, Figures>;
 /// The part of a transaction the days are added up from.
 #[derive(Debug, sea_orm::FromQueryResult)]
 struct Sale {
+    customer_id: Uuid,
     product_id: Option<Uuid>,
     currency: String,
     payment_method: Option<String>,
@@ -92,17 +89,28 @@ enum Counted {
     Both,
 }
 
-fn add(days: &mut BTreeMap<NaiveDate, Day>, sale: &Sale, counted: Counted, tz: Tz) {
+/// What the days are added up into: the revenue, and the cohorts' net.
+#[derive(Default)]
+struct Added {
+    revenue: BTreeMap<NaiveDate, Day>,
+    cohorts: CohortDays,
+}
+
+fn add(added: &mut Added, members: &Members, sale: &Sale, counted: Counted, tz: Tz) {
+    let of_cohorts = (sale.customer_id, sale.product_id, sale.currency.as_str());
     if counted != Counted::Reversal
         && let Some(at) = sale.approved_at
     {
-        let figures = days
-            .entry(local_day(at, tz))
+        let day = local_day(at, tz);
+        let figures = added
+            .revenue
+            .entry(day)
             .or_default()
             .entry(sale.key())
             .or_default();
         figures.sales += 1;
         figures.gross += sale.amount;
+        add_to_cohorts(&mut added.cohorts, members, day, of_cohorts, sale.amount);
     }
     if counted != Counted::Approval
         && let Some(at) = sale.refunded_at
@@ -112,8 +120,11 @@ fn add(days: &mut BTreeMap<NaiveDate, Day>, sale: &Sale, counted: Counted, tz: T
         if !(refunded || charged_back) {
             return;
         }
-        let figures = days
-            .entry(local_day(at, tz))
+        let day = local_day(at, tz);
+        add_to_cohorts(&mut added.cohorts, members, day, of_cohorts, -sale.amount);
+        let figures = added
+            .revenue
+            .entry(day)
             .or_default()
             .entry(sale.key())
             .or_default();
@@ -128,7 +139,8 @@ fn add(days: &mut BTreeMap<NaiveDate, Day>, sale: &Sale, counted: Counted, tz: T
 }
 
 /// Adds `days` up again (every day when `None`) from the workspace's
-/// transactions, and rewrites those whose figures moved; answers how many.
+/// transactions, the revenue and the cohorts' net (by the cohorts stored),
+/// and rewrites those whose figures moved; answers how many.
 pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
     db: &C,
     tenant: Tenant,
@@ -140,6 +152,7 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
             .select::<transaction::Entity>()
             .select_only()
             .columns([
+                transaction::Column::CustomerId,
                 transaction::Column::ProductId,
                 transaction::Column::Currency,
                 transaction::Column::PaymentMethod,
@@ -150,10 +163,11 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
                 transaction::Column::RefundedAt,
             ])
     };
-    let mut added: BTreeMap<NaiveDate, Day> = BTreeMap::new();
+    let mut added = Added::default();
     let mut stored = tenant.select::<revenue_day::Entity>();
     match days {
         None => {
+            let members = cohort_rollup::stored(db, tenant, None).await?;
             let mut rows = sales()
                 .filter(
                     Condition::any()
@@ -164,10 +178,11 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
                 .stream(db)
                 .await?;
             while let Some(sale) = rows.try_next().await? {
-                add(&mut added, &sale, Counted::Both, tz);
+                add(&mut added, &members, &sale, Counted::Both, tz);
             }
         }
         Some(days) => {
+            let mut read = Vec::new();
             for (first, last) in runs(days) {
                 let (start, end) = (
                     day_start(first, tz),
@@ -183,14 +198,20 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
                         .into_model::<Sale>()
                         .all(db)
                         .await?;
-                    for sale in &rows {
-                        add(&mut added, sale, counted, tz);
-                    }
+                    read.extend(rows.into_iter().map(|sale| (sale, counted)));
                 }
+            }
+            let customers: BTreeSet<Uuid> = read.iter().map(|(sale, _)| sale.customer_id).collect();
+            let customers: Vec<Uuid> = customers.into_iter().collect();
+            let members = cohort_rollup::stored(db, tenant, Some(&customers)).await?;
+            for (sale, counted) in &read {
+                add(&mut added, &members, sale, *counted, tz);
             }
             stored = stored.filter(revenue_day::Column::Day.is_in(days.iter().copied()));
         }
     }
+    let cohorts_moved =
+        cohort_rollup::write_days(db, tenant, std::mem::take(&mut added.cohorts), days).await?;
     let mut kept: BTreeMap<NaiveDate, Day> = BTreeMap::new();
     for row in stored.all(db).await? {
         let key = Key {
@@ -211,24 +232,20 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
             .or_default()
             .insert(key, figures.rounded());
     }
-    let mut all_days: BTreeSet<NaiveDate> = added.keys().chain(kept.keys()).copied().collect();
-    if let Some(days) = days {
-        all_days.retain(|day| days.contains(day));
-    }
-    let mut moved = 0;
-    for day in all_days {
-        let now: Day = added
-            .remove(&day)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(key, figures)| (key, figures.rounded()))
-            .collect();
-        if kept.get(&day).is_some_and(|was| *was == now)
-            || (now.is_empty() && !kept.contains_key(&day))
-        {
-            continue;
-        }
-        moved += 1;
+    let added = added
+        .revenue
+        .into_iter()
+        .map(|(day, figures)| {
+            let figures = figures
+                .into_iter()
+                .map(|(key, figures)| (key, figures.rounded()))
+                .collect();
+            (day, figures)
+        })
+        .collect();
+    let moved = days_that_moved(added, kept, days);
+    let count = moved.len();
+    for (day, now) in moved {
         revenue_day::Entity::delete_many()
             .filter(revenue_day::Column::WorkspaceId.eq(tenant.workspace_id()))
             .filter(revenue_day::Column::Day.eq(day))
@@ -259,7 +276,32 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
             revenue_day::Entity::insert_many(rows).exec(db).await?;
         }
     }
-    Ok(moved)
+    Ok(count + cohorts_moved)
+}
+
+/// The days (those asked, or all when `None`) whose figures as added up
+/// now differ from those kept, with their figures now (none: the day has
+/// nothing left to keep).
+pub(super) fn days_that_moved<K: Ord, V: PartialEq>(
+    mut added: BTreeMap<NaiveDate, BTreeMap<K, V>>,
+    kept: BTreeMap<NaiveDate, BTreeMap<K, V>>,
+    days: Option<&BTreeSet<NaiveDate>>,
+) -> Vec<(NaiveDate, BTreeMap<K, V>)> {
+    let mut all_days: BTreeSet<NaiveDate> = added.keys().chain(kept.keys()).copied().collect();
+    if let Some(days) = days {
+        all_days.retain(|day| days.contains(day));
+    }
+    all_days
+        .into_iter()
+        .filter_map(|day| {
+            let now = added.remove(&day).unwrap_or_default();
+            let unmoved = match kept.get(&day) {
+                Some(was) => *was == now,
+                None => now.is_empty(),
+            };
+            (!unmoved).then_some((day, now))
+        })
+        .collect()
 }
 
 /// `days` as runs of consecutive days, each `(first, last)`.
@@ -274,27 +316,69 @@ fn runs(days: &BTreeSet<NaiveDate>) -> Vec<(NaiveDate, NaiveDate)> {
     runs
 }
 
-/// The days the transactions updated after `since` count in.
-pub(super) async fn days_touched_since<C: ConnectionTrait>(
+/// What changed transactions touch: the days they count in, and their customers.
+#[derive(Debug, Default)]
+pub(super) struct Touched {
+    pub days: BTreeSet<NaiveDate>,
+    pub customers: BTreeSet<Uuid>,
+}
+
+type Touching = (Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+fn touched_by(rows: Vec<Touching>, tz: Tz) -> Touched {
+    let mut touched = Touched::default();
+    for (customer, approved, refunded) in rows {
+        touched.customers.insert(customer);
+        touched.days.extend(
+            [approved, refunded]
+                .into_iter()
+                .flatten()
+                .map(|at| local_day(at, tz)),
+        );
+    }
+    touched
+}
+
+fn touching(tenant: Tenant) -> sea_orm::Select<transaction::Entity> {
+    tenant
+        .select::<transaction::Entity>()
+        .select_only()
+        .column(transaction::Column::CustomerId)
+        .column(transaction::Column::ApprovedAt)
+        .column(transaction::Column::RefundedAt)
+}
+
+/// What the transactions updated after `since` touch.
+pub(super) async fn touched_since<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     tz: Tz,
     since: DateTime<Utc>,
-) -> Result<BTreeSet<NaiveDate>> {
-    type Times = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
-    let touched: Vec<Times> = tenant
-        .select::<transaction::Entity>()
-        .select_only()
-        .column(transaction::Column::ApprovedAt)
-        .column(transaction::Column::RefundedAt)
+) -> Result<Touched> {
+    let rows = touching(tenant)
         .filter(transaction::Column::UpdatedAt.gt(since))
         .into_tuple()
         .all(db)
         .await?;
-    Ok(touched
-        .into_iter()
-        .flat_map(|(approved, refunded)| [approved, refunded])
-        .flatten()
-        .map(|at| local_day(at, tz))
-        .collect())
+    Ok(touched_by(rows, tz))
+}
+
+/// The days every transaction of `customers` counts in.
+pub(super) async fn days_of<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    tz: Tz,
+    customers: &BTreeSet<Uuid>,
+) -> Result<BTreeSet<NaiveDate>> {
+    let customers: Vec<Uuid> = customers.iter().copied().collect();
+    let mut days = BTreeSet::new();
+    for chunk in customers.chunks(500) {
+        let rows = touching(tenant)
+            .filter(transaction::Column::CustomerId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        days.extend(touched_by(rows, tz).days);
+    }
+    Ok(days)
 }

@@ -10,7 +10,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use super::{recurring, revenue};
+use super::{cohort_rollup, recurring, revenue};
 use crate::db::{LockForChange, insert_ignoring_conflict};
 use crate::entities::{analytics_rollup, workspace};
 use crate::error::Result;
@@ -135,14 +135,21 @@ pub async fn catch_up_workspace(
     let revenue_since = state.revenue_until.filter(|_| same_calendar);
     let days = match revenue_since {
         Some(since) => {
-            let touched = revenue::days_touched_since(&txn, tenant, tz, since - LOOK_BACK).await?;
-            if touched.is_empty() {
+            let touched = revenue::touched_since(&txn, tenant, tz, since - LOOK_BACK).await?;
+            let moved =
+                cohort_rollup::refresh_members(&txn, tenant, tz, Some(&touched.customers)).await?;
+            let mut days = touched.days;
+            days.extend(revenue::days_of(&txn, tenant, tz, &moved).await?);
+            if days.is_empty() {
                 0
             } else {
-                revenue::refresh_days(&txn, tenant, tz, Some(&touched)).await?
+                revenue::refresh_days(&txn, tenant, tz, Some(&days)).await?
             }
         }
-        None => revenue::refresh_days(&txn, tenant, tz, None).await?,
+        None => {
+            cohort_rollup::refresh_members(&txn, tenant, tz, None).await?;
+            revenue::refresh_days(&txn, tenant, tz, None).await?
+        }
     };
     let movements_since = state
         .movements_until

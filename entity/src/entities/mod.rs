@@ -53,6 +53,8 @@ pub mod campaign;
 pub mod campaign_execution;
 pub mod campaign_recipient;
 pub mod campaign_version;
+pub mod cohort_day;
+pub mod cohort_member;
 pub mod conversation_tag;
 pub mod customer;
 pub mod customer_activity;
@@ -90,6 +92,8 @@ pub mod prelude {
     pub use super::campaign_execution::Entity as CampaignExecution;
     pub use super::campaign_recipient::Entity as CampaignRecipient;
     pub use super::campaign_version::Entity as CampaignVersion;
+    pub use super::cohort_day::Entity as CohortDay;
+    pub use super::cohort_member::Entity as CohortMember;
     pub use super::conversation_tag::Entity as ConversationTag;
     pub use super::customer::Entity as Customer;
     pub use super::customer_activity::Entity as CustomerActivity;

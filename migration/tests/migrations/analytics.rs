@@ -1,9 +1,10 @@
 //! The business figures' tables: a subscription's history, its MRR
-//! movements, a day's revenue and a workspace's catching up.
+//! movements, a day's revenue, a customer's cohort and a cohort's day, and a
+//! workspace's catching up.
 
 use entity::entities::{
-    analytics_rollup, mrr_movement, product, revenue_day, subscription, subscription_change,
-    workspace,
+    analytics_rollup, cohort_day, cohort_member, customer, mrr_movement, product, revenue_day,
+    subscription, subscription_change, workspace,
 };
 use sea_orm_migration::sea_orm::{ActiveModelTrait, EntityTrait};
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use super::{at, money};
 pub async fn insert_figures(
     db: &sea_orm_migration::sea_orm::DatabaseConnection,
     ws: &workspace::Model,
+    customer: &customer::Model,
     subscription: &subscription::Model,
     product: &product::Model,
 ) {
@@ -62,6 +64,30 @@ pub async fn insert_figures(
             refunds: money(4_990),
             chargebacks_count: 0,
             chargebacks: money(0),
+        }
+    );
+    round_trip!(
+        db,
+        cohort_member::Model {
+            id: Uuid::now_v7(),
+            workspace_id: ws.id,
+            customer_id: customer.id,
+            product_id: Some(product.id),
+            currency: "BRL".to_owned(),
+            first_approved_at: at(40),
+            cohort_month: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).expect("a date"),
+        }
+    );
+    round_trip!(
+        db,
+        cohort_day::Model {
+            id: Uuid::now_v7(),
+            workspace_id: ws.id,
+            day: chrono::NaiveDate::from_ymd_opt(2026, 11, 24).expect("a date"),
+            product_id: None,
+            currency: "BRL".to_owned(),
+            cohort_month: chrono::NaiveDate::from_ymd_opt(2026, 10, 1).expect("a date"),
+            net: money(-4_990),
         }
     );
     round_trip!(

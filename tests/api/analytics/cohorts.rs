@@ -149,6 +149,35 @@ pub async fn follow_each_month(app: TestApp) {
     assert_eq!(club[0]["months"][0]["revenuePerCustomer"], "49.90");
     assert_eq!(club[0]["months"][2]["revenuePerCustomer"], "133.10");
 
+    // Caio's purchase of 28 January is told late: he moves to January's
+    // cohort, with his February purchase and its chargeback.
+    let mut earlier = curso().price(json!(100.0)).payment("PIX", 1);
+    earlier.transaction = "HP1000000009".to_owned();
+    earlier.email = "caio@exemplo.com".to_owned();
+    earlier.order_ms = ms("2026-01-28T12:00:00Z");
+    earlier.approved_ms = Some(ms("2026-01-28T12:05:00Z"));
+    shop.post_all(&[earlier.event("PURCHASE_APPROVED", "APPROVED", ms("2026-01-28T12:05:00Z"))])
+        .await;
+    let moved = shop
+        .query(
+            "query($from: DateTime!, $to: DateTime!) { cohorts(from: $from, to: $to) {
+                customers months { revenuePerCustomer subscriptionRetention learnerRetention } } }",
+            json!({"from": "2026-01-01T03:00:00Z", "to": "2026-04-01T03:00:00Z"}),
+            "cohorts",
+        )
+        .await;
+    assert_eq!(moved.as_array().unwrap().len(), 1, "{moved:#}");
+    assert_eq!(moved[0]["customers"], 6);
+    // 1,043.70, then 546.50 + 100 + 497, then 696.30 + 100, over six.
+    assert_eq!(
+        months(&moved[0])[..3],
+        [
+            ("173.95".to_owned(), json!(1.0), 0.1667),
+            ("190.58".to_owned(), json!(0.6667), 0.1667),
+            ("132.72".to_owned(), json!(0.6667), 0.1667),
+        ]
+    );
+
     let weekly = app
         .graphql(
             Some(&shop.token),
