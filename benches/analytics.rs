@@ -14,7 +14,9 @@
 //!   beside the same run's hand-written SQL adding up gross revenue,
 //!   refunds and chargebacks by month from the transactions: p50, p99 and
 //!   the ratio of the p50s;
-//! - `cohorts` for the twelve months: p50 and p99;
+//! - `cohorts` for the twelve months, beside the same run's hand-written
+//!   SQL adding up sales by purchase cohort and month from the
+//!   transactions: p50, p99 and the ratio of the p50s;
 //! - `GET /exports/transactions.csv` of all the transactions: rows per
 //!   second, and how much the server's resident memory grew.
 //!
@@ -303,6 +305,59 @@ fn describe(latencies: &[u32]) -> String {
     )
 }
 
+/// Sales by purchase cohort and month of São Paulo's calendar, from the
+/// transactions themselves (each customer's first approved sale, then every
+/// sale joined to it): what a person would write by hand. Returns how many
+/// (cohort, month) pairs answered.
+async fn cohorts_by_hand(
+    db: &sea_orm::DatabaseConnection,
+    workspace: Uuid,
+) -> anyhow::Result<usize> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let month = |column: &str| {
+                format!("date_trunc('month', {column} AT TIME ZONE 'America/Sao_Paulo')")
+            };
+            let sql = format!(
+                "WITH firsts AS (SELECT customer_id, MIN(approved_at) AS first FROM transactions \
+                 WHERE workspace_id = $1 AND currency = 'BRL' AND approved_at IS NOT NULL \
+                 GROUP BY customer_id) \
+                 SELECT {} AS cohort, {} AS month, SUM(t.amount), COUNT(DISTINCT t.customer_id) \
+                 FROM transactions t JOIN firsts f ON f.customer_id = t.customer_id \
+                 WHERE t.workspace_id = $1 AND t.currency = 'BRL' AND t.approved_at IS NOT NULL \
+                 GROUP BY 1, 2",
+                month("f.first"),
+                month("t.approved_at")
+            );
+            let rows: Vec<(chrono::NaiveDateTime, chrono::NaiveDateTime, Decimal, i64)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(workspace)
+                    .fetch_all(db.get_postgres_connection_pool())
+                    .await?;
+            Ok(rows.len())
+        }
+        _ => {
+            let month = |column: &str| format!("strftime('%Y-%m', {column}, '-3 hours')");
+            let sql = format!(
+                "WITH firsts AS (SELECT customer_id, MIN(approved_at) AS first FROM transactions \
+                 WHERE workspace_id = ?1 AND currency = 'BRL' AND approved_at IS NOT NULL \
+                 GROUP BY customer_id) \
+                 SELECT {} AS cohort, {} AS month, SUM(t.amount), COUNT(DISTINCT t.customer_id) \
+                 FROM transactions t JOIN firsts f ON f.customer_id = t.customer_id \
+                 WHERE t.workspace_id = ?1 AND t.currency = 'BRL' AND t.approved_at IS NOT NULL \
+                 GROUP BY 1, 2",
+                month("f.first"),
+                month("t.approved_at")
+            );
+            let rows: Vec<(String, String, f64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .bind(workspace)
+                .fetch_all(db.get_sqlite_connection_pool())
+                .await?;
+            Ok(rows.len())
+        }
+    }
+}
+
 /// Gross revenue, refunds and chargebacks by month of São Paulo's
 /// calendar, from the transactions themselves: what a person would write
 /// by hand. Returns how many months answered.
@@ -459,15 +514,26 @@ async fn bench_backend(settings: &Settings, binary: &Path, backend: Backend) -> 
         start customers months { offset revenuePerCustomer subscriptionRetention learnerRetention } } }";
     let answer = graphql(&client, &server, &token, cohorts, range.clone()).await?;
     let count = answer["cohorts"].as_array().map_or(0, Vec::len);
-    let asked = timed((settings.requests / 10).max(5), || async {
+    let cohort_requests = (settings.requests / 10).max(5);
+    cohorts_by_hand(&baseline_pool, workspace_id).await?;
+    let raw = timed(cohort_requests, || async {
+        if cohorts_by_hand(&baseline_pool, workspace_id).await? == 0 {
+            bail!("the hand-written cohort SQL found nothing");
+        }
+        Ok(())
+    })
+    .await?;
+    let asked = timed(cohort_requests, || async {
         graphql(&client, &server, &token, cohorts, range.clone()).await?;
         Ok(())
     })
     .await?;
     println!(
-        "analytics {:<8} cohorts 12 months ({count} cohorts): {}",
+        "analytics {:<8} cohorts 12 months ({count} cohorts): jornada {} | hand-written SQL (revenue only) {} | {:.2}× the SQL's p50",
         backend.name(),
-        describe(&asked)
+        describe(&asked),
+        describe(&raw),
+        percentile(&asked, 50.0) / percentile(&raw, 50.0),
     );
 
     let pid = server.child.id();

@@ -159,6 +159,30 @@ pub(crate) fn chunked<T>(rows: impl IntoIterator<Item = T>, size: usize) -> Vec<
     chunks
 }
 
+/// Inserts `rows`, however many: on PostgreSQL as arrays
+/// ([`insert_as_arrays`], ten thousand rows a statement), on SQLite in
+/// multi-row INSERTs of `per_insert` rows, under its limit on bound values.
+pub async fn insert_all<E, C>(db: &C, rows: Vec<E::Model>, per_insert: usize) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    E::Model: IntoActiveModel<E::ActiveModel>,
+    C: ConnectionTrait,
+{
+    if db.get_database_backend() == DbBackend::Postgres {
+        for chunk in chunked(rows, 10_000) {
+            insert_as_arrays::<E, _>(db, chunk, None).await?;
+        }
+        return Ok(());
+    }
+    for chunk in chunked(
+        rows.into_iter().map(IntoActiveModel::into_active_model),
+        per_insert,
+    ) {
+        E::insert_many(chunk).exec(db).await?;
+    }
+    Ok(())
+}
+
 /// Inserts `rows` into `E`'s table in one statement however many there
 /// are, on PostgreSQL, skipping the rows that conflict and those for which
 /// `unless_found` (a query over the row, `v`, its own values bound as `$1`,

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use uuid::Uuid;
 
 use super::periods::local_day;
-use crate::db::new_id;
+use crate::db::{insert_all, new_id};
 use crate::entities::{cohort_day, cohort_member, transaction};
 use crate::error::Result;
 use crate::money;
@@ -22,6 +22,8 @@ use crate::tenant::Tenant;
 
 /// How many customers are worked out per statement.
 const CHUNK: usize = 500;
+/// Rows a multi-row INSERT carries on SQLite (seven values each).
+const ROWS_PER_INSERT: usize = 2_000;
 
 /// A customer's cohort: `(customer, product or none for any, currency)`.
 pub(super) type MemberKey = (Uuid, Option<Uuid>, String);
@@ -73,37 +75,27 @@ async fn work_out<C: ConnectionTrait>(
     Ok(members)
 }
 
-/// The stored cohorts of `customers` (every customer's when `None`).
+/// The stored cohorts of `customers`.
 pub(super) async fn stored<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
-    customers: Option<&[Uuid]>,
+    customers: &[Uuid],
 ) -> Result<Members> {
-    let rows = || tenant.select::<cohort_member::Entity>();
-    let found = match customers {
-        None => rows().all(db).await?,
-        Some(customers) => {
-            let mut found = Vec::new();
-            for chunk in customers.chunks(CHUNK) {
-                found.extend(
-                    rows()
-                        .filter(cohort_member::Column::CustomerId.is_in(chunk.iter().copied()))
-                        .all(db)
-                        .await?,
-                );
-            }
-            found
-        }
-    };
-    Ok(found
-        .into_iter()
-        .map(|m| {
+    let mut members = Members::new();
+    for chunk in customers.chunks(CHUNK) {
+        let rows = tenant
+            .select::<cohort_member::Entity>()
+            .filter(cohort_member::Column::CustomerId.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?;
+        members.extend(rows.into_iter().map(|m| {
             (
                 (m.customer_id, m.product_id, m.currency),
                 (m.first_approved_at, m.cohort_month),
             )
-        })
-        .collect())
+        }));
+    }
+    Ok(members)
 }
 
 async fn insert_members<C: ConnectionTrait>(
@@ -111,9 +103,9 @@ async fn insert_members<C: ConnectionTrait>(
     tenant: Tenant,
     members: impl Iterator<Item = (MemberKey, (DateTime<Utc>, NaiveDate))>,
 ) -> Result<()> {
-    let rows: Vec<cohort_member::ActiveModel> = members
-        .map(|((customer_id, product_id, currency), (first, month))| {
-            cohort_member::Model {
+    let rows = members
+        .map(
+            |((customer_id, product_id, currency), (first, month))| cohort_member::Model {
                 id: new_id(),
                 workspace_id: tenant.workspace_id(),
                 customer_id,
@@ -121,39 +113,39 @@ async fn insert_members<C: ConnectionTrait>(
                 currency,
                 first_approved_at: first,
                 cohort_month: month,
-            }
-            .into()
-        })
+            },
+        )
         .collect();
-    for chunk in rows.chunks(CHUNK) {
-        cohort_member::Entity::insert_many(chunk.to_vec())
-            .exec(db)
-            .await?;
-    }
-    Ok(())
+    Ok(insert_all::<cohort_member::Entity, _>(db, rows, ROWS_PER_INSERT).await?)
 }
 
-/// Works the cohorts of `customers` out again (every customer's when
-/// `None`, from scratch) and stores those that changed. Answers the
-/// customers already in a cohort who moved to another month: every day of
-/// theirs counts elsewhere now.
+/// Works every customer's cohorts out again from scratch, stores them and
+/// answers them.
+pub(super) async fn rebuild_members<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    tz: Tz,
+) -> Result<Members> {
+    tenant.delete_all::<cohort_member::Entity, _>(db).await?;
+    let members = work_out(db, tenant, tz, None).await?;
+    insert_members(db, tenant, members.clone().into_iter()).await?;
+    Ok(members)
+}
+
+/// Works the cohorts of `customers` out again and stores those that
+/// changed. Answers the customers already in a cohort who moved to another
+/// month: every day of theirs counts elsewhere now.
 pub(super) async fn refresh_members<C: ConnectionTrait>(
     db: &C,
     tenant: Tenant,
     tz: Tz,
-    customers: Option<&BTreeSet<Uuid>>,
+    customers: &BTreeSet<Uuid>,
 ) -> Result<BTreeSet<Uuid>> {
-    let Some(customers) = customers else {
-        tenant.delete_all::<cohort_member::Entity, _>(db).await?;
-        let members = work_out(db, tenant, tz, None).await?;
-        insert_members(db, tenant, members.into_iter()).await?;
-        return Ok(BTreeSet::new());
-    };
     let customers: Vec<Uuid> = customers.iter().copied().collect();
     let mut moved = BTreeSet::new();
     for chunk in customers.chunks(CHUNK) {
         let now = work_out(db, tenant, tz, Some(chunk)).await?;
-        let was = stored(db, tenant, Some(chunk)).await?;
+        let was = stored(db, tenant, chunk).await?;
         let changed: BTreeSet<Uuid> = now
             .iter()
             .filter(|(key, value)| was.get(*key) != Some(*value))
@@ -254,10 +246,10 @@ pub(super) async fn write_days<C: ConnectionTrait>(
             .filter(cohort_day::Column::Day.eq(day))
             .exec(db)
             .await?;
-        let rows: Vec<cohort_day::ActiveModel> = now
+        let rows = now
             .into_iter()
-            .map(|((product_id, currency, cohort_month), net)| {
-                cohort_day::Model {
+            .map(
+                |((product_id, currency, cohort_month), net)| cohort_day::Model {
                     id: new_id(),
                     workspace_id: tenant.workspace_id(),
                     day,
@@ -265,15 +257,10 @@ pub(super) async fn write_days<C: ConnectionTrait>(
                     currency,
                     cohort_month,
                     net,
-                }
-                .into()
-            })
+                },
+            )
             .collect();
-        for chunk in rows.chunks(CHUNK) {
-            cohort_day::Entity::insert_many(chunk.to_vec())
-                .exec(db)
-                .await?;
-        }
+        insert_all::<cohort_day::Entity, _>(db, rows, ROWS_PER_INSERT).await?;
     }
     Ok(count)
 }

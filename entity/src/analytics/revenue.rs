@@ -138,9 +138,10 @@ fn add(added: &mut Added, members: &Members, sale: &Sale, counted: Counted, tz: 
     }
 }
 
-/// Adds `days` up again (every day when `None`) from the workspace's
-/// transactions, the revenue and the cohorts' net (by the cohorts stored),
-/// and rewrites those whose figures moved; answers how many.
+/// Adds `days` up again (every day when `None`, with every customer's
+/// cohorts worked out again first) from the workspace's transactions, the
+/// revenue and the cohorts' net (by the cohorts stored), and rewrites those
+/// whose figures moved; answers how many.
 pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
     db: &C,
     tenant: Tenant,
@@ -167,7 +168,7 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
     let mut stored = tenant.select::<revenue_day::Entity>();
     match days {
         None => {
-            let members = cohort_rollup::stored(db, tenant, None).await?;
+            let members = cohort_rollup::rebuild_members(db, tenant, tz).await?;
             let mut rows = sales()
                 .filter(
                     Condition::any()
@@ -203,7 +204,7 @@ pub(super) async fn refresh_days<C: ConnectionTrait + StreamTrait>(
             }
             let customers: BTreeSet<Uuid> = read.iter().map(|(sale, _)| sale.customer_id).collect();
             let customers: Vec<Uuid> = customers.into_iter().collect();
-            let members = cohort_rollup::stored(db, tenant, Some(&customers)).await?;
+            let members = cohort_rollup::stored(db, tenant, &customers).await?;
             for (sale, counted) in &read {
                 add(&mut added, &members, sale, *counted, tz);
             }

@@ -137,7 +137,7 @@ pub async fn catch_up_workspace(
         Some(since) => {
             let touched = revenue::touched_since(&txn, tenant, tz, since - LOOK_BACK).await?;
             let moved =
-                cohort_rollup::refresh_members(&txn, tenant, tz, Some(&touched.customers)).await?;
+                cohort_rollup::refresh_members(&txn, tenant, tz, &touched.customers).await?;
             let mut days = touched.days;
             days.extend(revenue::days_of(&txn, tenant, tz, &moved).await?);
             if days.is_empty() {
@@ -146,10 +146,7 @@ pub async fn catch_up_workspace(
                 revenue::refresh_days(&txn, tenant, tz, Some(&days)).await?
             }
         }
-        None => {
-            cohort_rollup::refresh_members(&txn, tenant, tz, None).await?;
-            revenue::refresh_days(&txn, tenant, tz, None).await?
-        }
+        None => revenue::refresh_days(&txn, tenant, tz, None).await?,
     };
     let movements_since = state
         .movements_until
