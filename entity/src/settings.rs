@@ -156,6 +156,28 @@ pub async fn reveal<C: ConnectionTrait>(
     }
 }
 
+/// The plaintext of each of `keys` the workspace has set and turned on, read
+/// in one query: for a caller that needs several settings at once.
+pub async fn reveal_all<C: ConnectionTrait>(
+    db: &C,
+    tenant: Tenant,
+    secrets: &SecretKey,
+    keys: &[&str],
+) -> Result<std::collections::HashMap<String, String>> {
+    let rows = tenant
+        .select::<setting::Entity>()
+        .filter(setting::Column::Key.is_in(keys.iter().copied()))
+        .filter(setting::Column::Active.eq(true))
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let plain = secrets.decrypt(tenant.workspace_id(), &row.key, &row.value_encrypted)?;
+            Ok((row.key, plain))
+        })
+        .collect()
+}
+
 /// A setting holding a whole number within `range` (days, a percentage):
 /// `default` when it is not set, and also, with a warning, when what is set
 /// is not such a number.
@@ -168,14 +190,25 @@ pub async fn whole_number<C: ConnectionTrait>(
     range: std::ops::RangeInclusive<i32>,
 ) -> Result<i32> {
     let set = reveal(db, tenant, secrets, key).await?;
-    Ok(match set.as_deref().map(str::trim).map(str::parse::<i32>) {
+    Ok(whole_number_in(set.as_deref(), tenant, key, default, range))
+}
+
+/// [`whole_number`] of a value already revealed (`None`: not set).
+pub fn whole_number_in(
+    set: Option<&str>,
+    tenant: Tenant,
+    key: &str,
+    default: i32,
+    range: std::ops::RangeInclusive<i32>,
+) -> i32 {
+    match set.map(str::trim).map(str::parse::<i32>) {
         Some(Ok(number)) if range.contains(&number) => number,
         Some(_) => {
             tracing::warn!(workspace = %tenant.workspace_id(), "{key} is not a whole number from {} to {}; using {default}", range.start(), range.end());
             default
         }
         None => default,
-    })
+    }
 }
 
 #[cfg(test)]

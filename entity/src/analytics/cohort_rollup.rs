@@ -21,7 +21,7 @@ use crate::money;
 use crate::tenant::Tenant;
 
 /// How many customers are worked out per statement.
-const CHUNK: usize = 500;
+pub(super) const CHUNK: usize = 500;
 /// Rows a multi-row INSERT carries on SQLite (seven values each).
 const ROWS_PER_INSERT: usize = 2_000;
 
@@ -128,7 +128,8 @@ pub(super) async fn rebuild_members<C: ConnectionTrait>(
 ) -> Result<Members> {
     tenant.delete_all::<cohort_member::Entity, _>(db).await?;
     let members = work_out(db, tenant, tz, None).await?;
-    insert_members(db, tenant, members.clone().into_iter()).await?;
+    let rows = members.iter().map(|(key, value)| (key.clone(), *value));
+    insert_members(db, tenant, rows).await?;
     Ok(members)
 }
 

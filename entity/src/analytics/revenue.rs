@@ -373,7 +373,7 @@ pub(super) async fn days_of<C: ConnectionTrait>(
 ) -> Result<BTreeSet<NaiveDate>> {
     let customers: Vec<Uuid> = customers.iter().copied().collect();
     let mut days = BTreeSet::new();
-    for chunk in customers.chunks(500) {
+    for chunk in customers.chunks(cohort_rollup::CHUNK) {
         let rows = touching(tenant)
             .filter(transaction::Column::CustomerId.is_in(chunk.iter().copied()))
             .into_tuple()

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::Signals;
 use crate::error::Result;
 use crate::secrets::SecretKey;
-use crate::settings::whole_number;
+use crate::settings::{reveal_all, whole_number_in};
 use crate::tenant::Tenant;
 
 /// Points of each reason; a score is their sum, at most 100.
@@ -91,7 +91,7 @@ pub struct ChurnRules {
     pub no_access_days: i64,
     pub stalled_days: i64,
     pub warranty_days: i64,
-    pub low_progress_percent: Decimal,
+    pub low_progress_percent: i64,
 }
 
 pub const NO_ACCESS_DAYS_SETTING: &str = "churn_risk.no_access_days";
@@ -105,42 +105,50 @@ impl Default for ChurnRules {
             no_access_days: 14,
             stalled_days: 21,
             warranty_days: 3,
-            low_progress_percent: Decimal::from(20),
+            low_progress_percent: 20,
         }
     }
 }
 
 impl ChurnRules {
-    /// The workspace's rules: its `churn_risk.*` settings over the defaults.
+    /// The workspace's rules: its `churn_risk.*` settings over the
+    /// defaults, read in one query (the rules run with every applied batch).
     pub async fn of<C: sea_orm::ConnectionTrait>(
         db: &C,
         secrets: &SecretKey,
         tenant: Tenant,
     ) -> Result<Self> {
+        let set = reveal_all(
+            db,
+            tenant,
+            secrets,
+            &[
+                NO_ACCESS_DAYS_SETTING,
+                STALLED_DAYS_SETTING,
+                WARRANTY_DAYS_SETTING,
+                LOW_PROGRESS_SETTING,
+            ],
+        )
+        .await?;
         let default = ChurnRules::default();
-        let days = |key, default: i64, range| {
-            whole_number(db, tenant, secrets, key, default as i32, range)
+        let number = |key: &str, default: i64, range| {
+            i64::from(whole_number_in(
+                set.get(key).map(String::as_str),
+                tenant,
+                key,
+                default as i32,
+                range,
+            ))
         };
         Ok(ChurnRules {
-            no_access_days: days(NO_ACCESS_DAYS_SETTING, default.no_access_days, 1..=365)
-                .await?
-                .into(),
-            stalled_days: days(STALLED_DAYS_SETTING, default.stalled_days, 1..=365)
-                .await?
-                .into(),
-            warranty_days: days(WARRANTY_DAYS_SETTING, default.warranty_days, 0..=60)
-                .await?
-                .into(),
-            low_progress_percent: whole_number(
-                db,
-                tenant,
-                secrets,
+            no_access_days: number(NO_ACCESS_DAYS_SETTING, default.no_access_days, 1..=365),
+            stalled_days: number(STALLED_DAYS_SETTING, default.stalled_days, 1..=365),
+            warranty_days: number(WARRANTY_DAYS_SETTING, default.warranty_days, 0..=60),
+            low_progress_percent: number(
                 LOW_PROGRESS_SETTING,
-                20,
+                default.low_progress_percent,
                 0..=100,
-            )
-            .await?
-            .into(),
+            ),
         })
     }
 
@@ -224,7 +232,9 @@ pub fn assess(signals: &Signals, rules: &ChurnRules, now: DateTime<Utc>) -> Opti
         .warranties
         .iter()
         .filter(|w| w.at > now && w.at <= now + rules.warranty_window())
-        .filter(|w| progress_of(w.product_id).is_some_and(|p| p < rules.low_progress_percent))
+        .filter(|w| {
+            progress_of(w.product_id).is_some_and(|p| p < Decimal::from(rules.low_progress_percent))
+        })
         .min_by_key(|w| w.at);
     if let Some(warranty) = warranty_ending {
         reasons.push(ChurnRiskReason {
