@@ -128,6 +128,13 @@ pub enum Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
+        if std::env::var_os("JORNADA_BENCH_KEEP_DATABASE").is_some() {
+            match self {
+                Store::Sqlite(path) => eprintln!("kept the bench's database {}", path.display()),
+                Store::Postgres { name, .. } => eprintln!("kept the bench's database {name}"),
+            }
+            return;
+        }
         match self {
             Store::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {

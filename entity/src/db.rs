@@ -137,11 +137,21 @@ pub async fn claim<E: EntityTrait, C: ConnectionTrait>(
 /// the predicate's very term: `status IN ('one')` scans the whole table
 /// where `status = 'one'` reads the index.
 pub fn status_is<S: AsRef<str>>(table: &str, statuses: impl IntoIterator<Item = S>) -> Expr {
-    let listed: Vec<String> = statuses
+    spelled_out(table, "status", statuses)
+}
+
+/// `table`'s `column` among `values` (jornada's own constants, never a
+/// caller's input), spelled out as [`status_is`] spells a status.
+pub fn spelled_out<S: AsRef<str>>(
+    table: &str,
+    column: &str,
+    values: impl IntoIterator<Item = S>,
+) -> Expr {
+    let listed: Vec<String> = values
         .into_iter()
         .map(|s| format!("'{}'", s.as_ref()))
         .collect();
-    let column = format!("\"{table}\".\"status\"");
+    let column = format!("\"{table}\".\"{column}\"");
     match listed.as_slice() {
         [one] => Expr::cust(format!("{column} = {one}")),
         _ => Expr::cust(format!("{column} IN ({})", listed.join(", "))),

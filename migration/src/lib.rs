@@ -42,6 +42,7 @@ mod m20261207_000029_snapshots_per_currency;
 mod m20261207_000030_bi_views;
 mod m20261207_000031_churn_risk_score;
 mod m20261207_000032_cohort_rollups;
+mod m20261207_000033_analytics_indexes;
 
 pub struct Migrator;
 
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000030_bi_views::Migration),
             Box::new(m20261207_000031_churn_risk_score::Migration),
             Box::new(m20261207_000032_cohort_rollups::Migration),
+            Box::new(m20261207_000033_analytics_indexes::Migration),
         ]
     }
 }

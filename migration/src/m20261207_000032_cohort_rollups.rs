@@ -32,17 +32,23 @@ fn tables() -> Vec<TableCreateStatement> {
     ]
 }
 
+/// A customer's members, by workspace (replaced by migration 33).
+pub const MEMBERS_BY_CUSTOMER: TableIndex = TableIndex::new(
+    "idx_cohort_members_workspace_customer",
+    "cohort_members",
+    &["workspace_id", "customer_id"],
+);
+
+/// A cohort's members (replaced by migration 33).
+pub const MEMBERS_BY_COHORT: TableIndex = TableIndex::new(
+    "idx_cohort_members_workspace_currency_product_month",
+    "cohort_members",
+    &["workspace_id", "currency", "product_id", "cohort_month"],
+);
+
 const INDEXES: &[TableIndex] = &[
-    TableIndex::new(
-        "idx_cohort_members_workspace_customer",
-        "cohort_members",
-        &["workspace_id", "customer_id"],
-    ),
-    TableIndex::new(
-        "idx_cohort_members_workspace_currency_product_month",
-        "cohort_members",
-        &["workspace_id", "currency", "product_id", "cohort_month"],
-    ),
+    MEMBERS_BY_CUSTOMER,
+    MEMBERS_BY_COHORT,
     TableIndex::new(
         "idx_cohort_members_customer",
         "cohort_members",

@@ -3,8 +3,6 @@
 //! byte-order mark, and text cells that a spreadsheet would run as a
 //! formula neutralised.
 
-use serde_json::Value;
-
 /// How the file is written, from the export's query parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvOptions {
@@ -57,7 +55,7 @@ fn is_number(text: &str) -> bool {
 
 /// Appends `text` as one field, quoted where it must be, after a `'` when
 /// a spreadsheet would run it.
-fn push_text(out: &mut Vec<u8>, text: &str, delimiter: u8) {
+pub(super) fn push_text(out: &mut Vec<u8>, text: &str, delimiter: u8) {
     let inert = text.starts_with(FORMULA_STARTS) && !is_number(text);
     let quote = text
         .bytes()
@@ -81,18 +79,6 @@ fn push_text(out: &mut Vec<u8>, text: &str, delimiter: u8) {
     }
 }
 
-/// Appends one value as a field: null is empty, JSON objects and lists are
-/// written as compact JSON.
-fn push_value(out: &mut Vec<u8>, value: &Value, delimiter: u8) {
-    match value {
-        Value::Null => {}
-        Value::String(text) => push_text(out, text, delimiter),
-        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Number(n) => out.extend_from_slice(n.to_string().as_bytes()),
-        other => push_text(out, &other.to_string(), delimiter),
-    }
-}
-
 /// Appends one record of `fields`, ended by CRLF.
 pub fn push_record<'a>(
     out: &mut Vec<u8>,
@@ -108,71 +94,9 @@ pub fn push_record<'a>(
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends the record of `row`'s `columns` (a serialized row; a column it
-/// lacks is empty).
-pub fn push_row(out: &mut Vec<u8>, row: &Value, columns: &[&str], options: CsvOptions) {
-    for (index, column) in columns.iter().enumerate() {
-        if index > 0 {
-            out.push(options.delimiter);
-        }
-        if let Some(value) = row.get(*column) {
-            push_value(out, value, options.delimiter);
-        }
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn record(row: Value, options: CsvOptions) -> String {
-        let mut out = Vec::new();
-        push_row(&mut out, &row, &["a", "b", "c"], options);
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn fields_are_quoted_as_rfc_4180_says() {
-        let options = CsvOptions::default();
-        assert_eq!(
-            record(
-                json!({"a": "plain", "b": "with, comma", "c": "say \"oi\""}),
-                options
-            ),
-            "plain,\"with, comma\",\"say \"\"oi\"\"\"\r\n"
-        );
-        assert_eq!(
-            record(json!({"a": "two\nlines", "b": null, "c": 3}), options),
-            "\"two\nlines\",,3\r\n"
-        );
-        let excel = CsvOptions::parse(Some(";"), Some("true")).unwrap();
-        assert_eq!(
-            record(json!({"a": "1,5", "b": "x;y", "c": true}), excel),
-            "1,5;\"x;y\";true\r\n"
-        );
-    }
-
-    #[test]
-    fn formulas_are_neutralised_but_numbers_are_not() {
-        let options = CsvOptions::default();
-        assert_eq!(
-            record(
-                json!({"a": "=HYPERLINK(\"http://x\")", "b": "+5511", "c": "@SUM(A1)"}),
-                options
-            ),
-            "\"'=HYPERLINK(\"\"http://x\"\")\",'+5511,'@SUM(A1)\r\n"
-        );
-        assert_eq!(
-            record(json!({"a": "-347.20", "b": "-1+1", "c": "-"}), options),
-            "-347.20,'-1+1,'-\r\n"
-        );
-        assert_eq!(
-            record(json!({"a": {"k": [1]}, "b": [], "c": "ok"}), options),
-            "\"{\"\"k\"\":[1]}\",[],ok\r\n"
-        );
-    }
 
     #[test]
     fn options_are_checked() {

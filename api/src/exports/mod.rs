@@ -5,6 +5,7 @@
 //! export of a million rows holds no more than a few chunks in memory.
 
 pub mod csv;
+mod record;
 
 use std::collections::HashMap;
 
@@ -33,6 +34,7 @@ use crate::graphql::hotmart::WebhookEventFilter;
 use crate::graphql::scope::{Access, tenant_of};
 use crate::http::{AppState, error_response};
 use csv::CsvOptions;
+use record::RecordWriter;
 
 /// Bytes gathered before a chunk goes out.
 const CHUNK: usize = 64 * 1024;
@@ -566,15 +568,10 @@ where
                 out.extend_from_slice(BOM);
             }
             csv::push_record(&mut out, columns.iter().copied(), options);
+            let mut record = RecordWriter::new(columns, DECIMALS);
             let mut rows = select.order_by_asc(id).stream(&db).await?;
             while let Some(row) = rows.try_next().await? {
-                let mut row = serde_json::to_value(&row)?;
-                for column in DECIMALS {
-                    if let Some(cell) = row.get_mut(*column) {
-                        *cell = at_two_places(cell);
-                    }
-                }
-                csv::push_row(&mut out, &row, columns, options);
+                record.push(&mut out, &row, options)?;
                 if out.len() >= CHUNK {
                     let chunk =
                         Bytes::from(std::mem::replace(&mut out, Vec::with_capacity(CHUNK * 2)));
@@ -598,17 +595,4 @@ where
         }
     });
     Body::from_stream(body)
-}
-
-/// A decimal cell at two places (SQLite reads `497.00` back as `497`).
-fn at_two_places(cell: &serde_json::Value) -> serde_json::Value {
-    let decimal = match cell {
-        serde_json::Value::String(text) => text.parse::<rust_decimal::Decimal>().ok(),
-        serde_json::Value::Number(n) => n.to_string().parse().ok(),
-        _ => None,
-    };
-    decimal.map_or_else(
-        || cell.clone(),
-        |d| serde_json::Value::String(entity::money::amount(d).to_string()),
-    )
 }

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
+use sea_orm::sea_query::{Asterisk, Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, RelationDef,
     RelationTrait,
@@ -98,7 +99,7 @@ pub async fn cohorts<C: ConnectionTrait>(
     };
     let sizes: Vec<(NaiveDate, i64)> = members()
         .column(cohort_member::Column::CohortMonth)
-        .column_as(cohort_member::Column::Id.count(), "customers")
+        .column_as(Expr::col(Asterisk).count(), "customers")
         .group_by(cohort_member::Column::CohortMonth)
         .into_tuple()
         .all(db)

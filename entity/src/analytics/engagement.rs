@@ -198,7 +198,13 @@ async fn carts<C: ConnectionTrait>(
         .column(domain_event::Column::CustomerId)
         .column(domain_event::Column::Data)
         .column(domain_event::Column::OccurredAt)
-        .filter(domain_event::Column::EventType.eq(CART_ABANDONED))
+        // As the partial index over them has it (migration
+        // `m20261207_000033_analytics_indexes`).
+        .filter(crate::db::spelled_out(
+            "domain_events",
+            "event_type",
+            [CART_ABANDONED],
+        ))
         .filter(domain_event::Column::OccurredAt.gte(from))
         .filter(domain_event::Column::OccurredAt.lt(to))
         .into_tuple()
