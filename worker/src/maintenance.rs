@@ -9,8 +9,12 @@
 //! in the queues' indexes too. So where autovacuum is off, the worker does
 //! what autovacuum would, with its default thresholds: it analyzes every
 //! table more than a tenth changed since its last analysis, and vacuums
-//! every table more than a fifth dead, as autovacuum does at most once a
-//! minute (its default naptime). A table a launch day writes and updates
+//! every table more than a fifth dead or grown by more than a fifth (and a
+//! thousand rows) since its last vacuum, as autovacuum does at most once a
+//! minute (its default naptime). A table only ever written to, such as the
+//! cohorts' members a catch-up writes by the hundred thousand, is vacuumed
+//! for its visibility map: without it, the cohorts' reads from an index
+//! alone went to a heap page per member. A table a launch day writes and updates
 //! row by row is a fifth dead again ten seconds later; vacuumed at every
 //! look, its indexes were read whole six times a minute.
 
@@ -26,6 +30,12 @@ const ANALYZE_SHARE: f64 = 0.1;
 /// autovacuum's defaults: `autovacuum_vacuum_threshold` and `_scale_factor`.
 const VACUUM_BASE: f64 = 50.0;
 const VACUUM_SHARE: f64 = 0.2;
+/// autovacuum's defaults: `autovacuum_vacuum_insert_threshold` and
+/// `_scale_factor`. A table only written to has no dead rows, but until it
+/// is vacuumed its pages are not marked all-visible, and a query PostgreSQL
+/// could answer from an index alone reads a heap page per row.
+const VACUUM_INSERTED_BASE: f64 = 1000.0;
+const VACUUM_INSERTED_SHARE: f64 = 0.2;
 /// autovacuum's default `autovacuum_naptime`: a table is vacuumed at most
 /// this often.
 const VACUUM_NAPTIME_SECONDS: f64 = 60.0;
@@ -76,7 +86,7 @@ pub async fn refresh_statistics(
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
             "SELECT s.relname::text, s.n_mod_since_analyze::float8, s.n_dead_tup::float8, \
-             greatest(c.reltuples, 0)::float8, \
+             greatest(c.reltuples, 0)::float8, s.n_ins_since_vacuum::float8, \
              coalesce(extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)), \
              'Infinity')::float8 \
              FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid \
@@ -89,15 +99,17 @@ pub async fn refresh_statistics(
         let changed: f64 = row.try_get_by_index(1)?;
         let dead: f64 = row.try_get_by_index(2)?;
         let rows: f64 = row.try_get_by_index(3)?;
-        let since_vacuum: f64 = row.try_get_by_index(4)?;
-        let upkeep =
-            if dead > VACUUM_BASE + VACUUM_SHARE * rows && since_vacuum >= VACUUM_NAPTIME_SECONDS {
-                Upkeep::VacuumedAndAnalyzed
-            } else if changed > ANALYZE_BASE + ANALYZE_SHARE * rows {
-                Upkeep::Analyzed
-            } else {
-                continue;
-            };
+        let inserted: f64 = row.try_get_by_index(4)?;
+        let since_vacuum: f64 = row.try_get_by_index(5)?;
+        let to_vacuum = dead > VACUUM_BASE + VACUUM_SHARE * rows
+            || inserted > VACUUM_INSERTED_BASE + VACUUM_INSERTED_SHARE * rows;
+        let upkeep = if to_vacuum && since_vacuum >= VACUUM_NAPTIME_SECONDS {
+            Upkeep::VacuumedAndAnalyzed
+        } else if changed > ANALYZE_BASE + ANALYZE_SHARE * rows {
+            Upkeep::Analyzed
+        } else {
+            continue;
+        };
         let table = format!("\"{}\"", name.replace('"', "\"\""));
         let command = match upkeep {
             Upkeep::Analyzed => format!("ANALYZE {table}"),

@@ -1,5 +1,6 @@
 //! Table statistics where autovacuum is off: the worker's upkeep refreshes
-//! them after a burst.
+//! them after a burst, and vacuums a table grown past autovacuum's insert
+//! threshold.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +28,25 @@ async fn estimated_rows(app: &TestApp, table: &str) -> f64 {
         .expect("read the estimate")
         .expect("the table exists");
     row.try_get_by_index(0).expect("reltuples")
+}
+
+/// What the upkeep does to `table` once it sees the changes of connections
+/// just closed (their backends report them on their own time).
+async fn looked_after(app: &TestApp, table: &str) -> worker::maintenance::Upkeep {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let done = worker::maintenance::refresh_statistics(&app.db)
+            .await
+            .expect("upkeep");
+        if let Some((_, upkeep)) = done.into_iter().find(|(name, _)| name == table) {
+            return upkeep;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{table} never looked after"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// After a burst of postbacks the worker's upkeep brings the planner's
@@ -146,21 +166,48 @@ async fn upkeep_refreshes_statistics_after_a_burst(served: ApiOnlyApp) {
         .await
         .expect("rewrite every customer");
     churn.close().await.expect("close the churn's connection");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let upkeep = loop {
-        let done = worker::maintenance::refresh_statistics(&app.db)
-            .await
-            .expect("upkeep");
-        if let Some((_, upkeep)) = done.into_iter().find(|(table, _)| table == "customers") {
-            break upkeep;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the rewritten customers never analyzed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    assert_eq!(upkeep, worker::maintenance::Upkeep::Analyzed);
+    assert_eq!(
+        looked_after(app, "customers").await,
+        worker::maintenance::Upkeep::Analyzed
+    );
+
+    // A table only written to, past autovacuum's insert threshold (a
+    // thousand rows and a fifth of the table): vacuumed, so that its pages
+    // are all-visible and a read PostgreSQL answers from an index alone
+    // stays in the index.
+    let writes = jornada::connect(&served.database_url, 1)
+        .await
+        .expect("connect for the writes");
+    writes
+        .execute_unprepared(&format!(
+            "INSERT INTO cohort_days (id, workspace_id, day, product_id, currency, cohort_month, net) \
+             SELECT gen_random_uuid(), '{}', DATE '2026-01-01' + g, NULL, 'BRL', DATE '2026-01-01', 1 \
+             FROM generate_series(1, 1200) g",
+            shop.workspace
+        ))
+        .await
+        .expect("write a cohort's days");
+    writes.close().await.expect("close the writes' connection");
+    assert_eq!(
+        looked_after(app, "cohort_days").await,
+        worker::maintenance::Upkeep::VacuumedAndAnalyzed
+    );
+    let row = app
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT relpages::int8, relallvisible::int8 FROM pg_class \
+             WHERE oid = to_regclass(current_schema() || '.cohort_days')",
+        ))
+        .await
+        .expect("read the visibility map's count")
+        .expect("the table exists");
+    let (pages, visible): (i64, i64) = (
+        row.try_get_by_index(0).expect("relpages"),
+        row.try_get_by_index(1).expect("relallvisible"),
+    );
+    assert!(pages > 0, "the days take pages");
+    assert_eq!(visible, pages, "every page of the days is all-visible");
 }
 
 on_both_backends!(
