@@ -30,7 +30,7 @@ struct Cell {
 
 /// Writes rows of one shape as records of `columns` (the rows' field
 /// names; a column a row lacks is empty), the `decimals` among them at two
-/// places.
+/// places (SQLite reads `497.00` back as `497`).
 pub struct RecordWriter {
     columns: &'static [&'static str],
     decimal: Vec<bool>,

@@ -97,6 +97,8 @@ pub async fn cohorts<C: ConnectionTrait>(
             .filter(cohort_member::Column::CohortMonth.lte(last))
             .select_only()
     };
+    // Counted from the members' index alone (migration
+    // `m20261207_000033_analytics_indexes`), as is the join below.
     let sizes: Vec<(NaiveDate, i64)> = members()
         .column(cohort_member::Column::CohortMonth)
         .column_as(Expr::col(Asterisk).count(), "customers")
