@@ -425,20 +425,16 @@ async fn transactions_by_hand(
     workspace: Uuid,
 ) -> anyhow::Result<u64> {
     use futures::TryStreamExt;
-    let sql = match db.get_database_backend() {
-        DbBackend::Postgres => "SELECT * FROM transactions WHERE workspace_id = $1 ORDER BY id",
-        _ => "SELECT * FROM transactions WHERE workspace_id = ?1 ORDER BY id",
-    };
     let rows = match db.get_database_backend() {
         DbBackend::Postgres => {
-            sqlx::query(sql)
+            sqlx::query("SELECT * FROM transactions WHERE workspace_id = $1 ORDER BY id")
                 .bind(workspace)
                 .fetch(db.get_postgres_connection_pool())
                 .try_fold(0u64, |n, _| async move { Ok(n + 1) })
                 .await?
         }
         _ => {
-            sqlx::query(sql)
+            sqlx::query("SELECT * FROM transactions WHERE workspace_id = ?1 ORDER BY id")
                 .bind(workspace)
                 .fetch(db.get_sqlite_connection_pool())
                 .try_fold(0u64, |n, _| async move { Ok(n + 1) })

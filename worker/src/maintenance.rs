@@ -14,9 +14,9 @@
 //! minute (its default naptime). A table only ever written to, such as the
 //! cohorts' members a catch-up writes by the hundred thousand, is vacuumed
 //! for its visibility map: without it, the cohorts' reads from an index
-//! alone went to a heap page per member. A table a launch day writes and updates
-//! row by row is a fifth dead again ten seconds later; vacuumed at every
-//! look, its indexes were read whole six times a minute.
+//! alone went to a heap page per member. A table a launch day writes and
+//! updates row by row is a fifth dead again ten seconds later; vacuumed at
+//! every look, its indexes were read whole six times a minute.
 
 use apalis::prelude::{BoxDynError, Data};
 use apalis_cron::Tick;
