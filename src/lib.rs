@@ -153,6 +153,7 @@ pub fn api_router(
     });
     api::router(api::AppState {
         persisted_queries: api::http::persisted::PersistedQueries::default(),
+        parsed_documents: api::http::remembered::ParsedDocuments::default(),
         webhook_intake: api::webhooks::intake::WebhookIntake::start(
             db.clone(),
             work_signals.clone(),

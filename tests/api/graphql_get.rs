@@ -87,6 +87,19 @@ async fn queries_come_by_get_and_by_hash(app: TestApp) {
         .count_where("settings", "key = 'analytics.past_due_grace_days'")
         .await;
     assert_eq!(set, 0, "nothing was written");
+    // Parsed once and remembered, a text keeps its rules: the mutation run
+    // by POST is still refused by GET, and the depth bomb every time.
+    let posted = app.graphql(Some(&token), mutation, json!({})).await;
+    assert_eq!(
+        posted.data("setSetting")["key"],
+        "analytics.past_due_grace_days"
+    );
+    let (status, _, body) = get(&app, Some(&token), &[("query", mutation)]).await;
+    assert_eq!(status, 405, "{body}");
+    for _ in 0..2 {
+        let (_, _, body) = get(&app, Some(&token), &[("query", &deep)]).await;
+        assert_eq!(code(&json_of(&body)), "INVALID_INPUT", "{body}");
+    }
     for (parameters, why) in [
         (
             vec![("query", "{ __typename }"), ("variables", "{not json")],

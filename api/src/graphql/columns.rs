@@ -88,9 +88,11 @@ pub async fn read_columns<E: Sparse>(
         .columns(columns.iter().copied())
         .build(db.get_database_backend());
     let rows = db.query_all_raw(statement).await?;
-    rows.iter()
-        .map(|row| model_of::<E>(row, &columns))
-        .collect()
+    let mut models = Vec::with_capacity(rows.len());
+    for row in &rows {
+        models.push(model_of::<E>(row, &columns)?);
+    }
+    Ok(models)
 }
 
 fn model_of<E: Sparse>(row: &QueryResult, columns: &[E::Column]) -> Result<E::Model, DbErr> {

@@ -107,8 +107,11 @@ where
     }
     let after = after.as_deref().map(decode_cursor).transpose()?;
     let db = db(ctx);
+    // The statements' futures are boxed (here and in `prefetch`): a
+    // resolver's future is as large as the largest it awaits in place, and
+    // async-graphql moves each field's future, per node, onto the heap.
     let total_count = if ctx.look_ahead().field("totalCount").exists() {
-        select.clone().count(db).await?
+        Box::pin(select.clone().count(db)).await?
     } else {
         // Never shown: the query did not ask for it.
         0
@@ -119,7 +122,7 @@ where
     }
     let node = Selected::nodes_of(ctx);
     let page = page.order_by_desc(id_column).limit(first as u64 + 1);
-    let rows = E::read(db, page, &node, &[id_column]).await?;
+    let rows = Box::pin(E::read(db, page, &node, &[id_column])).await?;
     let has_next = rows.len() > first as usize;
     let mut cursors = Vec::with_capacity(rows.len().min(first as usize));
     let mut nodes = Vec::with_capacity(cursors.capacity());
@@ -128,7 +131,7 @@ where
         cursors.push(encode_cursor(id));
         nodes.push(node);
     }
-    N::prefetch(ctx, &node, &nodes).await?;
+    Box::pin(N::prefetch(ctx, &node, &nodes)).await?;
     let mut connection =
         Connection::with_additional_fields(after.is_some(), has_next, Totals { total_count });
     connection.edges = cursors

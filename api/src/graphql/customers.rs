@@ -174,7 +174,8 @@ impl Customer {
         first: Option<i32>,
         after: Option<String>,
     ) -> ApiResult<Connection<String, Message, Totals>> {
-        messages_of(ctx, self.uuid, first, after).await
+        // Boxed: every field future of a customer is as large as this one.
+        Box::pin(messages_of(ctx, self.uuid, first, after)).await
     }
 }
 

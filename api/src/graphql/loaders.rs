@@ -100,8 +100,8 @@ pub async fn load<K: Relation>(ctx: &Context<'_>, key: K) -> ApiResult<Option<K:
     if let Some(value) = loader.loader().take(&key) {
         return Ok(Some(value));
     }
-    loader
-        .load_one(key)
+    // Boxed: a node's field future stays small on the prefetched path.
+    Box::pin(loader.load_one(key))
         .await
         .map_err(|e| ApiError::Internal(e))
 }
@@ -126,7 +126,13 @@ pub async fn prefetch<K: Relation, R: Default>(
     if keys.is_empty() {
         return Ok(R::default());
     }
-    let rows = K::Entity::read(db(ctx), K::select(&keys), &node, &K::key_columns()).await?;
+    let rows = Box::pin(K::Entity::read(
+        db(ctx),
+        K::select(&keys),
+        &node,
+        &K::key_columns(),
+    ))
+    .await?;
     let rows = K::group(&keys, rows);
     let inspected = inspect(&rows);
     loader(ctx)?.loader().stash(rows);

@@ -4,6 +4,7 @@ pub mod cors;
 pub mod live;
 pub mod metrics;
 pub mod persisted;
+pub mod remembered;
 pub mod serve;
 
 use std::borrow::Cow;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Value};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -55,6 +57,8 @@ pub struct AppState {
     pub clock: entity::Clock,
     /// The queries clients name by their hash.
     pub persisted_queries: persisted::PersistedQueries,
+    /// The queries already parsed and checked.
+    pub parsed_documents: remembered::ParsedDocuments,
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -266,18 +270,34 @@ async fn execute(
     };
     for request in batch.iter_mut() {
         // Refused like any other invalid document: a 200 carrying the
-        // error. The parsed document is kept for the execution.
-        if let Ok(document) = request.parsed_query() {
-            if let Err(refusal) = check_document(document) {
-                return error_response(StatusCode::OK, "INVALID_INPUT", &refusal.message());
+        // error. The parsed document is kept for the execution, and for
+        // the next request that sends the same text.
+        let document = match state.parsed_documents.recall(&request.query) {
+            Some(known) => {
+                request.set_parsed_query(ExecutableDocument::clone(&known));
+                known
             }
-            if method == Method::Get && !only_reads(document) {
-                return error_response(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "INVALID_INPUT",
-                    "mutations and subscriptions must be sent with POST",
-                );
-            }
+            // async-graphql answers the syntax error when it runs.
+            None => match request.parsed_query() {
+                Err(_) => continue,
+                Ok(parsed) => {
+                    if let Err(refusal) = check_document(parsed) {
+                        return error_response(StatusCode::OK, "INVALID_INPUT", &refusal.message());
+                    }
+                    let parsed = Arc::new(parsed.clone());
+                    state
+                        .parsed_documents
+                        .remember(&request.query, parsed.clone());
+                    parsed
+                }
+            },
+        };
+        if method == Method::Get && !only_reads(&document) {
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "INVALID_INPUT",
+                "mutations and subscriptions must be sent with POST",
+            );
         }
     }
     for request in batch.iter_mut() {

@@ -3,19 +3,12 @@
 //! once, when the server answers `PersistedQueryNotFound`. A dashboard's
 //! `GET /graphql` URL then stays short enough for a cache to keep.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// Queries remembered per process, the oldest forgotten first.
-pub const CAPACITY: usize = 1_000;
-/// The most text remembered in all: a client cannot fill the memory with
-/// megabyte queries.
-pub const MAX_STORED_BYTES: usize = 8 * 1024 * 1024;
-/// A longer query runs, but is not remembered (its client keeps sending it).
-pub const MAX_QUERY_BYTES: usize = 64 * 1024;
+use super::remembered::Remembered;
 
 /// Why a request's persisted query could not be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,16 +43,11 @@ impl Refusal {
     }
 }
 
-#[derive(Default)]
-struct Store {
-    texts: HashMap<String, Arc<str>>,
-    order: VecDeque<String>,
-    bytes: usize,
-}
-
-/// The queries this process has been sent with their hashes.
+/// The queries this process has been sent with their hashes, as many as
+/// [`Remembered`] keeps: a longer query runs, but is not remembered (its
+/// client keeps sending it).
 #[derive(Clone, Default)]
-pub struct PersistedQueries(Arc<Mutex<Store>>);
+pub struct PersistedQueries(Arc<Mutex<Remembered<Arc<str>>>>);
 
 impl PersistedQueries {
     /// Fills in `request`'s `query` from the hash it names, or remembers the
@@ -100,36 +88,20 @@ impl PersistedQueries {
     }
 
     fn recall(&self, hash: &str) -> Option<Arc<str>> {
-        self.0.lock().ok()?.texts.get(hash).cloned()
+        self.0.lock().ok()?.recall(hash)
     }
 
     fn remember(&self, hash: String, text: &str) {
-        if text.len() > MAX_QUERY_BYTES {
-            return;
+        if let Ok(mut store) = self.0.lock() {
+            store.remember(&hash, Arc::from(text), text.len());
         }
-        let Ok(mut store) = self.0.lock() else {
-            return;
-        };
-        if store.texts.contains_key(&hash) {
-            return;
-        }
-        while store.order.len() >= CAPACITY || store.bytes + text.len() > MAX_STORED_BYTES {
-            let Some(oldest) = store.order.pop_front() else {
-                break;
-            };
-            if let Some(forgotten) = store.texts.remove(&oldest) {
-                store.bytes -= forgotten.len();
-            }
-        }
-        store.bytes += text.len();
-        store.order.push_back(hash.clone());
-        store.texts.insert(hash, Arc::from(text));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::remembered::{CAPACITY, MAX_QUERY_BYTES, MAX_STORED_BYTES};
     use serde_json::json;
 
     fn request(value: Value) -> Map<String, Value> {
@@ -195,7 +167,7 @@ mod tests {
                 ))
             })
             .collect();
-        assert!(store.0.lock().unwrap().bytes <= MAX_STORED_BYTES);
+        assert!(store.0.lock().unwrap().bytes() <= MAX_STORED_BYTES);
         assert!(store.recall(&hashes[0]).is_none());
         assert!(store.recall(&hashes[199]).is_some());
     }
