@@ -14,7 +14,7 @@ use std::future::Future;
 use sea_orm::sea_query::{ColumnType, Value};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, IdenStatic, Iterable,
-    ModelTrait, PrimaryKeyToColumn, QueryResult, QuerySelect, QueryTrait, Select, TryGetable, sqlx,
+    ModelTrait, PrimaryKeyToColumn, QueryResult, QuerySelect, QueryTrait, Select,
 };
 
 use super::connection::Selected;
@@ -109,37 +109,25 @@ fn model_of<E: Sparse>(row: &QueryResult, columns: &[E::Column]) -> Result<E::Mo
 /// The value at `index`, read as the column type asks.
 fn value_at(row: &QueryResult, index: usize, column_type: &ColumnType) -> Result<Value, DbErr> {
     Ok(match column_type {
-        ColumnType::Uuid => Value::Uuid(get(row, index)?),
+        ColumnType::Uuid => Value::Uuid(row.try_get_by_index(index)?),
         ColumnType::String(_) | ColumnType::Text | ColumnType::Char(_) => {
-            Value::String(get(row, index)?)
+            Value::String(row.try_get_by_index(index)?)
         }
-        ColumnType::Decimal(_) => Value::Decimal(get(row, index)?),
-        ColumnType::TimestampWithTimeZone => Value::ChronoDateTimeUtc(get(row, index)?),
-        ColumnType::Json | ColumnType::JsonBinary => {
-            Value::Json(get::<serde_json::Value>(row, index)?.map(Box::new))
-        }
-        ColumnType::Integer => Value::Int(get(row, index)?),
-        ColumnType::BigInteger => Value::BigInt(get(row, index)?),
-        ColumnType::Boolean => Value::Bool(get(row, index)?),
+        ColumnType::Decimal(_) => Value::Decimal(row.try_get_by_index(index)?),
+        ColumnType::TimestampWithTimeZone => Value::ChronoDateTimeUtc(row.try_get_by_index(index)?),
+        ColumnType::Json | ColumnType::JsonBinary => Value::Json(
+            row.try_get_by_index::<Option<serde_json::Value>>(index)?
+                .map(Box::new),
+        ),
+        ColumnType::Integer => Value::Int(row.try_get_by_index(index)?),
+        ColumnType::BigInteger => Value::BigInt(row.try_get_by_index(index)?),
+        ColumnType::Boolean => Value::Bool(row.try_get_by_index(index)?),
         other => {
             return Err(DbErr::Type(format!(
                 "a sparse read does not know the column type {other:?}"
             )));
         }
     })
-}
-
-/// The value at `index`, or `None` for NULL. A PostgreSQL row is decoded by
-/// sqlx itself, which reads a NULL as `None`, where sea-orm's `Option`
-/// first formats a NULL into an error message.
-fn get<T>(row: &QueryResult, index: usize) -> Result<Option<T>, DbErr>
-where
-    T: TryGetable + for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
-{
-    match row.try_as_pg_row() {
-        Some(pg) => sqlx::Row::try_get(pg, index).map_err(|e| DbErr::Type(e.to_string())),
-        None => Ok(row.try_get_by_index(index)?),
-    }
 }
 
 /// Entities read sparsely, with the fields that stand on a column not
